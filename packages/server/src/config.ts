@@ -1,0 +1,130 @@
+// The one place that reads the environment. Everything below receives a Config.
+
+export type SignatureHeaderMode = 'webhook' | 'svix' | 'both';
+
+export interface Config {
+  port: number;
+  host: string;
+  db: string;
+  adminToken: string | null;
+  allowPrivateTargets: boolean;
+  /** Seconds before each retry after the first attempt. */
+  retrySchedule: number[];
+  requestTimeoutMs: number;
+  maxPayloadBytes: number;
+  signatureHeaders: SignatureHeaderMode;
+  /** Attempts in flight at once, over all endpoints. */
+  concurrency: number;
+  /** Attempts in flight at once to one endpoint. */
+  endpointConcurrency: number;
+  /** How long SIGTERM waits for in-flight attempts before exiting. */
+  drainTimeoutMs: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {}
+
+export interface Setting {
+  key: keyof Config;
+  flag?: string;
+  env: string;
+  default: string;
+  help: string;
+}
+
+export const SETTINGS: Setting[] = [
+  { key: 'port', flag: '--port', env: 'HOOKWELL_PORT', default: '8071', help: 'listen port (0 picks a free one; the chosen URL is logged)' },
+  { key: 'host', flag: '--host', env: 'HOOKWELL_HOST', default: '127.0.0.1', help: 'listen address' },
+  { key: 'db', flag: '--db', env: 'HOOKWELL_DB', default: './hookwell.db', help: 'SQLite file path' },
+  { key: 'adminToken', env: 'HOOKWELL_ADMIN_TOKEN', default: '', help: 'bearer token of the management API; generated, stored and printed once when unset' },
+  { key: 'allowPrivateTargets', env: 'HOOKWELL_ALLOW_PRIVATE_TARGETS', default: 'false', help: 'allow deliveries to loopback, private, link-local and unspecified addresses' },
+  { key: 'retrySchedule', env: 'HOOKWELL_RETRY_SCHEDULE', default: '5,300,1800,7200,18000,36000,36000', help: 'seconds before each retry after the first attempt (±20% jitter)' },
+  { key: 'requestTimeoutMs', env: 'HOOKWELL_REQUEST_TIMEOUT_MS', default: '15000', help: 'timeout of one delivery attempt, in ms' },
+  { key: 'maxPayloadBytes', env: 'HOOKWELL_MAX_PAYLOAD_BYTES', default: '1048576', help: 'largest message payload accepted; larger gets 413' },
+  { key: 'signatureHeaders', env: 'HOOKWELL_SIGNATURE_HEADERS', default: 'webhook', help: 'webhook (webhook-id …), svix (svix-id …) or both' },
+  { key: 'concurrency', env: 'HOOKWELL_CONCURRENCY', default: '256', help: 'delivery attempts in flight at once, over all endpoints' },
+  { key: 'endpointConcurrency', env: 'HOOKWELL_ENDPOINT_CONCURRENCY', default: '16', help: 'delivery attempts in flight at once to one endpoint' },
+  { key: 'drainTimeoutMs', env: 'HOOKWELL_DRAIN_TIMEOUT_MS', default: '20000', help: 'on SIGTERM, how long to wait for in-flight attempts' },
+  { key: 'logLevel', env: 'HOOKWELL_LOG_LEVEL', default: 'info', help: 'fatal, error, warn, info, debug or trace' },
+];
+
+function integer(name: string, raw: string, min: number, max: number): number {
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const n = Number(raw.trim());
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function boolean(name: string, raw: string): boolean {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function schedule(name: string, raw: string): number[] {
+  const parts = raw.split(',').map((s) => s.trim());
+  if (parts.length === 0 || parts.some((p) => p === '')) {
+    throw new ConfigError(`${name} must be a comma-separated list of seconds, got "${raw}"`);
+  }
+  return parts.map((p) => {
+    if (!/^\d+(\.\d+)?$/.test(p)) throw new ConfigError(`${name}: "${p}" is not a number of seconds`);
+    return Number(p);
+  });
+}
+
+/**
+ * Builds the configuration from command-line flags (which win) and the environment.
+ * `flags` holds the flag values by Config key, as given on the command line.
+ */
+export function loadConfig(
+  flags: Partial<Record<keyof Config, string>>,
+  env: Record<string, string | undefined> = process.env,
+): Config {
+  const raw = (s: Setting): { name: string; value: string } => {
+    const flagValue = flags[s.key];
+    if (flagValue !== undefined) return { name: s.flag ?? s.env, value: flagValue };
+    const envValue = env[s.env];
+    if (envValue !== undefined && envValue !== '') return { name: s.env, value: envValue };
+    return { name: s.env, value: s.default };
+  };
+  const get = (key: keyof Config) => raw(SETTINGS.find((s) => s.key === key)!);
+
+  const port = get('port');
+  const host = get('host');
+  const db = get('db');
+  const sig = get('signatureHeaders');
+  const level = get('logLevel');
+  const token = get('adminToken');
+
+  if (host.value.trim() === '') throw new ConfigError(`${host.name} must not be empty`);
+  if (db.value.trim() === '') throw new ConfigError(`${db.name} must not be empty`);
+  if (/^postgres(ql)?:\/\//i.test(db.value)) {
+    throw new ConfigError(`${db.name}: PostgreSQL is not supported yet; give a SQLite file path`);
+  }
+  if (!['webhook', 'svix', 'both'].includes(sig.value)) {
+    throw new ConfigError(`${sig.name} must be webhook, svix or both, got "${sig.value}"`);
+  }
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level.value)) {
+    throw new ConfigError(`${level.name} must be one of fatal, error, warn, info, debug, trace, silent; got "${level.value}"`);
+  }
+  if (token.value !== '' && token.value.length < 16) {
+    throw new ConfigError(`${token.name} must be at least 16 characters long`);
+  }
+
+  return {
+    port: integer(port.name, port.value, 0, 65535),
+    host: host.value.trim(),
+    db: db.value,
+    adminToken: token.value === '' ? null : token.value,
+    allowPrivateTargets: boolean(get('allowPrivateTargets').name, get('allowPrivateTargets').value),
+    retrySchedule: schedule(get('retrySchedule').name, get('retrySchedule').value),
+    requestTimeoutMs: integer(get('requestTimeoutMs').name, get('requestTimeoutMs').value, 1, 600_000),
+    maxPayloadBytes: integer(get('maxPayloadBytes').name, get('maxPayloadBytes').value, 1, 256 * 1024 * 1024),
+    signatureHeaders: sig.value as SignatureHeaderMode,
+    concurrency: integer(get('concurrency').name, get('concurrency').value, 1, 100_000),
+    endpointConcurrency: integer(get('endpointConcurrency').name, get('endpointConcurrency').value, 1, 10_000),
+    drainTimeoutMs: integer(get('drainTimeoutMs').name, get('drainTimeoutMs').value, 0, 3_600_000),
+    logLevel: level.value,
+  };
+}

@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+
+// Ids are `prefix_` + 27 base62 characters encoding 20 bytes: a 48-bit millisecond
+// timestamp followed by 112 random bits. Fixed width plus an alphabet in ASCII order
+// makes string order equal creation order, which pagination relies on. Within one
+// millisecond the random part is incremented instead of redrawn, so ids made by one
+// process are strictly increasing.
+const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const ID_LENGTH = 27;
+
+let lastMs = 0;
+let lastBytes = Buffer.alloc(20);
+
+function nextBytes(nowMs: number): Buffer {
+  const bytes = Buffer.alloc(20);
+  if (nowMs <= lastMs) {
+    lastBytes.copy(bytes);
+    for (let i = 19; i >= 6; i--) {
+      bytes[i] = (bytes[i]! + 1) & 0xff;
+      if (bytes[i] !== 0) break;
+    }
+  } else {
+    bytes.writeUIntBE(nowMs, 0, 6);
+    randomBytes(14).copy(bytes, 6);
+    // Keep the top random bit clear so increments within one millisecond cannot overflow.
+    bytes[6] = bytes[6]! & 0x7f;
+    lastMs = nowMs;
+  }
+  lastBytes = bytes;
+  return bytes;
+}
+
+function base62(bytes: Buffer): string {
+  let n = BigInt('0x' + bytes.toString('hex'));
+  let out = '';
+  while (n > 0n) {
+    out = ALPHABET[Number(n % 62n)] + out;
+    n /= 62n;
+  }
+  return out.padStart(ID_LENGTH, '0');
+}
+
+export type IdPrefix = 'app' | 'ep' | 'msg' | 'atmpt' | 'qtask';
+
+export function newId(prefix: IdPrefix, nowMs: number = Date.now()): string {
+  return `${prefix}_${base62(nextBytes(nowMs))}`;
+}
+
+/** The smallest id of this prefix created at or after `ms`; used for time-based filters. */
+export function idFloor(prefix: IdPrefix, ms: number): string {
+  const bytes = Buffer.alloc(20);
+  bytes.writeUIntBE(Math.max(0, Math.floor(ms)), 0, 6);
+  return `${prefix}_${base62(bytes)}`;
+}
+
+const ID_RE = /^(app|ep|msg|atmpt|qtask)_[0-9A-Za-z]{27}$/;
+
+export function isId(prefix: IdPrefix, value: string): boolean {
+  const m = ID_RE.exec(value);
+  return m !== null && m[1] === prefix;
+}

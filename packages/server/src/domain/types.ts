@@ -1,0 +1,110 @@
+// Records as the store keeps them; times are epoch milliseconds.
+
+export interface Application {
+  id: string;
+  uid: string | null;
+  name: string;
+  throttleRate: number | null;
+  metadata: Record<string, string>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface SecretVersion {
+  key: string;
+  /** When the secret stops being used to sign; null for the current one. */
+  expiresAt: number | null;
+}
+
+export interface Endpoint {
+  id: string;
+  appId: string;
+  uid: string | null;
+  url: string;
+  description: string;
+  version: number;
+  disabled: boolean;
+  eventTypes: string[] | null;
+  channels: string[] | null;
+  throttleRate: number | null;
+  metadata: Record<string, string>;
+  headers: Record<string, string>;
+  secret: string;
+  previousSecrets: SecretVersion[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface EventType {
+  name: string;
+  description: string;
+  archived: boolean;
+  deprecated: boolean;
+  schemas: Record<string, unknown> | null;
+  featureFlags: string[] | null;
+  groupName: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Message {
+  id: string;
+  appId: string;
+  eventId: string | null;
+  eventType: string;
+  /** The payload exactly as the caller sent it; null once expunged. */
+  payload: string | null;
+  channels: string[] | null;
+  tags: string[] | null;
+  createdAt: number;
+}
+
+/** Delivery status, numbered as the Svix API numbers MessageStatus. */
+export const Status = { Success: 0, Pending: 1, Fail: 2, Sending: 3, Canceled: 4 } as const;
+export type StatusCode = (typeof Status)[keyof typeof Status];
+export const STATUS_TEXT = ['success', 'pending', 'fail', 'sending', 'canceled'] as const;
+
+export const Trigger = { Scheduled: 0, Manual: 1 } as const;
+export type TriggerCode = (typeof Trigger)[keyof typeof Trigger];
+
+export interface Delivery {
+  id: number;
+  msgId: string;
+  endpointId: string;
+  appId: string;
+  status: StatusCode;
+  /** Attempts made in the current round; a manual resend starts a new round. */
+  attempts: number;
+  nextAttemptAt: number | null;
+  lastAttemptAt: number | null;
+  trigger: TriggerCode;
+  createdAt: number;
+}
+
+export interface Attempt {
+  id: string;
+  msgId: string;
+  endpointId: string;
+  appId: string;
+  url: string;
+  status: StatusCode;
+  responseStatusCode: number;
+  response: string;
+  responseDurationMs: number;
+  triggerType: TriggerCode;
+  error: string | null;
+  createdAt: number;
+}
+
+export interface Page<T> {
+  data: T[];
+  iterator: string | null;
+  prevIterator: string | null;
+  done: boolean;
+}
+
+export interface ListQuery {
+  limit: number;
+  iterator: string | null;
+  order: 'ascending' | 'descending';
+}

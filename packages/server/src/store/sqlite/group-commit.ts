@@ -1,0 +1,78 @@
+import type Database from 'better-sqlite3';
+
+interface Job {
+  fn: () => unknown;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Runs writes queued within one turn of the event loop in a single transaction, so
+ * concurrent requests share one fsync. Each job runs in its own savepoint: one that
+ * throws is rolled back alone and rejected; the others commit. Nobody's promise settles
+ * before the shared commit has returned, i.e. is on disk.
+ */
+export class GroupCommit {
+  private queue: Job[] = [];
+  private scheduled = false;
+  private idle: (() => void)[] = [];
+
+  constructor(private readonly db: Database.Database) {}
+
+  run<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Resolves once everything queued so far has been committed. */
+  drain(): Promise<void> {
+    if (this.queue.length === 0 && !this.scheduled) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private flush(): void {
+    const jobs = this.queue;
+    this.queue = [];
+    this.scheduled = false;
+    const outcomes: { ok: boolean; value: unknown }[] = [];
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+      for (const job of jobs) {
+        this.db.exec('SAVEPOINT job');
+        try {
+          outcomes.push({ ok: true, value: job.fn() });
+          this.db.exec('RELEASE job');
+        } catch (err) {
+          this.db.exec('ROLLBACK TO job');
+          this.db.exec('RELEASE job');
+          outcomes.push({ ok: false, value: err });
+        }
+      }
+      this.db.exec('COMMIT');
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      for (const job of jobs) job.reject(err);
+      this.settleIdle();
+      return;
+    }
+    jobs.forEach((job, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) job.resolve(o.value);
+      else job.reject(o.value);
+    });
+    this.settleIdle();
+  }
+
+  private settleIdle(): void {
+    if (this.queue.length === 0 && !this.scheduled) {
+      const waiters = this.idle;
+      this.idle = [];
+      for (const w of waiters) w();
+    }
+  }
+}

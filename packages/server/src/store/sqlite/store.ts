@@ -1,0 +1,802 @@
+import Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
+import { newId } from '../../domain/ids.js';
+import { ConflictError, NotFoundError } from '../../domain/errors.js';
+import {
+  Status,
+  type Application,
+  type Attempt,
+  type Delivery,
+  type Endpoint,
+  type EventType,
+  type ListQuery,
+  type Message,
+  type Page,
+  type StatusCode,
+  type TriggerCode,
+} from '../../domain/types.js';
+import type {
+  AppInput,
+  AttemptFilter,
+  AttemptRecord,
+  ClaimOptions,
+  DeliveryFilter,
+  EndpointFields,
+  EndpointInput,
+  EndpointMessage,
+  EndpointStats,
+  EventTypeInput,
+  IdempotentResponse,
+  MessageDestination,
+  MessageFilter,
+  MessageInput,
+  Store,
+  Work,
+} from '../store.js';
+import { planPage, toPage } from '../paging.js';
+import { MIGRATIONS } from './migrations.js';
+import { GroupCommit } from './group-commit.js';
+
+type Row = Record<string, unknown>;
+
+const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
+const parse = <T>(v: unknown, fallback: T): T => (typeof v === 'string' ? (JSON.parse(v) as T) : fallback);
+
+function appFrom(r: Row): Application {
+  return {
+    id: r.id as string,
+    uid: (r.uid as string | null) ?? null,
+    name: r.name as string,
+    throttleRate: (r.throttle_rate as number | null) ?? null,
+    metadata: parse(r.metadata, {}),
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+function endpointFrom(r: Row): Endpoint {
+  return {
+    id: r.id as string,
+    appId: r.app_id as string,
+    uid: (r.uid as string | null) ?? null,
+    url: r.url as string,
+    description: r.description as string,
+    version: r.version as number,
+    disabled: r.disabled === 1,
+    eventTypes: parse(r.event_types, null),
+    channels: parse(r.channels, null),
+    throttleRate: (r.throttle_rate as number | null) ?? null,
+    metadata: parse(r.metadata, {}),
+    headers: parse(r.headers, {}),
+    secret: r.secret as string,
+    previousSecrets: parse(r.previous_secrets, []),
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+function eventTypeFrom(r: Row): EventType {
+  return {
+    name: r.name as string,
+    description: r.description as string,
+    archived: r.archived === 1,
+    deprecated: r.deprecated === 1,
+    schemas: parse(r.schemas, null),
+    featureFlags: parse(r.feature_flags, null),
+    groupName: (r.group_name as string | null) ?? null,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+function messageFrom(r: Row, prefix = ''): Message {
+  return {
+    id: r[`${prefix}id`] as string,
+    appId: r[`${prefix}app_id`] as string,
+    eventId: (r[`${prefix}event_id`] as string | null) ?? null,
+    eventType: r[`${prefix}event_type`] as string,
+    payload: (r[`${prefix}payload`] as string | null) ?? null,
+    channels: parse(r[`${prefix}channels`], null),
+    tags: parse(r[`${prefix}tags`], null),
+    createdAt: r[`${prefix}created_at`] as number,
+  };
+}
+
+function deliveryFrom(r: Row, prefix = ''): Delivery {
+  return {
+    id: r[`${prefix}id`] as number,
+    msgId: r[`${prefix}msg_id`] as string,
+    endpointId: r[`${prefix}endpoint_id`] as string,
+    appId: r[`${prefix}app_id`] as string,
+    status: r[`${prefix}status`] as StatusCode,
+    attempts: r[`${prefix}attempts`] as number,
+    nextAttemptAt: (r[`${prefix}next_attempt_at`] as number | null) ?? null,
+    lastAttemptAt: (r[`${prefix}last_attempt_at`] as number | null) ?? null,
+    trigger: r[`${prefix}trigger_type`] as TriggerCode,
+    createdAt: r[`${prefix}created_at`] as number,
+  };
+}
+
+function attemptFrom(r: Row): Attempt {
+  return {
+    id: r.id as string,
+    msgId: r.msg_id as string,
+    endpointId: r.endpoint_id as string,
+    appId: r.app_id as string,
+    url: r.url as string,
+    status: r.status as StatusCode,
+    responseStatusCode: r.response_status_code as number,
+    response: r.response as string,
+    responseDurationMs: r.response_duration_ms as number,
+    triggerType: r.trigger_type as TriggerCode,
+    error: (r.error as string | null) ?? null,
+    createdAt: r.created_at as number,
+  };
+}
+
+/** Whether an endpoint's filters let a message through. */
+export function endpointMatches(
+  ep: { eventTypes: string[] | null; channels: string[] | null },
+  msg: { eventType: string; channels: string[] | null },
+): boolean {
+  if (ep.eventTypes !== null && !ep.eventTypes.includes(msg.eventType)) return false;
+  if (ep.channels !== null) {
+    if (msg.channels === null || !msg.channels.some((c) => ep.channels!.includes(c))) return false;
+  }
+  return true;
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return err instanceof Error && 'code' in err && (err as { code: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+/** Adds the message filters shared by message, delivery and attempt listings. */
+function messageConditions(filter: MessageFilter, alias: string, where: string[], params: unknown[]): void {
+  if (filter.channel !== undefined) {
+    where.push(`EXISTS (SELECT 1 FROM json_each(${alias}.channels) WHERE value = ?)`);
+    params.push(filter.channel);
+  }
+  if (filter.tag !== undefined) {
+    where.push(`EXISTS (SELECT 1 FROM json_each(${alias}.tags) WHERE value = ?)`);
+    params.push(filter.tag);
+  }
+  if (filter.eventTypes !== undefined && filter.eventTypes.length > 0) {
+    where.push(`${alias}.event_type IN (SELECT value FROM json_each(?))`);
+    params.push(JSON.stringify(filter.eventTypes));
+  }
+  if (filter.before !== undefined) {
+    where.push(`${alias}.created_at < ?`);
+    params.push(filter.before);
+  }
+  if (filter.after !== undefined) {
+    where.push(`${alias}.created_at > ?`);
+    params.push(filter.after);
+  }
+}
+
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  private readonly statements = new Map<string, Statement>();
+  private readonly commits: GroupCommit;
+
+  private constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: a commit is on disk before it returns, so a 202 is never ahead of the data.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.commits = new GroupCommit(this.db);
+  }
+
+  static open(path: string): SqliteStore {
+    const store = new SqliteStore(path);
+    store.migrate();
+    // One process owns a SQLite file, so every lease found at start-up is from a process
+    // that is gone: give that work back at once rather than waiting out the lease.
+    store.db
+      .prepare(`UPDATE deliveries SET status = 1, lease_owner = NULL, next_attempt_at = ? WHERE status = 3`)
+      .run(Date.now());
+    return store;
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    if (current > MIGRATIONS.length) {
+      this.db.close();
+      throw new Error(
+        `the database schema is version ${current}, newer than this Hookwell knows (${MIGRATIONS.length}); upgrade Hookwell`,
+      );
+    }
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  private q(sql: string): Statement {
+    let s = this.statements.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  private write<T>(fn: () => T): Promise<T> {
+    return this.commits.run(fn);
+  }
+
+  async close(): Promise<void> {
+    await this.commits.drain();
+    this.db.close();
+  }
+
+  // --- meta -------------------------------------------------------------------------
+
+  async getMeta(key: string): Promise<string | null> {
+    const r = this.q('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
+    return r === undefined ? null : (r.value as string);
+  }
+
+  setMeta(key: string, value: string): Promise<void> {
+    return this.write(() => {
+      this.q('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+    });
+  }
+
+  // --- applications -----------------------------------------------------------------
+
+  createApp(input: AppInput): Promise<Application> {
+    return this.write(() => {
+      const now = Date.now();
+      const app: Application = { id: newId('app', now), ...input, createdAt: now, updatedAt: now };
+      try {
+        this.q(
+          `INSERT INTO applications (id, uid, name, throttle_rate, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        ).run(app.id, app.uid, app.name, app.throttleRate, json(app.metadata), now, now);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new ConflictError(`an application with uid "${input.uid}" already exists`);
+        throw err;
+      }
+      return app;
+    });
+  }
+
+  async getApp(ref: string): Promise<Application | null> {
+    const r = this.q('SELECT * FROM applications WHERE id = ? OR uid = ?').get(ref, ref) as Row | undefined;
+    return r === undefined ? null : appFrom(r);
+  }
+
+  async listApps(q: ListQuery): Promise<Page<Application>> {
+    const plan = planPage('id', q);
+    const rows = this.q(
+      `SELECT * FROM applications ${plan.condition ? `WHERE ${plan.condition}` : ''} ORDER BY id ${plan.direction} LIMIT ?`,
+    ).all(...(plan.param === null ? [] : [plan.param]), plan.limit) as Row[];
+    return toPage(rows, plan, (r) => r.id as string, appFrom);
+  }
+
+  updateApp(id: string, fields: Partial<AppInput>): Promise<Application> {
+    return this.write(() => {
+      const r = this.q('SELECT * FROM applications WHERE id = ?').get(id) as Row | undefined;
+      if (r === undefined) throw new NotFoundError('application', id);
+      const app = { ...appFrom(r), ...fields, updatedAt: Date.now() };
+      try {
+        this.q(`UPDATE applications SET uid = ?, name = ?, throttle_rate = ?, metadata = ?, updated_at = ? WHERE id = ?`).run(
+          app.uid,
+          app.name,
+          app.throttleRate,
+          json(app.metadata),
+          app.updatedAt,
+          id,
+        );
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new ConflictError(`an application with uid "${fields.uid}" already exists`);
+        throw err;
+      }
+      return app;
+    });
+  }
+
+  deleteApp(id: string): Promise<void> {
+    return this.write(() => {
+      for (const table of ['attempts', 'deliveries', 'messages', 'endpoints']) {
+        this.q(`DELETE FROM ${table} WHERE app_id = ?`).run(id);
+      }
+      this.q('DELETE FROM applications WHERE id = ?').run(id);
+    });
+  }
+
+  // --- endpoints ----------------------------------------------------------------------
+
+  private putEndpoint(ep: Endpoint, insert: boolean): void {
+    const values = [
+      ep.uid,
+      ep.url,
+      ep.description,
+      ep.version,
+      ep.disabled ? 1 : 0,
+      json(ep.eventTypes),
+      json(ep.channels),
+      ep.throttleRate,
+      json(ep.metadata),
+      json(ep.headers),
+      ep.secret,
+      json(ep.previousSecrets),
+      ep.updatedAt,
+    ];
+    try {
+      if (insert) {
+        this.q(
+          `INSERT INTO endpoints (uid, url, description, version, disabled, event_types, channels, throttle_rate, metadata,
+             headers, secret, previous_secrets, updated_at, id, app_id, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(...values, ep.id, ep.appId, ep.createdAt);
+      } else {
+        this.q(
+          `UPDATE endpoints SET uid = ?, url = ?, description = ?, version = ?, disabled = ?, event_types = ?, channels = ?,
+             throttle_rate = ?, metadata = ?, headers = ?, secret = ?, previous_secrets = ?, updated_at = ?
+           WHERE id = ? AND app_id = ?`,
+        ).run(...values, ep.id, ep.appId);
+      }
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ConflictError(`an endpoint with uid "${ep.uid}" already exists in this application`);
+      throw err;
+    }
+  }
+
+  createEndpoint(appId: string, input: EndpointInput): Promise<Endpoint> {
+    return this.write(() => {
+      const now = Date.now();
+      const ep: Endpoint = { ...input, id: newId('ep', now), appId, previousSecrets: [], createdAt: now, updatedAt: now };
+      this.putEndpoint(ep, true);
+      return ep;
+    });
+  }
+
+  async getEndpoint(appId: string, ref: string): Promise<Endpoint | null> {
+    const r = this.q('SELECT * FROM endpoints WHERE app_id = ? AND (id = ? OR uid = ?)').get(appId, ref, ref) as Row | undefined;
+    return r === undefined ? null : endpointFrom(r);
+  }
+
+  async listEndpoints(appId: string, q: ListQuery): Promise<Page<Endpoint>> {
+    const plan = planPage('id', q);
+    const rows = this.q(
+      `SELECT * FROM endpoints WHERE app_id = ? ${plan.condition ? `AND ${plan.condition}` : ''} ORDER BY id ${plan.direction} LIMIT ?`,
+    ).all(appId, ...(plan.param === null ? [] : [plan.param]), plan.limit) as Row[];
+    return toPage(rows, plan, (r) => r.id as string, endpointFrom);
+  }
+
+  updateEndpoint(appId: string, id: string, fields: EndpointFields): Promise<Endpoint> {
+    return this.write(() => {
+      const r = this.q('SELECT * FROM endpoints WHERE app_id = ? AND id = ?').get(appId, id) as Row | undefined;
+      if (r === undefined) throw new NotFoundError('endpoint', id);
+      const ep: Endpoint = { ...endpointFrom(r), ...fields, updatedAt: Date.now() };
+      this.putEndpoint(ep, false);
+      return ep;
+    });
+  }
+
+  deleteEndpoint(appId: string, id: string): Promise<void> {
+    return this.write(() => {
+      this.q('DELETE FROM attempts WHERE endpoint_id = ?').run(id);
+      this.q('DELETE FROM deliveries WHERE endpoint_id = ?').run(id);
+      this.q('DELETE FROM endpoints WHERE app_id = ? AND id = ?').run(appId, id);
+    });
+  }
+
+  // --- event types --------------------------------------------------------------------
+
+  createEventType(input: EventTypeInput): Promise<EventType> {
+    return this.write(() => {
+      const now = Date.now();
+      const et: EventType = { ...input, createdAt: now, updatedAt: now };
+      try {
+        this.q(
+          `INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flags, group_name, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(et.name, et.description, et.archived ? 1 : 0, et.deprecated ? 1 : 0, json(et.schemas), json(et.featureFlags), et.groupName, now, now);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new ConflictError(`event type "${input.name}" already exists`);
+        throw err;
+      }
+      return et;
+    });
+  }
+
+  async getEventType(name: string): Promise<EventType | null> {
+    const r = this.q('SELECT * FROM event_types WHERE name = ?').get(name) as Row | undefined;
+    return r === undefined ? null : eventTypeFrom(r);
+  }
+
+  async listEventTypes(q: ListQuery, includeArchived: boolean): Promise<Page<EventType>> {
+    const plan = planPage('name', q);
+    const where = [includeArchived ? null : 'archived = 0', plan.condition].filter((c) => c !== null);
+    const rows = this.q(
+      `SELECT * FROM event_types ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY name ${plan.direction} LIMIT ?`,
+    ).all(...(plan.param === null ? [] : [plan.param]), plan.limit) as Row[];
+    return toPage(rows, plan, (r) => r.name as string, eventTypeFrom);
+  }
+
+  updateEventType(name: string, fields: Partial<EventTypeInput>): Promise<EventType> {
+    return this.write(() => {
+      const r = this.q('SELECT * FROM event_types WHERE name = ?').get(name) as Row | undefined;
+      if (r === undefined) throw new NotFoundError('event type', name);
+      const et: EventType = { ...eventTypeFrom(r), ...fields, name, updatedAt: Date.now() };
+      this.q(
+        `UPDATE event_types SET description = ?, archived = ?, deprecated = ?, schemas = ?, feature_flags = ?, group_name = ?,
+           updated_at = ? WHERE name = ?`,
+      ).run(et.description, et.archived ? 1 : 0, et.deprecated ? 1 : 0, json(et.schemas), json(et.featureFlags), et.groupName, et.updatedAt, name);
+      return et;
+    });
+  }
+
+  deleteEventType(name: string): Promise<void> {
+    return this.write(() => {
+      this.q('DELETE FROM event_types WHERE name = ?').run(name);
+    });
+  }
+
+  // --- messages -----------------------------------------------------------------------
+
+  createMessage(appId: string, input: MessageInput, onlyEndpointId?: string): Promise<{ message: Message; deliveries: number }> {
+    return this.write(() => {
+      const now = Date.now();
+      const message: Message = {
+        id: newId('msg', now),
+        appId,
+        eventId: input.eventId,
+        eventType: input.eventType,
+        payload: input.payload,
+        channels: input.channels,
+        tags: input.tags,
+        createdAt: now,
+      };
+      try {
+        this.q(
+          `INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(message.id, appId, message.eventId, message.eventType, message.payload, json(message.channels), json(message.tags), now);
+      } catch (err) {
+        if (isUniqueViolation(err)) {
+          throw new ConflictError(`a message with eventId "${input.eventId}" already exists in this application`, 'duplicate_event_id');
+        }
+        throw err;
+      }
+      const candidates = (
+        onlyEndpointId === undefined
+          ? this.q('SELECT id, event_types, channels FROM endpoints WHERE app_id = ? AND disabled = 0').all(appId)
+          : this.q('SELECT id, event_types, channels FROM endpoints WHERE app_id = ? AND id = ?').all(appId, onlyEndpointId)
+      ) as Row[];
+      const due = input.deliverAt ?? now;
+      const insert = this.q(
+        `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, created_at) VALUES (?, ?, ?, 1, ?, ?)`,
+      );
+      let deliveries = 0;
+      for (const c of candidates) {
+        const ep = { eventTypes: parse<string[] | null>(c.event_types, null), channels: parse<string[] | null>(c.channels, null) };
+        if (onlyEndpointId === undefined && !endpointMatches(ep, message)) continue;
+        insert.run(message.id, c.id, appId, due, now);
+        deliveries++;
+      }
+      return { message, deliveries };
+    });
+  }
+
+  async getMessage(appId: string, ref: string): Promise<Message | null> {
+    const r = this.q('SELECT * FROM messages WHERE app_id = ? AND (id = ? OR event_id = ?)').get(appId, ref, ref) as Row | undefined;
+    return r === undefined ? null : messageFrom(r);
+  }
+
+  async listMessages(appId: string, q: ListQuery, filter: MessageFilter): Promise<Page<Message>> {
+    const plan = planPage('m.id', q);
+    const where = ['m.app_id = ?'];
+    const params: unknown[] = [appId];
+    messageConditions(filter, 'm', where, params);
+    if (plan.condition) {
+      where.push(plan.condition);
+      params.push(plan.param);
+    }
+    const rows = this.q(`SELECT m.* FROM messages m WHERE ${where.join(' AND ')} ORDER BY m.id ${plan.direction} LIMIT ?`).all(
+      ...params,
+      plan.limit,
+    ) as Row[];
+    return toPage(rows, plan, (r) => r.id as string, (r) => messageFrom(r));
+  }
+
+  expungeMessage(appId: string, msgId: string): Promise<void> {
+    return this.write(() => {
+      this.q('UPDATE messages SET payload = NULL WHERE app_id = ? AND id = ?').run(appId, msgId);
+      // Nothing is left to send: pending work for this message ends here.
+      this.q(`UPDATE deliveries SET status = ${Status.Canceled}, next_attempt_at = NULL, lease_owner = NULL
+              WHERE msg_id = ? AND status IN (1, 3)`).run(msgId);
+    });
+  }
+
+  // --- deliveries ---------------------------------------------------------------------
+
+  async listMessageDestinations(appId: string, msgId: string, q: ListQuery): Promise<Page<MessageDestination>> {
+    const plan = planPage('e.id', q);
+    const rows = this.q(
+      `SELECT e.*, d.id AS d_id, d.msg_id AS d_msg_id, d.endpoint_id AS d_endpoint_id, d.app_id AS d_app_id, d.status AS d_status,
+              d.attempts AS d_attempts, d.next_attempt_at AS d_next_attempt_at, d.last_attempt_at AS d_last_attempt_at,
+              d.trigger_type AS d_trigger_type, d.created_at AS d_created_at
+       FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+       WHERE d.app_id = ? AND d.msg_id = ? ${plan.condition ? `AND ${plan.condition}` : ''}
+       ORDER BY e.id ${plan.direction} LIMIT ?`,
+    ).all(appId, msgId, ...(plan.param === null ? [] : [plan.param]), plan.limit) as Row[];
+    return toPage(rows, plan, (r) => r.id as string, (r) => ({ endpoint: endpointFrom(r), delivery: deliveryFrom(r, 'd_') }));
+  }
+
+  async listEndpointMessages(appId: string, endpointId: string, q: ListQuery, filter: DeliveryFilter): Promise<Page<EndpointMessage>> {
+    const plan = planPage('m.id', q);
+    const where = ['d.app_id = ?', 'd.endpoint_id = ?'];
+    const params: unknown[] = [appId, endpointId];
+    messageConditions(filter, 'm', where, params);
+    if (filter.status !== undefined) {
+      where.push('d.status = ?');
+      params.push(filter.status);
+    }
+    if (plan.condition) {
+      where.push(plan.condition);
+      params.push(plan.param);
+    }
+    const rows = this.q(
+      `SELECT m.*, d.id AS d_id, d.msg_id AS d_msg_id, d.endpoint_id AS d_endpoint_id, d.app_id AS d_app_id, d.status AS d_status,
+              d.attempts AS d_attempts, d.next_attempt_at AS d_next_attempt_at, d.last_attempt_at AS d_last_attempt_at,
+              d.trigger_type AS d_trigger_type, d.created_at AS d_created_at
+       FROM deliveries d JOIN messages m ON m.id = d.msg_id
+       WHERE ${where.join(' AND ')} ORDER BY m.id ${plan.direction} LIMIT ?`,
+    ).all(...params, plan.limit) as Row[];
+    return toPage(rows, plan, (r) => r.id as string, (r) => ({ message: messageFrom(r), delivery: deliveryFrom(r, 'd_') }));
+  }
+
+  async endpointStats(appId: string, endpointId: string, since?: number, until?: number): Promise<EndpointStats> {
+    const rows = this.q(
+      `SELECT status, COUNT(*) AS n FROM deliveries WHERE app_id = ? AND endpoint_id = ? AND created_at >= ? AND created_at < ?
+       GROUP BY status`,
+    ).all(appId, endpointId, since ?? 0, until ?? Number.MAX_SAFE_INTEGER) as Row[];
+    const stats: EndpointStats = { success: 0, pending: 0, sending: 0, fail: 0, canceled: 0 };
+    const names = ['success', 'pending', 'fail', 'sending', 'canceled'] as const;
+    for (const r of rows) stats[names[r.status as number]!] += r.n as number;
+    return stats;
+  }
+
+  resend(appId: string, msgId: string, endpointId: string): Promise<void> {
+    return this.write(() => {
+      const now = Date.now();
+      // A manual resend is a new round: attempts restart so the full schedule applies again.
+      const changed = this.q(
+        `UPDATE deliveries SET status = 1, attempts = 0, next_attempt_at = ?, trigger_type = 1, lease_owner = NULL
+         WHERE msg_id = ? AND endpoint_id = ? AND status != 3`,
+      ).run(now, msgId, endpointId).changes;
+      if (changed === 0) {
+        this.q(
+          `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type, created_at)
+           VALUES (?, ?, ?, 1, ?, 1, ?) ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
+        ).run(msgId, endpointId, appId, now, now);
+      }
+    });
+  }
+
+  recover(appId: string, endpointId: string, since: number, until: number | null): Promise<number> {
+    return this.write(() => {
+      const now = Date.now();
+      return this.q(
+        `UPDATE deliveries SET status = 1, attempts = 0, next_attempt_at = ?, trigger_type = 1, lease_owner = NULL
+         WHERE app_id = ? AND endpoint_id = ? AND status = ${Status.Fail} AND created_at >= ? AND created_at < ?`,
+      ).run(now, appId, endpointId, since, until ?? Number.MAX_SAFE_INTEGER).changes;
+    });
+  }
+
+  replayMissing(appId: string, endpointId: string, since: number, until: number | null): Promise<number> {
+    return this.write(() => {
+      const r = this.q('SELECT event_types, channels FROM endpoints WHERE app_id = ? AND id = ?').get(appId, endpointId) as Row | undefined;
+      if (r === undefined) throw new NotFoundError('endpoint', endpointId);
+      const ep = { eventTypes: parse<string[] | null>(r.event_types, null), channels: parse<string[] | null>(r.channels, null) };
+      const now = Date.now();
+      const candidates = this.q(
+        `SELECT m.id, m.event_type, m.channels FROM messages m
+         WHERE m.app_id = ? AND m.created_at >= ? AND m.created_at < ? AND m.payload IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ?)`,
+      ).all(appId, since, until ?? Number.MAX_SAFE_INTEGER, endpointId) as Row[];
+      const insert = this.q(
+        `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type, created_at) VALUES (?, ?, ?, 1, ?, 1, ?)`,
+      );
+      let n = 0;
+      for (const m of candidates) {
+        if (!endpointMatches(ep, { eventType: m.event_type as string, channels: parse(m.channels, null) })) continue;
+        insert.run(m.id, endpointId, appId, now, now);
+        n++;
+      }
+      return n;
+    });
+  }
+
+  // --- attempts -----------------------------------------------------------------------
+
+  async getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null> {
+    const r = this.q('SELECT * FROM attempts WHERE app_id = ? AND msg_id = ? AND id = ?').get(appId, msgId, attemptId) as Row | undefined;
+    return r === undefined ? null : attemptFrom(r);
+  }
+
+  async listAttempts(appId: string, q: ListQuery, filter: AttemptFilter): Promise<Page<Attempt>> {
+    const plan = planPage('a.id', q);
+    const where = ['a.app_id = ?'];
+    const params: unknown[] = [appId];
+    if (filter.msgId !== undefined) {
+      where.push('a.msg_id = ?');
+      params.push(filter.msgId);
+    }
+    if (filter.endpointId !== undefined) {
+      where.push('a.endpoint_id = ?');
+      params.push(filter.endpointId);
+    }
+    if (filter.status !== undefined) {
+      where.push('a.status = ?');
+      params.push(filter.status);
+    }
+    if (filter.statusCodeClass !== undefined) {
+      where.push('(a.response_status_code / 100) * 100 = ?');
+      params.push(filter.statusCodeClass);
+    }
+    const { before, after, ...messageOnly } = filter;
+    if (before !== undefined) {
+      where.push('a.created_at < ?');
+      params.push(before);
+    }
+    if (after !== undefined) {
+      where.push('a.created_at > ?');
+      params.push(after);
+    }
+    const msgWhere: string[] = [];
+    messageConditions({ channel: messageOnly.channel, tag: messageOnly.tag, eventTypes: messageOnly.eventTypes }, 'm', msgWhere, params);
+    if (msgWhere.length > 0) where.push(`EXISTS (SELECT 1 FROM messages m WHERE m.id = a.msg_id AND ${msgWhere.join(' AND ')})`);
+    if (plan.condition) {
+      where.push(plan.condition);
+      params.push(plan.param);
+    }
+    const rows = this.q(`SELECT a.* FROM attempts a WHERE ${where.join(' AND ')} ORDER BY a.id ${plan.direction} LIMIT ?`).all(
+      ...params,
+      plan.limit,
+    ) as Row[];
+    return toPage(rows, plan, (r) => r.id as string, attemptFrom);
+  }
+
+  expungeAttempt(appId: string, msgId: string, attemptId: string): Promise<void> {
+    return this.write(() => {
+      this.q(`UPDATE attempts SET response = '' WHERE app_id = ? AND msg_id = ? AND id = ?`).run(appId, msgId, attemptId);
+    });
+  }
+
+  // --- the queue ----------------------------------------------------------------------
+
+  claim(o: ClaimOptions): Promise<Work[]> {
+    return this.write(() => {
+      // The window caps how much of one endpoint a single claim takes, so one busy
+      // endpoint cannot fill the batch; the scan is bounded so the query stays cheap.
+      const rows = this.q(
+        `WITH due AS (
+           SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries d
+           WHERE d.status IN (1, 3) AND d.next_attempt_at <= ?
+             AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
+           ORDER BY d.next_attempt_at LIMIT ?
+         ), ranked AS (
+           SELECT id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS rn FROM due
+         )
+         SELECT d.id AS delivery_id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type,
+                m.event_type, m.payload, e.url, e.headers, e.secret, e.previous_secrets, e.disabled
+         FROM ranked r JOIN deliveries d ON d.id = r.id
+         JOIN messages m ON m.id = d.msg_id JOIN endpoints e ON e.id = d.endpoint_id
+         WHERE r.rn <= ? ORDER BY r.next_attempt_at, r.id LIMIT ?`,
+      ).all(o.now, JSON.stringify(o.excludeEndpoints), Math.max(o.limit * 4, 1000), o.perEndpoint, o.limit) as Row[];
+      const leaseUntil = o.now + o.leaseMs;
+      const lease = this.q(`UPDATE deliveries SET status = 3, lease_owner = ?, next_attempt_at = ? WHERE id = ?`);
+      const fail = this.q(`UPDATE deliveries SET status = ${Status.Fail}, lease_owner = NULL, next_attempt_at = NULL WHERE id = ?`);
+      const work: Work[] = [];
+      for (const r of rows) {
+        if (r.disabled === 1 || r.payload === null) {
+          // A disabled endpoint's backlog fails now rather than sitting in the queue;
+          // recover brings it back once the endpoint is enabled again.
+          fail.run(r.delivery_id);
+          continue;
+        }
+        lease.run(o.owner, leaseUntil, r.delivery_id);
+        const previous = parse<{ key: string; expiresAt: number | null }[]>(r.previous_secrets, []);
+        work.push({
+          deliveryId: r.delivery_id as number,
+          msgId: r.msg_id as string,
+          appId: r.app_id as string,
+          endpointId: r.endpoint_id as string,
+          eventType: r.event_type as string,
+          url: r.url as string,
+          headers: parse(r.headers, {}),
+          secrets: [r.secret as string, ...previous.filter((s) => s.expiresAt === null || s.expiresAt > o.now).map((s) => s.key)],
+          payload: r.payload as string,
+          attempts: r.attempts as number,
+          trigger: r.trigger_type as TriggerCode,
+          leaseUntil,
+        });
+      }
+      return work;
+    });
+  }
+
+  renewLeases(owner: string, deliveryIds: number[], until: number): Promise<void> {
+    return this.write(() => {
+      this.q(
+        `UPDATE deliveries SET next_attempt_at = ? WHERE status = 3 AND lease_owner = ? AND id IN (SELECT value FROM json_each(?))`,
+      ).run(until, owner, JSON.stringify(deliveryIds));
+    });
+  }
+
+  release(owner: string, deliveryIds: number[]): Promise<void> {
+    return this.write(() => {
+      this.q(
+        `UPDATE deliveries SET status = 1, lease_owner = NULL, next_attempt_at = ?
+         WHERE status = 3 AND lease_owner = ? AND id IN (SELECT value FROM json_each(?))`,
+      ).run(Date.now(), owner, JSON.stringify(deliveryIds));
+    });
+  }
+
+  recordAttempts(records: AttemptRecord[]): Promise<void> {
+    return this.write(() => {
+      const insert = this.q(
+        `INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms,
+           trigger_type, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      const update = this.q(
+        `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_attempt_at = ?, lease_owner = NULL
+         WHERE id = ? AND status = 3 AND lease_owner = ?`,
+      );
+      const disable = this.q('UPDATE endpoints SET disabled = 1, updated_at = ? WHERE id = ?');
+      for (const rec of records) {
+        const a = rec.attempt;
+        insert.run(
+          newId('atmpt', a.createdAt),
+          a.msgId,
+          a.endpointId,
+          a.appId,
+          a.url,
+          a.status,
+          a.responseStatusCode,
+          a.response,
+          a.responseDurationMs,
+          a.triggerType,
+          a.error,
+          a.createdAt,
+        );
+        update.run(rec.next, rec.attempts, rec.nextAttemptAt, a.createdAt, rec.deliveryId, rec.owner);
+        if (rec.disableEndpoint) disable.run(a.createdAt, a.endpointId);
+      }
+    });
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    const r = this.q('SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status IN (1, 3)').get() as Row;
+    return (r.t as number | null) ?? null;
+  }
+
+  // --- idempotency --------------------------------------------------------------------
+
+  async getIdempotent(scope: string, key: string): Promise<IdempotentResponse | null> {
+    const r = this.q('SELECT * FROM idempotency WHERE scope = ? AND key = ?').get(scope, key) as Row | undefined;
+    if (r === undefined) return null;
+    return { bodyHash: r.body_hash as string, statusCode: r.status_code as number, body: r.body as string, createdAt: r.created_at as number };
+  }
+
+  putIdempotent(scope: string, key: string, v: IdempotentResponse): Promise<void> {
+    return this.write(() => {
+      this.q(
+        `INSERT INTO idempotency (scope, key, body_hash, status_code, body, created_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (scope, key) DO NOTHING`,
+      ).run(scope, key, v.bodyHash, v.statusCode, v.body, v.createdAt);
+    });
+  }
+
+  purgeIdempotent(olderThan: number): Promise<void> {
+    return this.write(() => {
+      this.q('DELETE FROM idempotency WHERE created_at < ?').run(olderThan);
+    });
+  }
+}

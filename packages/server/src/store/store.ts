@@ -1,0 +1,187 @@
+import type {
+  Application,
+  Attempt,
+  Delivery,
+  Endpoint,
+  EventType,
+  ListQuery,
+  Message,
+  Page,
+  StatusCode,
+  TriggerCode,
+} from '../domain/types.js';
+
+export interface AppInput {
+  uid: string | null;
+  name: string;
+  throttleRate: number | null;
+  metadata: Record<string, string>;
+}
+
+export type EndpointInput = Omit<Endpoint, 'id' | 'appId' | 'createdAt' | 'updatedAt' | 'previousSecrets'>;
+export type EndpointFields = Partial<Omit<Endpoint, 'id' | 'appId' | 'createdAt' | 'updatedAt'>>;
+
+export type EventTypeInput = Omit<EventType, 'createdAt' | 'updatedAt'>;
+
+export interface MessageInput {
+  eventId: string | null;
+  eventType: string;
+  /** Raw JSON text of the payload, exactly as received. */
+  payload: string;
+  channels: string[] | null;
+  tags: string[] | null;
+  /** First attempt not before this time (ms); null for now. */
+  deliverAt: number | null;
+}
+
+export interface MessageFilter {
+  channel?: string;
+  tag?: string;
+  eventTypes?: string[];
+  /** Created strictly before / after these times (ms). */
+  before?: number;
+  after?: number;
+}
+
+export interface AttemptFilter extends MessageFilter {
+  msgId?: string;
+  endpointId?: string;
+  status?: StatusCode;
+  /** 0 for no response, otherwise 100, 200 … 500. */
+  statusCodeClass?: number;
+}
+
+export interface DeliveryFilter extends MessageFilter {
+  status?: StatusCode;
+}
+
+export interface EndpointMessage {
+  message: Message;
+  delivery: Delivery;
+}
+
+export interface MessageDestination {
+  endpoint: Endpoint;
+  delivery: Delivery;
+}
+
+export interface EndpointStats {
+  success: number;
+  pending: number;
+  sending: number;
+  fail: number;
+  canceled: number;
+}
+
+/** A delivery claimed by a dispatcher, with everything needed to send it. */
+export interface Work {
+  deliveryId: number;
+  msgId: string;
+  appId: string;
+  endpointId: string;
+  eventType: string;
+  url: string;
+  headers: Record<string, string>;
+  /** Secrets to sign with: the current one first, then any still in their grace period. */
+  secrets: string[];
+  payload: string;
+  /** Attempts already made in this round. */
+  attempts: number;
+  trigger: TriggerCode;
+  /** The lease expiry written when claimed. */
+  leaseUntil: number;
+}
+
+export interface ClaimOptions {
+  now: number;
+  owner: string;
+  leaseMs: number;
+  limit: number;
+  /** Most deliveries of one endpoint in one claim. */
+  perEndpoint: number;
+  /** Endpoints with no free slot: nothing of theirs is claimed. */
+  excludeEndpoints: string[];
+}
+
+export interface AttemptRecord {
+  deliveryId: number;
+  owner: string;
+  attempt: Omit<Attempt, 'id'>;
+  /** What the delivery becomes: Success, Pending (retry at nextAttemptAt) or Fail. */
+  next: StatusCode;
+  nextAttemptAt: number | null;
+  attempts: number;
+  disableEndpoint: boolean;
+}
+
+export interface IdempotentResponse {
+  bodyHash: string;
+  statusCode: number;
+  body: string;
+  createdAt: number;
+}
+
+/**
+ * Everything Hookwell keeps. Implementations hold no business rules: what to retry and
+ * when is decided in delivery/, what is valid in api/ and domain/.
+ */
+export interface Store {
+  close(): Promise<void>;
+
+  getMeta(key: string): Promise<string | null>;
+  setMeta(key: string, value: string): Promise<void>;
+
+  createApp(input: AppInput): Promise<Application>;
+  getApp(ref: string): Promise<Application | null>;
+  listApps(q: ListQuery): Promise<Page<Application>>;
+  updateApp(id: string, fields: Partial<AppInput>): Promise<Application>;
+  deleteApp(id: string): Promise<void>;
+
+  createEndpoint(appId: string, input: EndpointInput): Promise<Endpoint>;
+  getEndpoint(appId: string, ref: string): Promise<Endpoint | null>;
+  listEndpoints(appId: string, q: ListQuery): Promise<Page<Endpoint>>;
+  updateEndpoint(appId: string, id: string, fields: EndpointFields): Promise<Endpoint>;
+  deleteEndpoint(appId: string, id: string): Promise<void>;
+
+  createEventType(input: EventTypeInput): Promise<EventType>;
+  getEventType(name: string): Promise<EventType | null>;
+  listEventTypes(q: ListQuery, includeArchived: boolean): Promise<Page<EventType>>;
+  updateEventType(name: string, fields: Partial<EventTypeInput>): Promise<EventType>;
+  deleteEventType(name: string): Promise<void>;
+
+  /**
+   * Stores the message and one pending delivery per matching, enabled endpoint (or only
+   * `onlyEndpointId`), in one durable commit.
+   */
+  createMessage(appId: string, input: MessageInput, onlyEndpointId?: string): Promise<{ message: Message; deliveries: number }>;
+  getMessage(appId: string, ref: string): Promise<Message | null>;
+  listMessages(appId: string, q: ListQuery, filter: MessageFilter): Promise<Page<Message>>;
+  expungeMessage(appId: string, msgId: string): Promise<void>;
+
+  listMessageDestinations(appId: string, msgId: string, q: ListQuery): Promise<Page<MessageDestination>>;
+  listEndpointMessages(appId: string, endpointId: string, q: ListQuery, filter: DeliveryFilter): Promise<Page<EndpointMessage>>;
+  endpointStats(appId: string, endpointId: string, since?: number, until?: number): Promise<EndpointStats>;
+
+  /** Queues one manual attempt of the message to the endpoint, creating the delivery if needed. */
+  resend(appId: string, msgId: string, endpointId: string): Promise<void>;
+  /** Re-queues the endpoint's failed deliveries of messages created in [since, until). */
+  recover(appId: string, endpointId: string, since: number, until: number | null): Promise<number>;
+  /** Creates deliveries for messages in [since, until) that match the endpoint but never had one. */
+  replayMissing(appId: string, endpointId: string, since: number, until: number | null): Promise<number>;
+
+  getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null>;
+  listAttempts(appId: string, q: ListQuery, filter: AttemptFilter): Promise<Page<Attempt>>;
+  expungeAttempt(appId: string, msgId: string, attemptId: string): Promise<void>;
+
+  claim(opts: ClaimOptions): Promise<Work[]>;
+  renewLeases(owner: string, deliveryIds: number[], until: number): Promise<void>;
+  /** Gives claimed but unstarted deliveries back, due at once. */
+  release(owner: string, deliveryIds: number[]): Promise<void>;
+  recordAttempts(records: AttemptRecord[]): Promise<void>;
+  /** When the earliest pending delivery falls due, or null when none waits. */
+  nextDueAt(): Promise<number | null>;
+
+  getIdempotent(scope: string, key: string): Promise<IdempotentResponse | null>;
+  putIdempotent(scope: string, key: string, value: IdempotentResponse): Promise<void>;
+  purgeIdempotent(olderThan: number): Promise<void>;
+}
