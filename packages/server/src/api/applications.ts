@@ -1,0 +1,154 @@
+import type { FastifyInstance } from 'fastify';
+import { NotFoundError } from '../domain/errors.js';
+import type { Application } from '../domain/types.js';
+import type { AppInput } from '../store/store.js';
+import { errorResponses, listQuery, ref } from './schemas.js';
+import { listQuery as toListQuery, type Deps } from './http.js';
+import { presentApp } from './present.js';
+
+export interface ApplicationBody {
+  name: string;
+  uid?: string | null;
+  throttleRate?: number | null;
+  rateLimit?: number | null;
+  metadata?: Record<string, string>;
+}
+
+export async function requireApp(d: Deps, ref: string): Promise<Application> {
+  const app = await d.store.getApp(ref);
+  if (app === null) throw new NotFoundError('application', ref);
+  return app;
+}
+
+export function appInput(b: ApplicationBody, uidFallback: string | null = null): AppInput {
+  return {
+    name: b.name,
+    uid: b.uid ?? uidFallback,
+    throttleRate: b.throttleRate ?? b.rateLimit ?? null,
+    metadata: b.metadata ?? {},
+  };
+}
+
+const appParams = { type: 'object', properties: { app_id: { type: 'string', description: 'Application id or uid' } }, required: ['app_id'] };
+const tags = ['Application'];
+
+export function applicationRoutes(app: FastifyInstance, d: Deps): void {
+  app.get<{ Querystring: { limit?: number; iterator?: string; order?: string } }>(
+    '/api/v1/app',
+    {
+      schema: {
+        operationId: 'v1.application.list',
+        summary: 'List applications',
+        tags,
+        querystring: listQuery(),
+        response: { 200: ref('ListResponse_ApplicationOut_'), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const page = await d.store.listApps(toListQuery(req.query, 'ascending'));
+      return { ...page, data: page.data.map(presentApp) };
+    },
+  );
+
+  app.post<{ Body: ApplicationBody; Querystring: { get_if_exists?: boolean } }>(
+    '/api/v1/app',
+    {
+      schema: {
+        operationId: 'v1.application.create',
+        summary: 'Create an application',
+        tags,
+        querystring: { type: 'object', properties: { get_if_exists: { type: 'boolean', default: false } } },
+        body: ref('ApplicationIn'),
+        response: { 200: ref('ApplicationOut'), 201: ref('ApplicationOut'), ...errorResponses() },
+      },
+    },
+    async (req, reply) => {
+      if (req.query.get_if_exists && req.body.uid) {
+        const existing = await d.store.getApp(req.body.uid);
+        if (existing !== null) return reply.code(200).send(presentApp(existing));
+      }
+      const created = await d.store.createApp(appInput(req.body));
+      return reply.code(201).send(presentApp(created));
+    },
+  );
+
+  app.get<{ Params: { app_id: string } }>(
+    '/api/v1/app/:app_id',
+    {
+      schema: {
+        operationId: 'v1.application.get',
+        summary: 'Get an application',
+        tags,
+        params: appParams,
+        response: { 200: ref('ApplicationOut'), ...errorResponses() },
+      },
+    },
+    async (req) => presentApp(await requireApp(d, req.params.app_id)),
+  );
+
+  app.put<{ Params: { app_id: string }; Body: ApplicationBody }>(
+    '/api/v1/app/:app_id',
+    {
+      schema: {
+        operationId: 'v1.application.upsert',
+        summary: 'Create or replace an application',
+        tags,
+        params: appParams,
+        body: ref('ApplicationIn'),
+        response: { 200: ref('ApplicationOut'), 201: ref('ApplicationOut'), ...errorResponses() },
+      },
+    },
+    async (req, reply) => {
+      const existing = await d.store.getApp(req.params.app_id);
+      if (existing === null) {
+        // Upserting an unknown name creates the application with that name as its uid.
+        const created = await d.store.createApp(appInput(req.body, req.params.app_id));
+        return reply.code(201).send(presentApp(created));
+      }
+      const updated = await d.store.updateApp(existing.id, appInput(req.body, existing.uid));
+      return reply.code(200).send(presentApp(updated));
+    },
+  );
+
+  app.patch<{ Params: { app_id: string }; Body: Partial<ApplicationBody> }>(
+    '/api/v1/app/:app_id',
+    {
+      schema: {
+        operationId: 'v1.application.patch',
+        summary: 'Update some fields of an application',
+        tags,
+        params: appParams,
+        body: ref('ApplicationPatch'),
+        response: { 200: ref('ApplicationOut'), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const existing = await requireApp(d, req.params.app_id);
+      const b = req.body;
+      const fields: Partial<AppInput> = {};
+      if (b.name !== undefined) fields.name = b.name;
+      if (b.uid !== undefined) fields.uid = b.uid;
+      if (b.metadata !== undefined) fields.metadata = b.metadata;
+      if (b.throttleRate !== undefined || b.rateLimit !== undefined) fields.throttleRate = b.throttleRate ?? b.rateLimit ?? null;
+      return presentApp(await d.store.updateApp(existing.id, fields));
+    },
+  );
+
+  app.delete<{ Params: { app_id: string } }>(
+    '/api/v1/app/:app_id',
+    {
+      schema: {
+        operationId: 'v1.application.delete',
+        summary: 'Delete an application with its endpoints, messages and attempts',
+        tags,
+        params: appParams,
+        response: { 204: { type: 'null', description: 'Deleted' }, ...errorResponses() },
+      },
+    },
+    async (req, reply) => {
+      const existing = await requireApp(d, req.params.app_id);
+      await d.store.deleteApp(existing.id);
+      return reply.code(204).send();
+    },
+  );
+}

@@ -1,0 +1,477 @@
+import type { FastifyInstance } from 'fastify';
+import { generateSecret } from '@hookwell/receiver';
+import { NotFoundError, ValidationError, type FieldProblem } from '../domain/errors.js';
+import { newId } from '../domain/ids.js';
+import type { Application, Endpoint } from '../domain/types.js';
+import type { EndpointFields, EndpointInput } from '../store/store.js';
+import { errorResponses, listQuery, ref } from './schemas.js';
+import { listQuery as toListQuery, timeParam, type Deps } from './http.js';
+import { iso, presentEndpoint, presentMessage } from './present.js';
+import { requireApp } from './applications.js';
+
+export interface EndpointBody {
+  url?: string;
+  description?: string;
+  uid?: string | null;
+  disabled?: boolean;
+  version?: number | null;
+  eventTypes?: string[] | null;
+  filterTypes?: string[] | null;
+  channels?: string[] | null;
+  throttleRate?: number | null;
+  rateLimit?: number | null;
+  metadata?: Record<string, string>;
+  secret?: string | null;
+  headers?: Record<string, string> | null;
+}
+
+// Headers the delivery itself sets, or that would break HTTP framing if overridden.
+const RESERVED_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'transfer-encoding',
+  'host',
+  'connection',
+  'user-agent',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+  'svix-id',
+  'svix-timestamp',
+  'svix-signature',
+]);
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+export const MASK = '********';
+
+/** Values of these headers are never shown back: credentials live in them. */
+export function isSensitiveHeader(name: string): boolean {
+  const n = name.toLowerCase();
+  return n === 'authorization' || n.includes('key') || n.includes('token') || n.includes('secret');
+}
+
+export function checkUrl(url: string, loc: string[] = ['body', 'url']): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw ValidationError.field(loc, `"${url}" is not a valid URL`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw ValidationError.field(loc, `URL must use http or https, not ${parsed.protocol.replace(':', '')}`);
+  }
+}
+
+export function checkHeaders(headers: Record<string, string | null>, loc: string[] = ['body', 'headers']): void {
+  const problems: FieldProblem[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (!HEADER_NAME.test(name)) problems.push({ loc: [...loc, name], msg: `"${name}" is not a valid header name`, type: 'value_error' });
+    else if (RESERVED_HEADERS.has(name.toLowerCase())) {
+      problems.push({ loc: [...loc, name], msg: `"${name}" is set by Hookwell and cannot be overridden`, type: 'value_error' });
+    } else if (value !== null && /[\r\n\0]/.test(value)) {
+      problems.push({ loc: [...loc, name], msg: 'header values must not contain line breaks', type: 'value_error' });
+    }
+  }
+  if (problems.length > 0) throw new ValidationError(problems);
+}
+
+async function checkEventTypes(d: Deps, names: string[] | null | undefined, field: string): Promise<void> {
+  if (!names) return;
+  const problems: FieldProblem[] = [];
+  for (const [i, name] of names.entries()) {
+    if ((await d.store.getEventType(name)) === null) {
+      problems.push({ loc: ['body', field, String(i)], msg: `event type "${name}" does not exist`, type: 'value_error' });
+    }
+  }
+  if (problems.length > 0) throw new ValidationError(problems);
+}
+
+export async function requireEndpoint(d: Deps, appRef: string, epRef: string): Promise<{ app: Application; endpoint: Endpoint }> {
+  const app = await requireApp(d, appRef);
+  const endpoint = await d.store.getEndpoint(app.id, epRef);
+  if (endpoint === null) throw new NotFoundError('endpoint', epRef);
+  return { app, endpoint };
+}
+
+/** Header values as shown back: sensitive ones masked. */
+export function presentHeaders(headers: Record<string, string>) {
+  const out: Record<string, string> = {};
+  const sensitive: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (isSensitiveHeader(name)) {
+      out[name] = MASK;
+      sensitive.push(name);
+    } else out[name] = value;
+  }
+  return { headers: out, sensitive };
+}
+
+/** A masked value sent back unchanged keeps the stored one, so read-modify-write is safe. */
+function mergeMasked(next: Record<string, string>, current: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(next)) {
+    const existing = Object.entries(current).find(([n]) => n.toLowerCase() === name.toLowerCase());
+    out[name] = value === MASK && existing !== undefined ? existing[1] : value;
+  }
+  return out;
+}
+
+async function endpointFields(d: Deps, b: EndpointBody, full: boolean): Promise<EndpointFields> {
+  if (b.url !== undefined) checkUrl(b.url);
+  if (b.headers) checkHeaders(b.headers);
+  const types = b.eventTypes !== undefined ? b.eventTypes : b.filterTypes;
+  await checkEventTypes(d, types, b.eventTypes !== undefined ? 'eventTypes' : 'filterTypes');
+  const f: EndpointFields = {};
+  if (b.url !== undefined) f.url = b.url;
+  if (b.description !== undefined || full) f.description = b.description ?? '';
+  if (b.uid !== undefined || full) f.uid = b.uid ?? null;
+  if (b.disabled !== undefined || full) f.disabled = b.disabled ?? false;
+  if ((b.version !== undefined && b.version !== null) || full) f.version = b.version ?? 1;
+  if (types !== undefined || full) f.eventTypes = types && types.length > 0 ? types : null;
+  if (b.channels !== undefined || full) f.channels = b.channels && b.channels.length > 0 ? b.channels : null;
+  if (b.throttleRate !== undefined || b.rateLimit !== undefined || full) f.throttleRate = b.throttleRate ?? b.rateLimit ?? null;
+  if (b.metadata !== undefined || full) f.metadata = b.metadata ?? {};
+  return f;
+}
+
+const params = {
+  type: 'object',
+  properties: { app_id: { type: 'string' }, endpoint_id: { type: 'string', description: 'Endpoint id or uid' } },
+  required: ['app_id', 'endpoint_id'],
+};
+const appParams = { type: 'object', properties: { app_id: { type: 'string' } }, required: ['app_id'] };
+const tags = ['Endpoint'];
+const noContent = { 204: { type: 'null', description: 'Done' }, ...errorResponses() };
+
+type P = { Params: { app_id: string; endpoint_id: string } };
+
+export function endpointRoutes(app: FastifyInstance, d: Deps): void {
+  app.get<{ Params: { app_id: string }; Querystring: { limit?: number; iterator?: string; order?: string } }>(
+    '/api/v1/app/:app_id/endpoint',
+    {
+      schema: {
+        operationId: 'v1.endpoint.list',
+        summary: 'List endpoints',
+        tags,
+        params: appParams,
+        querystring: listQuery(),
+        response: { 200: ref('ListResponse_EndpointOut_'), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const a = await requireApp(d, req.params.app_id);
+      const page = await d.store.listEndpoints(a.id, toListQuery(req.query, 'ascending'));
+      return { ...page, data: page.data.map(presentEndpoint) };
+    },
+  );
+
+  const create = async (a: Application, b: EndpointBody & { url: string }, uidFallback: string | null = null) => {
+    const fields = await endpointFields(d, b, true);
+    const input: EndpointInput = {
+      ...(fields as Required<Omit<EndpointFields, 'headers' | 'secret' | 'previousSecrets'>>),
+      uid: fields.uid ?? uidFallback,
+      url: b.url,
+      headers: b.headers ?? {},
+      secret: b.secret ?? generateSecret(),
+    };
+    return d.store.createEndpoint(a.id, input);
+  };
+
+  app.post<{ Params: { app_id: string }; Body: EndpointBody & { url: string } }>(
+    '/api/v1/app/:app_id/endpoint',
+    {
+      schema: {
+        operationId: 'v1.endpoint.create',
+        summary: 'Create an endpoint',
+        tags,
+        params: appParams,
+        body: ref('EndpointIn'),
+        response: { 201: ref('EndpointOut'), ...errorResponses() },
+      },
+    },
+    async (req, reply) => {
+      const a = await requireApp(d, req.params.app_id);
+      return reply.code(201).send(presentEndpoint(await create(a, req.body)));
+    },
+  );
+
+  app.get<P>(
+    '/api/v1/app/:app_id/endpoint/:endpoint_id',
+    { schema: { operationId: 'v1.endpoint.get', summary: 'Get an endpoint', tags, params, response: { 200: ref('EndpointOut'), ...errorResponses() } } },
+    async (req) => presentEndpoint((await requireEndpoint(d, req.params.app_id, req.params.endpoint_id)).endpoint),
+  );
+
+  app.put<P & { Body: EndpointBody & { url: string } }>(
+    '/api/v1/app/:app_id/endpoint/:endpoint_id',
+    {
+      schema: {
+        operationId: 'v1.endpoint.upsert',
+        summary: 'Create or replace an endpoint',
+        tags,
+        params,
+        body: ref('EndpointUpsertIn'),
+        response: { 200: ref('EndpointOut'), 201: ref('EndpointOut'), ...errorResponses() },
+      },
+    },
+    async (req, reply) => {
+      const a = await requireApp(d, req.params.app_id);
+      const existing = await d.store.getEndpoint(a.id, req.params.endpoint_id);
+      if (existing === null) {
+        return reply.code(201).send(presentEndpoint(await create(a, req.body, req.params.endpoint_id)));
+      }
+      const fields = await endpointFields(d, { ...req.body, uid: req.body.uid ?? existing.uid }, true);
+      return reply.code(200).send(presentEndpoint(await d.store.updateEndpoint(a.id, existing.id, fields)));
+    },
+  );
+
+  app.patch<P & { Body: EndpointBody }>(
+    '/api/v1/app/:app_id/endpoint/:endpoint_id',
+    {
+      schema: {
+        operationId: 'v1.endpoint.patch',
+        summary: 'Update some fields of an endpoint',
+        tags,
+        params,
+        body: ref('EndpointPatch'),
+        response: { 200: ref('EndpointOut'), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const fields = await endpointFields(d, req.body, false);
+      if (req.body.secret) fields.secret = req.body.secret;
+      const updated = await d.store.updateEndpoint(a.id, endpoint.id, fields);
+      if (endpoint.disabled && !updated.disabled) d.dispatcher.notify();
+      return presentEndpoint(updated);
+    },
+  );
+
+  app.delete<P>(
+    '/api/v1/app/:app_id/endpoint/:endpoint_id',
+    { schema: { operationId: 'v1.endpoint.delete', summary: 'Delete an endpoint', tags, params, response: noContent } },
+    async (req, reply) => {
+      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      await d.store.deleteEndpoint(a.id, endpoint.id);
+      return reply.code(204).send();
+    },
+  );
+
+  app.get<P>(
+    '/api/v1/app/:app_id/endpoint/:endpoint_id/secret',
+    {
+      schema: {
+        operationId: 'v1.endpoint.get-secret',
+        summary: "Get the endpoint's signing secret",
+        tags,
+        params,
+        response: { 200: ref('EndpointSecretOut'), ...errorResponses() },
+      },
+    },
+    async (req) => ({ key: (await requireEndpoint(d, req.params.app_id, req.params.endpoint_id)).endpoint.secret }),
+  );
+
+  app.post<P & { Body: { key?: string | null; gracePeriodSeconds?: number | null } | undefined }>(
+    '/api/v1/app/:app_id/endpoint/:endpoint_id/secret/rotate',
+    {
+      schema: {
+        operationId: 'v1.endpoint.rotate-secret',
+        summary: 'Rotate the signing secret; the old one keeps signing for the grace period',
+        tags,
+        params,
+        body: ref('EndpointSecretRotateIn'),
+        response: noContent,
+      },
+    },
+    async (req, reply) => {
+      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const now = Date.now();
+      const grace = (req.body?.gracePeriodSeconds ?? 86400) * 1000;
+      // The old secret keeps signing for the grace period; with a grace of 0 it stops now.
+      const previous = [{ key: endpoint.secret, expiresAt: now + grace }, ...endpoint.previousSecrets].filter(
+        (s) => s.expiresAt !== null && s.expiresAt > now,
+      );
+      await d.store.updateEndpoint(a.id, endpoint.id, { secret: req.body?.key ?? generateSecret(), previousSecrets: previous });
+      return reply.code(204).send();
+    },
+  );
+
+  app.get<P>(
+    '/api/v1/app/:app_id/endpoint/:endpoint_id/headers',
+    {
+      schema: {
+        operationId: 'v1.endpoint.get-headers',
+        summary: 'Get the headers sent with each delivery; sensitive values are masked',
+        tags,
+        params,
+        response: { 200: ref('EndpointHeadersOut'), ...errorResponses() },
+      },
+    },
+    async (req) => presentHeaders((await requireEndpoint(d, req.params.app_id, req.params.endpoint_id)).endpoint.headers),
+  );
+
+  app.put<P & { Body: { headers: Record<string, string> } }>(
+    '/api/v1/app/:app_id/endpoint/:endpoint_id/headers',
+    {
+      schema: {
+        operationId: 'v1.endpoint.set-headers',
+        summary: 'Replace the headers sent with each delivery',
+        tags,
+        params,
+        body: ref('EndpointHeadersIn'),
+        response: noContent,
+      },
+    },
+    async (req, reply) => {
+      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      checkHeaders(req.body.headers);
+      await d.store.updateEndpoint(a.id, endpoint.id, { headers: mergeMasked(req.body.headers, endpoint.headers) });
+      return reply.code(204).send();
+    },
+  );
+
+  app.patch<P & { Body: { headers: Record<string, string | null>; deleteHeaders?: string[] } }>(
+    '/api/v1/app/:app_id/endpoint/:endpoint_id/headers',
+    {
+      schema: {
+        operationId: 'v1.endpoint.patch-headers',
+        summary: 'Add, change or remove some headers (null or deleteHeaders removes)',
+        tags,
+        params,
+        body: ref('EndpointHeadersPatchIn'),
+        response: noContent,
+      },
+    },
+    async (req, reply) => {
+      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      checkHeaders(req.body.headers);
+      const removed = new Set([
+        ...(req.body.deleteHeaders ?? []).map((h) => h.toLowerCase()),
+        ...Object.entries(req.body.headers)
+          .filter(([, v]) => v === null)
+          .map(([n]) => n.toLowerCase()),
+      ]);
+      const changed = Object.fromEntries(Object.entries(req.body.headers).filter(([, v]) => v !== null)) as Record<string, string>;
+      const changedLower = new Set(Object.keys(changed).map((n) => n.toLowerCase()));
+      const kept = Object.fromEntries(
+        Object.entries(endpoint.headers).filter(([n]) => !removed.has(n.toLowerCase()) && !changedLower.has(n.toLowerCase())),
+      );
+      await d.store.updateEndpoint(a.id, endpoint.id, { headers: { ...kept, ...mergeMasked(changed, endpoint.headers) } });
+      return reply.code(204).send();
+    },
+  );
+
+  const task = (kind: 'endpoint.recover' | 'endpoint.replay') => ({
+    id: newId('qtask'),
+    status: 'finished',
+    task: kind,
+    updatedAt: iso(Date.now()),
+  });
+
+  app.post<P & { Body: { since: string; until?: string | null } }>(
+    '/api/v1/app/:app_id/endpoint/:endpoint_id/recover',
+    {
+      schema: {
+        operationId: 'v1.endpoint.recover',
+        summary: 'Send again every failed delivery to this endpoint since a time',
+        tags,
+        params,
+        body: ref('RecoverIn'),
+        response: { 202: ref('RecoverOut'), ...errorResponses() },
+      },
+    },
+    async (req, reply) => {
+      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const n = await d.store.recover(a.id, endpoint.id, timeParam(req.body.since)!, timeParam(req.body.until) ?? null);
+      d.log.info({ endpointId: endpoint.id, deliveries: n }, 'recovering failed deliveries');
+      d.dispatcher.notify();
+      return reply.code(202).send(task('endpoint.recover'));
+    },
+  );
+
+  app.post<P & { Body: { since: string; until?: string | null } }>(
+    '/api/v1/app/:app_id/endpoint/:endpoint_id/replay-missing',
+    {
+      schema: {
+        operationId: 'v1.endpoint.replay-missing',
+        summary: 'Send messages since a time that this endpoint never received',
+        tags,
+        params,
+        body: ref('ReplayIn'),
+        response: { 202: ref('ReplayOut'), ...errorResponses() },
+      },
+    },
+    async (req, reply) => {
+      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const n = await d.store.replayMissing(a.id, endpoint.id, timeParam(req.body.since)!, timeParam(req.body.until) ?? null);
+      d.log.info({ endpointId: endpoint.id, deliveries: n }, 'replaying missing messages');
+      d.dispatcher.notify();
+      return reply.code(202).send(task('endpoint.replay'));
+    },
+  );
+
+  app.post<P & { Body: { eventType: string; exampleIndex?: number } }>(
+    '/api/v1/app/:app_id/endpoint/:endpoint_id/send-example',
+    {
+      schema: {
+        operationId: 'v1.endpoint.send-example',
+        summary: "Send the event type schema's example to this endpoint",
+        tags,
+        params,
+        body: ref('EventExampleIn'),
+        response: { 202: ref('MessageOut'), ...errorResponses() },
+      },
+    },
+    async (req, reply) => {
+      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const et = await d.store.getEventType(req.body.eventType);
+      if (et === null) throw new NotFoundError('event type', req.body.eventType);
+      const example = exampleOf(et.schemas, req.body.exampleIndex ?? 0);
+      if (example === undefined) {
+        throw ValidationError.field(['body', 'eventType'], `event type "${et.name}" has no example in its schema`);
+      }
+      const payload = JSON.stringify(example);
+      const { message } = await d.store.createMessage(
+        a.id,
+        { eventId: null, eventType: et.name, payload, channels: null, tags: null, deliverAt: null },
+        endpoint.id,
+      );
+      d.dispatcher.notify();
+      return reply.code(202).send(presentMessage(message, true, example));
+    },
+  );
+
+  app.get<P & { Querystring: { since?: string; until?: string } }>(
+    '/api/v1/app/:app_id/endpoint/:endpoint_id/stats',
+    {
+      schema: {
+        operationId: 'v1.endpoint.get-stats',
+        summary: "Count this endpoint's deliveries by status",
+        tags,
+        params,
+        querystring: {
+          type: 'object',
+          properties: { since: { type: 'string', format: 'date-time' }, until: { type: 'string', format: 'date-time' } },
+        },
+        response: { 200: ref('EndpointStats'), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      return d.store.endpointStats(a.id, endpoint.id, timeParam(req.query.since), timeParam(req.query.until));
+    },
+  );
+}
+
+/** The example at `index` of a schema's `examples`, looking in the newest schema version. */
+export function exampleOf(schemas: Record<string, unknown> | null, index: number): unknown {
+  if (schemas === null) return undefined;
+  const candidates: unknown[] = [];
+  const versions = Object.keys(schemas).sort((x, y) => Number(y) - Number(x));
+  const top = schemas as { examples?: unknown };
+  if (Array.isArray(top.examples)) candidates.push(top);
+  for (const v of versions) candidates.push(schemas[v]);
+  for (const c of candidates) {
+    const ex = (c as { examples?: unknown } | null)?.examples;
+    if (Array.isArray(ex) && ex.length > 0) return ex[Math.min(index, ex.length - 1)];
+  }
+  return undefined;
+}

@@ -1,0 +1,225 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Dispatcher } from '../delivery/dispatcher.js';
+import {
+  BadRequestError,
+  ConflictError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnavailableError,
+  ValidationError,
+  type FieldProblem,
+} from '../domain/errors.js';
+import type { ListQuery } from '../domain/types.js';
+import type { Store } from '../store/store.js';
+import { SCHEMAS } from './schemas.js';
+
+export interface Deps {
+  store: Store;
+  dispatcher: Dispatcher;
+  cfg: Config;
+  log: Logger;
+  /** SHA-256 of the admin token. */
+  tokenHash: Buffer;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    rawBody?: string;
+    idempotency?: { scope: string; key: string; bodyHash: string; done: () => void };
+  }
+}
+
+// --- validation -------------------------------------------------------------------------
+
+function makeAjv(coerce: boolean): Ajv {
+  const ajv = new Ajv({ allErrors: true, coerceTypes: coerce ? 'array' : false, useDefaults: true, strict: false });
+  (addFormats as unknown as (a: Ajv) => void)(ajv);
+  for (const [name, schema] of Object.entries(SCHEMAS)) ajv.addSchema({ ...schema, $id: name });
+  return ajv;
+}
+
+/**
+ * Bodies are validated as sent (a number is not a string); query strings and paths are
+ * text, so they are coerced to the declared types.
+ */
+export function installValidation(app: FastifyInstance): void {
+  const body = makeAjv(false);
+  const text = makeAjv(true);
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));
+}
+
+function problemsFrom(errors: ErrorObject[], where: string): FieldProblem[] {
+  return errors.map((e) => {
+    const loc = [where, ...e.instancePath.split('/').filter((p) => p !== '')];
+    if (e.keyword === 'required') {
+      const field = (e.params as { missingProperty: string }).missingProperty;
+      return { loc: [...loc, field], msg: `${field} is required`, type: 'value_error.missing' };
+    }
+    const name = loc.length > 1 ? loc.slice(1).join('.') : where;
+    const type = e.keyword === 'type' ? 'type_error' : `value_error.${e.keyword}`;
+    return { loc, msg: `${name} ${e.message ?? 'is invalid'}`, type };
+  });
+}
+
+// --- errors -----------------------------------------------------------------------------
+
+export function installErrors(app: FastifyInstance, log: Logger): void {
+  app.setErrorHandler((err: FastifyError & { validation?: ErrorObject[]; validationContext?: string }, req, reply) => {
+    if (err.validation) {
+      const where = err.validationContext === 'querystring' ? 'query' : (err.validationContext ?? 'body');
+      return reply.code(422).send({ detail: problemsFrom(err.validation, where) });
+    }
+    if (err instanceof ValidationError) return reply.code(422).send({ detail: err.problems });
+    if (err instanceof NotFoundError) return reply.code(404).send({ code: 'not_found', detail: capitalise(err.message) });
+    if (err instanceof ConflictError) return reply.code(409).send({ code: err.code, detail: err.message });
+    if (err instanceof PayloadTooLargeError) return reply.code(413).send({ code: 'payload_too_large', detail: err.message });
+    if (err instanceof BadRequestError) return reply.code(400).send({ code: err.code, detail: err.message });
+    if (err instanceof UnavailableError) return reply.code(503).send({ code: 'unavailable', detail: err.message });
+    switch (err.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return reply.code(413).send({ code: 'payload_too_large', detail: 'the request body is larger than the limit' });
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return reply.code(415).send({ code: 'unsupported_media_type', detail: 'send the body as application/json' });
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return reply.code(400).send({ code: 'invalid_json', detail: 'the body is empty; send a JSON object' });
+    }
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.code(err.statusCode).send({ code: 'bad_request', detail: err.message });
+    }
+    log.error({ err, method: req.method, url: req.url }, 'request failed');
+    return reply.code(500).send({ code: 'internal_error', detail: 'internal server error' });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ code: 'not_found', detail: `no route for ${req.method} ${req.url.split('?')[0]}` });
+  });
+}
+
+const capitalise = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
+
+// --- bodies -----------------------------------------------------------------------------
+
+/** JSON bodies are parsed here so the raw text stays available (payloads are kept byte for byte). */
+export function installJsonParser(app: FastifyInstance): void {
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = body as string;
+    req.rawBody = text;
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(new BadRequestError(`the body is not valid JSON: ${(err as Error).message}`, 'invalid_json'), undefined);
+    }
+  });
+}
+
+// --- authentication ---------------------------------------------------------------------
+
+export function hashToken(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+const PUBLIC_ROUTES = new Set(['/api/v1/health', '/openapi.json']);
+
+export function installAuth(app: FastifyInstance, tokenHash: Buffer): void {
+  app.addHook('onRequest', async (req, reply) => {
+    if (PUBLIC_ROUTES.has(req.routeOptions.url ?? '')) return;
+    const header = req.headers.authorization;
+    const m = header === undefined ? null : /^Bearer\s+(.+)$/i.exec(header);
+    if (m === null) {
+      return reply.code(401).send({ code: 'authentication_failed', detail: 'missing "Authorization: Bearer <token>" header' });
+    }
+    if (!timingSafeEqual(hashToken(m[1]!.trim()), tokenHash)) {
+      return reply.code(401).send({ code: 'authentication_failed', detail: 'invalid token' });
+    }
+  });
+}
+
+// --- idempotency ------------------------------------------------------------------------
+
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * A POST repeated with the same `idempotency-key` and body gets the first response again;
+ * with another body it is refused. Concurrent repeats wait for the first to finish.
+ * Only successful responses are kept, so a request that failed can be retried as is.
+ */
+export function installIdempotency(app: FastifyInstance, store: Store): void {
+  const inFlight = new Map<string, Promise<void>>();
+
+  app.addHook('preHandler', async (req, reply) => {
+    const key = req.headers['idempotency-key'];
+    if (req.method !== 'POST' || typeof key !== 'string' || key === '') return;
+    const scope = `${req.method} ${req.url}`;
+    const bodyHash = createHash('sha256').update(req.rawBody ?? '').digest('hex');
+    const slot = `${scope}\n${key}`;
+    for (;;) {
+      const waiting = inFlight.get(slot);
+      if (waiting === undefined) break;
+      await waiting;
+    }
+    const previous = await store.getIdempotent(scope, key);
+    if (previous !== null && previous.createdAt > Date.now() - IDEMPOTENCY_TTL_MS) {
+      if (previous.bodyHash !== bodyHash) {
+        return reply
+          .code(409)
+          .send({ code: 'idempotency_conflict', detail: 'this idempotency-key was already used with a different request body' });
+      }
+      return reply.code(previous.statusCode).header('content-type', 'application/json; charset=utf-8').header('idempotent-replayed', 'true').send(previous.body);
+    }
+    let done!: () => void;
+    inFlight.set(slot, new Promise<void>((resolve) => (done = resolve)));
+    req.idempotency = {
+      scope,
+      key,
+      bodyHash,
+      done: () => {
+        inFlight.delete(slot);
+        done();
+      },
+    };
+  });
+
+  app.addHook('onSend', async (req, reply, payload) => {
+    const idem = req.idempotency;
+    if (idem === undefined) return payload;
+    if (reply.statusCode >= 200 && reply.statusCode < 300) {
+      await store.putIdempotent(idem.scope, idem.key, {
+        bodyHash: idem.bodyHash,
+        statusCode: reply.statusCode,
+        body: typeof payload === 'string' ? payload : '',
+        createdAt: Date.now(),
+      });
+    }
+    return payload;
+  });
+
+  const finish = async (req: FastifyRequest): Promise<void> => {
+    req.idempotency?.done();
+    req.idempotency = undefined;
+  };
+  app.addHook('onResponse', finish);
+  app.addHook('onRequestAbort', finish);
+}
+
+// --- helpers for handlers ---------------------------------------------------------------
+
+export function listQuery(q: { limit?: number; iterator?: string | null; order?: string }, defaultOrder: ListQuery['order']): ListQuery {
+  return {
+    limit: q.limit ?? 50,
+    iterator: q.iterator ?? null,
+    order: q.order === 'ascending' || q.order === 'descending' ? q.order : defaultOrder,
+  };
+}
+
+export function timeParam(value: string | undefined | null): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  return Date.parse(value);
+}
+
+export type Reply = FastifyReply;

@@ -1,0 +1,147 @@
+import type { FastifyInstance } from 'fastify';
+import { NotFoundError, PayloadTooLargeError } from '../domain/errors.js';
+import type { MessageFilter } from '../store/store.js';
+import { errorResponses, listQuery, messageFilterQuery, ref } from './schemas.js';
+import { listQuery as toListQuery, timeParam, type Deps } from './http.js';
+import { presentMessage } from './present.js';
+import { appInput, requireApp, type ApplicationBody } from './applications.js';
+import { rawMember } from './raw-json.js';
+
+interface MessageBody {
+  eventType: string;
+  eventId?: string | null;
+  payload: Record<string, unknown>;
+  channels?: string[] | null;
+  tags?: string[] | null;
+  application?: ApplicationBody;
+  deliverAt?: string | null;
+}
+
+export interface MessageFilterQuery {
+  channel?: string;
+  tag?: string;
+  before?: string;
+  after?: string;
+  event_types?: string[];
+  with_content?: boolean;
+}
+
+export function messageFilter(q: MessageFilterQuery): MessageFilter {
+  return {
+    channel: q.channel,
+    tag: q.tag,
+    eventTypes: q.event_types,
+    before: timeParam(q.before),
+    after: timeParam(q.after),
+  };
+}
+
+const appParams = { type: 'object', properties: { app_id: { type: 'string' } }, required: ['app_id'] };
+const msgParams = {
+  type: 'object',
+  properties: { app_id: { type: 'string' }, msg_id: { type: 'string', description: 'Message id or eventId' } },
+  required: ['app_id', 'msg_id'],
+};
+const tags = ['Message'];
+
+export function messageRoutes(app: FastifyInstance, d: Deps): void {
+  const bodyLimit = d.cfg.maxPayloadBytes + 64 * 1024;
+
+  app.get<{ Params: { app_id: string }; Querystring: MessageFilterQuery & { limit?: number; iterator?: string } }>(
+    '/api/v1/app/:app_id/msg',
+    {
+      schema: {
+        operationId: 'v1.message.list',
+        summary: 'List messages, newest first',
+        tags,
+        params: appParams,
+        querystring: listQuery(messageFilterQuery(), false),
+        response: { 200: ref('ListResponse_MessageOut_'), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const a = await requireApp(d, req.params.app_id);
+      const page = await d.store.listMessages(a.id, toListQuery(req.query, 'descending'), messageFilter(req.query));
+      return { ...page, data: page.data.map((m) => presentMessage(m, req.query.with_content !== false)) };
+    },
+  );
+
+  app.post<{ Params: { app_id: string }; Body: MessageBody; Querystring: { with_content?: boolean } }>(
+    '/api/v1/app/:app_id/msg',
+    {
+      bodyLimit,
+      schema: {
+        operationId: 'v1.message.create',
+        summary: 'Send a message to every endpoint that subscribes to it',
+        description:
+          'Answers 202 once the message and its deliveries are durably stored. The payload is delivered byte for byte as sent.',
+        tags,
+        params: appParams,
+        querystring: { type: 'object', properties: { with_content: { type: 'boolean', default: true } } },
+        body: ref('MessageIn'),
+        response: { 202: ref('MessageOut'), 413: ref('HttpErrorOut'), ...errorResponses() },
+      },
+    },
+    async (req, reply) => {
+      const payload = rawMember(req.rawBody!, 'payload')!;
+      const size = Buffer.byteLength(payload);
+      if (size > d.cfg.maxPayloadBytes) throw new PayloadTooLargeError(size, d.cfg.maxPayloadBytes);
+      let a = await d.store.getApp(req.params.app_id);
+      if (a === null) {
+        if (req.body.application === undefined) throw new NotFoundError('application', req.params.app_id);
+        a = await d.store.createApp(appInput(req.body.application, req.params.app_id));
+      }
+      const b = req.body;
+      const { message, deliveries } = await d.store.createMessage(a.id, {
+        eventId: b.eventId ?? null,
+        eventType: b.eventType,
+        payload,
+        channels: b.channels && b.channels.length > 0 ? b.channels : null,
+        tags: b.tags && b.tags.length > 0 ? b.tags : null,
+        deliverAt: timeParam(b.deliverAt) ?? null,
+      });
+      if (deliveries > 0) d.dispatcher.notify();
+      return reply.code(202).send(presentMessage(message, req.query.with_content !== false, b.payload));
+    },
+  );
+
+  app.get<{ Params: { app_id: string; msg_id: string }; Querystring: { with_content?: boolean } }>(
+    '/api/v1/app/:app_id/msg/:msg_id',
+    {
+      schema: {
+        operationId: 'v1.message.get',
+        summary: 'Get a message',
+        tags,
+        params: msgParams,
+        querystring: { type: 'object', properties: { with_content: { type: 'boolean', default: true } } },
+        response: { 200: ref('MessageOut'), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const a = await requireApp(d, req.params.app_id);
+      const m = await d.store.getMessage(a.id, req.params.msg_id);
+      if (m === null) throw new NotFoundError('message', req.params.msg_id);
+      return presentMessage(m, req.query.with_content !== false);
+    },
+  );
+
+  app.delete<{ Params: { app_id: string; msg_id: string } }>(
+    '/api/v1/app/:app_id/msg/:msg_id/content',
+    {
+      schema: {
+        operationId: 'v1.message.expunge-content',
+        summary: "Delete a message's payload; deliveries not yet made are canceled",
+        tags,
+        params: msgParams,
+        response: { 204: { type: 'null', description: 'Done' }, ...errorResponses() },
+      },
+    },
+    async (req, reply) => {
+      const a = await requireApp(d, req.params.app_id);
+      const m = await d.store.getMessage(a.id, req.params.msg_id);
+      if (m === null) throw new NotFoundError('message', req.params.msg_id);
+      await d.store.expungeMessage(a.id, m.id);
+      return reply.code(204).send();
+    },
+  );
+}

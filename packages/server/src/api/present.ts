@@ -1,0 +1,99 @@
+// Records to API shapes. Both Svix SDK generations read these, so renamed fields appear
+// under both names (eventTypes/filterTypes, throttleRate/rateLimit).
+import { STATUS_TEXT, type Application, type Attempt, type Delivery, type Endpoint, type EventType, type Message } from '../domain/types.js';
+import { Status } from '../domain/types.js';
+
+export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export function presentApp(a: Application) {
+  return {
+    id: a.id,
+    uid: a.uid,
+    name: a.name,
+    throttleRate: a.throttleRate,
+    rateLimit: a.throttleRate,
+    metadata: a.metadata,
+    createdAt: iso(a.createdAt),
+    updatedAt: iso(a.updatedAt),
+  };
+}
+
+export function presentEndpoint(e: Endpoint) {
+  return {
+    id: e.id,
+    uid: e.uid,
+    url: e.url,
+    description: e.description,
+    version: e.version,
+    disabled: e.disabled,
+    eventTypes: e.eventTypes,
+    filterTypes: e.eventTypes,
+    channels: e.channels,
+    throttleRate: e.throttleRate,
+    rateLimit: e.throttleRate,
+    metadata: e.metadata,
+    createdAt: iso(e.createdAt),
+    updatedAt: iso(e.updatedAt),
+  };
+}
+
+/** `payload` may be given already parsed, to spare a parse on the hot path. */
+export function presentMessage(m: Message, withContent = true, parsed?: unknown) {
+  return {
+    id: m.id,
+    eventId: m.eventId,
+    eventType: m.eventType,
+    payload: withContent && m.payload !== null ? (parsed ?? JSON.parse(m.payload)) : {},
+    channels: m.channels,
+    tags: m.tags,
+    timestamp: iso(m.createdAt),
+  };
+}
+
+function deliveryStatus(d: Delivery) {
+  return {
+    status: d.status,
+    statusText: STATUS_TEXT[d.status],
+    nextAttempt: d.status === Status.Pending ? iso(d.nextAttemptAt) : null,
+  };
+}
+
+export function presentEndpointMessage(m: Message, d: Delivery, withContent: boolean) {
+  return { ...presentMessage(m, withContent), ...deliveryStatus(d) };
+}
+
+export function presentMessageEndpoint(e: Endpoint, d: Delivery) {
+  return { ...presentEndpoint(e), ...deliveryStatus(d) };
+}
+
+export function presentAttempt(a: Attempt, msg?: Message) {
+  return {
+    id: a.id,
+    msgId: a.msgId,
+    endpointId: a.endpointId,
+    url: a.url,
+    response: a.response,
+    responseStatusCode: a.responseStatusCode,
+    responseDurationMs: a.responseDurationMs,
+    status: a.status,
+    statusText: STATUS_TEXT[a.status],
+    triggerType: a.triggerType,
+    timestamp: iso(a.createdAt),
+    ...(msg ? { msg: presentMessage(msg) } : {}),
+  };
+}
+
+export function presentEventType(t: EventType) {
+  return {
+    name: t.name,
+    description: t.description,
+    archived: t.archived,
+    deprecated: t.deprecated,
+    schemas: t.schemas,
+    featureFlags: t.featureFlags,
+    featureFlag: t.featureFlags?.[0] ?? null,
+    groupName: t.groupName,
+    createdAt: iso(t.createdAt),
+    updatedAt: iso(t.updatedAt),
+  };
+}

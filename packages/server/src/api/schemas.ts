@@ -1,0 +1,312 @@
+// Request and response schemas, following the Svix API. They validate requests, shape
+// responses and are the single source of the OpenAPI document served at /openapi.json.
+// Where Svix's v1 and v2 SDKs name a field differently, both names are accepted.
+
+type Schema = Record<string, unknown>;
+
+const NAME_PATTERN = '^[a-zA-Z0-9\\-_.]+$';
+const CHANNEL_PATTERN = '^[a-zA-Z0-9\\-_.:+]+$';
+const TAG_PATTERN = '^[a-zA-Z0-9\\-_./\\\\#]+$';
+
+const str = (extra: Schema = {}): Schema => ({ type: 'string', ...extra });
+const nullable = (s: Schema): Schema => ({ ...s, nullable: true });
+const int = (extra: Schema = {}): Schema => ({ type: 'integer', ...extra });
+const bool = (extra: Schema = {}): Schema => ({ type: 'boolean', ...extra });
+const dateTime = (): Schema => str({ format: 'date-time' });
+const id = (prefix: string): Schema => str({ pattern: `^${prefix}_[A-Za-z0-9]{27}$`, example: `${prefix}_2lYhbWJ0GEAzSF4rRS1kUCnsYmM` });
+const uid = (): Schema => nullable(str({ minLength: 1, maxLength: 256, pattern: NAME_PATTERN, description: 'Your own unique identifier; usable wherever the id is.' }));
+const eventTypeName = (): Schema => str({ maxLength: 256, pattern: NAME_PATTERN, example: 'daily.data.workouts.created' });
+const metadata = (): Schema => ({ type: 'object', additionalProperties: { type: 'string' } });
+const stringList = (item: Schema, extra: Schema = {}): Schema => nullable({ type: 'array', items: item, uniqueItems: true, ...extra });
+const eventTypeList = (): Schema => stringList(eventTypeName(), { minItems: 1 });
+const channelList = (): Schema => stringList(str({ maxLength: 128, pattern: CHANNEL_PATTERN }), { minItems: 1, maxItems: 10 });
+const rate = (min: number): Schema => nullable(int({ minimum: min, maximum: 65535, description: 'Most messages per second to send.' }));
+const url = (): Schema => str({ format: 'uri', minLength: 1, maxLength: 65536, example: 'https://example.com/webhook/' });
+const secret = (): Schema =>
+  nullable(str({ pattern: '^(whsec_)?[a-zA-Z0-9+/=]{32,100}$', description: 'Base64 key, optionally prefixed with whsec_; generated when omitted.' }));
+const headerMap = (): Schema => ({ type: 'object', additionalProperties: { type: 'string' } });
+const obj = (properties: Record<string, Schema>, required: string[] = [], extra: Schema = {}): Schema => ({
+  type: 'object',
+  properties,
+  ...(required.length ? { required } : {}),
+  ...extra,
+});
+const ref = (name: string): Schema => ({ $ref: `${name}#` });
+const list = (item: string): Schema =>
+  obj(
+    {
+      data: { type: 'array', items: ref(item) },
+      iterator: nullable(str()),
+      prevIterator: nullable(str()),
+      done: bool(),
+    },
+    ['data', 'done', 'iterator'],
+  );
+
+const status = (): Schema => int({ enum: [0, 1, 2, 3, 4], description: '0 success, 1 pending, 2 fail, 3 sending, 4 canceled' });
+const statusText = (): Schema => str({ enum: ['success', 'pending', 'fail', 'sending', 'canceled'] });
+
+const endpointCommon = (): Record<string, Schema> => ({
+  url: url(),
+  description: str({ default: '' }),
+  uid: uid(),
+  disabled: bool({ default: false }),
+  version: nullable(int({ minimum: 1, description: 'Svix v1 SDK field; kept for compatibility.' })),
+  eventTypes: eventTypeList(),
+  filterTypes: eventTypeList(),
+  channels: channelList(),
+  throttleRate: rate(1),
+  rateLimit: rate(1),
+  metadata: metadata(),
+});
+
+const endpointOut = (): Record<string, Schema> => ({
+  id: id('ep'),
+  ...endpointCommon(),
+  description: str(),
+  version: int(),
+  throttleRate: rate(0),
+  rateLimit: rate(0),
+  createdAt: dateTime(),
+  updatedAt: dateTime(),
+});
+
+const messageOut = (): Record<string, Schema> => ({
+  id: id('msg'),
+  eventId: nullable(str()),
+  eventType: eventTypeName(),
+  payload: { type: 'object', additionalProperties: true },
+  channels: nullable({ type: 'array', items: str() }),
+  tags: nullable({ type: 'array', items: str() }),
+  timestamp: dateTime(),
+  deliverAt: nullable(dateTime()),
+});
+
+const backgroundTask = (): Schema =>
+  obj(
+    {
+      id: id('qtask'),
+      status: str({ enum: ['running', 'finished', 'failed'] }),
+      task: str({ enum: ['endpoint.replay', 'endpoint.recover'] }),
+      updatedAt: dateTime(),
+    },
+    ['id', 'status', 'task', 'updatedAt'],
+  );
+
+const applicationIn = (): Schema =>
+  obj(
+    {
+      name: str({ minLength: 1, example: 'Acme Health' }),
+      uid: uid(),
+      throttleRate: rate(1),
+      rateLimit: rate(1),
+      metadata: metadata(),
+    },
+    ['name'],
+  );
+
+export const SCHEMAS: Record<string, Schema> = {
+  HttpErrorOut: obj({ code: str(), detail: str() }, ['code', 'detail']),
+  ValidationError: obj(
+    { loc: { type: 'array', items: str() }, msg: str(), type: str() },
+    ['loc', 'msg', 'type'],
+  ),
+  HTTPValidationError: obj({ detail: { type: 'array', items: ref('ValidationError') } }, ['detail']),
+
+  ApplicationIn: applicationIn(),
+  ApplicationPatch: obj({
+    name: str({ minLength: 1 }),
+    uid: uid(),
+    throttleRate: rate(0),
+    rateLimit: rate(0),
+    metadata: metadata(),
+  }),
+  ApplicationOut: obj(
+    {
+      id: id('app'),
+      uid: uid(),
+      name: str(),
+      throttleRate: rate(0),
+      rateLimit: rate(0),
+      metadata: metadata(),
+      createdAt: dateTime(),
+      updatedAt: dateTime(),
+    },
+    ['id', 'name', 'metadata', 'createdAt', 'updatedAt'],
+  ),
+  ListResponse_ApplicationOut_: list('ApplicationOut'),
+
+  EndpointIn: obj({ ...endpointCommon(), secret: secret(), headers: nullable(headerMap()) }, ['url']),
+  EndpointUpsertIn: obj({ ...endpointCommon() }, ['url']),
+  EndpointPatch: obj({
+    url: str({ format: 'uri', minLength: 1, maxLength: 65536 }),
+    description: str(),
+    uid: uid(),
+    disabled: bool(),
+    version: nullable(int({ minimum: 1 })),
+    eventTypes: stringList(eventTypeName()),
+    filterTypes: stringList(eventTypeName()),
+    channels: stringList(str({ maxLength: 128, pattern: CHANNEL_PATTERN }), { maxItems: 10 }),
+    throttleRate: rate(0),
+    rateLimit: rate(0),
+    metadata: metadata(),
+    secret: secret(),
+  }),
+  EndpointOut: obj(endpointOut(), ['id', 'url', 'description', 'metadata', 'createdAt', 'updatedAt']),
+  ListResponse_EndpointOut_: list('EndpointOut'),
+  EndpointSecretOut: obj({ key: str() }, ['key']),
+  EndpointSecretRotateIn: obj({
+    key: secret(),
+    gracePeriodSeconds: nullable(int({ minimum: 0, maximum: 604800, default: 86400, description: 'How long the old secret keeps signing.' })),
+  }),
+  EndpointHeadersIn: obj({ headers: headerMap() }, ['headers']),
+  EndpointHeadersPatchIn: obj(
+    {
+      headers: { type: 'object', additionalProperties: nullable(str()) },
+      deleteHeaders: { type: 'array', items: str(), default: [] },
+    },
+    ['headers'],
+  ),
+  EndpointHeadersOut: obj(
+    {
+      headers: headerMap(),
+      sensitive: { type: 'array', items: str(), uniqueItems: true, description: 'Headers whose values are masked.' },
+    },
+    ['headers', 'sensitive'],
+  ),
+  EndpointStats: obj(
+    { success: int(), pending: int(), sending: int(), fail: int(), canceled: int() },
+    ['success', 'pending', 'sending', 'fail', 'canceled'],
+  ),
+  RecoverIn: obj({ since: dateTime(), until: nullable(dateTime()) }, ['since']),
+  RecoverOut: backgroundTask(),
+  ReplayIn: obj({ since: dateTime(), until: nullable(dateTime()) }, ['since']),
+  ReplayOut: backgroundTask(),
+  EventExampleIn: obj({ eventType: eventTypeName(), exampleIndex: int({ minimum: 0, default: 0 }) }, ['eventType']),
+
+  MessageIn: obj(
+    {
+      eventType: eventTypeName(),
+      eventId: nullable(str({ minLength: 1, maxLength: 256, pattern: NAME_PATTERN })),
+      payload: { type: 'object', additionalProperties: true, description: 'Sent as the request body, byte for byte as given.' },
+      channels: channelList(),
+      tags: stringList(str({ maxLength: 128, pattern: TAG_PATTERN }), { maxItems: 5 }),
+      application: applicationIn(),
+      deliverAt: nullable(dateTime()),
+      payloadRetentionPeriod: nullable(int({ minimum: 1, maximum: 90 })),
+      payloadRetentionHours: nullable(int({ minimum: 1, maximum: 2160 })),
+      transformationsParams: nullable({ type: 'object', additionalProperties: true }),
+    },
+    ['eventType', 'payload'],
+  ),
+  MessageOut: obj(messageOut(), ['id', 'eventType', 'payload', 'timestamp']),
+  ListResponse_MessageOut_: list('MessageOut'),
+  EndpointMessageOut: obj(
+    { ...messageOut(), status: status(), statusText: statusText(), nextAttempt: nullable(dateTime()) },
+    ['id', 'eventType', 'payload', 'timestamp', 'status', 'statusText'],
+  ),
+  ListResponse_EndpointMessageOut_: list('EndpointMessageOut'),
+  MessageEndpointOut: obj(
+    { ...endpointOut(), status: status(), statusText: statusText(), nextAttempt: nullable(dateTime()) },
+    ['id', 'url', 'description', 'createdAt', 'updatedAt', 'status', 'statusText'],
+  ),
+  ListResponse_MessageEndpointOut_: list('MessageEndpointOut'),
+  MessageAttemptOut: obj(
+    {
+      id: id('atmpt'),
+      msgId: id('msg'),
+      endpointId: id('ep'),
+      url: url(),
+      response: str(),
+      responseStatusCode: int({ description: '0 when no response arrived' }),
+      responseDurationMs: int(),
+      status: status(),
+      statusText: statusText(),
+      triggerType: int({ enum: [0, 1], description: '0 scheduled, 1 manual' }),
+      timestamp: dateTime(),
+      msg: { ...ref('MessageOut') },
+    },
+    ['id', 'msgId', 'endpointId', 'url', 'response', 'responseStatusCode', 'responseDurationMs', 'status', 'statusText', 'triggerType', 'timestamp'],
+  ),
+  ListResponse_MessageAttemptOut_: list('MessageAttemptOut'),
+
+  EventTypeIn: obj(
+    {
+      name: eventTypeName(),
+      description: str(),
+      archived: bool({ default: false }),
+      deprecated: bool({ default: false }),
+      schemas: nullable({ type: 'object', additionalProperties: true }),
+      featureFlags: stringList(str({ maxLength: 256, pattern: NAME_PATTERN }), { minItems: 1 }),
+      featureFlag: nullable(str({ maxLength: 256, pattern: NAME_PATTERN })),
+      groupName: nullable(str({ maxLength: 256, pattern: NAME_PATTERN })),
+    },
+    ['name', 'description'],
+  ),
+  EventTypeUpsertIn: obj(
+    {
+      description: str(),
+      archived: bool({ default: false }),
+      deprecated: bool({ default: false }),
+      schemas: nullable({ type: 'object', additionalProperties: true }),
+      featureFlags: stringList(str({ maxLength: 256, pattern: NAME_PATTERN }), { minItems: 1 }),
+      featureFlag: nullable(str({ maxLength: 256, pattern: NAME_PATTERN })),
+      groupName: nullable(str({ maxLength: 256, pattern: NAME_PATTERN })),
+    },
+    ['description'],
+  ),
+  EventTypePatch: obj({
+    description: str(),
+    archived: bool(),
+    deprecated: bool(),
+    schemas: nullable({ type: 'object', additionalProperties: true }),
+    featureFlags: stringList(str({ maxLength: 256, pattern: NAME_PATTERN })),
+    featureFlag: nullable(str({ maxLength: 256, pattern: NAME_PATTERN })),
+    groupName: nullable(str({ maxLength: 256, pattern: NAME_PATTERN })),
+  }),
+  EventTypeOut: obj(
+    {
+      name: eventTypeName(),
+      description: str(),
+      archived: bool(),
+      deprecated: bool(),
+      schemas: nullable({ type: 'object', additionalProperties: true }),
+      featureFlags: nullable({ type: 'array', items: str() }),
+      featureFlag: nullable(str()),
+      groupName: nullable(str()),
+      createdAt: dateTime(),
+      updatedAt: dateTime(),
+    },
+    ['name', 'description', 'deprecated', 'createdAt', 'updatedAt'],
+  ),
+  ListResponse_EventTypeOut_: list('EventTypeOut'),
+  EmptyResponse: obj({}),
+};
+
+export { ref };
+
+// Query strings shared by list routes.
+export const listQuery = (extra: Record<string, Schema> = {}, ordered = true): Schema =>
+  obj({
+    limit: int({ minimum: 1, maximum: 250, default: 50 }),
+    iterator: nullable(str()),
+    ...(ordered ? { order: str({ enum: ['ascending', 'descending'] }) } : {}),
+    ...extra,
+  });
+
+export const messageFilterQuery = (): Record<string, Schema> => ({
+  channel: str(),
+  tag: str(),
+  before: dateTime(),
+  after: dateTime(),
+  event_types: { type: 'array', items: eventTypeName() },
+  with_content: bool({ default: true }),
+});
+
+export const errorResponses = (): Record<string, Schema> => ({
+  400: ref('HttpErrorOut'),
+  401: ref('HttpErrorOut'),
+  404: ref('HttpErrorOut'),
+  409: ref('HttpErrorOut'),
+  422: ref('HTTPValidationError'),
+});

@@ -1,0 +1,150 @@
+// Shared by the server's tests: a real Hookwell on a temporary SQLite file and port 0,
+// and a real HTTP receiver on loopback that records what it is sent.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { loadConfig, type Config } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { startHookwell, type Hookwell } from '../src/server.js';
+
+export const TOKEN = 'test-admin-token-0123456789';
+
+export function tempDir(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'hookwell-test-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface TestServer {
+  hw: Hookwell;
+  url: string;
+  cfg: Config;
+  dbPath: string;
+  /** Calls the management API with the admin token. */
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; text: string; headers: Headers }>;
+  stop(): Promise<void>;
+}
+
+/** Starts Hookwell in this process. `env` overrides settings as HOOKWELL_* variables would. */
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const { dir, cleanup } = tempDir();
+  const dbPath = join(dir, 'hookwell.db');
+  const cfg = loadConfig(
+    { port: '0', db: dbPath },
+    { HOOKWELL_ADMIN_TOKEN: TOKEN, HOOKWELL_ALLOW_PRIVATE_TARGETS: 'true', HOOKWELL_LOG_LEVEL: 'silent', ...env },
+  );
+  const hw = await startHookwell(cfg, createLogger(cfg.logLevel));
+  const api: TestServer['api'] = async (method, path, body, headers = {}) => {
+    const res = await fetch(hw.url + path, {
+      method,
+      headers: {
+        authorization: `Bearer ${TOKEN}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = undefined;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    return { status: res.status, body: parsed, text, headers: res.headers };
+  };
+  return {
+    hw,
+    url: hw.url,
+    cfg,
+    dbPath,
+    api,
+    stop: async () => {
+      await hw.close();
+      cleanup();
+    },
+  };
+}
+
+export interface Received {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  at: number;
+}
+
+export interface Receiver {
+  url: string;
+  received: Received[];
+  /** Decides the answer to each request; 200 with an empty body by default. */
+  respond: (r: Received, n: number) => { status: number; body?: string; headers?: Record<string, string>; delayMs?: number };
+  /** Resolves when `n` requests have arrived (or rejects after `timeoutMs`). */
+  waitFor(n: number, timeoutMs?: number): Promise<Received[]>;
+  close(): Promise<void>;
+}
+
+export async function startReceiver(): Promise<Receiver> {
+  const received: Received[] = [];
+  const waiters: { n: number; resolve: () => void }[] = [];
+  let server: Server;
+  const receiver: Receiver = {
+    url: '',
+    received,
+    respond: () => ({ status: 200 }),
+    waitFor(n, timeoutMs = 10_000) {
+      if (received.length >= n) return Promise.resolve(received.slice());
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`receiver got ${received.length} of ${n} requests in ${timeoutMs} ms`)), timeoutMs);
+        waiters.push({
+          n,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve(received.slice());
+          },
+        });
+      });
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const r: Received = { path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks), at: Date.now() };
+      received.push(r);
+      const answer = receiver.respond(r, received.length);
+      const send = () => {
+        if (res.destroyed) return;
+        res.writeHead(answer.status, answer.headers ?? {});
+        res.end(answer.body ?? '');
+      };
+      if (answer.delayMs) setTimeout(send, answer.delayMs);
+      else send();
+      for (const w of waiters.slice()) {
+        if (received.length >= w.n) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return receiver;
+}
+
+/** Polls `check` until it returns a value other than undefined. */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
