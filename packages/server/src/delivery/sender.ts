@@ -43,7 +43,9 @@ export class Sender {
   constructor(private readonly cfg: Config) {
     this.agent = new Agent({
       keepAliveTimeout: 30_000,
-      connections: Math.max(cfg.endpointConcurrency, 1),
+      // Pools are per origin, and several endpoints may share one: a cap here would let a
+      // hanging endpoint starve its neighbours. The dispatcher bounds concurrency instead.
+      connections: cfg.concurrency,
       connect: cfg.allowPrivateTargets ? {} : { lookup: guardedLookup },
     });
   }

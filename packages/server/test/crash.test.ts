@@ -1,0 +1,131 @@
+// Kill the server with SIGKILL while it accepts and delivers; after each restart on the
+// same SQLite file, every message that was answered 202 must reach the receiver.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startReceiver, tempDir, TOKEN, type Receiver } from './helpers.js';
+
+const BIN = fileURLToPath(new URL('../bin/hookwell.js', import.meta.url));
+
+interface Child {
+  proc: ChildProcess;
+  url: string;
+  exited: Promise<number | null>;
+}
+
+function startChild(db: string, port: number): Promise<Child> {
+  const proc = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--db', db], {
+    env: {
+      ...process.env,
+      HOOKWELL_ADMIN_TOKEN: TOKEN,
+      HOOKWELL_ALLOW_PRIVATE_TARGETS: 'true',
+      HOOKWELL_RETRY_SCHEDULE: '0.1,0.2,0.5',
+      HOOKWELL_LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 20_000);
+    proc.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, url: m[1]!, exited });
+      }
+    });
+    proc.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    proc.on('exit', () => reject(new Error(`server exited early: ${out}`)));
+  });
+}
+
+async function api(url: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(url + path, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+describe('crash safety', () => {
+  let receiver: Receiver;
+  const tmp = tempDir();
+  const db = join(tmp.dir, 'crash.db');
+
+  /** Message ids answered 2xx, per receiving path. */
+  const acknowledged = new Map<string, Set<string>>([
+    ['/a', new Set()],
+    ['/b', new Set()],
+  ]);
+
+  before(async () => {
+    receiver = await startReceiver();
+    // Some deliveries fail at first, so retries are pending when the kill lands too.
+    receiver.respond = (r, n) => {
+      if (n % 7 === 0) return { status: 500 };
+      acknowledged.get(r.path)?.add(String(r.headers['webhook-id']));
+      return { status: 200 };
+    };
+  });
+  after(async () => {
+    await receiver.close();
+    tmp.cleanup();
+  });
+
+  it('delivers every accepted message at least once across SIGKILLs', { timeout: 120_000 }, async () => {
+    let child = await startChild(db, 0);
+    const port = Number(new URL(child.url).port);
+    assert.equal((await api(child.url, 'POST', '/api/v1/app', { name: 'crash', uid: 'crash' })).status, 201);
+    for (const path of ['/a', '/b']) {
+      assert.equal((await api(child.url, 'POST', '/api/v1/app/crash/endpoint', { url: receiver.url + path })).status, 201);
+    }
+
+    const accepted = new Set<string>();
+    let seq = 0;
+    const rounds = 3;
+    for (let round = 0; round < rounds; round++) {
+      // Eight concurrent senders until the kill; requests cut off by it get no 202 and do not count.
+      let killed = false;
+      const senders = Array.from({ length: 8 }, async () => {
+        while (!killed) {
+          const n = seq++;
+          try {
+            const res = await api(child.url, 'POST', '/api/v1/app/crash/msg', { eventType: 'crash.test', payload: { n } });
+            if (res.status === 202) accepted.add(res.body.id);
+            else if (!killed) assert.fail(`unexpected status ${res.status}`);
+          } catch {
+            // Connection reset by the kill.
+          }
+        }
+      });
+      await sleep(400 + Math.floor(Math.random() * 600));
+      killed = true;
+      child.proc.kill('SIGKILL');
+      assert.equal(await child.exited, null, 'the server was killed, not exited');
+      await Promise.all(senders);
+      child = await startChild(db, port);
+    }
+
+    assert.ok(accepted.size > 50, `enough messages were accepted to mean something (${accepted.size})`);
+    const deadline = Date.now() + 60_000;
+    let missing: string[] = [];
+    for (;;) {
+      // A delivery counts once it was answered 2xx; 500s are retried by the server.
+      const a = acknowledged.get('/a')!;
+      const b = acknowledged.get('/b')!;
+      missing = [...accepted].filter((id) => !a.has(id) || !b.has(id));
+      if (missing.length === 0 || Date.now() > deadline) break;
+      await sleep(200);
+    }
+    child.proc.kill('SIGTERM');
+    assert.equal(await child.exited, 0, 'SIGTERM drains and exits 0');
+    assert.deepEqual(missing, [], `${missing.length} accepted messages were never delivered to both endpoints`);
+  });
+});
