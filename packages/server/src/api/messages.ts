@@ -30,7 +30,7 @@ export function messageFilter(q: MessageFilterQuery): MessageFilter {
   return {
     channel: q.channel,
     tag: q.tag,
-    eventTypes: q.event_types,
+    eventTypes: q.event_types?.flatMap((t) => t.split(',')).filter((t) => t !== ''),
     before: timeParam(q.before),
     after: timeParam(q.after),
   };

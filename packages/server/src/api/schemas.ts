@@ -299,7 +299,8 @@ export const messageFilterQuery = (): Record<string, Schema> => ({
   tag: str(),
   before: dateTime(),
   after: dateTime(),
-  event_types: { type: 'array', items: eventTypeName() },
+  // Repeated (?event_types=a&event_types=b) or comma-joined, as the Svix SDK sends it.
+  event_types: { type: 'array', items: str({ maxLength: 2560, pattern: '^[a-zA-Z0-9\\-_.,]+$' }) },
   with_content: bool({ default: true }),
 });
 

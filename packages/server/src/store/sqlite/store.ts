@@ -147,7 +147,8 @@ export function endpointMatches(
 }
 
 function isUniqueViolation(err: unknown): boolean {
-  return err instanceof Error && 'code' in err && (err as { code: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
+  const code = err instanceof Error && 'code' in err ? (err as { code: string }).code : '';
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
 /** Adds the message filters shared by message, delivery and attempt listings. */
