@@ -1,0 +1,75 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig, SETTINGS } from '../src/config.js';
+
+const BIN = fileURLToPath(new URL('../bin/hookwell.js', import.meta.url));
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const cfg = loadConfig({}, {});
+    assert.equal(cfg.port, 8071);
+    assert.equal(cfg.host, '127.0.0.1');
+    assert.equal(cfg.db, './hookwell.db');
+    assert.equal(cfg.adminToken, null);
+    assert.equal(cfg.allowPrivateTargets, false);
+    assert.deepEqual(cfg.retrySchedule, [5, 300, 1800, 7200, 18000, 36000, 36000]);
+    assert.equal(cfg.requestTimeoutMs, 15000);
+    assert.equal(cfg.maxPayloadBytes, 1048576);
+    assert.equal(cfg.signatureHeaders, 'webhook');
+  });
+
+  it('reads the environment, and a flag wins over it', () => {
+    const env = { HOOKWELL_PORT: '9000', HOOKWELL_DB: '/tmp/env.db', HOOKWELL_RETRY_SCHEDULE: '1, 2.5', HOOKWELL_SIGNATURE_HEADERS: 'both' };
+    const cfg = loadConfig({ port: '9001' }, env);
+    assert.equal(cfg.port, 9001);
+    assert.equal(cfg.db, '/tmp/env.db');
+    assert.deepEqual(cfg.retrySchedule, [1, 2.5]);
+    assert.equal(cfg.signatureHeaders, 'both');
+  });
+
+  const bad: [string, Record<string, string>, RegExp][] = [
+    ['a port that is not a number', { HOOKWELL_PORT: 'eighty' }, /HOOKWELL_PORT must be a whole number/],
+    ['a port out of range', { HOOKWELL_PORT: '70000' }, /HOOKWELL_PORT must be between 0 and 65535/],
+    ['a PostgreSQL URL', { HOOKWELL_DB: 'postgres://localhost/test' }, /HOOKWELL_DB: PostgreSQL is not supported yet/],
+    ['a schedule with a word in it', { HOOKWELL_RETRY_SCHEDULE: '5,soon' }, /"soon" is not a number of seconds/],
+    ['an empty schedule entry', { HOOKWELL_RETRY_SCHEDULE: '5,,10' }, /comma-separated list of seconds/],
+    ['an unknown signature mode', { HOOKWELL_SIGNATURE_HEADERS: 'hmac' }, /webhook, svix or both/],
+    ['a boolean that is not one', { HOOKWELL_ALLOW_PRIVATE_TARGETS: 'maybe' }, /must be true or false/],
+    ['a short admin token', { HOOKWELL_ADMIN_TOKEN: 'short' }, /at least 16 characters/],
+    ['a zero timeout', { HOOKWELL_REQUEST_TIMEOUT_MS: '0' }, /HOOKWELL_REQUEST_TIMEOUT_MS must be between/],
+  ];
+  for (const [what, env, message] of bad) {
+    it(`refuses ${what} with a message naming it`, () => {
+      assert.throws(() => loadConfig({}, env), (err: unknown) => err instanceof ConfigError && message.test((err as Error).message));
+    });
+  }
+
+  it('names the flag when the bad value came from a flag', () => {
+    assert.throws(() => loadConfig({ port: '-1' }, {}), /--port must be a whole number/);
+  });
+});
+
+describe('the hookwell command', () => {
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+
+  it('lists every setting in --help and serve --help', () => {
+    for (const args of [['--help'], ['serve', '--help']]) {
+      const out = run(args);
+      assert.equal(out.status, 0, out.stderr);
+      for (const s of SETTINGS) assert.ok(out.stdout.includes(s.env), `${args.join(' ')} mentions ${s.env}`);
+      for (const flag of ['--port', '--host', '--db']) assert.ok(out.stdout.includes(flag));
+    }
+  });
+
+  it('exits 2 with a clear message for a bad value, before touching anything', () => {
+    const out = run(['serve', '--port', 'abc']);
+    assert.equal(out.status, 2);
+    assert.match(out.stderr, /invalid configuration: --port must be a whole number, got "abc"/);
+    const pg = run(['serve'], { HOOKWELL_DB: 'postgresql://127.0.0.1/test' });
+    assert.equal(pg.status, 2);
+    assert.match(pg.stderr, /PostgreSQL is not supported yet/);
+  });
+});
