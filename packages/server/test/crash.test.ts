@@ -137,4 +137,33 @@ describe('crash safety', () => {
     assert.equal(await child.exited, 0, 'SIGTERM drains and exits 0');
     assert.deepEqual(missing, [], `${missing.length} accepted messages were never delivered to both endpoints`);
   });
+
+  it('drains on SIGTERM: the attempt in flight finishes and is recorded, then exit 0', { timeout: 60_000 }, async () => {
+    const drainDb = join(tmp.dir, 'drain.db');
+    const slow = await startReceiver();
+    slow.respond = () => ({ status: 200, body: 'late but fine', delayMs: 1500 });
+    try {
+      let child = await startChild(drainDb, 0);
+      await api(child.url, 'POST', '/api/v1/app', { name: 'drain', uid: 'drain' });
+      await api(child.url, 'POST', '/api/v1/app/drain/endpoint', { url: slow.url });
+      const msg = (await api(child.url, 'POST', '/api/v1/app/drain/msg', { eventType: 'drain.test', payload: {} })).body.id;
+      await slow.waitFor(1);
+      const sentAt = Date.now();
+      child.proc.kill('SIGTERM');
+      assert.equal(await child.exited, 0);
+      assert.ok(Date.now() - sentAt >= 1000, 'it waited for the response');
+
+      child = await startChild(drainDb, 0);
+      const attempts = (await api(child.url, 'GET', `/api/v1/app/drain/attempt/msg/${msg}`)).body.data;
+      assert.equal(attempts.length, 1);
+      assert.equal(attempts[0].responseStatusCode, 200);
+      assert.equal(attempts[0].response, 'late but fine');
+      await sleep(500);
+      assert.equal(slow.received.length, 1, 'a drained delivery is not sent again');
+      child.proc.kill('SIGTERM');
+      await child.exited;
+    } finally {
+      await slow.close();
+    }
+  });
 });
