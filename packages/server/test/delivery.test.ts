@@ -237,6 +237,22 @@ describe('delivery settings', () => {
     }
   });
 
+  it("spaces attempts to an endpoint by its throttle rate", async () => {
+    const server = await startServer();
+    const receiver = await startReceiver();
+    try {
+      const { app } = await setup(server, `${receiver.url}/throttled`, { throttleRate: 10 });
+      for (let i = 0; i < 8; i++) await send(server, app, { i });
+      const got = await receiver.waitFor(8, 10_000);
+      const span = got[7]!.at - got[0]!.at;
+      // Eight starts at ten per second are at least 700 ms apart end to end.
+      assert.ok(span >= 650, `eight deliveries took ${span} ms at 10/s`);
+    } finally {
+      await server.stop();
+      await receiver.close();
+    }
+  });
+
   it('keeps a hanging endpoint from delaying the others', async () => {
     const server = await startServer({ HOOKWELL_ENDPOINT_CONCURRENCY: '2', HOOKWELL_REQUEST_TIMEOUT_MS: '5000' });
     const receiver = await startReceiver();

@@ -183,6 +183,8 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
         done();
       },
     };
+    // An expired record left for the hourly purge would keep this answer from being stored.
+    if (previous !== null) await store.purgeIdempotent(Date.now() - IDEMPOTENCY_TTL_MS);
   });
 
   app.addHook('onSend', async (req, reply, payload) => {

@@ -9,6 +9,9 @@ import type { Sender } from './sender.js';
 interface EndpointState {
   queue: Work[];
   inflight: number;
+  /** With a throttle rate: the earliest time the next attempt may start. */
+  nextStartAt: number;
+  throttleTimer: NodeJS.Timeout | null;
 }
 
 /**
@@ -64,7 +67,7 @@ export class Dispatcher {
   private state(endpointId: string): EndpointState {
     let s = this.endpoints.get(endpointId);
     if (s === undefined) {
-      s = { queue: [], inflight: 0 };
+      s = { queue: [], inflight: 0, nextStartAt: 0, throttleTimer: null };
       this.endpoints.set(endpointId, s);
     }
     return s;
@@ -128,13 +131,26 @@ export class Dispatcher {
     const s = this.endpoints.get(endpointId);
     if (s === undefined) return;
     while (!this.stopping && s.queue.length > 0 && s.inflight < this.cfg.endpointConcurrency && this.active < this.cfg.concurrency) {
+      const rate = s.queue[0]!.throttleRate;
+      if (rate !== null && rate > 0) {
+        // The endpoint's throttle rate spaces attempt starts evenly.
+        const now = Date.now();
+        if (s.nextStartAt > now) {
+          s.throttleTimer ??= setTimeout(() => {
+            s.throttleTimer = null;
+            this.pump(endpointId);
+          }, s.nextStartAt - now);
+          return;
+        }
+        s.nextStartAt = Math.max(now, s.nextStartAt) + 1000 / rate;
+      }
       const w = s.queue.shift()!;
       this.queued--;
       s.inflight++;
       this.active++;
       void this.attempt(w, s);
     }
-    if (s.queue.length === 0 && s.inflight === 0) this.endpoints.delete(endpointId);
+    if (s.queue.length === 0 && s.inflight === 0 && s.nextStartAt <= Date.now()) this.endpoints.delete(endpointId);
   }
 
   private async attempt(w: Work, s: EndpointState): Promise<void> {
@@ -207,6 +223,7 @@ export class Dispatcher {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     const unstarted: number[] = [];
     for (const s of this.endpoints.values()) {
+      if (s.throttleTimer) clearTimeout(s.throttleTimer);
       for (const w of s.queue.splice(0)) {
         unstarted.push(w.deliveryId);
         this.held.delete(w.deliveryId);

@@ -87,6 +87,8 @@ export interface Work {
   payload: string;
   /** Attempts already made in this round. */
   attempts: number;
+  /** The endpoint's limit in messages per second, if any. */
+  throttleRate: number | null;
   trigger: TriggerCode;
   /** The lease expiry written when claimed. */
   leaseUntil: number;

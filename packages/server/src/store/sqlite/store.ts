@@ -686,7 +686,7 @@ export class SqliteStore implements Store {
            SELECT id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS rn FROM due
          )
          SELECT d.id AS delivery_id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type,
-                m.event_type, m.payload, e.url, e.headers, e.secret, e.previous_secrets, e.disabled
+                m.event_type, m.payload, e.url, e.headers, e.secret, e.previous_secrets, e.disabled, e.throttle_rate
          FROM ranked r JOIN deliveries d ON d.id = r.id
          JOIN messages m ON m.id = d.msg_id JOIN endpoints e ON e.id = d.endpoint_id
          WHERE r.rn <= ? ORDER BY r.next_attempt_at, r.id LIMIT ?`,
@@ -715,6 +715,7 @@ export class SqliteStore implements Store {
           secrets: [r.secret as string, ...previous.filter((s) => s.expiresAt === null || s.expiresAt > o.now).map((s) => s.key)],
           payload: r.payload as string,
           attempts: r.attempts as number,
+          throttleRate: (r.throttle_rate as number | null) ?? null,
           trigger: r.trigger_type as TriggerCode,
           leaseUntil,
         });
