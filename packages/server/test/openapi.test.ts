@@ -1,0 +1,75 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, type TestServer } from './helpers.js';
+
+// The Svix operations Hookwell implements, with their methods and paths.
+const SVIX_OPERATIONS: [string, string, string][] = [
+  ['v1.health.get', 'get', '/api/v1/health'],
+  ['v1.application.list', 'get', '/api/v1/app'],
+  ['v1.application.create', 'post', '/api/v1/app'],
+  ['v1.application.get', 'get', '/api/v1/app/{app_id}'],
+  ['v1.application.upsert', 'put', '/api/v1/app/{app_id}'],
+  ['v1.application.delete', 'delete', '/api/v1/app/{app_id}'],
+  ['v1.application.patch', 'patch', '/api/v1/app/{app_id}'],
+  ['v1.endpoint.list', 'get', '/api/v1/app/{app_id}/endpoint'],
+  ['v1.endpoint.create', 'post', '/api/v1/app/{app_id}/endpoint'],
+  ['v1.endpoint.get', 'get', '/api/v1/app/{app_id}/endpoint/{endpoint_id}'],
+  ['v1.endpoint.upsert', 'put', '/api/v1/app/{app_id}/endpoint/{endpoint_id}'],
+  ['v1.endpoint.delete', 'delete', '/api/v1/app/{app_id}/endpoint/{endpoint_id}'],
+  ['v1.endpoint.patch', 'patch', '/api/v1/app/{app_id}/endpoint/{endpoint_id}'],
+  ['v1.endpoint.get-secret', 'get', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret'],
+  ['v1.endpoint.rotate-secret', 'post', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate'],
+  ['v1.endpoint.get-headers', 'get', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers'],
+  ['v1.endpoint.set-headers', 'put', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers'],
+  ['v1.endpoint.patch-headers', 'patch', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers'],
+  ['v1.endpoint.recover', 'post', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover'],
+  ['v1.endpoint.replay-missing', 'post', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing'],
+  ['v1.endpoint.send-example', 'post', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example'],
+  ['v1.endpoint.get-stats', 'get', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats'],
+  ['v1.message-attempt.list-attempted-messages', 'get', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg'],
+  ['v1.message.list', 'get', '/api/v1/app/{app_id}/msg'],
+  ['v1.message.create', 'post', '/api/v1/app/{app_id}/msg'],
+  ['v1.message.get', 'get', '/api/v1/app/{app_id}/msg/{msg_id}'],
+  ['v1.message.expunge-content', 'delete', '/api/v1/app/{app_id}/msg/{msg_id}/content'],
+  ['v1.message-attempt.list-attempted-destinations', 'get', '/api/v1/app/{app_id}/msg/{msg_id}/endpoint'],
+  ['v1.message-attempt.resend', 'post', '/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend'],
+  ['v1.message-attempt.get', 'get', '/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}'],
+  ['v1.message-attempt.expunge-content', 'delete', '/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content'],
+  ['v1.message-attempt.list-by-endpoint', 'get', '/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}'],
+  ['v1.message-attempt.list-by-msg', 'get', '/api/v1/app/{app_id}/attempt/msg/{msg_id}'],
+  ['v1.event-type.list', 'get', '/api/v1/event-type'],
+  ['v1.event-type.create', 'post', '/api/v1/event-type'],
+  ['v1.event-type.get', 'get', '/api/v1/event-type/{event_type_name}'],
+  ['v1.event-type.upsert', 'put', '/api/v1/event-type/{event_type_name}'],
+  ['v1.event-type.delete', 'delete', '/api/v1/event-type/{event_type_name}'],
+  ['v1.event-type.patch', 'patch', '/api/v1/event-type/{event_type_name}'],
+];
+
+describe('the OpenAPI document', () => {
+  let server: TestServer;
+  let doc: any;
+  before(async () => {
+    server = await startServer();
+    const res = await fetch(`${server.url}/openapi.json`);
+    assert.equal(res.status, 200);
+    doc = await res.json();
+  });
+  after(() => server.stop());
+
+  it('is OpenAPI 3 and lists every implemented Svix operation at its path and method', () => {
+    assert.match(doc.openapi, /^3\./);
+    for (const [operationId, method, path] of SVIX_OPERATIONS) {
+      assert.equal(doc.paths[path]?.[method]?.operationId, operationId, `${method.toUpperCase()} ${path}`);
+    }
+  });
+
+  it('describes request and response bodies from the route schemas', () => {
+    const create = doc.paths['/api/v1/app/{app_id}/msg'].post;
+    const bodyRef = create.requestBody.content['application/json'].schema.$ref;
+    assert.equal(bodyRef, '#/components/schemas/MessageIn');
+    assert.deepEqual(doc.components.schemas.MessageIn.required, ['eventType', 'payload']);
+    assert.ok(create.responses['202'] && create.responses['413'] && create.responses['422']);
+    assert.ok(doc.components.schemas.EndpointIn.properties.filterTypes && doc.components.schemas.EndpointIn.properties.eventTypes);
+    assert.equal(doc.components.securitySchemes.HTTPBearer.scheme, 'bearer');
+  });
+});
