@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../domain/errors.js';
+import { checkName } from '../domain/names.js';
 import type { Application } from '../domain/types.js';
 import type { AppInput } from '../store/store.js';
 import { errorResponses, listQuery, ref } from './schemas.js';
@@ -102,6 +103,7 @@ export function applicationRoutes(app: FastifyInstance, d: Deps): void {
       const existing = await d.store.getApp(req.params.app_id);
       if (existing === null) {
         // Upserting an unknown name creates the application with that name as its uid.
+        checkName(req.params.app_id, ['path', 'app_id']);
         const created = await d.store.createApp(appInput(req.body, req.params.app_id));
         return reply.code(201).send(presentApp(created));
       }

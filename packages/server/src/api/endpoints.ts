@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { generateSecret } from '@hookwell/receiver';
 import { NotFoundError, ValidationError, type FieldProblem } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
+import { checkName } from '../domain/names.js';
 import type { Application, Endpoint } from '../domain/types.js';
 import type { EndpointFields, EndpointInput } from '../store/store.js';
 import { errorResponses, listQuery, ref } from './schemas.js';
@@ -216,6 +217,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       const a = await requireApp(d, req.params.app_id);
       const existing = await d.store.getEndpoint(a.id, req.params.endpoint_id);
       if (existing === null) {
+        checkName(req.params.endpoint_id, ['path', 'endpoint_id']);
         return reply.code(201).send(presentEndpoint(await create(a, req.body, req.params.endpoint_id)));
       }
       const fields = await endpointFields(d, { ...req.body, uid: req.body.uid ?? existing.uid }, true);

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../domain/errors.js';
+import { checkName } from '../domain/names.js';
 import type { EventTypeInput } from '../store/store.js';
 import { errorResponses, listQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, type Deps } from './http.js';
@@ -103,6 +104,7 @@ export function eventTypeRoutes(app: FastifyInstance, d: Deps): void {
     async (req, reply) => {
       const name = req.params.event_type_name;
       const existing = await d.store.getEventType(name);
+      if (existing === null) checkName(name, ['path', 'event_type_name']);
       if (existing === null) return reply.code(201).send(presentEventType(await d.store.createEventType(fullInput(name, req.body))));
       const { name: _ignored, ...replacement } = fullInput(name, req.body);
       return reply.code(200).send(presentEventType(await d.store.updateEventType(name, replacement)));

@@ -155,7 +155,8 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
   app.addHook('preHandler', async (req, reply) => {
     const key = req.headers['idempotency-key'];
     if (req.method !== 'POST' || typeof key !== 'string' || key === '') return;
-    const scope = `${req.method} ${req.url}`;
+    // The route and its parameters, so a trailing slash or a query string is the same request.
+    const scope = `${req.method} ${req.routeOptions.url} ${JSON.stringify(req.params)}`;
     const bodyHash = createHash('sha256').update(req.rawBody ?? '').digest('hex');
     const slot = `${scope}\n${key}`;
     for (;;) {
@@ -183,8 +184,6 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
         done();
       },
     };
-    // An expired record left for the hourly purge would keep this answer from being stored.
-    if (previous !== null) await store.purgeIdempotent(Date.now() - IDEMPOTENCY_TTL_MS);
   });
 
   app.addHook('onSend', async (req, reply, payload) => {

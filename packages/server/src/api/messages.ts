@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError, PayloadTooLargeError } from '../domain/errors.js';
+import { checkName } from '../domain/names.js';
 import type { MessageFilter } from '../store/store.js';
 import { errorResponses, listQuery, messageFilterQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, timeParam, type Deps } from './http.js';
@@ -89,6 +90,7 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       let a = await d.store.getApp(req.params.app_id);
       if (a === null) {
         if (req.body.application === undefined) throw new NotFoundError('application', req.params.app_id);
+        checkName(req.params.app_id, ['path', 'app_id']);
         a = await d.store.createApp(appInput(req.body.application, req.params.app_id));
       }
       const b = req.body;

@@ -184,6 +184,7 @@ export interface Store {
   nextDueAt(): Promise<number | null>;
 
   getIdempotent(scope: string, key: string): Promise<IdempotentResponse | null>;
+  /** Stores the response, replacing an expired one under the same key. */
   putIdempotent(scope: string, key: string, value: IdempotentResponse): Promise<void>;
   purgeIdempotent(olderThan: number): Promise<void>;
 }

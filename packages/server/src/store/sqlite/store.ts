@@ -791,7 +791,8 @@ export class SqliteStore implements Store {
     return this.write(() => {
       this.q(
         `INSERT INTO idempotency (scope, key, body_hash, status_code, body, created_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (scope, key) DO NOTHING`,
+         ON CONFLICT (scope, key) DO UPDATE SET body_hash = excluded.body_hash, status_code = excluded.status_code,
+           body = excluded.body, created_at = excluded.created_at`,
       ).run(scope, key, v.bodyHash, v.statusCode, v.body, v.createdAt);
     });
   }
