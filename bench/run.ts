@@ -1,0 +1,490 @@
+// Hookwell benchmark: `npm run bench` (BENCH_QUICK=1 for a short smoke run).
+//
+// Prints one JSON line per figure to stdout, then a summary line; everything else goes to
+// stderr. Every server, receiver and baseline runs as a child process of this one, on
+// 127.0.0.1, and all of them (and the temporary directory) are gone when this exits.
+//
+// Figures:
+//   ingest   — 202s per second from POST /api/v1/app/{app}/msg with 64 requests in flight
+//              (the app has one endpoint, so each message is also delivered to a local
+//              receiver meanwhile), against the same client code on a bare Node http
+//              server answering 202.
+//   delivery — how fast a backlog of accepted messages reaches a local receiver, against
+//              bare undici POSTs of the same payloads at the same concurrency.
+//   latency  — POST …/msg start → receipt at the receiver, open loop at 500 msg/s.
+//
+// Optional environment: BENCH_QUICK=1; BENCH_ONLY=ingest,delivery,latency (a subset);
+// BENCH_SERVER_NODE_ARGS (node flags of every Hookwell child, e.g. "--cpu-prof --cpu-prof-dir=DIR");
+// BENCH_SERVER_NODE_OPTIONS (their NODE_OPTIONS).
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Agent, Pool, request } from 'undici';
+import { log, percentile, round, sleep, wallNow } from './lib/clock.ts';
+import { closedLoop, sendCount } from './lib/load.ts';
+import { Helper, killAllSync, startServer, stopChild, type ServerHandle } from './lib/procs.ts';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'ingest,delivery,latency').split(',').map((s) => s.trim()));
+
+const P = {
+  ingestConcurrency: 64,
+  ingestWarmupMs: QUICK ? 1_000 : 3_000,
+  ingestMeasureMs: QUICK ? 2_000 : 10_000,
+  backlog: QUICK ? 2_000 : 20_000,
+  deliveryConcurrency: 64,
+  latencyRate: 500,
+  latencyWarmupMs: QUICK ? 1_000 : 2_000,
+  latencyMeasureMs: QUICK ? 3_000 : 20_000,
+  latencyConnections: 64,
+};
+const TARGET_RATIO = 0.4;
+const TARGET_P99_MS = 50;
+
+const TOKEN = `bench_${randomBytes(18).toString('base64url')}`;
+const AUTH = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+const PAD = 'x'.repeat(256);
+/** A payload as the server stores and delivers it (the bench sends it compact, so byte for byte). */
+const payloadText = (seq: number): string => JSON.stringify({ seq, data: PAD });
+
+// --- housekeeping -----------------------------------------------------------------------
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'hookwell-bench-'));
+let cleaned = false;
+function cleanupSync(): void {
+  if (cleaned) return;
+  cleaned = true;
+  killAllSync();
+  rmSync(tmp, { recursive: true, force: true });
+}
+process.on('exit', cleanupSync);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    log(`${sig}: stopping`);
+    cleanupSync();
+    process.exit(130);
+  });
+}
+process.on('uncaughtException', (err) => {
+  log('uncaught exception:', String(err?.stack ?? err));
+  cleanupSync();
+  process.exit(1);
+});
+process.on('unhandledRejection', (err) => {
+  log('unhandled rejection:', String((err as Error)?.stack ?? err));
+  cleanupSync();
+  process.exit(1);
+});
+// Whatever happens, the run ends.
+const watchdogMs = QUICK ? 4 * 60_000 : 15 * 60_000;
+setTimeout(() => {
+  log(`watchdog: the run took longer than ${watchdogMs / 1000} s; aborting`);
+  cleanupSync();
+  process.exit(1);
+}, watchdogMs).unref();
+
+function emit(line: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+let dbCounter = 0;
+const newDb = (): string => path.join(tmp, `hookwell-${++dbCounter}.db`);
+/** A figure's database (and its WAL) is removed once the figure is done with it. */
+const dropDb = (db: string): void => {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(db + suffix, { force: true });
+};
+
+// --- management API -------------------------------------------------------------------------
+
+class Api {
+  private readonly pool: Pool;
+  constructor(readonly url: string) {
+    this.pool = new Pool(url, { connections: 2 });
+  }
+
+  async call<T>(method: 'POST' | 'GET', p: string, body?: unknown): Promise<T> {
+    const res = await this.pool.request({ path: p, method, headers: AUTH, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.body.text();
+    if (res.statusCode >= 300) throw new Error(`${method} ${p}: ${res.statusCode} ${text}`);
+    return (text === '' ? null : JSON.parse(text)) as T;
+  }
+
+  /** An application with one endpoint pointing at `target`. */
+  async appWithEndpoint(uid: string, target: string): Promise<string> {
+    const app = await this.call<{ id: string }>('POST', '/api/v1/app', { name: `bench ${uid}`, uid });
+    await this.call('POST', `/api/v1/app/${app.id}/endpoint`, { url: `${target}/webhook`, description: 'bench receiver' });
+    return app.id;
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+async function stopServer(s: ServerHandle): Promise<void> {
+  await stopChild(s.proc, 'SIGTERM', 60_000);
+}
+
+// --- figure 1: ingest -------------------------------------------------------------------------
+
+async function ingestFigure(): Promise<Record<string, unknown>> {
+  const receiver = await Helper.start('receiver.ts', 'receiver');
+  const bare = await Helper.start('bare-server.ts', 'bare-server');
+  const db = newDb();
+  let server: ServerHandle | null = null;
+  try {
+    server = await startServer({ db, token: TOKEN, label: 'hookwell-ingest' });
+    const api = new Api(server.url);
+    const appId = await api.appWithEndpoint('bench-ingest', receiver.url);
+    await api.close();
+
+    const client = {
+      path: `/api/v1/app/${appId}/msg`,
+      headers: AUTH,
+      body: (i: number) => JSON.stringify({ eventType: 'bench.ingest', payload: { seq: i, data: PAD } }),
+      concurrency: P.ingestConcurrency,
+      expectStatus: 202,
+      warmupMs: P.ingestWarmupMs,
+      measureMs: P.ingestMeasureMs,
+    };
+    log(`ingest: hookwell, ${P.ingestConcurrency} in flight, ${P.ingestWarmupMs} ms warm-up + ${P.ingestMeasureMs} ms`);
+    const hw = await closedLoop({ ...client, origin: server.url });
+    const delivered = (await receiver.request({ type: 'stats' }, 'stats')).count as number;
+    log(`ingest: hookwell ${round(hw.perSec)} msg/s; receiver has ${delivered} deliveries so far`, hw.failures);
+    await stopServer(server);
+
+    log('ingest: bare http baseline, same client');
+    const base = await closedLoop({ ...client, origin: bare.url });
+    log(`ingest: baseline ${round(base.perSec)} req/s`, base.failures);
+    const ratio = hw.perSec / base.perSec;
+    return {
+      figure: 'ingest',
+      msgPerSec: round(hw.perSec),
+      baselineReqPerSec: round(base.perSec),
+      ratio: round(ratio, 3),
+      target: TARGET_RATIO,
+      meetsTarget: ratio >= TARGET_RATIO,
+      concurrency: P.ingestConcurrency,
+      measuredSec: round(hw.seconds, 2),
+      accepted: hw.ok,
+      failures: hw.failures,
+      baselineFailures: base.failures,
+      deliveredDuringIngest: delivered,
+    };
+  } finally {
+    if (server !== null) await stopServer(server);
+    await Promise.all([receiver.stop(), bare.stop()]);
+    dropDb(db);
+  }
+}
+
+// --- figure 2: delivery ---------------------------------------------------------------------
+
+/**
+ * How the backlog is built without being delivered early: every message is sent through the
+ * ordinary API with `deliverAt` = T, one instant chosen to fall after the ingest ends. The
+ * server is then stopped (SIGTERM), and once T has passed a fresh server process is started
+ * on the same SQLite file: all N deliveries are due at once, never attempted (attempts = 0),
+ * created by the normal message path. The receiver is up all along, so an early delivery
+ * would be seen (and the run repeated with a later T).
+ */
+async function deliveryFigure(ingestRate: number | null): Promise<Record<string, unknown>> {
+  const N = P.backlog;
+  const E = P.deliveryConcurrency;
+  const serverEnv = { HOOKWELL_ENDPOINT_CONCURRENCY: String(E) };
+  const receiver = await Helper.start('receiver.ts', 'receiver');
+  let server: ServerHandle | null = null;
+  let db = '';
+  try {
+    // 1. The backlog.
+    let dueAt = 0;
+    let ingest: Awaited<ReturnType<typeof sendCount>> | null = null;
+    // Time to accept N, judged from the ingest figure (which also delivered meanwhile, so is
+    // slower than this), with room to spare; a run that does not finish in time is repeated.
+    let marginMs = Math.max(5_000, (1.5 * N * 1000) / Math.max(ingestRate ?? 300, 300) + 3_000);
+    for (let tryNo = 1; ; tryNo++) {
+      if (db !== '') dropDb(db);
+      db = newDb();
+      server = await startServer({ db, token: TOKEN, env: serverEnv, label: 'hookwell-backlog' });
+      const api = new Api(server.url);
+      const appId = await api.appWithEndpoint('bench-delivery', receiver.url);
+      await api.close();
+      dueAt = Date.now() + marginMs;
+      const deliverAt = new Date(dueAt).toISOString();
+      log(`delivery: accepting ${N} messages due at ${deliverAt} (in ${round(marginMs / 1000)} s)`);
+      ingest = await sendCount({
+        origin: server.url,
+        path: `/api/v1/app/${appId}/msg`,
+        headers: AUTH,
+        body: (i) => `{"eventType":"bench.delivery","deliverAt":"${deliverAt}","payload":${payloadText(i)}}`,
+        concurrency: P.ingestConcurrency,
+        expectStatus: 202,
+        total: N,
+        deadline: performance.now() + marginMs - 1_000,
+      });
+      await stopServer(server);
+      server = null;
+      const early = (await receiver.request({ type: 'stats' }, 'stats')).count as number;
+      if (!ingest.timedOut && early === 0) break;
+      if (tryNo >= 3) throw new Error(`could not build the backlog before it fell due (early deliveries: ${early})`);
+      log(`delivery: the backlog was not ready before it fell due; again with twice the margin`);
+      marginMs *= 2;
+      receiver.send({ type: 'reset' });
+    }
+    log(`delivery: ${N} accepted in ${round(ingest.seconds, 2)} s (${round(ingest.perSec)} msg/s); server stopped`);
+    const wait = dueAt + 100 - Date.now();
+    if (wait > 0) {
+      log(`delivery: waiting ${round(wait / 1000)} s until the backlog is due`);
+      await sleep(wait);
+    }
+
+    // 2. A fresh server on the same file delivers it.
+    const offset = await receiver.clockOffset();
+    receiver.send({ type: 'reset' });
+    receiver.send({ type: 'expect', n: N });
+    const reachedP = receiver.next('reached', Math.max(300_000, N * 20));
+    server = await startServer({ db, token: TOKEN, env: serverEnv, label: 'hookwell-delivery' });
+    const started = server;
+    const reached = await reachedP;
+    const first = (reached.firstAt as number) - offset.offsetMs;
+    const last = (reached.lastAt as number) - offset.offsetMs;
+    await sleep(500);
+    const receivedTotal = (await receiver.request({ type: 'stats' }, 'stats')).count as number;
+    await stopServer(server);
+    server = null;
+    const startupMs = started.listeningAt - started.spawnedAt;
+    const rate = N / ((last - first) / 1000);
+    const rateInclStartup = N / ((last - started.spawnedAt) / 1000);
+    log(`delivery: hookwell ${round(rate)} msg/s first→last receipt, ${round(rateInclStartup)} msg/s from spawn`);
+
+    // 3. Baseline: bare undici POSTs of the same payloads, same concurrency, same receiver.
+    receiver.send({ type: 'reset' });
+    receiver.send({ type: 'expect', n: N });
+    const baseReachedP = receiver.next('reached', Math.max(300_000, N * 20));
+    const agent = new Agent({ keepAliveTimeout: 30_000, connections: E });
+    const target = `${receiver.url}/webhook`;
+    const bodies = Array.from({ length: N }, (_, i) => Buffer.from(payloadText(i), 'utf8'));
+    let next = 0;
+    let baseErrors = 0;
+    const t0 = wallNow();
+    await Promise.all(
+      Array.from({ length: E }, async () => {
+        while (next < N) {
+          const i = next++;
+          const res = await request(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i], dispatcher: agent });
+          await res.body.dump();
+          if (res.statusCode !== 204) baseErrors++;
+        }
+      }),
+    );
+    const t1 = wallNow();
+    const baseReached = await baseReachedP;
+    await agent.close();
+    const baseRate = N / (((baseReached.lastAt as number) - (baseReached.firstAt as number)) / 1000);
+    log(`delivery: baseline ${round(baseRate)} POST/s (client wall ${round((t1 - t0) / 1000, 2)} s)`);
+    const ratio = rate / baseRate;
+    return {
+      figure: 'delivery',
+      messages: N,
+      msgPerSec: round(rate),
+      msgPerSecInclStartup: round(rateInclStartup),
+      startupMs: round(startupMs),
+      firstReceiptAfterSpawnMs: round(first - started.spawnedAt),
+      firstReceiptAfterListeningMs: round(first - started.listeningAt),
+      deliverySec: round((last - first) / 1000, 2),
+      baselinePostPerSec: round(baseRate),
+      ratio: round(ratio, 3),
+      target: TARGET_RATIO,
+      meetsTarget: ratio >= TARGET_RATIO,
+      endpointConcurrency: E,
+      receivedTotal,
+      baselineErrors: baseErrors,
+      backlogIngestMsgPerSec: round(ingest.perSec),
+      clockOffsetMs: round(offset.offsetMs, 3),
+    };
+  } finally {
+    if (server !== null) await stopServer(server);
+    await receiver.stop();
+    if (db !== '') dropDb(db);
+  }
+}
+
+// --- figure 3: latency ----------------------------------------------------------------------
+
+async function latencyFigure(): Promise<Record<string, unknown>> {
+  const receiver = await Helper.start('receiver.ts', 'receiver');
+  const db = newDb();
+  let server: ServerHandle | null = null;
+  let pool: Pool | null = null;
+  try {
+    server = await startServer({ db, token: TOKEN, label: 'hookwell-latency' });
+    pool = new Pool(server.url, { connections: P.latencyConnections, pipelining: 1, keepAliveTimeout: 60_000 });
+    const client = pool;
+    const api = new Api(server.url);
+    const appId = await api.appWithEndpoint('bench-latency', receiver.url);
+    await api.close();
+    const offset = await receiver.clockOffset();
+    log(`latency: receiver clock offset ${round(offset.offsetMs, 3)} ms (rtt ${round(offset.rttMs, 3)} ms)`);
+
+    const interval = 1000 / P.latencyRate;
+    const warm = Math.round(P.latencyWarmupMs / interval);
+    const total = warm + Math.round(P.latencyMeasureMs / interval);
+    const sentAt = new Float64Array(total);
+    const ackAt = new Float64Array(total);
+    const gotAt = new Float64Array(total);
+    let received = 0;
+    let failed = 0;
+    let maxLagMs = 0;
+    receiver.on('receipts', (m) => {
+      const d = m.data as number[];
+      for (let k = 0; k < d.length; k += 2) {
+        const seq = d[k]!;
+        if (seq >= 0 && seq < total && gotAt[seq] === 0) {
+          gotAt[seq] = d[k + 1]! - offset.offsetMs;
+          received++;
+        }
+      }
+    });
+    receiver.send({ type: 'latency', on: true });
+    const path_ = `/api/v1/app/${appId}/msg`;
+    const fire = (i: number) => {
+      const body = JSON.stringify({ eventType: 'bench.latency', payload: { seq: i, data: PAD } });
+      sentAt[i] = wallNow();
+      client.request({ path: path_, method: 'POST', headers: AUTH, body }).then(
+        async (res) => {
+          ackAt[i] = wallNow();
+          await res.body.dump();
+          if (res.statusCode !== 202) failed++;
+        },
+        () => {
+          failed++;
+        },
+      );
+    };
+
+    // Open loop: request i starts at t0 + i·interval whether or not earlier ones finished.
+    // The bench's own event-loop delay is reported too: a stall here delays sends and so
+    // shows up as latency that is not the server's.
+    const clientLoop = monitorEventLoopDelay({ resolution: 1 });
+    log(`latency: ${P.latencyRate} msg/s, ${P.latencyWarmupMs} ms warm-up + ${P.latencyMeasureMs} ms measured`);
+    await new Promise<void>((resolve) => {
+      const t0 = performance.now() + 20;
+      let next = 0;
+      const tick = () => {
+        const now = performance.now();
+        while (next < total && t0 + next * interval <= now) {
+          if (next === warm) clientLoop.enable();
+          if (next >= warm) maxLagMs = Math.max(maxLagMs, now - (t0 + next * interval));
+          fire(next++);
+        }
+        if (next >= total) return resolve();
+        setTimeout(tick, Math.max(0, t0 + next * interval - performance.now()));
+      };
+      setTimeout(tick, 20);
+    });
+    clientLoop.disable();
+    // Wait for the stragglers.
+    const deadline = performance.now() + 30_000;
+    while (received < total - failed && performance.now() < deadline) {
+      await sleep(50);
+      receiver.send({ type: 'flush' });
+    }
+
+    const lat: number[] = [];
+    const ack: number[] = [];
+    let missing = 0;
+    for (let i = warm; i < total; i++) {
+      if (gotAt[i] === 0) missing++;
+      else lat.push(gotAt[i]! - sentAt[i]!);
+      if (ackAt[i] !== 0) ack.push(ackAt[i]! - sentAt[i]!);
+    }
+    lat.sort((a, b) => a - b);
+    ack.sort((a, b) => a - b);
+    const p99 = percentile(lat, 0.99);
+    log(`latency: p50 ${round(percentile(lat, 0.5), 2)} ms, p99 ${round(p99, 2)} ms over ${lat.length} messages`);
+    return {
+      figure: 'latency',
+      ratePerSec: P.latencyRate,
+      measuredSec: P.latencyMeasureMs / 1000,
+      messages: total - warm,
+      p50Ms: round(percentile(lat, 0.5), 2),
+      p90Ms: round(percentile(lat, 0.9), 2),
+      p99Ms: round(p99, 2),
+      maxMs: round(lat[lat.length - 1] ?? NaN, 2),
+      targetP99Ms: TARGET_P99_MS,
+      meetsTarget: p99 < TARGET_P99_MS && missing === 0,
+      ackP50Ms: round(percentile(ack, 0.5), 2),
+      ackP99Ms: round(percentile(ack, 0.99), 2),
+      missing,
+      failed,
+      maxScheduleLagMs: round(maxLagMs, 2),
+      clientLoopDelayP99Ms: round(clientLoop.percentile(99) / 1e6, 2),
+      clientLoopDelayMaxMs: round(clientLoop.max / 1e6, 2),
+      clockOffsetMs: round(offset.offsetMs, 3),
+    };
+  } finally {
+    await pool?.close().catch(() => {});
+    if (server !== null) await stopServer(server);
+    await receiver.stop();
+    dropDb(db);
+  }
+}
+
+// --- main -----------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  log(`quick=${QUICK}; temporary files in ${tmp}; ${os.cpus().length} CPUs`);
+  const results: Record<string, Record<string, unknown>> = {};
+  let failed = false;
+  const run = async (name: string, fn: () => Promise<Record<string, unknown>>) => {
+    if (!ONLY.has(name)) return;
+    try {
+      results[name] = await fn();
+    } catch (err) {
+      failed = true;
+      log(`${name} failed:`, String((err as Error)?.stack ?? err));
+      results[name] = { figure: name, error: (err as Error)?.message ?? String(err) };
+    }
+    emit(results[name]!);
+  };
+  await run('ingest', ingestFigure);
+  await run('delivery', () => deliveryFigure((results.ingest?.msgPerSec as number | undefined) ?? null));
+  await run('latency', latencyFigure);
+
+  const num = (fig: string, key: string): number | null => {
+    const v = results[fig]?.[key];
+    return typeof v === 'number' ? v : null;
+  };
+  const ingestRatio = num('ingest', 'ratio');
+  const deliveryRatio = num('delivery', 'ratio');
+  const p99 = num('latency', 'p99Ms');
+  emit({
+    figure: 'summary',
+    quick: QUICK,
+    ingestMsgPerSec: num('ingest', 'msgPerSec'),
+    ingestRatio,
+    deliveryMsgPerSec: num('delivery', 'msgPerSec'),
+    deliveryRatio,
+    latencyP50Ms: num('latency', 'p50Ms'),
+    latencyP99Ms: p99,
+    targets: { ratio: TARGET_RATIO, p99Ms: TARGET_P99_MS },
+    meetsTargets: {
+      ingest: ingestRatio === null ? null : ingestRatio >= TARGET_RATIO,
+      delivery: deliveryRatio === null ? null : deliveryRatio >= TARGET_RATIO,
+      latency: p99 === null ? null : p99 < TARGET_P99_MS,
+    },
+    errors: Object.values(results).filter((r) => 'error' in r).map((r) => r.figure),
+    totalSec: round((performance.now() - started) / 1000, 1),
+  });
+  return failed ? 1 : 0;
+}
+
+const code = await main().catch((err: unknown) => {
+  log('bench failed:', String((err as Error)?.stack ?? err));
+  return 1;
+});
+cleanupSync();
+process.exit(code);
