@@ -1,19 +1,30 @@
-export { sign, signatureHeader, generateSecret } from './sign.js';
+// Node entry point: signing (used by the Hookwell server), sync and async verification, and the
+// handler with its Node adapters. Runtimes without node:crypto import '@hookwell/receiver/web'.
+export { sign, signatureHeader, generateSecret, generateKeyPair, publicKeyOf, type KeyPair } from './sign.js';
+export { verifyAsync, verifyKeyAsync } from './verify-async.js';
 export {
+  createHandler,
   verify,
+  verifyKey,
+  memoryDedupeStore,
   WebhookVerificationError,
   DEFAULT_TOLERANCE_SECONDS,
+  type NodeWebhookHandler,
+  type ExpressLikeRequest,
+  type ExpressLikeNext,
+  type FastifyLikeInstance,
+  type FastifyLikeReply,
+  type FastifyLikeRequest,
+  type FastifyPluginOptions,
+  type DedupeStore,
+  type EventHandler,
+  type FetchContext,
+  type HandlerOptions,
+  type HandlerResponse,
+  type WebhookEvent,
+  type WebhookHandler,
   type VerifyOptions,
   type WebhookHeaders,
   type WebhookVerificationErrorCode,
-} from './verify.js';
-export {
-  HEADER_ID,
-  HEADER_TIMESTAMP,
-  HEADER_SIGNATURE,
-  SVIX_HEADER_ID,
-  SVIX_HEADER_TIMESTAMP,
-  SVIX_HEADER_SIGNATURE,
-  SECRET_PREFIX,
-  SIGNATURE_VERSION,
-} from './headers.js';
+} from './node.js';
+export * from './headers.js';

@@ -1,33 +1,57 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import {
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign as ed25519Sign,
+  type KeyObject,
+} from 'node:crypto';
 import { Buffer } from 'node:buffer';
-import { SECRET_PREFIX, SIGNATURE_VERSION } from './headers.js';
+import { decodeBase64, decodeSymmetricSecret, signedContent } from './core.js';
+import {
+  ASYMMETRIC_SIGNATURE_VERSION,
+  PUBLIC_KEY_PREFIX,
+  SECRET_KEY_PREFIX,
+  SECRET_PREFIX,
+  SIGNATURE_VERSION,
+} from './headers.js';
 
-// Buffer.from(x, 'base64') silently drops invalid characters, so a typo in a
-// secret would yield a different key instead of an error. Require strict base64.
-const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** Returns the HMAC key bytes, or undefined if the secret is not valid base64 (with or without `whsec_`). */
-export function decodeSecret(secret: string): Buffer | undefined {
-  const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
-  if (encoded.length === 0 || !STRICT_BASE64.test(encoded)) return undefined;
-  return Buffer.from(encoded, 'base64');
+/** Base64 HMAC-SHA256 of the signed content, without the version prefix. */
+export function hmacSignature(key: Uint8Array, content: Uint8Array): string {
+  return createHmac('sha256', key).update(content).digest('base64');
 }
 
-/** Base64 HMAC-SHA256 of `msgId.timestamp.payload`, without the version prefix. */
-export function computeSignature(
-  key: Uint8Array,
-  msgId: string,
-  timestamp: number,
-  payload: string | Uint8Array,
-): string {
-  // Two update() calls hash the same bytes as a concatenation, and byte payloads
-  // are never decoded, so non-UTF-8 bodies are signed exactly as sent.
-  return createHmac('sha256', key).update(`${msgId}.${timestamp}.`).update(payload).digest('base64');
+// A PKCS#8 wrapper for a raw 32-byte ed25519 seed: node:crypto imports keys only in
+// standard containers, and this fixed 16-byte header is the whole difference.
+const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+function rawPublicKey(key: KeyObject): Buffer {
+  return Buffer.from(createPublicKey(key).export({ format: 'jwk' }).x!, 'base64url');
 }
 
-function requireKey(secret: string): Buffer {
-  const key = decodeSecret(secret);
-  if (!key) throw new TypeError('Invalid webhook secret: expected "whsec_<base64>" or bare base64');
+/**
+ * Accepts Svix's serialisation (base64 of the 64-byte seed + public key) and, for keys made by
+ * other tools, a bare 32-byte seed.
+ */
+function signingKey(secretKey: string): KeyObject {
+  const bytes = decodeBase64(secretKey.slice(SECRET_KEY_PREFIX.length));
+  if (!bytes || (bytes.length !== 32 && bytes.length !== 64)) {
+    throw new TypeError(`Invalid signing key: expected "${SECRET_KEY_PREFIX}" + base64 of a 64-byte ed25519 secret key (or its 32-byte seed)`);
+  }
+  const key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, bytes.subarray(0, 32)]), format: 'der', type: 'pkcs8' });
+  if (bytes.length === 64 && !rawPublicKey(key).equals(bytes.subarray(32))) {
+    throw new TypeError('Invalid signing key: its public half does not match its seed');
+  }
+  return key;
+}
+
+function requireSymmetricKey(secret: string): Uint8Array {
+  if (secret.startsWith(PUBLIC_KEY_PREFIX)) {
+    throw new TypeError(`Cannot sign with a "${PUBLIC_KEY_PREFIX}" public key; sign with the "${SECRET_KEY_PREFIX}" secret key`);
+  }
+  const key = decodeSymmetricSecret(secret);
+  if (!key) throw new TypeError(`Invalid webhook secret: expected "${SECRET_PREFIX}<base64>", bare base64 or "${SECRET_KEY_PREFIX}<base64>"`);
   return key;
 }
 
@@ -38,9 +62,17 @@ function requireTimestamp(timestamp: number): void {
   }
 }
 
+/**
+ * One signature entry: `v1,<hmac>` for a `whsec_` (or bare base64) secret, `v1a,<ed25519>` for a
+ * `whsk_` secret key. Sync, so the server can sign without awaiting.
+ */
 export function sign(secret: string, msgId: string, timestamp: number, payload: string | Uint8Array): string {
   requireTimestamp(timestamp);
-  return `${SIGNATURE_VERSION},${computeSignature(requireKey(secret), msgId, timestamp, payload)}`;
+  const content = signedContent(msgId, timestamp, payload);
+  if (secret.startsWith(SECRET_KEY_PREFIX)) {
+    return `${ASYMMETRIC_SIGNATURE_VERSION},${ed25519Sign(null, content, signingKey(secret)).toString('base64')}`;
+  }
+  return `${SIGNATURE_VERSION},${hmacSignature(requireSymmetricKey(secret), content)}`;
 }
 
 /** Space-separated signatures, one per secret, so receivers on the old or new secret both verify during rotation. */
@@ -59,4 +91,28 @@ export function generateSecret(bytes = 24): string {
     throw new RangeError(`Secret length must be an integer between 24 and 64 bytes, got ${bytes}`);
   }
   return SECRET_PREFIX + randomBytes(bytes).toString('base64');
+}
+
+export interface KeyPair {
+  /** `whsk_…`: the sender signs with it; never give it to receivers. */
+  secretKey: string;
+  /** `whpk_…`: receivers verify with it; safe to publish. */
+  publicKey: string;
+}
+
+/** A fresh ed25519 key pair in the Svix / Standard Webhooks serialisation. */
+export function generateKeyPair(): KeyPair {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const seed = Buffer.from(privateKey.export({ format: 'jwk' }).d!, 'base64url');
+  const pub = rawPublicKey(privateKey);
+  return {
+    secretKey: SECRET_KEY_PREFIX + Buffer.concat([seed, pub]).toString('base64'),
+    publicKey: PUBLIC_KEY_PREFIX + pub.toString('base64'),
+  };
+}
+
+/** The `whpk_` public key belonging to a `whsk_` secret key, e.g. to show it to a customer. */
+export function publicKeyOf(secretKey: string): string {
+  if (!secretKey.startsWith(SECRET_KEY_PREFIX)) throw new TypeError(`Expected a "${SECRET_KEY_PREFIX}" secret key`);
+  return PUBLIC_KEY_PREFIX + rawPublicKey(signingKey(secretKey)).toString('base64');
 }

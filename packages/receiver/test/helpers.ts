@@ -12,3 +12,17 @@ export function assertCode(fn: () => unknown, code: WebhookVerificationErrorCode
     return true;
   });
 }
+
+/** Asserts the promise rejects with a WebhookVerificationError with this code (async twin of assertCode). */
+export async function assertRejectsCode(
+  promise: Promise<unknown>,
+  code: WebhookVerificationErrorCode,
+  messagePart?: RegExp,
+): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(err instanceof WebhookVerificationError, `expected WebhookVerificationError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    if (messagePart) assert.match(err.message, messagePart);
+    return true;
+  });
+}
