@@ -434,7 +434,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       const { message } = await d.store.createMessage(
         a.id,
         { eventId: null, eventType: et.name, payload, channels: null, tags: null, deliverAt: null },
-        endpoint.id,
+        { onlyEndpointId: endpoint.id },
       );
       d.dispatcher.notify();
       return reply.code(202).send(presentMessage(message, true, example));

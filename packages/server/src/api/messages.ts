@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError, PayloadTooLargeError } from '../domain/errors.js';
 import { checkName } from '../domain/names.js';
-import type { MessageFilter } from '../store/store.js';
+import type { MessageFilter, Work } from '../store/store.js';
 import { errorResponses, listQuery, messageFilterQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, timeParam, type Deps } from './http.js';
 import { presentMessage } from './present.js';
@@ -94,16 +94,24 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
         a = await d.store.createApp(appInput(req.body.application, req.params.app_id));
       }
       const b = req.body;
-      const { message, deliveries } = await d.store.createMessage(a.id, {
+      const input = {
         eventId: b.eventId ?? null,
         eventType: b.eventType,
         payload,
         channels: b.channels && b.channels.length > 0 ? b.channels : null,
         tags: b.tags && b.tags.length > 0 ? b.tags : null,
         deliverAt: timeParam(b.deliverAt) ?? null,
-      });
-      if (deliveries > 0) d.dispatcher.notify();
-      return reply.code(202).send(presentMessage(message, req.query.with_content !== false, b.payload));
+      };
+      // Deliveries the dispatcher has room for are leased to it in the same commit.
+      const offer = d.dispatcher.leaseOffer();
+      let leased: Work[] = [];
+      try {
+        const created = await d.store.createMessage(a.id, input, { lease: offer });
+        leased = created.leased;
+        return reply.code(202).send(presentMessage(created.message, req.query.with_content !== false, b.payload));
+      } finally {
+        d.dispatcher.settle(offer, leased);
+      }
     },
   );
 

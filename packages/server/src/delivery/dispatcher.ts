@@ -2,40 +2,61 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { Status } from '../domain/types.js';
-import type { AttemptRecord, Store, Work } from '../store/store.js';
+import type { AttemptRecord, LeaseOffer, Store, Work } from '../store/store.js';
 import { decide, isSuccess } from './schedule.js';
 import type { Sender } from './sender.js';
+
+/** A lease offer for one message's deliveries, with what it has taken so far. */
+export interface DispatchOffer extends LeaseOffer {
+  readonly reserved: Map<string, number>;
+}
 
 interface EndpointState {
   queue: Work[];
   inflight: number;
+  /** Taken by offers whose commit has not finished yet. */
+  reserved: number;
+  /** Due rows of this endpoint may be waiting in the store beyond what was claimed. */
+  backlogged: boolean;
   /** With a throttle rate: the earliest time the next attempt may start. */
   nextStartAt: number;
   throttleTimer: NodeJS.Timeout | null;
 }
 
 /**
- * Claims due deliveries from the store and sends them, with a cap on attempts in flight
- * overall and per endpoint. A slow endpoint fills only its own slots: claims skip
- * endpoints with no room, so other endpoints' work keeps flowing.
+ * Sends deliveries with a cap on attempts in flight overall and per endpoint. A slow
+ * endpoint fills only its own slots: claims leave out endpoints with no room, so other
+ * endpoints' work keeps flowing.
+ *
+ * Work arrives two ways. New messages offer their deliveries through `leaseOffer()`,
+ * leased in the message's own commit, while the endpoint has room and nothing older
+ * waiting. Everything else (retries, backlogs, work left by a crash) is claimed from the
+ * store in batches. Claims run only when something may have become claimable: new work
+ * was refused, an endpoint drained to half its window, or the timer for the next due
+ * retry fired.
  */
 export class Dispatcher {
   readonly owner = `w_${randomBytes(6).toString('hex')}`;
   private readonly endpoints = new Map<string, EndpointState>();
-  /** Claimed and not yet recorded: these leases are renewed. */
+  /** Leased and not yet recorded: these leases are renewed. */
   private readonly held = new Set<number>();
   private active = 0;
   private queued = 0;
+  private reserved = 0;
+  private dirty = true;
+  private scheduled = false;
   private filling = false;
-  private again = false;
   private stopping = false;
   private wakeTimer: NodeJS.Timeout | null = null;
+  private wakeTime = Infinity;
   private renewTimer: NodeJS.Timeout | null = null;
   private readonly writes = new Set<Promise<void>>();
   private idleWaiters: (() => void)[] = [];
   private readonly leaseMs: number;
-  /** How many deliveries of one endpoint may be held locally, in flight or waiting. */
-  private readonly endpointWindow: number;
+  /** Most deliveries of one endpoint held here, in flight or waiting. */
+  private readonly window: number;
+  /** Most deliveries held here over all endpoints. */
+  private readonly capacity: number;
 
   constructor(
     private readonly store: Store,
@@ -44,7 +65,8 @@ export class Dispatcher {
     private readonly log: Logger,
   ) {
     this.leaseMs = Math.max(60_000, 2 * cfg.requestTimeoutMs);
-    this.endpointWindow = cfg.endpointConcurrency * 2;
+    this.window = cfg.endpointConcurrency * 2;
+    this.capacity = cfg.concurrency * 2;
   }
 
   start(): void {
@@ -53,77 +75,150 @@ export class Dispatcher {
     this.notify();
   }
 
-  /** New work may be due: look now rather than at the next timer. */
+  /** Work may have become due (a retry queued, an endpoint re-enabled): claim soon. */
   notify(): void {
-    if (this.stopping) return;
-    if (this.filling) {
-      this.again = true;
+    this.dirty = true;
+    this.schedule();
+  }
+
+  /**
+   * An offer to pass to the store when a message is written; see the class comment.
+   * Every offer must be settled, whether or not the write succeeded.
+   */
+  leaseOffer(): DispatchOffer | undefined {
+    if (this.stopping) return undefined;
+    const reserved = new Map<string, number>();
+    return {
+      owner: this.owner,
+      leaseMs: this.leaseMs,
+      reserved,
+      take: (endpointId) => {
+        const s = this.state(endpointId);
+        const full = this.active + this.queued + this.reserved >= this.capacity || s.inflight + s.queue.length + s.reserved >= this.window;
+        if (full || s.backlogged || this.stopping) {
+          // It stays pending in the store, where a claim picks it up in order.
+          s.backlogged = true;
+          this.notify();
+          return false;
+        }
+        // Counted now, so one burst of messages cannot take more than the window.
+        s.reserved++;
+        this.reserved++;
+        reserved.set(endpointId, (reserved.get(endpointId) ?? 0) + 1);
+        return true;
+      },
+    };
+  }
+
+  /** Ends an offer: its reservations are dropped and what it leased is queued to send. */
+  settle(offer: DispatchOffer | undefined, leased: Work[]): void {
+    if (offer === undefined) return;
+    for (const [endpointId, n] of offer.reserved) {
+      this.state(endpointId).reserved -= n;
+      this.reserved -= n;
+    }
+    const touched = [...offer.reserved.keys()];
+    offer.reserved.clear();
+    if (leased.length === 0) {
+      for (const id of touched) this.pump(id);
       return;
     }
-    this.filling = true;
-    setImmediate(() => void this.fill());
+    if (this.stopping) {
+      this.store.release(this.owner, leased.map((w) => w.deliveryId)).catch((err: unknown) => this.log.error({ err }, 'releasing deliveries failed'));
+      return;
+    }
+    for (const w of leased) this.enqueue(w);
+    for (const w of leased) this.pump(w.endpointId);
+  }
+
+  private enqueue(w: Work): void {
+    this.held.add(w.deliveryId);
+    this.state(w.endpointId).queue.push(w);
+    this.queued++;
   }
 
   private state(endpointId: string): EndpointState {
     let s = this.endpoints.get(endpointId);
     if (s === undefined) {
-      s = { queue: [], inflight: 0, nextStartAt: 0, throttleTimer: null };
+      s = { queue: [], inflight: 0, reserved: 0, backlogged: false, nextStartAt: 0, throttleTimer: null };
       this.endpoints.set(endpointId, s);
     }
     return s;
   }
 
+  private schedule(): void {
+    if (this.scheduled || this.filling || this.stopping) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.fill();
+    });
+  }
+
   private async fill(): Promise<void> {
-    let claimedAny = false;
+    if (this.filling) return;
+    this.filling = true;
     try {
-      do {
-        this.again = false;
-        const free = this.cfg.concurrency * 2 - this.active - this.queued;
-        if (free <= 0 || this.stopping) break;
-        const exclude: string[] = [];
-        for (const [id, s] of this.endpoints) {
-          if (s.inflight + s.queue.length >= this.endpointWindow) exclude.push(id);
-        }
+      while (this.dirty && !this.stopping) {
+        const free = this.capacity - this.active - this.queued - this.reserved;
+        if (free <= 0) break; // a finishing attempt makes room and sets dirty again
+        this.dirty = false;
+        const allowance: Record<string, number> = {};
+        for (const [id, s] of this.endpoints) allowance[id] = Math.max(0, this.window - s.inflight - s.queue.length - s.reserved);
         const limit = Math.min(free, 512);
         const work = await this.store.claim({
           now: Date.now(),
           owner: this.owner,
           leaseMs: this.leaseMs,
           limit,
-          perEndpoint: this.cfg.endpointConcurrency,
-          excludeEndpoints: exclude,
+          perEndpoint: this.window,
+          allowance,
         });
+        const taken = new Map<string, number>();
         for (const w of work) {
-          this.held.add(w.deliveryId);
-          this.state(w.endpointId).queue.push(w);
-          this.queued++;
+          this.enqueue(w);
+          taken.set(w.endpointId, (taken.get(w.endpointId) ?? 0) + 1);
         }
-        for (const w of work) this.pump(w.endpointId);
-        if (work.length > 0) claimedAny = true;
-        if (work.length >= limit) this.again = true;
-      } while (this.again && !this.stopping);
+        for (const [id, s] of this.endpoints) {
+          // Taking less than allowed means nothing more of it was due.
+          if (allowance[id] !== 0) s.backlogged = (taken.get(id) ?? 0) >= (allowance[id] ?? this.window);
+        }
+        for (const [id, n] of taken) {
+          if (allowance[id] === undefined) this.state(id).backlogged = n >= this.window;
+          this.pump(id);
+        }
+        if (work.length >= limit) this.dirty = true;
+      }
     } catch (err) {
       this.log.error({ err }, 'claiming deliveries failed; retrying shortly');
     } finally {
       this.filling = false;
     }
-    if (this.again && !this.stopping) return this.notify();
-    await this.armTimer(claimedAny);
+    await this.armTimer();
   }
 
-  private async armTimer(claimedAny: boolean): Promise<void> {
+  /** Wakes the dispatcher when the next pending delivery falls due, or in a second at most. */
+  private async armTimer(): Promise<void> {
     if (this.stopping) return;
-    let delay = 1000;
+    let at = Date.now() + 1000;
     try {
       const due = await this.store.nextDueAt();
-      // Due work that was not claimed belongs to full endpoints; finishing attempts wake
-      // us for those, so this timer only needs to catch future retries and other writers.
-      if (due !== null) delay = Math.min(1000, Math.max(claimedAny ? 0 : 50, due - Date.now()));
+      if (due !== null) at = Math.min(at, due);
     } catch {
       // A failed look-up falls back to the one-second poll.
     }
+    this.wakeAt(at, true);
+  }
+
+  /** Sets the wake-up timer to `at`, or only brings it forward unless `replace`. */
+  private wakeAt(at: number, replace = false): void {
+    if (this.stopping || (!replace && at >= this.wakeTime)) return;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
-    this.wakeTimer = setTimeout(() => this.notify(), delay);
+    this.wakeTime = at;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTime = Infinity;
+      this.notify();
+    }, Math.max(20, at - Date.now()));
     this.wakeTimer.unref();
   }
 
@@ -150,7 +245,9 @@ export class Dispatcher {
       this.active++;
       void this.attempt(w, s);
     }
-    if (s.queue.length === 0 && s.inflight === 0 && s.nextStartAt <= Date.now()) this.endpoints.delete(endpointId);
+    if (s.queue.length === 0 && s.inflight === 0 && s.reserved === 0 && !s.backlogged && s.nextStartAt <= Date.now()) {
+      this.endpoints.delete(endpointId);
+    }
   }
 
   private async attempt(w: Work, s: EndpointState): Promise<void> {
@@ -191,14 +288,19 @@ export class Dispatcher {
       .finally(() => {
         this.held.delete(w.deliveryId);
         this.writes.delete(write);
+        if (record.nextAttemptAt !== null) this.wakeAt(record.nextAttemptAt);
       });
     this.writes.add(write);
 
+    const wasFull = this.active + this.queued + this.reserved >= this.capacity;
     s.inflight--;
     this.active--;
     this.pump(w.endpointId);
     if (this.active === 0) this.settleIdle();
-    this.notify();
+    // Claim again once this endpoint has drained to half its window (so claims come in
+    // batches), or when everything was full and now is not.
+    const held = s.inflight + s.queue.length;
+    if ((s.backlogged && held <= this.window / 2) || wasFull) this.notify();
   }
 
   private renew(): void {

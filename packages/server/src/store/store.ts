@@ -98,11 +98,23 @@ export interface ClaimOptions {
   now: number;
   owner: string;
   leaseMs: number;
+  /** Most deliveries in this claim, and most rows looked at. */
   limit: number;
-  /** Most deliveries of one endpoint in one claim. */
+  /** Most deliveries of one endpoint in this claim, for endpoints not in `allowance`. */
   perEndpoint: number;
-  /** Endpoints with no free slot: nothing of theirs is claimed. */
-  excludeEndpoints: string[];
+  /** Per-endpoint limits that differ from `perEndpoint`; 0 excludes an endpoint. */
+  allowance: Record<string, number>;
+}
+
+/**
+ * Lets the writer of a new message hand its deliveries straight to a local dispatcher,
+ * leased in the same commit, so fresh work needs no separate claim.
+ */
+export interface LeaseOffer {
+  owner: string;
+  leaseMs: number;
+  /** Whether the dispatcher takes a delivery to this endpoint now. */
+  take(endpointId: string): boolean;
 }
 
 export interface AttemptRecord {
@@ -155,7 +167,11 @@ export interface Store {
    * Stores the message and one pending delivery per matching, enabled endpoint (or only
    * `onlyEndpointId`), in one durable commit.
    */
-  createMessage(appId: string, input: MessageInput, onlyEndpointId?: string): Promise<{ message: Message; deliveries: number }>;
+  createMessage(
+    appId: string,
+    input: MessageInput,
+    options?: { onlyEndpointId?: string; lease?: LeaseOffer },
+  ): Promise<{ message: Message; deliveries: number; leased: Work[] }>;
   getMessage(appId: string, ref: string): Promise<Message | null>;
   listMessages(appId: string, q: ListQuery, filter: MessageFilter): Promise<Page<Message>>;
   expungeMessage(appId: string, msgId: string): Promise<void>;

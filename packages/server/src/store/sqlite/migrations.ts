@@ -108,4 +108,9 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX idempotency_age ON idempotency (created_at);
   `,
+  `
+  -- Claims read (id, endpoint) pairs in due order from the index alone.
+  DROP INDEX deliveries_due;
+  CREATE INDEX deliveries_due ON deliveries (next_attempt_at, endpoint_id, status) WHERE status IN (1, 3);
+  `,
 ];

@@ -27,6 +27,7 @@ import type {
   EndpointStats,
   EventTypeInput,
   IdempotentResponse,
+  LeaseOffer,
   MessageDestination,
   MessageFilter,
   MessageInput,
@@ -151,6 +152,29 @@ function isUniqueViolation(err: unknown): boolean {
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
+// The endpoint columns a delivery attempt needs, aliased as workFrom reads them.
+const WORK_ENDPOINT_COLUMNS = 'e.id AS endpoint_id, e.url, e.headers, e.secret, e.previous_secrets, e.throttle_rate';
+
+function workFrom(r: Row, now: number, leaseUntil: number): Work {
+  const previous = parse<{ key: string; expiresAt: number | null }[]>(r.previous_secrets, []);
+  return {
+    deliveryId: r.delivery_id as number,
+    msgId: r.msg_id as string,
+    appId: r.app_id as string,
+    endpointId: r.endpoint_id as string,
+    eventType: r.event_type as string,
+    url: r.url as string,
+    headers: parse(r.headers, {}),
+    // The current secret first, then any still in its rotation grace period.
+    secrets: [r.secret as string, ...previous.filter((s) => s.expiresAt === null || s.expiresAt > now).map((s) => s.key)],
+    payload: r.payload as string,
+    attempts: r.attempts as number,
+    throttleRate: (r.throttle_rate as number | null) ?? null,
+    trigger: r.trigger_type as TriggerCode,
+    leaseUntil,
+  };
+}
+
 /** Adds the message filters shared by message, delivery and attempt listings. */
 function messageConditions(filter: MessageFilter, alias: string, where: string[], params: unknown[]): void {
   if (filter.channel !== undefined) {
@@ -178,6 +202,11 @@ function messageConditions(filter: MessageFilter, alias: string, where: string[]
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   private readonly statements = new Map<string, Statement>();
+  /**
+   * Applications by id and by uid. Every message looks its application up; this process
+   * is the only writer, so clearing on each change keeps the cache exact.
+   */
+  private readonly apps = new Map<string, Application>();
   private readonly commits: GroupCommit;
 
   private constructor(path: string) {
@@ -266,8 +295,14 @@ export class SqliteStore implements Store {
   }
 
   async getApp(ref: string): Promise<Application | null> {
+    const cached = this.apps.get(ref);
+    if (cached !== undefined) return cached;
     const r = this.q('SELECT * FROM applications WHERE id = ? OR uid = ?').get(ref, ref) as Row | undefined;
-    return r === undefined ? null : appFrom(r);
+    if (r === undefined) return null;
+    const app = appFrom(r);
+    if (this.apps.size > 10_000) this.apps.clear();
+    this.apps.set(ref, app);
+    return app;
   }
 
   async listApps(q: ListQuery): Promise<Page<Application>> {
@@ -280,6 +315,7 @@ export class SqliteStore implements Store {
 
   updateApp(id: string, fields: Partial<AppInput>): Promise<Application> {
     return this.write(() => {
+      this.apps.clear();
       const r = this.q('SELECT * FROM applications WHERE id = ?').get(id) as Row | undefined;
       if (r === undefined) throw new NotFoundError('application', id);
       const app = { ...appFrom(r), ...fields, updatedAt: Date.now() };
@@ -302,6 +338,7 @@ export class SqliteStore implements Store {
 
   deleteApp(id: string): Promise<void> {
     return this.write(() => {
+      this.apps.clear();
       for (const table of ['attempts', 'deliveries', 'messages', 'endpoints']) {
         this.q(`DELETE FROM ${table} WHERE app_id = ?`).run(id);
       }
@@ -441,7 +478,12 @@ export class SqliteStore implements Store {
 
   // --- messages -----------------------------------------------------------------------
 
-  createMessage(appId: string, input: MessageInput, onlyEndpointId?: string): Promise<{ message: Message; deliveries: number }> {
+  createMessage(
+    appId: string,
+    input: MessageInput,
+    options: { onlyEndpointId?: string; lease?: LeaseOffer } = {},
+  ): Promise<{ message: Message; deliveries: number; leased: Work[] }> {
+    const { onlyEndpointId, lease } = options;
     return this.write(() => {
       const now = Date.now();
       const message: Message = {
@@ -466,21 +508,30 @@ export class SqliteStore implements Store {
       }
       const candidates = (
         onlyEndpointId === undefined
-          ? this.q('SELECT id, event_types, channels FROM endpoints WHERE app_id = ? AND disabled = 0').all(appId)
-          : this.q('SELECT id, event_types, channels FROM endpoints WHERE app_id = ? AND id = ?').all(appId, onlyEndpointId)
+          ? this.q(`SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels FROM endpoints e WHERE app_id = ? AND disabled = 0`).all(appId)
+          : this.q(`SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels FROM endpoints e WHERE app_id = ? AND id = ?`).all(appId, onlyEndpointId)
       ) as Row[];
-      const due = input.deliverAt ?? now;
+      const immediate = input.deliverAt === null || input.deliverAt <= now;
       const insert = this.q(
-        `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, created_at) VALUES (?, ?, ?, 1, ?, ?)`,
+        `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
       );
       let deliveries = 0;
+      const leased: Work[] = [];
       for (const c of candidates) {
         const ep = { eventTypes: parse<string[] | null>(c.event_types, null), channels: parse<string[] | null>(c.channels, null) };
         if (onlyEndpointId === undefined && !endpointMatches(ep, message)) continue;
-        insert.run(message.id, c.id, appId, due, now);
         deliveries++;
+        if (lease !== undefined && immediate && lease.take(c.endpoint_id as string)) {
+          const leaseUntil = now + lease.leaseMs;
+          const id = insert.run(message.id, c.endpoint_id, appId, Status.Sending, leaseUntil, lease.owner, now).lastInsertRowid;
+          leased.push(
+            workFrom({ ...c, delivery_id: Number(id), msg_id: message.id, app_id: appId, attempts: 0, trigger_type: 0, event_type: message.eventType, payload: message.payload }, now, leaseUntil),
+          );
+        } else {
+          insert.run(message.id, c.endpoint_id, appId, Status.Pending, input.deliverAt ?? now, null, now);
+        }
       }
-      return { message, deliveries };
+      return { message, deliveries, leased };
     });
   }
 
@@ -674,23 +725,32 @@ export class SqliteStore implements Store {
 
   claim(o: ClaimOptions): Promise<Work[]> {
     return this.write(() => {
-      // The window caps how much of one endpoint a single claim takes, so one busy
-      // endpoint cannot fill the batch; the scan is bounded so the query stays cheap.
+      // First the due (id, endpoint) pairs in order, from the covering index alone, so the
+      // cost follows the rows looked at. Full endpoints are left out in SQL (so they cannot
+      // starve the rest); partly full ones are capped here, which keeps the index order.
+      const due = this.q(
+        `SELECT id, endpoint_id FROM deliveries INDEXED BY deliveries_due
+         WHERE status IN (1, 3) AND next_attempt_at <= ? AND endpoint_id NOT IN (SELECT value FROM json_each(?))
+         ORDER BY next_attempt_at LIMIT ?`,
+      ).all(o.now, JSON.stringify(Object.keys(o.allowance).filter((ep) => o.allowance[ep]! <= 0)), o.limit) as Row[];
+      const taken = new Map<string, number>();
+      const chosen: number[] = [];
+      for (const r of due) {
+        const ep = r.endpoint_id as string;
+        const n = taken.get(ep) ?? 0;
+        if (n >= (o.allowance[ep] ?? o.perEndpoint)) continue;
+        taken.set(ep, n + 1);
+        chosen.push(r.id as number);
+      }
+      if (chosen.length === 0) return [];
+      // Then what sending needs, for the chosen rows only.
       const rows = this.q(
-        `WITH due AS (
-           SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries d
-           WHERE d.status IN (1, 3) AND d.next_attempt_at <= ?
-             AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
-           ORDER BY d.next_attempt_at LIMIT ?
-         ), ranked AS (
-           SELECT id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS rn FROM due
-         )
-         SELECT d.id AS delivery_id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type,
-                m.event_type, m.payload, e.url, e.headers, e.secret, e.previous_secrets, e.disabled, e.throttle_rate
-         FROM ranked r JOIN deliveries d ON d.id = r.id
+        `SELECT d.id AS delivery_id, d.msg_id, d.app_id, d.attempts, d.trigger_type,
+                m.event_type, m.payload, e.disabled, ${WORK_ENDPOINT_COLUMNS}
+         FROM json_each(?) j JOIN deliveries d ON d.id = j.value
          JOIN messages m ON m.id = d.msg_id JOIN endpoints e ON e.id = d.endpoint_id
-         WHERE r.rn <= ? ORDER BY r.next_attempt_at, r.id LIMIT ?`,
-      ).all(o.now, JSON.stringify(o.excludeEndpoints), Math.max(o.limit * 4, 1000), o.perEndpoint, o.limit) as Row[];
+         ORDER BY j.key`,
+      ).all(JSON.stringify(chosen)) as Row[];
       const leaseUntil = o.now + o.leaseMs;
       const lease = this.q(`UPDATE deliveries SET status = 3, lease_owner = ?, next_attempt_at = ? WHERE id = ?`);
       const fail = this.q(`UPDATE deliveries SET status = ${Status.Fail}, lease_owner = NULL, next_attempt_at = NULL WHERE id = ?`);
@@ -703,22 +763,7 @@ export class SqliteStore implements Store {
           continue;
         }
         lease.run(o.owner, leaseUntil, r.delivery_id);
-        const previous = parse<{ key: string; expiresAt: number | null }[]>(r.previous_secrets, []);
-        work.push({
-          deliveryId: r.delivery_id as number,
-          msgId: r.msg_id as string,
-          appId: r.app_id as string,
-          endpointId: r.endpoint_id as string,
-          eventType: r.event_type as string,
-          url: r.url as string,
-          headers: parse(r.headers, {}),
-          secrets: [r.secret as string, ...previous.filter((s) => s.expiresAt === null || s.expiresAt > o.now).map((s) => s.key)],
-          payload: r.payload as string,
-          attempts: r.attempts as number,
-          throttleRate: (r.throttle_rate as number | null) ?? null,
-          trigger: r.trigger_type as TriggerCode,
-          leaseUntil,
-        });
+        work.push(workFrom(r, o.now, leaseUntil));
       }
       return work;
     });
