@@ -62,17 +62,32 @@ function requireTimestamp(timestamp: number): void {
   }
 }
 
+// A sender signs every delivery with the same few secrets: decoding each once matters.
+const KEY_CACHE = new Map<string, Uint8Array | KeyObject>();
+
+function keyFor(secret: string): Uint8Array | KeyObject {
+  let key = KEY_CACHE.get(secret);
+  if (key === undefined) {
+    key = secret.startsWith(SECRET_KEY_PREFIX) ? signingKey(secret) : requireSymmetricKey(secret);
+    if (KEY_CACHE.size >= 1024) KEY_CACHE.clear();
+    KEY_CACHE.set(secret, key);
+  }
+  return key;
+}
+
 /**
  * One signature entry: `v1,<hmac>` for a `whsec_` (or bare base64) secret, `v1a,<ed25519>` for a
  * `whsk_` secret key. Sync, so the server can sign without awaiting.
  */
 export function sign(secret: string, msgId: string, timestamp: number, payload: string | Uint8Array): string {
   requireTimestamp(timestamp);
-  const content = signedContent(msgId, timestamp, payload);
-  if (secret.startsWith(SECRET_KEY_PREFIX)) {
-    return `${ASYMMETRIC_SIGNATURE_VERSION},${ed25519Sign(null, content, signingKey(secret)).toString('base64')}`;
+  const key = keyFor(secret);
+  if (key instanceof Uint8Array) {
+    // Fed in pieces, so the payload is never copied into one signed-content buffer.
+    const mac = createHmac('sha256', key).update(`${msgId}.${timestamp}.`).update(payload).digest('base64');
+    return `${SIGNATURE_VERSION},${mac}`;
   }
-  return `${SIGNATURE_VERSION},${hmacSignature(requireSymmetricKey(secret), content)}`;
+  return `${ASYMMETRIC_SIGNATURE_VERSION},${ed25519Sign(null, signedContent(msgId, timestamp, payload), key).toString('base64')}`;
 }
 
 /** Space-separated signatures, one per secret, so receivers on the old or new secret both verify during rotation. */

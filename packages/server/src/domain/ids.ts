@@ -30,14 +30,20 @@ function nextBytes(nowMs: number): Buffer {
   return bytes;
 }
 
+/** 20 bytes as 27 base62 digits, by long division over five 32-bit words. */
 function base62(bytes: Buffer): string {
-  let n = BigInt('0x' + bytes.toString('hex'));
-  let out = '';
-  while (n > 0n) {
-    out = ALPHABET[Number(n % 62n)] + out;
-    n /= 62n;
+  const words = [0, 4, 8, 12, 16].map((i) => bytes.readUInt32BE(i));
+  const digits: string[] = new Array(ID_LENGTH);
+  for (let d = ID_LENGTH - 1; d >= 0; d--) {
+    let rem = 0;
+    for (let w = 0; w < 5; w++) {
+      const cur = rem * 0x100000000 + words[w]!;
+      words[w] = Math.floor(cur / 62);
+      rem = cur % 62;
+    }
+    digits[d] = ALPHABET[rem]!;
   }
-  return out.padStart(ID_LENGTH, '0');
+  return digits.join('');
 }
 
 export type IdPrefix = 'app' | 'ep' | 'msg' | 'atmpt' | 'qtask';

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 
 interface Job {
   fn: () => unknown;
+  durable: boolean;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
 }
@@ -10,18 +11,26 @@ interface Job {
  * Runs writes queued within one turn of the event loop in a single transaction, so
  * concurrent requests share one fsync. Each job runs in its own savepoint: one that
  * throws is rolled back alone and rejected; the others commit. Nobody's promise settles
- * before the shared commit has returned, i.e. is on disk.
+ * before the shared commit has returned.
+ *
+ * A commit that holds a durable job is synced to disk before it returns (synchronous=FULL).
+ * One holding only bookkeeping whose loss merely repeats a delivery (claims, attempt
+ * records) skips the sync; in WAL mode the next synced commit makes it durable too, and
+ * a crashed process loses nothing either way, only a power cut can.
  */
 export class GroupCommit {
   private queue: Job[] = [];
   private scheduled = false;
   private idle: (() => void)[] = [];
+  private synced = true;
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(private readonly db: Database.Database) {
+    this.db.pragma('synchronous = FULL');
+  }
 
-  run<T>(fn: () => T): Promise<T> {
+  run<T>(fn: () => T, durable = true): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ fn, durable, resolve: resolve as (v: unknown) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -40,6 +49,11 @@ export class GroupCommit {
     this.queue = [];
     this.scheduled = false;
     const outcomes: { ok: boolean; value: unknown }[] = [];
+    const sync = jobs.some((j) => j.durable);
+    if (sync !== this.synced) {
+      this.db.pragma(sync ? 'synchronous = FULL' : 'synchronous = NORMAL');
+      this.synced = sync;
+    }
     try {
       this.db.exec('BEGIN IMMEDIATE');
       for (const job of jobs) {

@@ -212,9 +212,9 @@ export class SqliteStore implements Store {
   private constructor(path: string) {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
-    // FULL: a commit is on disk before it returns, so a 202 is never ahead of the data.
-    this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
+    // GroupCommit sets synchronous per commit: FULL, i.e. on disk before it returns, for
+    // anything a client was told is stored.
     this.commits = new GroupCommit(this.db);
   }
 
@@ -256,6 +256,11 @@ export class SqliteStore implements Store {
 
   private write<T>(fn: () => T): Promise<T> {
     return this.commits.run(fn);
+  }
+
+  /** For writes whose loss can only cause a delivery to be attempted again. */
+  private writeBookkeeping<T>(fn: () => T): Promise<T> {
+    return this.commits.run(fn, false);
   }
 
   async close(): Promise<void> {
@@ -724,7 +729,7 @@ export class SqliteStore implements Store {
   // --- the queue ----------------------------------------------------------------------
 
   claim(o: ClaimOptions): Promise<Work[]> {
-    return this.write(() => {
+    return this.writeBookkeeping(() => {
       // First the due (id, endpoint) pairs in order, from the covering index alone, so the
       // cost follows the rows looked at. Full endpoints are left out in SQL (so they cannot
       // starve the rest); partly full ones are capped here, which keeps the index order.
@@ -770,7 +775,7 @@ export class SqliteStore implements Store {
   }
 
   renewLeases(owner: string, deliveryIds: number[], until: number): Promise<void> {
-    return this.write(() => {
+    return this.writeBookkeeping(() => {
       this.q(
         `UPDATE deliveries SET next_attempt_at = ? WHERE status = 3 AND lease_owner = ? AND id IN (SELECT value FROM json_each(?))`,
       ).run(until, owner, JSON.stringify(deliveryIds));
@@ -787,7 +792,7 @@ export class SqliteStore implements Store {
   }
 
   recordAttempts(records: AttemptRecord[]): Promise<void> {
-    return this.write(() => {
+    return this.writeBookkeeping(() => {
       const insert = this.q(
         `INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms,
            trigger_type, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
