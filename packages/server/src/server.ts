@@ -55,6 +55,8 @@ export async function buildApi(deps: Deps): Promise<FastifyInstance> {
     loggerInstance: deps.log as FastifyBaseLogger,
     // Per-request lines would dominate the log at webhook volumes; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
+    // One logger for all requests: a child per request costs more than it tells here.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
   });

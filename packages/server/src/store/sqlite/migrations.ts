@@ -47,6 +47,8 @@ export const MIGRATIONS: string[] = [
     updated_at INTEGER NOT NULL
   );
 
+  -- Keyed by its time-ordered id, so inserts append; most messages have no event id,
+  -- and the partial index leaves them out.
   CREATE TABLE messages (
     id TEXT PRIMARY KEY,
     app_id TEXT NOT NULL,
@@ -55,16 +57,16 @@ export const MIGRATIONS: string[] = [
     payload TEXT,
     channels TEXT,
     tags TEXT,
-    created_at INTEGER NOT NULL,
-    UNIQUE (app_id, event_id)
-  );
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE UNIQUE INDEX messages_event_id ON messages (app_id, event_id) WHERE event_id IS NOT NULL;
   CREATE INDEX messages_app ON messages (app_id, id);
 
   -- The delivery table is the queue. A claimed row is status 3 (sending) with
   -- next_attempt_at holding its lease expiry, so one index finds both due and
   -- abandoned work.
   CREATE TABLE deliveries (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     msg_id TEXT NOT NULL,
     endpoint_id TEXT NOT NULL,
     app_id TEXT NOT NULL,
@@ -74,10 +76,11 @@ export const MIGRATIONS: string[] = [
     lease_owner TEXT,
     last_attempt_at INTEGER,
     trigger_type INTEGER NOT NULL DEFAULT 0,
-    created_at INTEGER NOT NULL,
-    UNIQUE (msg_id, endpoint_id)
+    created_at INTEGER NOT NULL
   );
-  CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status IN (1, 3);
+  CREATE UNIQUE INDEX deliveries_msg ON deliveries (msg_id, endpoint_id);
+  -- Claims read (id, endpoint) pairs in due order from this index alone.
+  CREATE INDEX deliveries_due ON deliveries (next_attempt_at, endpoint_id, status) WHERE status IN (1, 3);
   CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, msg_id);
 
   CREATE TABLE attempts (
@@ -93,7 +96,7 @@ export const MIGRATIONS: string[] = [
     trigger_type INTEGER NOT NULL,
     error TEXT,
     created_at INTEGER NOT NULL
-  );
+  ) WITHOUT ROWID;
   CREATE INDEX attempts_msg ON attempts (msg_id, id);
   CREATE INDEX attempts_endpoint ON attempts (endpoint_id, id);
 
@@ -107,10 +110,5 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (scope, key)
   );
   CREATE INDEX idempotency_age ON idempotency (created_at);
-  `,
-  `
-  -- Claims read (id, endpoint) pairs in due order from the index alone.
-  DROP INDEX deliveries_due;
-  CREATE INDEX deliveries_due ON deliveries (next_attempt_at, endpoint_id, status) WHERE status IN (1, 3);
   `,
 ];
