@@ -24,6 +24,7 @@ import { messageRoutes } from './api/messages.js';
 import { attemptRoutes } from './api/attempts.js';
 import { eventTypeRoutes } from './api/event-types.js';
 import { healthRoutes } from './api/health.js';
+import { checkRoutes } from './api/checks.js';
 
 export const VERSION = '0.1.0';
 
@@ -88,6 +89,7 @@ export async function buildApi(deps: Deps): Promise<FastifyInstance> {
   messageRoutes(app, deps);
   attemptRoutes(app, deps);
   eventTypeRoutes(app, deps);
+  checkRoutes(app, deps);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }
@@ -97,7 +99,7 @@ export async function startHookwell(cfg: Config, log: Logger): Promise<Hookwell>
   const { hash, generated } = await resolveToken(store, cfg);
   const sender = new Sender(cfg);
   const dispatcher = new Dispatcher(store, sender, cfg, log);
-  const app = await buildApi({ store, dispatcher, cfg, log, tokenHash: hash });
+  const app = await buildApi({ store, dispatcher, sender, cfg, log, tokenHash: hash });
   await app.listen({ port: cfg.port, host: cfg.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : cfg.port;

@@ -3,7 +3,7 @@ import { generateSecret } from '@hookwell/receiver';
 import { NotFoundError, ValidationError, type FieldProblem } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import { checkName } from '../domain/names.js';
-import type { Application, Endpoint } from '../domain/types.js';
+import type { Application, Endpoint, PingResult } from '../domain/types.js';
 import type { EndpointFields, EndpointInput } from '../store/store.js';
 import { errorResponses, listQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, timeParam, type Deps } from './http.js';
@@ -24,6 +24,8 @@ export interface EndpointBody {
   metadata?: Record<string, string>;
   secret?: string | null;
   headers?: Record<string, string> | null;
+  /** Ping the URL first and refuse the change if it does not pong. */
+  verify?: boolean;
 }
 
 // Headers the delivery itself sets, or that would break HTTP framing if overridden.
@@ -116,6 +118,22 @@ function mergeMasked(next: Record<string, string>, current: Record<string, strin
   return out;
 }
 
+/** What the endpoint's deliveries carry: its headers plus its webhook key. */
+export function pingTarget(url: string, ep: Pick<Endpoint, 'headers' | 'secret' | 'previousSecrets' | 'webhookKey'>) {
+  const headers = { ...ep.headers };
+  if (ep.webhookKey !== null) headers[ep.webhookKey.header] = ep.webhookKey.key;
+  const now = Date.now();
+  const secrets = [ep.secret, ...ep.previousSecrets.filter((s) => s.expiresAt !== null && s.expiresAt > now).map((s) => s.key)];
+  return { url, headers, secrets };
+}
+
+/** Runs the ping/pong check before a URL is accepted; a failure is answered 422 naming the URL. */
+async function verifiedPing(d: Deps, target: { url: string; headers: Record<string, string>; secrets: string[] }): Promise<PingResult> {
+  const result = await d.sender.ping(target);
+  if (!result.ok) throw ValidationError.field(['body', 'url'], `the endpoint did not pass the ping check: ${result.detail}`);
+  return { ...result, at: Date.now() };
+}
+
 async function endpointFields(d: Deps, b: EndpointBody, full: boolean): Promise<EndpointFields> {
   if (b.url !== undefined) checkUrl(b.url);
   if (b.headers) checkHeaders(b.headers);
@@ -168,12 +186,14 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
   const create = async (a: Application, b: EndpointBody & { url: string }, uidFallback: string | null = null) => {
     const fields = await endpointFields(d, b, true);
     const input: EndpointInput = {
-      ...(fields as Required<Omit<EndpointFields, 'headers' | 'secret' | 'previousSecrets'>>),
+      ...(fields as Required<Omit<EndpointFields, 'headers' | 'secret' | 'previousSecrets' | 'ping' | 'webhookKey'>>),
       uid: fields.uid ?? uidFallback,
       url: b.url,
       headers: b.headers ?? {},
       secret: b.secret ?? generateSecret(),
+      ping: null,
     };
+    if (b.verify) input.ping = await verifiedPing(d, pingTarget(b.url, { ...input, previousSecrets: [], webhookKey: null }));
     return d.store.createEndpoint(a.id, input);
   };
 
@@ -221,6 +241,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
         return reply.code(201).send(presentEndpoint(await create(a, req.body, req.params.endpoint_id)));
       }
       const fields = await endpointFields(d, { ...req.body, uid: req.body.uid ?? existing.uid }, true);
+      if (req.body.verify && req.body.url !== existing.url) fields.ping = await verifiedPing(d, pingTarget(req.body.url, existing));
       return reply.code(200).send(presentEndpoint(await d.store.updateEndpoint(a.id, existing.id, fields)));
     },
   );
@@ -241,6 +262,9 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
       const fields = await endpointFields(d, req.body, false);
       if (req.body.secret) fields.secret = req.body.secret;
+      if (req.body.verify && req.body.url !== undefined && req.body.url !== endpoint.url) {
+        fields.ping = await verifiedPing(d, pingTarget(req.body.url, endpoint));
+      }
       const updated = await d.store.updateEndpoint(a.id, endpoint.id, fields);
       if (endpoint.disabled && !updated.disabled) d.dispatcher.notify();
       return presentEndpoint(updated);

@@ -5,6 +5,7 @@ import addFormats from 'ajv-formats';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Dispatcher } from '../delivery/dispatcher.js';
+import type { Sender } from '../delivery/sender.js';
 import {
   BadRequestError,
   ConflictError,
@@ -21,6 +22,7 @@ import { SCHEMAS } from './schemas.js';
 export interface Deps {
   store: Store;
   dispatcher: Dispatcher;
+  sender: Sender;
   cfg: Config;
   log: Logger;
   /** SHA-256 of the admin token. */

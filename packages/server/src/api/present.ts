@@ -32,6 +32,8 @@ export function presentEndpoint(e: Endpoint) {
     throttleRate: e.throttleRate,
     rateLimit: e.throttleRate,
     metadata: e.metadata,
+    lastPing: e.ping === null ? null : { ok: e.ping.ok, detail: e.ping.detail, at: iso(e.ping.at) },
+    webhookKeyHeader: e.webhookKey?.header ?? null,
     createdAt: iso(e.createdAt),
     updatedAt: iso(e.updatedAt),
   };

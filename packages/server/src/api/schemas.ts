@@ -60,6 +60,19 @@ const endpointCommon = (): Record<string, Schema> => ({
   metadata: metadata(),
 });
 
+const pingResult = (): Schema =>
+  obj(
+    {
+      ok: bool(),
+      detail: str({ description: 'What the endpoint answered, or why the check failed.' }),
+      at: dateTime(),
+    },
+    ['ok', 'detail', 'at'],
+  );
+
+const verifyFlag = (): Schema =>
+  bool({ default: false, description: 'Run the ping/pong check against the URL first; refuse with 422 if it fails.' });
+
 const endpointOut = (): Record<string, Schema> => ({
   id: id('ep'),
   ...endpointCommon(),
@@ -67,6 +80,8 @@ const endpointOut = (): Record<string, Schema> => ({
   version: int(),
   throttleRate: rate(0),
   rateLimit: rate(0),
+  lastPing: nullable({ ...pingResult(), description: 'The last ping/pong check of the URL.' }),
+  webhookKeyHeader: nullable(str({ description: 'The header that carries the webhook key, if one is set.' })),
   createdAt: dateTime(),
   updatedAt: dateTime(),
 });
@@ -136,8 +151,8 @@ export const SCHEMAS: Record<string, Schema> = {
   ),
   ListResponse_ApplicationOut_: list('ApplicationOut'),
 
-  EndpointIn: obj({ ...endpointCommon(), secret: secret(), headers: nullable(headerMap()) }, ['url']),
-  EndpointUpsertIn: obj({ ...endpointCommon() }, ['url']),
+  EndpointIn: obj({ ...endpointCommon(), secret: secret(), headers: nullable(headerMap()), verify: verifyFlag() }, ['url']),
+  EndpointUpsertIn: obj({ ...endpointCommon(), verify: verifyFlag() }, ['url']),
   EndpointPatch: obj({
     url: str({ format: 'uri', minLength: 1, maxLength: 65536 }),
     description: str(),
@@ -151,6 +166,7 @@ export const SCHEMAS: Record<string, Schema> = {
     rateLimit: rate(0),
     metadata: metadata(),
     secret: secret(),
+    verify: verifyFlag(),
   }),
   EndpointOut: obj(endpointOut(), ['id', 'url', 'description', 'metadata', 'createdAt', 'updatedAt']),
   ListResponse_EndpointOut_: list('EndpointOut'),
@@ -281,6 +297,37 @@ export const SCHEMAS: Record<string, Schema> = {
   ),
   ListResponse_EventTypeOut_: list('EventTypeOut'),
   EmptyResponse: obj({}),
+
+  PingOut: pingResult(),
+  WebhookKeyIn: obj({
+    header: str({ pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$", maxLength: 256, default: 'x-webhook-key', description: 'The header to send the key in.' }),
+  }),
+  WebhookKeyOut: obj({ header: str(), key: str() }, ['header', 'key']),
+  AppStatusOut: obj(
+    {
+      enabled: bool({ description: 'Whether any endpoint is enabled.' }),
+      statusDetail: str(),
+      processing: int({ description: 'Deliveries not finished yet.' }),
+      failed: int({ description: 'Deliveries that exhausted their retries and were not sent again since.' }),
+      endpoints: {
+        type: 'array',
+        items: obj(
+          {
+            id: id('ep'),
+            url: url(),
+            disabled: bool(),
+            lastAttemptAt: nullable(dateTime()),
+            lastStatus: nullable(int({ description: 'HTTP status of the last attempt; 0 when it got no response.' })),
+            processing: int(),
+            failed: int(),
+          },
+          ['id', 'url', 'disabled', 'lastAttemptAt', 'lastStatus', 'processing', 'failed'],
+        ),
+      },
+    },
+    ['enabled', 'statusDetail', 'processing', 'failed', 'endpoints'],
+  ),
+  RetryFailedOut: obj({ queued: int({ description: 'How many failed deliveries were queued again.' }) }, ['queued']),
 };
 
 export { ref };

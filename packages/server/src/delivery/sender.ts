@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { signatureHeader } from '@hookwell/receiver';
 import type { Config } from '../config.js';
@@ -7,6 +8,7 @@ import { parseRetryAfter } from './schedule.js';
 
 export const RESPONSE_BODY_LIMIT = 16 * 1024;
 export const USER_AGENT = 'Hookwell/0.1';
+export const PING_TIMEOUT_MS = 2000;
 
 export interface SendResult {
   /** 0 when no response arrived. */
@@ -50,27 +52,60 @@ export class Sender {
     });
   }
 
-  async send(w: Work): Promise<SendResult> {
+  /** One signed attempt of a delivery. */
+  send(w: Work): Promise<SendResult> {
+    return this.post(w.url, w.headers, w.secrets, w.msgId, Buffer.from(w.payload, 'utf8'), this.cfg.requestTimeoutMs);
+  }
+
+  /**
+   * The ping/pong check of a URL: a signed `{"ping": "<random>"}` that passes only if the
+   * answer, within two seconds, is a 2xx carrying `{"pong": "<the same>"}`.
+   */
+  async ping(target: { url: string; headers: Record<string, string>; secrets: string[] }): Promise<{ ok: boolean; detail: string }> {
+    const challenge = randomBytes(18).toString('base64url');
+    const body = Buffer.from(JSON.stringify({ ping: challenge }));
+    const id = `ping_${randomBytes(12).toString('base64url')}`;
+    const r = await this.post(target.url, target.headers, target.secrets, id, body, PING_TIMEOUT_MS);
+    if (r.error !== null) return { ok: false, detail: r.error };
+    const shown = r.body.length > 200 ? `${r.body.slice(0, 200)}…` : r.body;
+    if (r.statusCode < 200 || r.statusCode >= 300) return { ok: false, detail: `answered ${r.statusCode}${shown ? `: ${shown}` : ''}` };
+    let pong: unknown;
+    try {
+      pong = (JSON.parse(r.body) as { pong?: unknown }).pong;
+    } catch {
+      pong = undefined;
+    }
+    if (pong !== challenge) return { ok: false, detail: `answered ${r.statusCode} without the matching pong: ${shown || '(empty body)'}` };
+    return { ok: true, detail: `pong received in ${r.durationMs} ms` };
+  }
+
+  private async post(
+    target: string,
+    extraHeaders: Record<string, string>,
+    secrets: string[],
+    id: string,
+    body: Buffer,
+    timeoutMs: number,
+  ): Promise<SendResult> {
     const started = performance.now();
-    const body = Buffer.from(w.payload, 'utf8');
     const ts = Math.floor(Date.now() / 1000);
     const headers: Record<string, string> = {
-      ...w.headers,
+      ...extraHeaders,
       'content-type': 'application/json',
       'user-agent': USER_AGENT,
-      ...signingHeaders(this.cfg.signatureHeaders, w.msgId, ts, signatureHeader(w.secrets, w.msgId, ts, body)),
+      ...signingHeaders(this.cfg.signatureHeaders, id, ts, signatureHeader(secrets, id, ts, body)),
     };
     try {
-      const url = new URL(w.url);
+      const url = new URL(target);
       if (!this.cfg.allowPrivateTargets) checkLiteralHost(url);
       const res = await request(url, {
         method: 'POST',
         headers,
         body,
         dispatcher: this.agent,
-        signal: AbortSignal.timeout(this.cfg.requestTimeoutMs),
-        headersTimeout: this.cfg.requestTimeoutMs,
-        bodyTimeout: this.cfg.requestTimeoutMs,
+        signal: AbortSignal.timeout(timeoutMs),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
       });
       const chunks: Buffer[] = [];
       let size = 0;
@@ -96,7 +131,7 @@ export class Sender {
         statusCode: 0,
         body: '',
         durationMs: Math.round(performance.now() - started),
-        error: describe(err, this.cfg.requestTimeoutMs),
+        error: describe(err, timeoutMs),
         retryAfterSeconds: null,
       };
     }

@@ -31,8 +31,19 @@ export interface Endpoint {
   headers: Record<string, string>;
   secret: string;
   previousSecrets: SecretVersion[];
+  /** The last ping/pong check of the URL. */
+  ping: PingResult | null;
+  /** A shared key sent in `header` with every delivery. */
+  webhookKey: { header: string; key: string } | null;
   createdAt: number;
   updatedAt: number;
+}
+
+export interface PingResult {
+  ok: boolean;
+  /** What happened, in words: "pong received", or why not. */
+  detail: string;
+  at: number;
 }
 
 export interface EventType {

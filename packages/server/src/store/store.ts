@@ -18,7 +18,7 @@ export interface AppInput {
   metadata: Record<string, string>;
 }
 
-export type EndpointInput = Omit<Endpoint, 'id' | 'appId' | 'createdAt' | 'updatedAt' | 'previousSecrets'>;
+export type EndpointInput = Omit<Endpoint, 'id' | 'appId' | 'createdAt' | 'updatedAt' | 'previousSecrets' | 'webhookKey'>;
 export type EndpointFields = Partial<Omit<Endpoint, 'id' | 'appId' | 'createdAt' | 'updatedAt'>>;
 
 export type EventTypeInput = Omit<EventType, 'createdAt' | 'updatedAt'>;
@@ -63,6 +63,15 @@ export interface EndpointMessage {
 export interface MessageDestination {
   endpoint: Endpoint;
   delivery: Delivery;
+}
+
+export interface EndpointStatus {
+  endpointId: string;
+  processing: number;
+  failed: number;
+  lastAttemptAt: number | null;
+  /** The last attempt's HTTP status, 0 when it got no response. */
+  lastStatus: number | null;
 }
 
 export interface EndpointStats {
@@ -182,8 +191,12 @@ export interface Store {
 
   /** Queues one manual attempt of the message to the endpoint, creating the delivery if needed. */
   resend(appId: string, msgId: string, endpointId: string): Promise<void>;
-  /** Re-queues the endpoint's failed deliveries of messages created in [since, until). */
+  /** Re-queues the endpoint's failed deliveries of messages created in [since, until), behind new traffic. */
   recover(appId: string, endpointId: string, since: number, until: number | null): Promise<number>;
+  /** Re-queues every failed delivery of the application, oldest first, behind new traffic. */
+  retryFailed(appId: string): Promise<number>;
+  /** Per endpoint: deliveries not finished, deliveries failed, and the last attempt. */
+  appStatus(appId: string): Promise<EndpointStatus[]>;
   /** Creates deliveries for messages in [since, until) that match the endpoint but never had one. */
   replayMissing(appId: string, endpointId: string, since: number, until: number | null): Promise<number>;
 

@@ -25,6 +25,7 @@ import type {
   EndpointInput,
   EndpointMessage,
   EndpointStats,
+  EndpointStatus,
   EventTypeInput,
   IdempotentResponse,
   LeaseOffer,
@@ -71,6 +72,8 @@ function endpointFrom(r: Row): Endpoint {
     headers: parse(r.headers, {}),
     secret: r.secret as string,
     previousSecrets: parse(r.previous_secrets, []),
+    ping: r.ping_at === null || r.ping_at === undefined ? null : { ok: r.ping_ok === 1, detail: r.ping_detail as string, at: r.ping_at as number },
+    webhookKey: typeof r.key_header === 'string' ? { header: r.key_header, key: r.key_value as string } : null,
     createdAt: r.created_at as number,
     updatedAt: r.updated_at as number,
   };
@@ -153,7 +156,14 @@ function isUniqueViolation(err: unknown): boolean {
 }
 
 // The endpoint columns a delivery attempt needs, aliased as workFrom reads them.
-const WORK_ENDPOINT_COLUMNS = 'e.id AS endpoint_id, e.url, e.headers, e.secret, e.previous_secrets, e.throttle_rate';
+const WORK_ENDPOINT_COLUMNS = 'e.id AS endpoint_id, e.url, e.headers, e.secret, e.previous_secrets, e.throttle_rate, e.key_header, e.key_value';
+
+/** The headers sent with each delivery: the endpoint's own, plus its webhook key if it has one. */
+function deliveryHeaders(r: Row): Record<string, string> {
+  const headers = parse<Record<string, string>>(r.headers, {});
+  if (typeof r.key_header === 'string') headers[r.key_header] = r.key_value as string;
+  return headers;
+}
 
 function workFrom(r: Row, now: number, leaseUntil: number): Work {
   const previous = parse<{ key: string; expiresAt: number | null }[]>(r.previous_secrets, []);
@@ -164,7 +174,7 @@ function workFrom(r: Row, now: number, leaseUntil: number): Work {
     endpointId: r.endpoint_id as string,
     eventType: r.event_type as string,
     url: r.url as string,
-    headers: parse(r.headers, {}),
+    headers: deliveryHeaders(r),
     // The current secret first, then any still in its rotation grace period.
     secrets: [r.secret as string, ...previous.filter((s) => s.expiresAt === null || s.expiresAt > now).map((s) => s.key)],
     payload: r.payload as string,
@@ -367,19 +377,25 @@ export class SqliteStore implements Store {
       json(ep.headers),
       ep.secret,
       json(ep.previousSecrets),
+      ep.ping === null ? null : ep.ping.ok ? 1 : 0,
+      ep.ping?.detail ?? null,
+      ep.ping?.at ?? null,
+      ep.webhookKey?.header ?? null,
+      ep.webhookKey?.key ?? null,
       ep.updatedAt,
     ];
     try {
       if (insert) {
         this.q(
           `INSERT INTO endpoints (uid, url, description, version, disabled, event_types, channels, throttle_rate, metadata,
-             headers, secret, previous_secrets, updated_at, id, app_id, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             headers, secret, previous_secrets, ping_ok, ping_detail, ping_at, key_header, key_value, updated_at, id, app_id, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         ).run(...values, ep.id, ep.appId, ep.createdAt);
       } else {
         this.q(
           `UPDATE endpoints SET uid = ?, url = ?, description = ?, version = ?, disabled = ?, event_types = ?, channels = ?,
-             throttle_rate = ?, metadata = ?, headers = ?, secret = ?, previous_secrets = ?, updated_at = ?
+             throttle_rate = ?, metadata = ?, headers = ?, secret = ?, previous_secrets = ?, ping_ok = ?, ping_detail = ?, ping_at = ?,
+             key_header = ?, key_value = ?, updated_at = ?
            WHERE id = ? AND app_id = ?`,
         ).run(...values, ep.id, ep.appId);
       }
@@ -392,7 +408,7 @@ export class SqliteStore implements Store {
   createEndpoint(appId: string, input: EndpointInput): Promise<Endpoint> {
     return this.write(() => {
       const now = Date.now();
-      const ep: Endpoint = { ...input, id: newId('ep', now), appId, previousSecrets: [], createdAt: now, updatedAt: now };
+      const ep: Endpoint = { ...input, id: newId('ep', now), appId, previousSecrets: [], webhookKey: null, createdAt: now, updatedAt: now };
       this.putEndpoint(ep, true);
       return ep;
     });
@@ -624,7 +640,7 @@ export class SqliteStore implements Store {
       const now = Date.now();
       // A manual resend is a new round: attempts restart so the full schedule applies again.
       const changed = this.q(
-        `UPDATE deliveries SET status = 1, attempts = 0, next_attempt_at = ?, trigger_type = 1, lease_owner = NULL
+        `UPDATE deliveries SET status = 1, attempts = 0, next_attempt_at = ?, trigger_type = 1, lease_owner = NULL, priority = 0
          WHERE msg_id = ? AND endpoint_id = ? AND status != 3`,
       ).run(now, msgId, endpointId).changes;
       if (changed === 0) {
@@ -640,9 +656,40 @@ export class SqliteStore implements Store {
     return this.write(() => {
       const now = Date.now();
       return this.q(
-        `UPDATE deliveries SET status = 1, attempts = 0, next_attempt_at = ?, trigger_type = 1, lease_owner = NULL
+        `UPDATE deliveries SET status = 1, attempts = 0, next_attempt_at = ?, trigger_type = 1, lease_owner = NULL, priority = 1
          WHERE app_id = ? AND endpoint_id = ? AND status = ${Status.Fail} AND created_at >= ? AND created_at < ?`,
       ).run(now, appId, endpointId, since, until ?? Number.MAX_SAFE_INTEGER).changes;
+    });
+  }
+
+  retryFailed(appId: string): Promise<number> {
+    return this.write(() => {
+      // All due at once; claims take equal due times in id order, i.e. oldest first.
+      return this.q(
+        `UPDATE deliveries SET status = 1, attempts = 0, next_attempt_at = ?, trigger_type = 1, lease_owner = NULL, priority = 1
+         WHERE app_id = ? AND status = ${Status.Fail}`,
+      ).run(Date.now(), appId).changes;
+    });
+  }
+
+  async appStatus(appId: string): Promise<EndpointStatus[]> {
+    const counts = this.q(
+      `SELECT endpoint_id, SUM(status IN (1, 3)) AS processing, SUM(status = ${Status.Fail}) AS failed
+       FROM deliveries WHERE app_id = ? AND status IN (1, 2, 3) GROUP BY endpoint_id`,
+    ).all(appId) as Row[];
+    const byEndpoint = new Map(counts.map((r) => [r.endpoint_id as string, r]));
+    const endpoints = this.q('SELECT id FROM endpoints WHERE app_id = ? ORDER BY id').all(appId) as Row[];
+    const last = this.q('SELECT created_at, response_status_code FROM attempts WHERE endpoint_id = ? ORDER BY id DESC LIMIT 1');
+    return endpoints.map((e) => {
+      const c = byEndpoint.get(e.id as string);
+      const a = last.get(e.id) as Row | undefined;
+      return {
+        endpointId: e.id as string,
+        processing: (c?.processing as number | undefined) ?? 0,
+        failed: (c?.failed as number | undefined) ?? 0,
+        lastAttemptAt: (a?.created_at as number | undefined) ?? null,
+        lastStatus: (a?.response_status_code as number | undefined) ?? null,
+      };
     });
   }
 
@@ -733,11 +780,15 @@ export class SqliteStore implements Store {
       // First the due (id, endpoint) pairs in order, from the covering index alone, so the
       // cost follows the rows looked at. Full endpoints are left out in SQL (so they cannot
       // starve the rest); partly full ones are capped here, which keeps the index order.
-      const due = this.q(
+      // New traffic (priority 0) first; bulk re-sends (priority 1) fill what room is left.
+      const full = JSON.stringify(Object.keys(o.allowance).filter((ep) => o.allowance[ep]! <= 0));
+      const scan = this.q(
         `SELECT id, endpoint_id FROM deliveries INDEXED BY deliveries_due
-         WHERE status IN (1, 3) AND next_attempt_at <= ? AND endpoint_id NOT IN (SELECT value FROM json_each(?))
+         WHERE status IN (1, 3) AND priority = ? AND next_attempt_at <= ? AND endpoint_id NOT IN (SELECT value FROM json_each(?))
          ORDER BY next_attempt_at LIMIT ?`,
-      ).all(o.now, JSON.stringify(Object.keys(o.allowance).filter((ep) => o.allowance[ep]! <= 0)), o.limit) as Row[];
+      );
+      const due = scan.all(0, o.now, full, o.limit) as Row[];
+      if (due.length < o.limit) due.push(...(scan.all(1, o.now, full, o.limit - due.length) as Row[]));
       const taken = new Map<string, number>();
       const chosen: number[] = [];
       for (const r of due) {
