@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, SETTINGS, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { startHookwell, VERSION } from './server.js';
+import { startListener, type ListenOptions } from './listen.js';
 
 function settingsHelp(): string {
   const rows = SETTINGS.map((s) => `  ${(s.flag ? `${s.flag}, ` : '') + s.env}`.padEnd(42) + `${s.help} (default: ${s.default || 'generated'})`);
@@ -73,6 +74,48 @@ export async function main(argv: string[]): Promise<void> {
       if (opts.host !== undefined && explicit('host')) flags.host = opts.host;
       if (opts.db !== undefined && explicit('db')) flags.db = opts.db;
       await serve(flags);
+    });
+
+  program
+    .command('listen')
+    .description('run a local receiver that verifies, prints and answers what Hookwell sends (for development)')
+    .option('--port <port>', 'listen port (0 picks a free one)', '4000')
+    .option('--host <host>', 'listen address', '127.0.0.1')
+    .option('--secret <secret>', "the endpoint's signing secret (whsec_…) or public key (whpk_…); verifies every request")
+    .option('--key <key>', 'a webhook key expected in --key-header')
+    .option('--key-header <name>', 'the header carrying --key', 'x-webhook-key')
+    .option('--fail-rate <rate>', 'share of requests to fail on purpose, 0 to 1', '0')
+    .option('--status <code>', 'the status answered when failing on purpose', '500')
+    .option('--delay-ms <ms>', 'wait before answering', '0')
+    .option('--verbose', 'print each payload too', false)
+    .action(async (opts: Record<string, string | boolean | undefined>) => {
+      const fail = (msg: string) => {
+        process.stderr.write(`hookwell listen: ${msg}\n`);
+        process.exit(2);
+      };
+      const num = (name: string, min: number, max: number, whole = true) => {
+        const raw = String(opts[name]);
+        const n = Number(raw);
+        if (raw.trim() === '' || Number.isNaN(n) || n < min || n > max || (whole && !Number.isInteger(n))) {
+          fail(`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be ${whole ? 'a whole number' : 'a number'} from ${min} to ${max}, got "${raw}"`);
+        }
+        return n;
+      };
+      const options: ListenOptions = {
+        port: num('port', 0, 65535),
+        host: String(opts.host),
+        secret: typeof opts.secret === 'string' ? opts.secret : null,
+        key: typeof opts.key === 'string' ? opts.key : null,
+        keyHeader: String(opts.keyHeader),
+        failRate: num('failRate', 0, 1, false),
+        status: num('status', 100, 599),
+        delayMs: num('delayMs', 0, 600_000),
+        verbose: opts.verbose === true,
+      };
+      const { url } = await startListener(options).catch((err: Error) => fail(`could not listen: ${err.message}`) as never);
+      process.stdout.write(`hookwell listen: receiving on ${url}${options.secret ? ' (verifying signatures)' : ' (not verifying: no --secret)'}\n`);
+      process.on('SIGTERM', () => process.exit(0));
+      process.on('SIGINT', () => process.exit(0));
     });
 
   await program.parseAsync(argv);
