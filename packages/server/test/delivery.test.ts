@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { verify } from '@hookwell/receiver';
+import { generateKeyPair, verify } from '@hookwell/receiver';
 import { eventually, startReceiver, startServer, type Receiver, type TestServer } from './helpers.js';
 
 async function setup(server: TestServer, url: string, extra: Record<string, unknown> = {}) {
@@ -151,6 +151,19 @@ describe('delivery', () => {
     const sigs = String(got.headers['webhook-signature']).split(' ');
     assert.equal(sigs.length, 2);
     for (const s of [oldSecret, newSecret]) verify(got.body, got.headers as Record<string, string>, s);
+  });
+
+  it('signs with ed25519 (v1a) when the secret is an asymmetric key', async () => {
+    const { secretKey, publicKey } = generateKeyPair();
+    const { app, endpoint } = await setup(server, `${receiver.url}/asymmetric`, { secret: secretKey });
+    const shown = (await server.api('GET', `/api/v1/app/${app}/endpoint/${endpoint}/secret`)).body;
+    assert.deepEqual(shown, { key: secretKey, publicKey });
+    receiver.respond = () => ({ status: 200 });
+    const msg = await send(server, app, { asym: true });
+    const got = await eventually(() => receiver.received.find((r) => r.headers['webhook-id'] === msg));
+    assert.match(String(got.headers['webhook-signature']), /^v1a,/);
+    assert.deepEqual(verify(got.body, got.headers as Record<string, string>, publicKey), { asym: true });
+    assert.throws(() => verify(got.body, got.headers as Record<string, string>, generateKeyPair().publicKey));
   });
 
   it('routes by event type filter and channels', async () => {

@@ -43,6 +43,13 @@ const SVIX_OPERATIONS: [string, string, string][] = [
   ['v1.event-type.upsert', 'put', '/api/v1/event-type/{event_type_name}'],
   ['v1.event-type.delete', 'delete', '/api/v1/event-type/{event_type_name}'],
   ['v1.event-type.patch', 'patch', '/api/v1/event-type/{event_type_name}'],
+  // Hookwell's own additions.
+  ['hookwell.endpoint.ping', 'post', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/ping'],
+  ['hookwell.endpoint.rotate-key', 'post', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/key'],
+  ['hookwell.endpoint.get-key', 'get', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/key'],
+  ['hookwell.endpoint.delete-key', 'delete', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/key'],
+  ['hookwell.application.status', 'get', '/api/v1/app/{app_id}/status'],
+  ['hookwell.application.retry-failed', 'post', '/api/v1/app/{app_id}/retry-failed'],
 ];
 
 describe('the OpenAPI document', () => {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { generateSecret } from '@hookwell/receiver';
+import { generateSecret, publicKeyOf } from '@hookwell/receiver';
 import { NotFoundError, ValidationError, type FieldProblem } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import { checkName } from '../domain/names.js';
@@ -292,7 +292,10 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
         response: { 200: ref('EndpointSecretOut'), ...errorResponses() },
       },
     },
-    async (req) => ({ key: (await requireEndpoint(d, req.params.app_id, req.params.endpoint_id)).endpoint.secret }),
+    async (req) => {
+      const key = (await requireEndpoint(d, req.params.app_id, req.params.endpoint_id)).endpoint.secret;
+      return key.startsWith('whsk_') ? { key, publicKey: publicKeyOf(key) } : { key };
+    },
   );
 
   app.post<P & { Body: { key?: string | null; gracePeriodSeconds?: number | null } | undefined }>(

@@ -23,7 +23,13 @@ const channelList = (): Schema => stringList(str({ maxLength: 128, pattern: CHAN
 const rate = (min: number): Schema => nullable(int({ minimum: min, maximum: 65535, description: 'Most messages per second to send.' }));
 const url = (): Schema => str({ format: 'uri', minLength: 1, maxLength: 65536, example: 'https://example.com/webhook/' });
 const secret = (): Schema =>
-  nullable(str({ pattern: '^(whsec_)?[a-zA-Z0-9+/=]{32,100}$', description: 'Base64 key, optionally prefixed with whsec_; generated when omitted.' }));
+  nullable(
+    str({
+      pattern: '^(whsec_|whsk_)?[a-zA-Z0-9+/=]{32,100}$',
+      description:
+        'Base64 HMAC key, optionally prefixed with whsec_, or an ed25519 signing key (whsk_…) for asymmetric v1a signatures; generated when omitted.',
+    }),
+  );
 const headerMap = (): Schema => ({ type: 'object', additionalProperties: { type: 'string' } });
 const obj = (properties: Record<string, Schema>, required: string[] = [], extra: Schema = {}): Schema => ({
   type: 'object',
@@ -170,7 +176,10 @@ export const SCHEMAS: Record<string, Schema> = {
   }),
   EndpointOut: obj(endpointOut(), ['id', 'url', 'description', 'metadata', 'createdAt', 'updatedAt']),
   ListResponse_EndpointOut_: list('EndpointOut'),
-  EndpointSecretOut: obj({ key: str() }, ['key']),
+  EndpointSecretOut: obj(
+    { key: str(), publicKey: str({ description: 'For an asymmetric (whsk_) secret: the whpk_ key receivers verify with.' }) },
+    ['key'],
+  ),
   EndpointSecretRotateIn: obj({
     key: secret(),
     gracePeriodSeconds: nullable(int({ minimum: 0, maximum: 604800, default: 86400, description: 'How long the old secret keeps signing.' })),
