@@ -787,16 +787,25 @@ export class SqliteStore implements Store {
          WHERE status IN (1, 3) AND priority = ? AND next_attempt_at <= ? AND endpoint_id NOT IN (SELECT value FROM json_each(?))
          ORDER BY next_attempt_at LIMIT ?`,
       );
-      const due = scan.all(0, o.now, full, o.limit) as Row[];
-      if (due.length < o.limit) due.push(...(scan.all(1, o.now, full, o.limit - due.length) as Row[]));
       const taken = new Map<string, number>();
       const chosen: number[] = [];
-      for (const r of due) {
-        const ep = r.endpoint_id as string;
-        const n = taken.get(ep) ?? 0;
-        if (n >= (o.allowance[ep] ?? o.perEndpoint)) continue;
-        taken.set(ep, n + 1);
-        chosen.push(r.id as number);
+      for (const priority of [0, 1]) {
+        // A long run of rows from endpoints already at their allowance ends the scan: the
+        // next claim leaves those endpoints out in SQL and reaches what lies beyond.
+        let skipped = 0;
+        for (const r of scan.iterate(priority, o.now, full, o.limit) as IterableIterator<Row>) {
+          const ep = r.endpoint_id as string;
+          const n = taken.get(ep) ?? 0;
+          if (n >= (o.allowance[ep] ?? o.perEndpoint)) {
+            if (++skipped >= 64) break;
+            continue;
+          }
+          skipped = 0;
+          taken.set(ep, n + 1);
+          chosen.push(r.id as number);
+          if (chosen.length >= o.limit) break;
+        }
+        if (chosen.length >= o.limit) break;
       }
       if (chosen.length === 0) return [];
       // Then what sending needs, for the chosen rows only.
@@ -876,7 +885,12 @@ export class SqliteStore implements Store {
   }
 
   async nextDueAt(): Promise<number | null> {
-    const r = this.q('SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status IN (1, 3)').get() as Row;
+    // One look-up per priority, each the first entry of its part of the index.
+    const r = this.q(
+      `SELECT MIN(t) AS t FROM (
+         SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status IN (1, 3) AND priority = 0
+         UNION ALL SELECT MIN(next_attempt_at) FROM deliveries WHERE status IN (1, 3) AND priority = 1)`,
+    ).get() as Row;
     return (r.t as number | null) ?? null;
   }
 
