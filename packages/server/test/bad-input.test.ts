@@ -3,30 +3,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
-import Database from 'better-sqlite3';
-import { eventually, startReceiver, startServer, TOKEN, type Receiver, type TestServer } from './helpers.js';
+import { eventually, query, startReceiver, startServer, TOKEN, type Receiver, type TestServer } from './helpers.js';
 
 const TABLES = ['applications', 'endpoints', 'messages', 'deliveries', 'attempts', 'event_types'] as const;
 type Counts = Record<(typeof TABLES)[number], number>;
 
-function query<T>(dbPath: string, sql: string, ...params: unknown[]): T[] {
-  const db = new Database(dbPath, { readonly: true });
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
-}
-
 function counts(dbPath: string): Counts {
-  const db = new Database(dbPath, { readonly: true });
-  try {
-    const out = {} as Counts;
-    for (const t of TABLES) out[t] = (db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n;
-    return out;
-  } finally {
-    db.close();
-  }
+  const out = {} as Counts;
+  for (const t of TABLES) out[t] = query<{ n: number }>(dbPath, `SELECT COUNT(*) AS n FROM ${t}`)[0]!.n;
+  return out;
 }
 
 /** Waits until no delivery is pending or in flight, so row counts stay still. */

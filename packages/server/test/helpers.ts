@@ -1,6 +1,7 @@
 // Shared by the server's tests: a real Hookwell on a temporary SQLite file and port 0,
 // and a real HTTP receiver on loopback that records what it is sent.
 import { mkdtempSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,16 @@ import { createLogger } from '../src/logger.js';
 import { startHookwell, type Hookwell } from '../src/server.js';
 
 export const TOKEN = 'test-admin-token-0123456789';
+
+/** Runs a query on a Hookwell SQLite file, opened read-only beside the running server. */
+export function query<T>(dbPath: string, sql: string, ...params: unknown[]): T[] {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
+}
 
 export function tempDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'hookwell-test-'));

@@ -3,20 +3,11 @@
 // not remembered; keys survive a restart on the same SQLite file.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { startHookwell, type Hookwell } from '../src/server.js';
-import { eventually, startReceiver, startServer, TOKEN, type Receiver, type TestServer } from './helpers.js';
+import { eventually, query, startReceiver, startServer, TOKEN, type Receiver, type TestServer } from './helpers.js';
 
-function query<T>(dbPath: string, sql: string, ...params: unknown[]): T[] {
-  const db = new Database(dbPath, { readonly: true });
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
-}
 
 const count = (dbPath: string, sql: string, ...params: unknown[]): number => query<{ n: number }>(dbPath, sql, ...params)[0]!.n;
 

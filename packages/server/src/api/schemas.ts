@@ -103,6 +103,16 @@ const messageOut = (): Record<string, Schema> => ({
   deliverAt: nullable(dateTime()),
 });
 
+const eventTypeFields = (): Record<string, Schema> => ({
+  description: str(),
+  archived: bool({ default: false }),
+  deprecated: bool({ default: false }),
+  schemas: nullable({ type: 'object', additionalProperties: true }),
+  featureFlags: stringList(str({ maxLength: 256, pattern: NAME_PATTERN }), { minItems: 1 }),
+  featureFlag: nullable(str({ maxLength: 256, pattern: NAME_PATTERN })),
+  groupName: nullable(str({ maxLength: 256, pattern: NAME_PATTERN })),
+});
+
 const backgroundTask = (): Schema =>
   obj(
     {
@@ -255,31 +265,8 @@ export const SCHEMAS: Record<string, Schema> = {
   ),
   ListResponse_MessageAttemptOut_: list('MessageAttemptOut'),
 
-  EventTypeIn: obj(
-    {
-      name: eventTypeName(),
-      description: str(),
-      archived: bool({ default: false }),
-      deprecated: bool({ default: false }),
-      schemas: nullable({ type: 'object', additionalProperties: true }),
-      featureFlags: stringList(str({ maxLength: 256, pattern: NAME_PATTERN }), { minItems: 1 }),
-      featureFlag: nullable(str({ maxLength: 256, pattern: NAME_PATTERN })),
-      groupName: nullable(str({ maxLength: 256, pattern: NAME_PATTERN })),
-    },
-    ['name', 'description'],
-  ),
-  EventTypeUpsertIn: obj(
-    {
-      description: str(),
-      archived: bool({ default: false }),
-      deprecated: bool({ default: false }),
-      schemas: nullable({ type: 'object', additionalProperties: true }),
-      featureFlags: stringList(str({ maxLength: 256, pattern: NAME_PATTERN }), { minItems: 1 }),
-      featureFlag: nullable(str({ maxLength: 256, pattern: NAME_PATTERN })),
-      groupName: nullable(str({ maxLength: 256, pattern: NAME_PATTERN })),
-    },
-    ['description'],
-  ),
+  EventTypeIn: obj({ name: eventTypeName(), ...eventTypeFields() }, ['name', 'description']),
+  EventTypeUpsertIn: obj(eventTypeFields(), ['description']),
   EventTypePatch: obj({
     description: str(),
     archived: bool(),
