@@ -96,9 +96,10 @@ export class Dispatcher {
         const s = this.state(endpointId);
         const full = this.active + this.queued + this.reserved >= this.capacity || s.inflight + s.queue.length + s.reserved >= this.window;
         if (full || s.backlogged || this.stopping) {
-          // It stays pending in the store, where a claim picks it up in order.
+          // It stays pending in the store, where a claim picks it up in order. No claim is
+          // started here: this endpoint (or everything) is full, and the attempt that makes
+          // room starts one; claiming now would only scan past rows it cannot take.
           s.backlogged = true;
-          this.notify();
           return false;
         }
         // Counted now, so one burst of messages cannot take more than the window.
