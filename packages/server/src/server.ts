@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { Sender } from './delivery/sender.js';
-import { SqliteStore } from './store/sqlite/store.js';
+import { openThreadedSqlite } from './store/sqlite/threaded.js';
 import type { Store } from './store/store.js';
 import {
   hashToken,
@@ -95,7 +95,7 @@ export async function buildApi(deps: Deps): Promise<FastifyInstance> {
 }
 
 export async function startHookwell(cfg: Config, log: Logger): Promise<Hookwell> {
-  const store = SqliteStore.open(cfg.db);
+  const store = await openThreadedSqlite(cfg.db);
   const { hash, generated } = await resolveToken(store, cfg);
   const sender = new Sender(cfg);
   const dispatcher = new Dispatcher(store, sender, cfg, log);

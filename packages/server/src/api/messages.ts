@@ -108,6 +108,8 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       try {
         const created = await d.store.createMessage(a.id, input, { lease: offer });
         leased = created.leased;
+        // What was not leased waits in the store for a claim.
+        if (created.deliveries > leased.length) d.dispatcher.notify();
         return reply.code(202).send(presentMessage(created.message, req.query.with_content !== false, b.payload));
       } finally {
         d.dispatcher.settle(offer, leased);
