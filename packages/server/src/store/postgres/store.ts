@@ -1,0 +1,1003 @@
+import pg from 'pg';
+import { newId } from '../../domain/ids.js';
+import { ConflictError, NotFoundError } from '../../domain/errors.js';
+import {
+  Status,
+  type Application,
+  type Attempt,
+  type Delivery,
+  type Endpoint,
+  type EventType,
+  type ListQuery,
+  type Message,
+  type Page,
+  type StatusCode,
+  type TriggerCode,
+} from '../../domain/types.js';
+import type {
+  AppInput,
+  AttemptFilter,
+  AttemptRecord,
+  ClaimOptions,
+  DeliveryFilter,
+  EndpointFields,
+  EndpointInput,
+  EndpointMessage,
+  EndpointStats,
+  EndpointStatus,
+  EventTypeInput,
+  IdempotentResponse,
+  LeaseOffer,
+  MessageDestination,
+  MessageFilter,
+  MessageInput,
+  Store,
+  Work,
+} from '../store.js';
+import { planPage, toPage } from '../paging.js';
+import { endpointMatches } from '../sqlite/store.js';
+import { MIGRATION_LOCK, migrate } from './migrations.js';
+
+// The PostgreSQL store: the same rows, results and errors as SqliteStore, for several
+// Hookwell processes sharing one database. Each method is one statement or one
+// transaction on a dedicated pooled client. Nothing is cached in the process, since
+// another process may change anything at any time.
+
+type Row = Record<string, unknown>;
+type Db = pg.Pool | pg.PoolClient;
+
+const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
+const parse = <T>(v: unknown, fallback: T): T => (typeof v === 'string' ? (JSON.parse(v) as T) : fallback);
+
+/** bigint (int8) as a JS number: ids and epoch-ms times stay far below 2^53. */
+const INT8_OID = 20;
+const typeParsers = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+/** SQL is written with `?` placeholders, as SqliteStore's (and planPage's) is; PostgreSQL numbers them. */
+function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+async function all(db: Db, sql: string, params: unknown[] = []): Promise<Row[]> {
+  return (await db.query(numbered(sql), params)).rows as Row[];
+}
+
+async function one(db: Db, sql: string, params: unknown[] = []): Promise<Row | undefined> {
+  return (await all(db, sql, params))[0];
+}
+
+async function run(db: Db, sql: string, params: unknown[] = []): Promise<number> {
+  return (await db.query(numbered(sql), params)).rowCount ?? 0;
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return err instanceof Error && (err as { code?: unknown }).code === '23505';
+}
+
+function appFrom(r: Row): Application {
+  return {
+    id: r.id as string,
+    uid: (r.uid as string | null) ?? null,
+    name: r.name as string,
+    throttleRate: (r.throttle_rate as number | null) ?? null,
+    metadata: parse(r.metadata, {}),
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+function endpointFrom(r: Row): Endpoint {
+  return {
+    id: r.id as string,
+    appId: r.app_id as string,
+    uid: (r.uid as string | null) ?? null,
+    url: r.url as string,
+    description: r.description as string,
+    version: r.version as number,
+    disabled: r.disabled === true,
+    eventTypes: parse(r.event_types, null),
+    channels: parse(r.channels, null),
+    throttleRate: (r.throttle_rate as number | null) ?? null,
+    metadata: parse(r.metadata, {}),
+    headers: parse(r.headers, {}),
+    secret: r.secret as string,
+    previousSecrets: parse(r.previous_secrets, []),
+    ping: r.ping_at === null || r.ping_at === undefined ? null : { ok: r.ping_ok === true, detail: r.ping_detail as string, at: r.ping_at as number },
+    webhookKey: typeof r.key_header === 'string' ? { header: r.key_header, key: r.key_value as string } : null,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+function eventTypeFrom(r: Row): EventType {
+  return {
+    name: r.name as string,
+    description: r.description as string,
+    archived: r.archived === true,
+    deprecated: r.deprecated === true,
+    schemas: parse(r.schemas, null),
+    featureFlags: parse(r.feature_flags, null),
+    groupName: (r.group_name as string | null) ?? null,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+function messageFrom(r: Row, prefix = ''): Message {
+  return {
+    id: r[`${prefix}id`] as string,
+    appId: r[`${prefix}app_id`] as string,
+    eventId: (r[`${prefix}event_id`] as string | null) ?? null,
+    eventType: r[`${prefix}event_type`] as string,
+    payload: (r[`${prefix}payload`] as string | null) ?? null,
+    channels: parse(r[`${prefix}channels`], null),
+    tags: parse(r[`${prefix}tags`], null),
+    createdAt: r[`${prefix}created_at`] as number,
+  };
+}
+
+function deliveryFrom(r: Row, prefix = ''): Delivery {
+  return {
+    id: r[`${prefix}id`] as number,
+    msgId: r[`${prefix}msg_id`] as string,
+    endpointId: r[`${prefix}endpoint_id`] as string,
+    appId: r[`${prefix}app_id`] as string,
+    status: r[`${prefix}status`] as StatusCode,
+    attempts: r[`${prefix}attempts`] as number,
+    nextAttemptAt: (r[`${prefix}next_attempt_at`] as number | null) ?? null,
+    lastAttemptAt: (r[`${prefix}last_attempt_at`] as number | null) ?? null,
+    trigger: r[`${prefix}trigger_type`] as TriggerCode,
+    createdAt: r[`${prefix}created_at`] as number,
+  };
+}
+
+function attemptFrom(r: Row): Attempt {
+  return {
+    id: r.id as string,
+    msgId: r.msg_id as string,
+    endpointId: r.endpoint_id as string,
+    appId: r.app_id as string,
+    url: r.url as string,
+    status: r.status as StatusCode,
+    responseStatusCode: r.response_status_code as number,
+    response: r.response as string,
+    responseDurationMs: r.response_duration_ms as number,
+    triggerType: r.trigger_type as TriggerCode,
+    error: (r.error as string | null) ?? null,
+    createdAt: r.created_at as number,
+  };
+}
+
+// The endpoint columns a delivery attempt needs, aliased as workFrom reads them.
+const WORK_ENDPOINT_COLUMNS = 'e.id AS endpoint_id, e.url, e.headers, e.secret, e.previous_secrets, e.throttle_rate, e.key_header, e.key_value';
+
+/** The headers sent with each delivery: the endpoint's own, plus its webhook key if it has one. */
+function deliveryHeaders(r: Row): Record<string, string> {
+  const headers = parse<Record<string, string>>(r.headers, {});
+  if (typeof r.key_header === 'string') headers[r.key_header] = r.key_value as string;
+  return headers;
+}
+
+function workFrom(r: Row, now: number, leaseUntil: number): Work {
+  const previous = parse<{ key: string; expiresAt: number | null }[]>(r.previous_secrets, []);
+  return {
+    deliveryId: r.delivery_id as number,
+    msgId: r.msg_id as string,
+    appId: r.app_id as string,
+    endpointId: r.endpoint_id as string,
+    eventType: r.event_type as string,
+    url: r.url as string,
+    headers: deliveryHeaders(r),
+    // The current secret first, then any still in its rotation grace period.
+    secrets: [r.secret as string, ...previous.filter((s) => s.expiresAt === null || s.expiresAt > now).map((s) => s.key)],
+    payload: r.payload as string,
+    attempts: r.attempts as number,
+    throttleRate: (r.throttle_rate as number | null) ?? null,
+    trigger: r.trigger_type as TriggerCode,
+    leaseUntil,
+  };
+}
+
+/** Adds the message filters shared by message, delivery and attempt listings. */
+function messageConditions(filter: MessageFilter, alias: string, where: string[], params: unknown[]): void {
+  // JSON arrays are stored as text; jsonb containment tests membership.
+  if (filter.channel !== undefined) {
+    where.push(`(${alias}.channels)::jsonb @> jsonb_build_array(?::text)`);
+    params.push(filter.channel);
+  }
+  if (filter.tag !== undefined) {
+    where.push(`(${alias}.tags)::jsonb @> jsonb_build_array(?::text)`);
+    params.push(filter.tag);
+  }
+  if (filter.eventTypes !== undefined && filter.eventTypes.length > 0) {
+    where.push(`${alias}.event_type = ANY(?::text[])`);
+    params.push(filter.eventTypes);
+  }
+  if (filter.before !== undefined) {
+    where.push(`${alias}.created_at < ?`);
+    params.push(filter.before);
+  }
+  if (filter.after !== undefined) {
+    where.push(`${alias}.created_at > ?`);
+    params.push(filter.after);
+  }
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export interface PostgresStoreOptions {
+  /** A schema to keep Hookwell's tables in, created if missing; otherwise the server's default search_path. */
+  schema?: string;
+  /** Most connections in the pool (default 10). */
+  poolSize?: number;
+}
+
+export class PostgresStore implements Store {
+  private constructor(readonly pool: pg.Pool) {}
+
+  static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const { schema } = opts;
+    if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+      throw new Error(`invalid PostgreSQL schema name "${schema}": use lower-case letters, digits and "_"`);
+    }
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: opts.poolSize ?? 10,
+      types: typeParsers,
+      // Every pooled connection resolves table names in the schema (a search_path given
+      // in the URL's own `options` takes precedence).
+      ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+    });
+    // An idle client whose connection dies emits 'error' on the pool; without a listener
+    // that would end the process. The pool drops the client, and the next query reconnects.
+    pool.on('error', () => undefined);
+    try {
+      if (schema !== undefined) {
+        // Under the migration lock, so processes starting together cannot race to create it.
+        const client = await pool.connect();
+        try {
+          await client.query('BEGIN');
+          await client.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
+          // Looked up first, so a role without CREATE on the database can use an existing schema.
+          const found = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+          if (found.rowCount === 0) await client.query(`CREATE SCHEMA ${schema}`);
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        } finally {
+          client.release();
+        }
+      }
+      await migrate(pool);
+    } catch (err) {
+      await pool.end();
+      throw err;
+    }
+    // Unlike SqliteStore, leases found at start-up are not given back: other processes
+    // sharing the database may hold them. They fall due when they expire.
+    return new PostgresStore(pool);
+  }
+
+  /**
+   * Runs fn in one transaction on a dedicated client. `bookkeeping` is for writes whose
+   * loss can only cause a delivery to be attempted again: they commit without waiting
+   * for the WAL flush, as SqliteStore's skip the sync.
+   */
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>, bookkeeping = false): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      if (bookkeeping) await client.query('SET LOCAL synchronous_commit = off');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  // --- meta -------------------------------------------------------------------------
+
+  async getMeta(key: string): Promise<string | null> {
+    const r = await one(this.pool, 'SELECT value FROM meta WHERE key = ?', [key]);
+    return r === undefined ? null : (r.value as string);
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await run(this.pool, 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
+  }
+
+  // --- applications -----------------------------------------------------------------
+
+  async createApp(input: AppInput): Promise<Application> {
+    const now = Date.now();
+    const app: Application = { id: newId('app', now), ...input, createdAt: now, updatedAt: now };
+    try {
+      await run(
+        this.pool,
+        `INSERT INTO applications (id, uid, name, throttle_rate, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        [app.id, app.uid, app.name, app.throttleRate, json(app.metadata), now, now],
+      );
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ConflictError(`an application with uid "${input.uid}" already exists`);
+      throw err;
+    }
+    return app;
+  }
+
+  async getApp(ref: string): Promise<Application | null> {
+    // By id first: another application's uid may look like an id.
+    const r = await one(this.pool, 'SELECT * FROM applications WHERE id = ? OR uid = ? ORDER BY (id = ?) DESC LIMIT 1', [ref, ref, ref]);
+    return r === undefined ? null : appFrom(r);
+  }
+
+  async listApps(q: ListQuery): Promise<Page<Application>> {
+    const plan = planPage('id', q);
+    const rows = await all(
+      this.pool,
+      `SELECT * FROM applications ${plan.condition ? `WHERE ${plan.condition}` : ''} ORDER BY id ${plan.direction} LIMIT ?`,
+      [...(plan.param === null ? [] : [plan.param]), plan.limit],
+    );
+    return toPage(rows, plan, (r) => r.id as string, appFrom);
+  }
+
+  updateApp(id: string, fields: Partial<AppInput>): Promise<Application> {
+    return this.tx(async (c) => {
+      const r = await one(c, 'SELECT * FROM applications WHERE id = ? FOR UPDATE', [id]);
+      if (r === undefined) throw new NotFoundError('application', id);
+      const app = { ...appFrom(r), ...fields, updatedAt: Date.now() };
+      try {
+        await run(c, `UPDATE applications SET uid = ?, name = ?, throttle_rate = ?, metadata = ?, updated_at = ? WHERE id = ?`, [
+          app.uid,
+          app.name,
+          app.throttleRate,
+          json(app.metadata),
+          app.updatedAt,
+          id,
+        ]);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new ConflictError(`an application with uid "${fields.uid}" already exists`);
+        throw err;
+      }
+      return app;
+    });
+  }
+
+  deleteApp(id: string): Promise<void> {
+    return this.tx(async (c) => {
+      for (const table of ['attempts', 'deliveries', 'messages', 'endpoints']) {
+        await run(c, `DELETE FROM ${table} WHERE app_id = ?`, [id]);
+      }
+      await run(c, 'DELETE FROM applications WHERE id = ?', [id]);
+    });
+  }
+
+  // --- endpoints ----------------------------------------------------------------------
+
+  private async putEndpoint(db: Db, ep: Endpoint, insert: boolean): Promise<void> {
+    const values = [
+      ep.uid,
+      ep.url,
+      ep.description,
+      ep.version,
+      ep.disabled,
+      json(ep.eventTypes),
+      json(ep.channels),
+      ep.throttleRate,
+      json(ep.metadata),
+      json(ep.headers),
+      ep.secret,
+      json(ep.previousSecrets),
+      ep.ping === null ? null : ep.ping.ok,
+      ep.ping?.detail ?? null,
+      ep.ping?.at ?? null,
+      ep.webhookKey?.header ?? null,
+      ep.webhookKey?.key ?? null,
+      ep.updatedAt,
+    ];
+    try {
+      if (insert) {
+        await run(
+          db,
+          `INSERT INTO endpoints (uid, url, description, version, disabled, event_types, channels, throttle_rate, metadata,
+             headers, secret, previous_secrets, ping_ok, ping_detail, ping_at, key_header, key_value, updated_at, id, app_id, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [...values, ep.id, ep.appId, ep.createdAt],
+        );
+      } else {
+        await run(
+          db,
+          `UPDATE endpoints SET uid = ?, url = ?, description = ?, version = ?, disabled = ?, event_types = ?, channels = ?,
+             throttle_rate = ?, metadata = ?, headers = ?, secret = ?, previous_secrets = ?, ping_ok = ?, ping_detail = ?, ping_at = ?,
+             key_header = ?, key_value = ?, updated_at = ?
+           WHERE id = ? AND app_id = ?`,
+          [...values, ep.id, ep.appId],
+        );
+      }
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ConflictError(`an endpoint with uid "${ep.uid}" already exists in this application`);
+      throw err;
+    }
+  }
+
+  async createEndpoint(appId: string, input: EndpointInput): Promise<Endpoint> {
+    const now = Date.now();
+    const ep: Endpoint = { ...input, id: newId('ep', now), appId, previousSecrets: [], webhookKey: null, createdAt: now, updatedAt: now };
+    await this.putEndpoint(this.pool, ep, true);
+    return ep;
+  }
+
+  async getEndpoint(appId: string, ref: string): Promise<Endpoint | null> {
+    const r = await one(this.pool, 'SELECT * FROM endpoints WHERE app_id = ? AND (id = ? OR uid = ?) ORDER BY (id = ?) DESC LIMIT 1', [
+      appId,
+      ref,
+      ref,
+      ref,
+    ]);
+    return r === undefined ? null : endpointFrom(r);
+  }
+
+  async listEndpoints(appId: string, q: ListQuery): Promise<Page<Endpoint>> {
+    const plan = planPage('id', q);
+    const rows = await all(
+      this.pool,
+      `SELECT * FROM endpoints WHERE app_id = ? ${plan.condition ? `AND ${plan.condition}` : ''} ORDER BY id ${plan.direction} LIMIT ?`,
+      [appId, ...(plan.param === null ? [] : [plan.param]), plan.limit],
+    );
+    return toPage(rows, plan, (r) => r.id as string, endpointFrom);
+  }
+
+  updateEndpoint(appId: string, id: string, fields: EndpointFields): Promise<Endpoint> {
+    return this.tx(async (c) => {
+      const r = await one(c, 'SELECT * FROM endpoints WHERE app_id = ? AND id = ? FOR UPDATE', [appId, id]);
+      if (r === undefined) throw new NotFoundError('endpoint', id);
+      const ep: Endpoint = { ...endpointFrom(r), ...fields, updatedAt: Date.now() };
+      await this.putEndpoint(c, ep, false);
+      return ep;
+    });
+  }
+
+  deleteEndpoint(appId: string, id: string): Promise<void> {
+    return this.tx(async (c) => {
+      await run(c, 'DELETE FROM attempts WHERE endpoint_id = ?', [id]);
+      await run(c, 'DELETE FROM deliveries WHERE endpoint_id = ?', [id]);
+      await run(c, 'DELETE FROM endpoints WHERE app_id = ? AND id = ?', [appId, id]);
+    });
+  }
+
+  // --- event types --------------------------------------------------------------------
+
+  async createEventType(input: EventTypeInput): Promise<EventType> {
+    const now = Date.now();
+    const et: EventType = { ...input, createdAt: now, updatedAt: now };
+    try {
+      await run(
+        this.pool,
+        `INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flags, group_name, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [et.name, et.description, et.archived, et.deprecated, json(et.schemas), json(et.featureFlags), et.groupName, now, now],
+      );
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ConflictError(`event type "${input.name}" already exists`);
+      throw err;
+    }
+    return et;
+  }
+
+  async getEventType(name: string): Promise<EventType | null> {
+    const r = await one(this.pool, 'SELECT * FROM event_types WHERE name = ?', [name]);
+    return r === undefined ? null : eventTypeFrom(r);
+  }
+
+  async listEventTypes(q: ListQuery, includeArchived: boolean): Promise<Page<EventType>> {
+    const plan = planPage('name', q);
+    const where = [includeArchived ? null : 'NOT archived', plan.condition].filter((c) => c !== null);
+    const rows = await all(
+      this.pool,
+      `SELECT * FROM event_types ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY name ${plan.direction} LIMIT ?`,
+      [...(plan.param === null ? [] : [plan.param]), plan.limit],
+    );
+    return toPage(rows, plan, (r) => r.name as string, eventTypeFrom);
+  }
+
+  updateEventType(name: string, fields: Partial<EventTypeInput>): Promise<EventType> {
+    return this.tx(async (c) => {
+      const r = await one(c, 'SELECT * FROM event_types WHERE name = ? FOR UPDATE', [name]);
+      if (r === undefined) throw new NotFoundError('event type', name);
+      const et: EventType = { ...eventTypeFrom(r), ...fields, name, updatedAt: Date.now() };
+      await run(
+        c,
+        `UPDATE event_types SET description = ?, archived = ?, deprecated = ?, schemas = ?, feature_flags = ?, group_name = ?,
+           updated_at = ? WHERE name = ?`,
+        [et.description, et.archived, et.deprecated, json(et.schemas), json(et.featureFlags), et.groupName, et.updatedAt, name],
+      );
+      return et;
+    });
+  }
+
+  async deleteEventType(name: string): Promise<void> {
+    await run(this.pool, 'DELETE FROM event_types WHERE name = ?', [name]);
+  }
+
+  // --- messages -----------------------------------------------------------------------
+
+  createMessage(
+    appId: string,
+    input: MessageInput,
+    options: { onlyEndpointId?: string; lease?: LeaseOffer } = {},
+  ): Promise<{ message: Message; deliveries: number; leased: Work[] }> {
+    const { onlyEndpointId, lease } = options;
+    return this.tx(async (c) => {
+      const now = Date.now();
+      const message: Message = {
+        id: newId('msg', now),
+        appId,
+        eventId: input.eventId,
+        eventType: input.eventType,
+        payload: input.payload,
+        channels: input.channels,
+        tags: input.tags,
+        createdAt: now,
+      };
+      try {
+        await run(
+          c,
+          `INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          [message.id, appId, message.eventId, message.eventType, message.payload, json(message.channels), json(message.tags), now],
+        );
+      } catch (err) {
+        if (isUniqueViolation(err)) {
+          throw new ConflictError(`a message with eventId "${input.eventId}" already exists in this application`, 'duplicate_event_id');
+        }
+        throw err;
+      }
+      const candidates =
+        onlyEndpointId === undefined
+          ? await all(c, `SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels FROM endpoints e WHERE app_id = ? AND NOT disabled ORDER BY e.id`, [appId])
+          : await all(c, `SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels FROM endpoints e WHERE app_id = ? AND id = ?`, [appId, onlyEndpointId]);
+      const immediate = input.deliverAt === null || input.deliverAt <= now;
+      const insert = `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, created_at)
+                      VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`;
+      let deliveries = 0;
+      const leased: Work[] = [];
+      for (const e of candidates) {
+        const ep = { eventTypes: parse<string[] | null>(e.event_types, null), channels: parse<string[] | null>(e.channels, null) };
+        if (onlyEndpointId === undefined && !endpointMatches(ep, message)) continue;
+        deliveries++;
+        if (lease !== undefined && immediate && lease.take(e.endpoint_id as string)) {
+          const leaseUntil = now + lease.leaseMs;
+          const r = await one(c, insert, [message.id, e.endpoint_id, appId, Status.Sending, leaseUntil, lease.owner, now]);
+          leased.push(
+            workFrom(
+              { ...e, delivery_id: r!.id, msg_id: message.id, app_id: appId, attempts: 0, trigger_type: 0, event_type: message.eventType, payload: message.payload },
+              now,
+              leaseUntil,
+            ),
+          );
+        } else {
+          await run(c, insert, [message.id, e.endpoint_id, appId, Status.Pending, input.deliverAt ?? now, null, now]);
+        }
+      }
+      return { message, deliveries, leased };
+    });
+  }
+
+  async getMessage(appId: string, ref: string): Promise<Message | null> {
+    const r = await one(this.pool, 'SELECT * FROM messages WHERE app_id = ? AND (id = ? OR event_id = ?) ORDER BY (id = ?) DESC LIMIT 1', [
+      appId,
+      ref,
+      ref,
+      ref,
+    ]);
+    return r === undefined ? null : messageFrom(r);
+  }
+
+  async listMessages(appId: string, q: ListQuery, filter: MessageFilter): Promise<Page<Message>> {
+    const plan = planPage('m.id', q);
+    const where = ['m.app_id = ?'];
+    const params: unknown[] = [appId];
+    messageConditions(filter, 'm', where, params);
+    if (plan.condition) {
+      where.push(plan.condition);
+      params.push(plan.param);
+    }
+    const rows = await all(this.pool, `SELECT m.* FROM messages m WHERE ${where.join(' AND ')} ORDER BY m.id ${plan.direction} LIMIT ?`, [
+      ...params,
+      plan.limit,
+    ]);
+    return toPage(rows, plan, (r) => r.id as string, (r) => messageFrom(r));
+  }
+
+  expungeMessage(appId: string, msgId: string): Promise<void> {
+    return this.tx(async (c) => {
+      await run(c, 'UPDATE messages SET payload = NULL WHERE app_id = ? AND id = ?', [appId, msgId]);
+      // Nothing is left to send: pending work for this message ends here.
+      await run(c, `UPDATE deliveries SET status = ${Status.Canceled}, next_attempt_at = NULL, lease_owner = NULL WHERE msg_id = ? AND status IN (1, 3)`, [
+        msgId,
+      ]);
+    });
+  }
+
+  // --- deliveries ---------------------------------------------------------------------
+
+  async listMessageDestinations(appId: string, msgId: string, q: ListQuery): Promise<Page<MessageDestination>> {
+    const plan = planPage('e.id', q);
+    const rows = await all(
+      this.pool,
+      `SELECT e.*, d.id AS d_id, d.msg_id AS d_msg_id, d.endpoint_id AS d_endpoint_id, d.app_id AS d_app_id, d.status AS d_status,
+              d.attempts AS d_attempts, d.next_attempt_at AS d_next_attempt_at, d.last_attempt_at AS d_last_attempt_at,
+              d.trigger_type AS d_trigger_type, d.created_at AS d_created_at
+       FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+       WHERE d.app_id = ? AND d.msg_id = ? ${plan.condition ? `AND ${plan.condition}` : ''}
+       ORDER BY e.id ${plan.direction} LIMIT ?`,
+      [appId, msgId, ...(plan.param === null ? [] : [plan.param]), plan.limit],
+    );
+    return toPage(rows, plan, (r) => r.id as string, (r) => ({ endpoint: endpointFrom(r), delivery: deliveryFrom(r, 'd_') }));
+  }
+
+  async listEndpointMessages(appId: string, endpointId: string, q: ListQuery, filter: DeliveryFilter): Promise<Page<EndpointMessage>> {
+    const plan = planPage('m.id', q);
+    const where = ['d.app_id = ?', 'd.endpoint_id = ?'];
+    const params: unknown[] = [appId, endpointId];
+    messageConditions(filter, 'm', where, params);
+    if (filter.status !== undefined) {
+      where.push('d.status = ?');
+      params.push(filter.status);
+    }
+    if (plan.condition) {
+      where.push(plan.condition);
+      params.push(plan.param);
+    }
+    const rows = await all(
+      this.pool,
+      `SELECT m.*, d.id AS d_id, d.msg_id AS d_msg_id, d.endpoint_id AS d_endpoint_id, d.app_id AS d_app_id, d.status AS d_status,
+              d.attempts AS d_attempts, d.next_attempt_at AS d_next_attempt_at, d.last_attempt_at AS d_last_attempt_at,
+              d.trigger_type AS d_trigger_type, d.created_at AS d_created_at
+       FROM deliveries d JOIN messages m ON m.id = d.msg_id
+       WHERE ${where.join(' AND ')} ORDER BY m.id ${plan.direction} LIMIT ?`,
+      [...params, plan.limit],
+    );
+    return toPage(rows, plan, (r) => r.id as string, (r) => ({ message: messageFrom(r), delivery: deliveryFrom(r, 'd_') }));
+  }
+
+  async endpointStats(appId: string, endpointId: string, since?: number, until?: number): Promise<EndpointStats> {
+    const rows = await all(
+      this.pool,
+      `SELECT status, COUNT(*) AS n FROM deliveries WHERE app_id = ? AND endpoint_id = ? AND created_at >= ? AND created_at < ?
+       GROUP BY status`,
+      [appId, endpointId, since ?? 0, until ?? Number.MAX_SAFE_INTEGER],
+    );
+    const stats: EndpointStats = { success: 0, pending: 0, sending: 0, fail: 0, canceled: 0 };
+    const names = ['success', 'pending', 'fail', 'sending', 'canceled'] as const;
+    for (const r of rows) stats[names[r.status as number]!] += r.n as number;
+    return stats;
+  }
+
+  resend(appId: string, msgId: string, endpointId: string): Promise<void> {
+    return this.tx(async (c) => {
+      const now = Date.now();
+      // A manual resend is a new round: attempts restart so the full schedule applies again.
+      const changed = await run(
+        c,
+        `UPDATE deliveries SET status = 1, attempts = 0, next_attempt_at = ?, trigger_type = 1, lease_owner = NULL, priority = 0
+         WHERE msg_id = ? AND endpoint_id = ? AND status != 3`,
+        [now, msgId, endpointId],
+      );
+      if (changed === 0) {
+        await run(
+          c,
+          `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type, created_at)
+           VALUES (?, ?, ?, 1, ?, 1, ?) ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
+          [msgId, endpointId, appId, now, now],
+        );
+      }
+    });
+  }
+
+  recover(appId: string, endpointId: string, since: number, until: number | null): Promise<number> {
+    return run(
+      this.pool,
+      `UPDATE deliveries SET status = 1, attempts = 0, next_attempt_at = ?, trigger_type = 1, lease_owner = NULL, priority = 1
+       WHERE app_id = ? AND endpoint_id = ? AND status = ${Status.Fail} AND created_at >= ? AND created_at < ?`,
+      [Date.now(), appId, endpointId, since, until ?? Number.MAX_SAFE_INTEGER],
+    );
+  }
+
+  retryFailed(appId: string): Promise<number> {
+    // All due at once; claims take equal due times in id order, i.e. oldest first.
+    return run(
+      this.pool,
+      `UPDATE deliveries SET status = 1, attempts = 0, next_attempt_at = ?, trigger_type = 1, lease_owner = NULL, priority = 1
+       WHERE app_id = ? AND status = ${Status.Fail}`,
+      [Date.now(), appId],
+    );
+  }
+
+  async appStatus(appId: string): Promise<EndpointStatus[]> {
+    const rows = await all(
+      this.pool,
+      `SELECT e.id, COALESCE(c.processing, 0) AS processing, COALESCE(c.failed, 0) AS failed,
+              a.created_at AS last_at, a.response_status_code AS last_status
+       FROM endpoints e
+       LEFT JOIN (
+         SELECT endpoint_id, COUNT(*) FILTER (WHERE status IN (1, 3)) AS processing, COUNT(*) FILTER (WHERE status = ${Status.Fail}) AS failed
+         FROM deliveries WHERE app_id = ? AND status IN (1, 2, 3) GROUP BY endpoint_id
+       ) c ON c.endpoint_id = e.id
+       LEFT JOIN LATERAL (
+         SELECT created_at, response_status_code FROM attempts WHERE endpoint_id = e.id ORDER BY id DESC LIMIT 1
+       ) a ON true
+       WHERE e.app_id = ? ORDER BY e.id`,
+      [appId, appId],
+    );
+    return rows.map((r) => ({
+      endpointId: r.id as string,
+      processing: r.processing as number,
+      failed: r.failed as number,
+      lastAttemptAt: (r.last_at as number | null) ?? null,
+      lastStatus: (r.last_status as number | null) ?? null,
+    }));
+  }
+
+  replayMissing(appId: string, endpointId: string, since: number, until: number | null): Promise<number> {
+    return this.tx(async (c) => {
+      const r = await one(c, 'SELECT event_types, channels FROM endpoints WHERE app_id = ? AND id = ?', [appId, endpointId]);
+      if (r === undefined) throw new NotFoundError('endpoint', endpointId);
+      const ep = { eventTypes: parse<string[] | null>(r.event_types, null), channels: parse<string[] | null>(r.channels, null) };
+      const now = Date.now();
+      const candidates = await all(
+        c,
+        `SELECT m.id, m.event_type, m.channels FROM messages m
+         WHERE m.app_id = ? AND m.created_at >= ? AND m.created_at < ? AND m.payload IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ?)
+         ORDER BY m.id`,
+        [appId, since, until ?? Number.MAX_SAFE_INTEGER, endpointId],
+      );
+      const ids = candidates
+        .filter((m) => endpointMatches(ep, { eventType: m.event_type as string, channels: parse(m.channels, null) }))
+        .map((m) => m.id as string);
+      if (ids.length === 0) return 0;
+      // A concurrent replay or resend may have made some of them meanwhile: those are skipped, not counted.
+      return run(
+        c,
+        `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type, created_at)
+         SELECT u.id, ?, ?, 1, ?, 1, ? FROM unnest(?::text[]) WITH ORDINALITY AS u(id, ord) ORDER BY u.ord
+         ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
+        [endpointId, appId, now, now, ids],
+      );
+    });
+  }
+
+  // --- attempts -----------------------------------------------------------------------
+
+  async getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null> {
+    const r = await one(this.pool, 'SELECT * FROM attempts WHERE app_id = ? AND msg_id = ? AND id = ?', [appId, msgId, attemptId]);
+    return r === undefined ? null : attemptFrom(r);
+  }
+
+  async listAttempts(appId: string, q: ListQuery, filter: AttemptFilter): Promise<Page<Attempt>> {
+    const plan = planPage('a.id', q);
+    const where = ['a.app_id = ?'];
+    const params: unknown[] = [appId];
+    if (filter.msgId !== undefined) {
+      where.push('a.msg_id = ?');
+      params.push(filter.msgId);
+    }
+    if (filter.endpointId !== undefined) {
+      where.push('a.endpoint_id = ?');
+      params.push(filter.endpointId);
+    }
+    if (filter.status !== undefined) {
+      where.push('a.status = ?');
+      params.push(filter.status);
+    }
+    if (filter.statusCodeClass !== undefined) {
+      where.push('(a.response_status_code / 100) * 100 = ?');
+      params.push(filter.statusCodeClass);
+    }
+    const { before, after, ...messageOnly } = filter;
+    if (before !== undefined) {
+      where.push('a.created_at < ?');
+      params.push(before);
+    }
+    if (after !== undefined) {
+      where.push('a.created_at > ?');
+      params.push(after);
+    }
+    const msgWhere: string[] = [];
+    messageConditions({ channel: messageOnly.channel, tag: messageOnly.tag, eventTypes: messageOnly.eventTypes }, 'm', msgWhere, params);
+    if (msgWhere.length > 0) where.push(`EXISTS (SELECT 1 FROM messages m WHERE m.id = a.msg_id AND ${msgWhere.join(' AND ')})`);
+    if (plan.condition) {
+      where.push(plan.condition);
+      params.push(plan.param);
+    }
+    const rows = await all(this.pool, `SELECT a.* FROM attempts a WHERE ${where.join(' AND ')} ORDER BY a.id ${plan.direction} LIMIT ?`, [
+      ...params,
+      plan.limit,
+    ]);
+    return toPage(rows, plan, (r) => r.id as string, attemptFrom);
+  }
+
+  async expungeAttempt(appId: string, msgId: string, attemptId: string): Promise<void> {
+    await run(this.pool, `UPDATE attempts SET response = '' WHERE app_id = ? AND msg_id = ? AND id = ?`, [appId, msgId, attemptId]);
+  }
+
+  // --- the queue ----------------------------------------------------------------------
+
+  claim(o: ClaimOptions): Promise<Work[]> {
+    return this.tx(async (c) => {
+      // First the due (id, endpoint) pairs in order, locking them; rows another claim has
+      // locked are skipped, so concurrent dispatchers never take the same delivery. Full
+      // endpoints are left out in SQL (so they cannot starve the rest); partly full ones are
+      // capped here. New traffic (priority 0) first; bulk re-sends (priority 1) fill what
+      // room is left. Rows locked but not chosen are unlocked at commit, unchanged.
+      const full = Object.keys(o.allowance).filter((ep) => o.allowance[ep]! <= 0);
+      const taken = new Map<string, number>();
+      const chosen: number[] = [];
+      for (const priority of [0, 1]) {
+        const rows = await all(
+          c,
+          `SELECT id, endpoint_id FROM deliveries
+           WHERE status IN (1, 3) AND priority = ? AND next_attempt_at <= ? AND endpoint_id <> ALL(?::text[])
+           ORDER BY next_attempt_at, id LIMIT ?
+           FOR UPDATE SKIP LOCKED`,
+          [priority, o.now, full, o.limit],
+        );
+        // A long run of rows from endpoints already at their allowance ends the scan: the
+        // next claim leaves those endpoints out in SQL and reaches what lies beyond.
+        let skipped = 0;
+        for (const r of rows) {
+          const ep = r.endpoint_id as string;
+          const n = taken.get(ep) ?? 0;
+          if (n >= (o.allowance[ep] ?? o.perEndpoint)) {
+            if (++skipped >= 64) break;
+            continue;
+          }
+          skipped = 0;
+          taken.set(ep, n + 1);
+          chosen.push(r.id as number);
+          if (chosen.length >= o.limit) break;
+        }
+        if (chosen.length >= o.limit) break;
+      }
+      if (chosen.length === 0) return [];
+      // Then what sending needs, for the chosen rows only, in the order chosen.
+      const rows = await all(
+        c,
+        `SELECT d.id AS delivery_id, d.msg_id, d.app_id, d.attempts, d.trigger_type,
+                m.event_type, m.payload, e.disabled, ${WORK_ENDPOINT_COLUMNS}
+         FROM unnest(?::bigint[]) WITH ORDINALITY AS j(id, ord) JOIN deliveries d ON d.id = j.id
+         JOIN messages m ON m.id = d.msg_id JOIN endpoints e ON e.id = d.endpoint_id
+         ORDER BY j.ord`,
+        [chosen],
+      );
+      const leaseUntil = o.now + o.leaseMs;
+      const work: Work[] = [];
+      const failed: number[] = [];
+      const leased: number[] = [];
+      for (const r of rows) {
+        if (r.disabled === true || r.payload === null) {
+          // A disabled endpoint's backlog fails now rather than sitting in the queue;
+          // recover brings it back once the endpoint is enabled again.
+          failed.push(r.delivery_id as number);
+          continue;
+        }
+        leased.push(r.delivery_id as number);
+        work.push(workFrom(r, o.now, leaseUntil));
+      }
+      if (leased.length > 0) {
+        await run(c, `UPDATE deliveries SET status = 3, lease_owner = ?, next_attempt_at = ? WHERE id = ANY(?::bigint[])`, [
+          o.owner,
+          leaseUntil,
+          leased,
+        ]);
+      }
+      if (failed.length > 0) {
+        await run(c, `UPDATE deliveries SET status = ${Status.Fail}, lease_owner = NULL, next_attempt_at = NULL WHERE id = ANY(?::bigint[])`, [
+          failed,
+        ]);
+      }
+      return work;
+    }, true);
+  }
+
+  async renewLeases(owner: string, deliveryIds: number[], until: number): Promise<void> {
+    if (deliveryIds.length === 0) return;
+    await run(this.pool, `UPDATE deliveries SET next_attempt_at = ? WHERE status = 3 AND lease_owner = ? AND id = ANY(?::bigint[])`, [
+      until,
+      owner,
+      deliveryIds,
+    ]);
+  }
+
+  async release(owner: string, deliveryIds: number[]): Promise<void> {
+    if (deliveryIds.length === 0) return;
+    await run(
+      this.pool,
+      `UPDATE deliveries SET status = 1, lease_owner = NULL, next_attempt_at = ?
+       WHERE status = 3 AND lease_owner = ? AND id = ANY(?::bigint[])`,
+      [Date.now(), owner, deliveryIds],
+    );
+  }
+
+  async recordAttempts(records: AttemptRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.tx(async (c) => {
+      for (const rec of records) {
+        const a = rec.attempt;
+        await run(
+          c,
+          `INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms,
+             trigger_type, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [
+            newId('atmpt', a.createdAt),
+            a.msgId,
+            a.endpointId,
+            a.appId,
+            a.url,
+            a.status,
+            a.responseStatusCode,
+            a.response,
+            a.responseDurationMs,
+            a.triggerType,
+            a.error,
+            a.createdAt,
+          ],
+        );
+        // Only while still leased by this owner: a lease that expired and was claimed again
+        // belongs to someone else now.
+        await run(
+          c,
+          `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_attempt_at = ?, lease_owner = NULL
+           WHERE id = ? AND status = 3 AND lease_owner = ?`,
+          [rec.next, rec.attempts, rec.nextAttemptAt, a.createdAt, rec.deliveryId, rec.owner],
+        );
+        if (rec.disableEndpoint) await run(c, 'UPDATE endpoints SET disabled = true, updated_at = ? WHERE id = ?', [a.createdAt, a.endpointId]);
+      }
+    }, true);
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    // One look-up per priority, each the first entry of its part of the index.
+    const r = await one(
+      this.pool,
+      `SELECT LEAST(
+         (SELECT MIN(next_attempt_at) FROM deliveries WHERE status IN (1, 3) AND priority = 0),
+         (SELECT MIN(next_attempt_at) FROM deliveries WHERE status IN (1, 3) AND priority = 1)) AS t`,
+    );
+    return (r?.t as number | null | undefined) ?? null;
+  }
+
+  // --- idempotency --------------------------------------------------------------------
+
+  async getIdempotent(scope: string, key: string): Promise<IdempotentResponse | null> {
+    const r = await one(this.pool, 'SELECT * FROM idempotency WHERE scope = ? AND key = ?', [scope, key]);
+    if (r === undefined) return null;
+    return { bodyHash: r.body_hash as string, statusCode: r.status_code as number, body: r.body as string, createdAt: r.created_at as number };
+  }
+
+  async putIdempotent(scope: string, key: string, v: IdempotentResponse): Promise<void> {
+    await run(
+      this.pool,
+      `INSERT INTO idempotency (scope, key, body_hash, status_code, body, created_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (scope, key) DO UPDATE SET body_hash = excluded.body_hash, status_code = excluded.status_code,
+         body = excluded.body, created_at = excluded.created_at`,
+      [scope, key, v.bodyHash, v.statusCode, v.body, v.createdAt],
+    );
+  }
+
+  async purgeIdempotent(olderThan: number): Promise<void> {
+    await run(this.pool, 'DELETE FROM idempotency WHERE created_at < ?', [olderThan]);
+  }
+}

@@ -1,0 +1,924 @@
+// One contract for every Store: the same suite runs against SQLite and PostgreSQL, directly
+// on the store (no HTTP). PostgreSQL is reached at HOOKWELL_TEST_PG_URL (default
+// postgres://postgres@127.0.0.1:5432/test); each run works in a schema of its own, dropped
+// at the end. When no server answers there, the PostgreSQL suite is skipped, saying why.
+import { describe, it, before, after, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { SqliteStore } from '../src/store/sqlite/store.js';
+import { PostgresStore } from '../src/store/postgres/store.js';
+import { MIGRATIONS } from '../src/store/postgres/migrations.js';
+import type { AttemptRecord, ClaimOptions, EndpointInput, MessageInput, Store, Work } from '../src/store/store.js';
+import { ConflictError, NotFoundError } from '../src/domain/errors.js';
+import { Status, type Application, type Endpoint, type ListQuery, type Message, type StatusCode } from '../src/domain/types.js';
+import { tempDir } from './helpers.js';
+
+const PG_URL = process.env.HOOKWELL_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const RUN = randomBytes(5).toString('hex');
+const TABLES = ['meta', 'applications', 'endpoints', 'event_types', 'messages', 'deliveries', 'attempts', 'idempotency'];
+
+async function pgReachable(): Promise<string | false> {
+  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return false;
+  } catch (err) {
+    return `PostgreSQL not reachable at ${PG_URL}: ${(err as Error).message}`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+const pgSkip = await pgReachable();
+
+/** Opens an empty store for each test and cleans up after the suite. */
+interface Backend {
+  fresh(): Promise<Store>;
+  teardown(): Promise<void>;
+}
+
+function sqliteBackend(): Backend {
+  const { dir, cleanup } = tempDir();
+  let n = 0;
+  return {
+    fresh: async () => SqliteStore.open(join(dir, `store-${n++}.db`)),
+    teardown: async () => cleanup(),
+  };
+}
+
+function postgresBackend(): Backend {
+  const schema = `hw_test_${RUN}`;
+  const admin = new pg.Pool({ connectionString: PG_URL, max: 2 });
+  const extraSchemas: string[] = [];
+  let opened = false;
+  return {
+    fresh: async () => {
+      if (opened) await admin.query(`TRUNCATE ${TABLES.map((t) => `${schema}.${t}`).join(', ')} RESTART IDENTITY`);
+      opened = true;
+      return PostgresStore.open(PG_URL, { schema, poolSize: 4 });
+    },
+    teardown: async () => {
+      for (const s of [schema, ...extraSchemas]) await admin.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+      await admin.end();
+    },
+  };
+}
+
+const page = (limit = 50, iterator: string | null = null, order: ListQuery['order'] = 'ascending'): ListQuery => ({ limit, iterator, order });
+
+function endpointInput(fields: Partial<EndpointInput> = {}): EndpointInput {
+  return {
+    uid: null,
+    url: 'https://example.com/hook',
+    description: '',
+    version: 1,
+    disabled: false,
+    eventTypes: null,
+    channels: null,
+    throttleRate: null,
+    metadata: {},
+    headers: {},
+    secret: 'whsec_current',
+    ping: null,
+    ...fields,
+  };
+}
+
+function messageInput(fields: Partial<MessageInput> = {}): MessageInput {
+  return { eventId: null, eventType: 'user.created', payload: '{"a": 1,  "b":[2]}', channels: null, tags: null, deliverAt: null, ...fields };
+}
+
+function claimOptions(fields: Partial<ClaimOptions> = {}): ClaimOptions {
+  return { now: Date.now(), owner: 'w1', leaseMs: 30_000, limit: 100, perEndpoint: 100, allowance: {}, ...fields };
+}
+
+function record(
+  w: Work,
+  owner: string,
+  next: StatusCode,
+  opts: { code?: number; nextAttemptAt?: number | null; disable?: boolean; createdAt?: number } = {},
+): AttemptRecord {
+  const code = opts.code ?? (next === Status.Success ? 200 : 500);
+  return {
+    deliveryId: w.deliveryId,
+    owner,
+    next,
+    nextAttemptAt: opts.nextAttemptAt ?? null,
+    attempts: w.attempts + 1,
+    disableEndpoint: opts.disable ?? false,
+    attempt: {
+      msgId: w.msgId,
+      endpointId: w.endpointId,
+      appId: w.appId,
+      url: w.url,
+      status: code >= 200 && code < 300 ? Status.Success : Status.Fail,
+      responseStatusCode: code,
+      response: `response ${code}`,
+      responseDurationMs: 12,
+      triggerType: w.trigger,
+      error: null,
+      createdAt: opts.createdAt ?? Date.now(),
+    },
+  };
+}
+
+const sortIds = (ws: { deliveryId: number }[]): number[] => ws.map((w) => w.deliveryId).sort((a, b) => a - b);
+
+for (const backend of ['sqlite', 'postgres'] as const) {
+  describe(`Store contract: ${backend}`, { skip: backend === 'postgres' ? pgSkip : false }, () => {
+    let harness: Backend;
+    let store: Store;
+
+    before(() => {
+      harness = backend === 'sqlite' ? sqliteBackend() : postgresBackend();
+    });
+    after(async () => {
+      await harness?.teardown();
+    });
+    beforeEach(async () => {
+      store = await harness.fresh();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    const newApp = (uid: string | null = null, name = 'app'): Promise<Application> =>
+      store.createApp({ uid, name, throttleRate: null, metadata: {} });
+
+    /** The delivery of a message to an endpoint, as listMessageDestinations shows it. */
+    async function deliveryOf(appId: string, msgId: string, endpointId: string) {
+      const p = await store.listMessageDestinations(appId, msgId, page(100));
+      return p.data.find((d) => d.endpoint.id === endpointId)?.delivery;
+    }
+
+    /** Claims everything due and records it as failed. */
+    async function failAll(): Promise<number> {
+      const work = await store.claim(claimOptions({ owner: 'failer' }));
+      await store.recordAttempts(work.map((w) => record(w, 'failer', Status.Fail)));
+      return work.length;
+    }
+
+    // --- meta and idempotency -----------------------------------------------------------
+
+    it('gets and sets meta values', async () => {
+      assert.equal(await store.getMeta('k'), null);
+      await store.setMeta('k', 'one');
+      assert.equal(await store.getMeta('k'), 'one');
+      await store.setMeta('k', 'two');
+      assert.equal(await store.getMeta('k'), 'two');
+      assert.equal(await store.getMeta('other'), null);
+    });
+
+    it('stores idempotent responses, replaces them, and purges old ones', async () => {
+      assert.equal(await store.getIdempotent('app_1', 'key'), null);
+      const first = { bodyHash: 'h1', statusCode: 202, body: '{"id":"msg_1"}', createdAt: 1000 };
+      await store.putIdempotent('app_1', 'key', first);
+      assert.deepEqual(await store.getIdempotent('app_1', 'key'), first);
+      assert.equal(await store.getIdempotent('app_2', 'key'), null);
+      const second = { bodyHash: 'h2', statusCode: 409, body: 'x', createdAt: 5000 };
+      await store.putIdempotent('app_1', 'key', second);
+      assert.deepEqual(await store.getIdempotent('app_1', 'key'), second);
+      await store.putIdempotent('app_1', 'old', { ...first, createdAt: 10 });
+      await store.purgeIdempotent(4000);
+      assert.equal(await store.getIdempotent('app_1', 'old'), null);
+      assert.deepEqual(await store.getIdempotent('app_1', 'key'), second);
+    });
+
+    // --- applications -------------------------------------------------------------------
+
+    it('creates, reads, updates and deletes applications', async () => {
+      const app = await store.createApp({ uid: 'my-app', name: 'Mine', throttleRate: 5, metadata: { team: 'a' } });
+      assert.match(app.id, /^app_[0-9A-Za-z]{27}$/);
+      assert.equal(app.createdAt, app.updatedAt);
+      assert.deepEqual(await store.getApp(app.id), app);
+      assert.deepEqual(await store.getApp('my-app'), app);
+      assert.equal(await store.getApp('nope'), null);
+
+      const updated = await store.updateApp(app.id, { name: 'Renamed', metadata: { team: 'b' } });
+      assert.equal(updated.name, 'Renamed');
+      assert.equal(updated.uid, 'my-app');
+      assert.equal(updated.throttleRate, 5);
+      assert.ok(updated.updatedAt >= app.updatedAt);
+      assert.deepEqual(await store.getApp('my-app'), updated);
+
+      await store.updateApp(app.id, { uid: 'new-uid' });
+      assert.equal(await store.getApp('my-app'), null);
+      assert.equal((await store.getApp('new-uid'))?.id, app.id);
+
+      await assert.rejects(store.updateApp('app_missing', { name: 'x' }), NotFoundError);
+
+      const ep = await store.createEndpoint(app.id, endpointInput());
+      await store.createMessage(app.id, messageInput());
+      await store.deleteApp(app.id);
+      assert.equal(await store.getApp(app.id), null);
+      assert.equal(await store.getEndpoint(app.id, ep.id), null);
+      assert.equal((await store.listMessages(app.id, page(), {})).data.length, 0);
+      assert.equal(await store.nextDueAt(), null);
+    });
+
+    it('refuses a second application with the same uid', async () => {
+      await newApp('taken');
+      await assert.rejects(newApp('taken'), ConflictError);
+      const other = await newApp('free');
+      await assert.rejects(store.updateApp(other.id, { uid: 'taken' }), ConflictError);
+      assert.equal((await store.getApp('free'))?.id, other.id);
+      // Several applications without a uid are fine.
+      await newApp(null);
+      await newApp(null);
+      assert.equal((await store.listApps(page())).data.length, 4);
+    });
+
+    it('pages applications forwards and backwards', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await newApp(null, `a${i}`)).id);
+      assert.deepEqual([...ids].sort(), ids, 'ids sort in creation order');
+
+      const p1 = await store.listApps(page(2));
+      assert.deepEqual(p1.data.map((a) => a.id), ids.slice(0, 2));
+      assert.equal(p1.done, false);
+      const p2 = await store.listApps(page(2, p1.iterator));
+      assert.deepEqual(p2.data.map((a) => a.id), ids.slice(2, 4));
+      assert.equal(p2.done, false);
+      const p3 = await store.listApps(page(2, p2.iterator));
+      assert.deepEqual(p3.data.map((a) => a.id), ids.slice(4));
+      assert.equal(p3.done, true);
+
+      const back = await store.listApps(page(2, p3.prevIterator));
+      assert.deepEqual(back.data.map((a) => a.id), ids.slice(2, 4));
+      assert.equal(back.done, false);
+      const back2 = await store.listApps(page(2, back.prevIterator));
+      assert.deepEqual(back2.data.map((a) => a.id), ids.slice(0, 2));
+
+      const desc = await store.listApps(page(3, null, 'descending'));
+      assert.deepEqual(desc.data.map((a) => a.id), [ids[4], ids[3], ids[2]]);
+      const desc2 = await store.listApps(page(3, desc.iterator, 'descending'));
+      assert.deepEqual(desc2.data.map((a) => a.id), [ids[1], ids[0]]);
+      assert.equal(desc2.done, true);
+    });
+
+    // --- endpoints ----------------------------------------------------------------------
+
+    it('creates, reads, updates, pages and deletes endpoints', async () => {
+      const app = await newApp();
+      const ep = await store.createEndpoint(
+        app.id,
+        endpointInput({ uid: 'ep-1', eventTypes: ['a.b'], channels: ['c1'], metadata: { m: '1' }, headers: { 'x-h': 'v' }, throttleRate: 7 }),
+      );
+      assert.match(ep.id, /^ep_/);
+      assert.equal(ep.appId, app.id);
+      assert.deepEqual(ep.previousSecrets, []);
+      assert.equal(ep.webhookKey, null);
+      assert.deepEqual(await store.getEndpoint(app.id, ep.id), ep);
+      assert.deepEqual(await store.getEndpoint(app.id, 'ep-1'), ep);
+      const otherApp = await newApp();
+      assert.equal(await store.getEndpoint(otherApp.id, ep.id), null, 'endpoints belong to their application');
+
+      const changed = await store.updateEndpoint(app.id, ep.id, {
+        disabled: true,
+        eventTypes: null,
+        previousSecrets: [{ key: 'whsec_old', expiresAt: 123 }],
+        webhookKey: { header: 'x-key', key: 'k1' },
+        ping: { ok: true, detail: 'pong received', at: 456 },
+      });
+      assert.equal(changed.disabled, true);
+      const read = await store.getEndpoint(app.id, ep.id);
+      assert.deepEqual(read, changed);
+      assert.deepEqual(read?.ping, { ok: true, detail: 'pong received', at: 456 });
+      assert.deepEqual(read?.webhookKey, { header: 'x-key', key: 'k1' });
+      assert.deepEqual(read?.channels, ['c1']);
+      await assert.rejects(store.updateEndpoint(app.id, 'ep_missing', { url: 'https://x' }), NotFoundError);
+      await assert.rejects(store.updateEndpoint(otherApp.id, ep.id, { url: 'https://x' }), NotFoundError);
+
+      const more = [(await store.createEndpoint(app.id, endpointInput())).id, (await store.createEndpoint(app.id, endpointInput())).id];
+      const p1 = await store.listEndpoints(app.id, page(2));
+      assert.deepEqual(p1.data.map((e) => e.id), [ep.id, more[0]]);
+      assert.equal(p1.done, false);
+      const p2 = await store.listEndpoints(app.id, page(2, p1.iterator));
+      assert.deepEqual(p2.data.map((e) => e.id), [more[1]]);
+      assert.equal(p2.done, true);
+      assert.equal((await store.listEndpoints(otherApp.id, page())).data.length, 0);
+
+      await store.deleteEndpoint(app.id, ep.id);
+      assert.equal(await store.getEndpoint(app.id, ep.id), null);
+      assert.equal((await store.listEndpoints(app.id, page())).data.length, 2);
+    });
+
+    it('refuses a second endpoint with the same uid in one application', async () => {
+      const app = await newApp();
+      const other = await newApp();
+      await store.createEndpoint(app.id, endpointInput({ uid: 'dup' }));
+      await assert.rejects(store.createEndpoint(app.id, endpointInput({ uid: 'dup' })), ConflictError);
+      await store.createEndpoint(other.id, endpointInput({ uid: 'dup' }));
+      const second = await store.createEndpoint(app.id, endpointInput({ uid: 'free' }));
+      await assert.rejects(store.updateEndpoint(app.id, second.id, { uid: 'dup' }), ConflictError);
+      assert.equal((await store.getEndpoint(app.id, 'free'))?.id, second.id);
+      assert.equal((await store.listEndpoints(app.id, page())).data.length, 2);
+    });
+
+    // --- event types --------------------------------------------------------------------
+
+    it('creates, lists, updates and deletes event types', async () => {
+      const base = { description: 'd', archived: false, deprecated: false, schemas: null, featureFlags: null, groupName: null };
+      const et = await store.createEventType({ ...base, name: 'user.created', schemas: { '1': { type: 'object', b: 1, a: 2 } }, featureFlags: ['f'] });
+      await store.createEventType({ ...base, name: 'a.first' });
+      await store.createEventType({ ...base, name: 'z.last', archived: true });
+      await assert.rejects(store.createEventType({ ...base, name: 'user.created' }), ConflictError);
+      assert.deepEqual(await store.getEventType('user.created'), et);
+      assert.equal(await store.getEventType('nope'), null);
+
+      const visible = await store.listEventTypes(page(), false);
+      assert.deepEqual(visible.data.map((e) => e.name), ['a.first', 'user.created']);
+      const everything = await store.listEventTypes(page(), true);
+      assert.deepEqual(everything.data.map((e) => e.name), ['a.first', 'user.created', 'z.last']);
+      const p1 = await store.listEventTypes(page(1), true);
+      const p2 = await store.listEventTypes(page(1, p1.iterator), true);
+      assert.deepEqual(p2.data.map((e) => e.name), ['user.created']);
+
+      const upd = await store.updateEventType('a.first', { archived: true, deprecated: true, groupName: 'g' });
+      assert.equal(upd.archived, true);
+      assert.deepEqual(await store.getEventType('a.first'), upd);
+      assert.deepEqual((await store.listEventTypes(page(), false)).data.map((e) => e.name), ['user.created']);
+      await assert.rejects(store.updateEventType('missing', { description: 'x' }), NotFoundError);
+
+      await store.deleteEventType('user.created');
+      assert.equal(await store.getEventType('user.created'), null);
+    });
+
+    // --- messages -----------------------------------------------------------------------
+
+    it('fans a message out to matching, enabled endpoints', async () => {
+      const app = await newApp();
+      const all = await store.createEndpoint(app.id, endpointInput());
+      const typed = await store.createEndpoint(app.id, endpointInput({ eventTypes: ['user.created'] }));
+      const channelled = await store.createEndpoint(app.id, endpointInput({ channels: ['ch1', 'ch2'] }));
+      const disabled = await store.createEndpoint(app.id, endpointInput({ disabled: true }));
+      const otherType = await store.createEndpoint(app.id, endpointInput({ eventTypes: ['order.paid'] }));
+      const otherChannel = await store.createEndpoint(app.id, endpointInput({ channels: ['ch9'] }));
+      const otherApp = await newApp();
+      await store.createEndpoint(otherApp.id, endpointInput());
+
+      const r = await store.createMessage(app.id, messageInput({ channels: ['ch2'], tags: ['t'] }));
+      assert.equal(r.deliveries, 3);
+      assert.deepEqual(r.leased, []);
+      assert.match(r.message.id, /^msg_/);
+      assert.equal(r.message.payload, '{"a": 1,  "b":[2]}');
+      const dests = await store.listMessageDestinations(app.id, r.message.id, page());
+      assert.deepEqual(dests.data.map((d) => d.endpoint.id).sort(), [all.id, typed.id, channelled.id].sort());
+      for (const d of dests.data) {
+        assert.equal(d.delivery.status, Status.Pending);
+        assert.equal(d.delivery.attempts, 0);
+        assert.equal(d.delivery.msgId, r.message.id);
+      }
+
+      const plain = await store.createMessage(app.id, messageInput({ eventType: 'order.paid' }));
+      assert.equal(plain.deliveries, 2);
+      const plainDests = (await store.listMessageDestinations(app.id, plain.message.id, page())).data.map((d) => d.endpoint.id);
+      assert.deepEqual(plainDests.sort(), [all.id, otherType.id].sort());
+
+      // onlyEndpointId targets one endpoint, whatever its filters.
+      const only = await store.createMessage(app.id, messageInput(), { onlyEndpointId: otherChannel.id });
+      assert.equal(only.deliveries, 1);
+      assert.ok(await deliveryOf(app.id, only.message.id, otherChannel.id));
+      assert.equal(await deliveryOf(app.id, r.message.id, disabled.id), undefined);
+
+      assert.deepEqual(await store.getMessage(app.id, r.message.id), r.message);
+      assert.equal(await store.getMessage(otherApp.id, r.message.id), null);
+    });
+
+    it('refuses a duplicate eventId and writes nothing', async () => {
+      const app = await newApp();
+      const ep = await store.createEndpoint(app.id, endpointInput());
+      const first = await store.createMessage(app.id, messageInput({ eventId: 'evt-1' }));
+      assert.equal(first.deliveries, 1);
+      await assert.rejects(store.createMessage(app.id, messageInput({ eventId: 'evt-1', payload: '{}' })), (err: unknown) => {
+        assert.ok(err instanceof ConflictError);
+        assert.equal(err.code, 'duplicate_event_id');
+        return true;
+      });
+      assert.equal((await store.listMessages(app.id, page(), {})).data.length, 1);
+      assert.deepEqual(await store.endpointStats(app.id, ep.id), { success: 0, pending: 1, sending: 0, fail: 0, canceled: 0 });
+      assert.deepEqual(await store.getMessage(app.id, 'evt-1'), first.message);
+      // The same event id in another application is a different message.
+      const other = await newApp();
+      await store.createMessage(other.id, messageInput({ eventId: 'evt-1' }));
+      assert.equal((await store.listMessages(other.id, page(), {})).data.length, 1);
+    });
+
+    it('does not hand out a message before its deliverAt', async () => {
+      const app = await newApp();
+      await store.createEndpoint(app.id, endpointInput());
+      const at = Date.now() + 60_000;
+      const offer = { owner: 'w1', leaseMs: 10_000, take: () => true };
+      const r = await store.createMessage(app.id, messageInput({ deliverAt: at }), { lease: offer });
+      assert.equal(r.deliveries, 1);
+      assert.deepEqual(r.leased, [], 'a future message is not leased at once');
+      assert.equal(await store.nextDueAt(), at);
+      assert.deepEqual(await store.claim(claimOptions()), []);
+      const work = await store.claim(claimOptions({ now: at }));
+      assert.equal(work.length, 1);
+      assert.equal(work[0]!.msgId, r.message.id);
+    });
+
+    it('leases new deliveries to the writer when offered', async () => {
+      const app = await newApp();
+      const a = await store.createEndpoint(app.id, endpointInput({ headers: { 'x-own': '1' }, throttleRate: 3 }));
+      const now = Date.now();
+      await store.updateEndpoint(app.id, a.id, {
+        webhookKey: { header: 'x-webhook-key', key: 'sekrit' },
+        previousSecrets: [
+          { key: 'whsec_grace', expiresAt: now + 3_600_000 },
+          { key: 'whsec_expired', expiresAt: now - 1000 },
+        ],
+      });
+      const b = await store.createEndpoint(app.id, endpointInput());
+      const offered: string[] = [];
+      const r = await store.createMessage(app.id, messageInput({ eventType: 'user.created' }), {
+        lease: { owner: 'w1', leaseMs: 10_000, take: (id) => (offered.push(id), id === a.id) },
+      });
+      assert.equal(r.deliveries, 2);
+      assert.deepEqual(offered.sort(), [a.id, b.id].sort());
+      assert.equal(r.leased.length, 1);
+      const w = r.leased[0]!;
+      assert.equal(typeof w.deliveryId, 'number');
+      assert.equal(w.endpointId, a.id);
+      assert.equal(w.msgId, r.message.id);
+      assert.equal(w.appId, app.id);
+      assert.equal(w.eventType, 'user.created');
+      assert.equal(w.payload, '{"a": 1,  "b":[2]}');
+      assert.deepEqual(w.headers, { 'x-own': '1', 'x-webhook-key': 'sekrit' });
+      assert.deepEqual(w.secrets, ['whsec_current', 'whsec_grace']);
+      assert.equal(w.attempts, 0);
+      assert.equal(w.throttleRate, 3);
+      assert.ok(w.leaseUntil >= r.message.createdAt + 10_000);
+      assert.equal((await deliveryOf(app.id, r.message.id, a.id))?.status, Status.Sending);
+
+      // Another dispatcher gets only the unleased one.
+      const claimed = await store.claim(claimOptions({ owner: 'w2' }));
+      assert.deepEqual(claimed.map((c) => c.endpointId), [b.id]);
+      // The lease holder can record its attempt.
+      await store.recordAttempts([record(w, 'w1', Status.Success)]);
+      assert.equal((await deliveryOf(app.id, r.message.id, a.id))?.status, Status.Success);
+    });
+
+    it('filters messages by channel, tag, event type and time', async () => {
+      const app = await newApp();
+      const m1 = (await store.createMessage(app.id, messageInput({ eventType: 'a', channels: ['c1'], tags: ['t1'] }))).message;
+      await sleep(5);
+      const m2 = (await store.createMessage(app.id, messageInput({ eventType: 'b', channels: ['c1', 'c2'], tags: null }))).message;
+      await sleep(5);
+      const m3 = (await store.createMessage(app.id, messageInput({ eventType: 'c', channels: null, tags: ['t1', 't2'] }))).message;
+      const ids = async (f: Parameters<Store['listMessages']>[2]) => (await store.listMessages(app.id, page(), f)).data.map((m) => m.id);
+      assert.deepEqual(await ids({}), [m1.id, m2.id, m3.id]);
+      assert.deepEqual(await ids({ channel: 'c1' }), [m1.id, m2.id]);
+      assert.deepEqual(await ids({ channel: 'c2' }), [m2.id]);
+      assert.deepEqual(await ids({ channel: 'none' }), []);
+      assert.deepEqual(await ids({ tag: 't1' }), [m1.id, m3.id]);
+      assert.deepEqual(await ids({ tag: 't2' }), [m3.id]);
+      assert.deepEqual(await ids({ eventTypes: ['a', 'c'] }), [m1.id, m3.id]);
+      assert.deepEqual(await ids({ eventTypes: [] }), [m1.id, m2.id, m3.id]);
+      assert.deepEqual(await ids({ before: m2.createdAt }), [m1.id]);
+      assert.deepEqual(await ids({ after: m2.createdAt }), [m3.id]);
+      assert.deepEqual(await ids({ after: m1.createdAt, before: m3.createdAt }), [m2.id]);
+      assert.deepEqual(await ids({ channel: 'c1', eventTypes: ['b'] }), [m2.id]);
+      const desc = await store.listMessages(app.id, page(2, null, 'descending'), {});
+      assert.deepEqual(desc.data.map((m) => m.id), [m3.id, m2.id]);
+      assert.equal(desc.done, false);
+    });
+
+    it('expunges a message and cancels its unfinished deliveries', async () => {
+      const app = await newApp();
+      const a = await store.createEndpoint(app.id, endpointInput());
+      const b = await store.createEndpoint(app.id, endpointInput());
+      const { message } = await store.createMessage(app.id, messageInput());
+      const [first] = await store.claim(claimOptions({ limit: 1 }));
+      await store.recordAttempts([record(first!, 'w1', Status.Success)]);
+      const done = first!.endpointId;
+      const open = done === a.id ? b.id : a.id;
+
+      await store.expungeMessage(app.id, message.id);
+      assert.equal((await store.getMessage(app.id, message.id))?.payload, null);
+      assert.equal((await deliveryOf(app.id, message.id, done))?.status, Status.Success);
+      const canceled = await deliveryOf(app.id, message.id, open);
+      assert.equal(canceled?.status, Status.Canceled);
+      assert.equal(canceled?.nextAttemptAt, null);
+      assert.deepEqual(await store.claim(claimOptions({ owner: 'w2' })), []);
+      assert.equal(await store.nextDueAt(), null);
+    });
+
+    // --- the queue ----------------------------------------------------------------------
+
+    it('claims at most limit deliveries, and never the same one twice', async () => {
+      const app = await newApp();
+      for (let i = 0; i < 3; i++) await store.createEndpoint(app.id, endpointInput());
+      for (let i = 0; i < 4; i++) await store.createMessage(app.id, messageInput());
+      const now = Date.now();
+      const first = await store.claim(claimOptions({ now, limit: 5, owner: 'w1' }));
+      assert.equal(first.length, 5);
+      for (const w of first) {
+        assert.equal(w.leaseUntil, now + 30_000);
+        assert.equal(w.payload, '{"a": 1,  "b":[2]}');
+        assert.deepEqual(w.secrets, ['whsec_current']);
+        assert.equal(w.trigger, 0);
+      }
+      const [second, third] = await Promise.all([
+        store.claim(claimOptions({ now, limit: 5, owner: 'w2' })),
+        store.claim(claimOptions({ now, limit: 5, owner: 'w3' })),
+      ]);
+      assert.equal(second.length + third.length, 7);
+      const ids = [...first, ...second, ...third].map((w) => w.deliveryId);
+      assert.equal(new Set(ids).size, 12, 'no delivery is claimed twice');
+      assert.deepEqual(await store.claim(claimOptions({ now, owner: 'w4' })), []);
+    });
+
+    it('caps deliveries per endpoint, with per-endpoint allowances', async () => {
+      const app = await newApp();
+      const a = await store.createEndpoint(app.id, endpointInput());
+      const b = await store.createEndpoint(app.id, endpointInput());
+      for (let i = 0; i < 5; i++) await store.createMessage(app.id, messageInput());
+      const count = (ws: Work[], ep: Endpoint) => ws.filter((w) => w.endpointId === ep.id).length;
+
+      const capped = await store.claim(claimOptions({ perEndpoint: 2 }));
+      assert.equal(count(capped, a), 2);
+      assert.equal(count(capped, b), 2);
+
+      const onlyB = await store.claim(claimOptions({ perEndpoint: 10, allowance: { [a.id]: 0 } }));
+      assert.equal(count(onlyB, a), 0, 'an allowance of 0 excludes the endpoint');
+      assert.equal(count(onlyB, b), 3);
+
+      const oneA = await store.claim(claimOptions({ perEndpoint: 0, allowance: { [a.id]: 1 } }));
+      assert.equal(oneA.length, 1);
+      assert.equal(oneA[0]!.endpointId, a.id);
+
+      const rest = await store.claim(claimOptions());
+      assert.equal(count(rest, a), 2);
+      assert.equal(rest.length, 2);
+    });
+
+    it('does not let an excluded endpoint\'s backlog starve the others', async () => {
+      const app = await newApp();
+      const busy = await store.createEndpoint(app.id, endpointInput());
+      for (let i = 0; i < 5; i++) await store.createMessage(app.id, messageInput());
+      await sleep(5);
+      const quiet = await store.createEndpoint(app.id, endpointInput());
+      await store.createMessage(app.id, messageInput(), { onlyEndpointId: quiet.id });
+      // busy's five deliveries fall due first and fill a limit of 2, unless left out.
+      const work = await store.claim(claimOptions({ limit: 2, allowance: { [busy.id]: 0 } }));
+      assert.deepEqual(work.map((w) => w.endpointId), [quiet.id]);
+    });
+
+    it('claims new traffic before bulk re-sends', async () => {
+      const app = await newApp();
+      const ep = await store.createEndpoint(app.id, endpointInput());
+      const old1 = (await store.createMessage(app.id, messageInput())).message;
+      const old2 = (await store.createMessage(app.id, messageInput())).message;
+      assert.equal(await failAll(), 2);
+      assert.equal(await store.retryFailed(app.id), 2);
+      await sleep(5);
+      const fresh = (await store.createMessage(app.id, messageInput())).message;
+
+      const first = await store.claim(claimOptions({ limit: 1 }));
+      assert.deepEqual(first.map((w) => w.msgId), [fresh.id], 'new traffic goes first though it fell due later');
+      const rest = await store.claim(claimOptions({ limit: 10 }));
+      assert.deepEqual(rest.map((w) => w.msgId), [old1.id, old2.id], 'equal due times go oldest first');
+      for (const w of rest) {
+        assert.equal(w.trigger, 1);
+        assert.equal(w.attempts, 0, 'a retry starts a new round');
+        assert.equal(w.endpointId, ep.id);
+      }
+    });
+
+    it('holds leases until they expire, then hands the work to another owner', async () => {
+      const app = await newApp();
+      await store.createEndpoint(app.id, endpointInput());
+      const { message } = await store.createMessage(app.id, messageInput());
+      const now = Date.now();
+      const [w1] = await store.claim(claimOptions({ now, owner: 'w1', leaseMs: 1000 }));
+      assert.ok(w1);
+      assert.deepEqual(await store.claim(claimOptions({ now: now + 999, owner: 'w2' })), []);
+      assert.equal(await store.nextDueAt(), now + 1000, 'a lease expiry is when the work falls due again');
+      const [w2] = await store.claim(claimOptions({ now: now + 1000, owner: 'w2', leaseMs: 5000 }));
+      assert.equal(w2?.deliveryId, w1.deliveryId);
+
+      // The first owner's late result is kept as an attempt but does not touch the delivery.
+      await store.recordAttempts([record(w1, 'w1', Status.Success)]);
+      const d = await deliveryOf(app.id, message.id, w1.endpointId);
+      assert.equal(d?.status, Status.Sending);
+      assert.equal(d?.attempts, 0);
+      assert.equal((await store.listAttempts(app.id, page(), { msgId: message.id })).data.length, 1);
+
+      await store.recordAttempts([record(w2!, 'w2', Status.Success)]);
+      assert.equal((await deliveryOf(app.id, message.id, w1.endpointId))?.status, Status.Success);
+    });
+
+    it('renews only the owner\'s leases', async () => {
+      const app = await newApp();
+      await store.createEndpoint(app.id, endpointInput());
+      await store.createMessage(app.id, messageInput());
+      await store.createMessage(app.id, messageInput());
+      const now = Date.now();
+      const work = await store.claim(claimOptions({ now, owner: 'w1', leaseMs: 1000 }));
+      assert.equal(work.length, 2);
+      await store.renewLeases('w1', [work[0]!.deliveryId], now + 60_000);
+      await store.renewLeases('intruder', [work[1]!.deliveryId], now + 90_000);
+      assert.equal(await store.nextDueAt(), now + 1000);
+      const taken = await store.claim(claimOptions({ now: now + 5000, owner: 'w2' }));
+      assert.deepEqual(sortIds(taken), [work[1]!.deliveryId], 'only the unrenewed lease expired');
+      assert.equal(await store.nextDueAt(), now + 5000 + 30_000);
+    });
+
+    it('releases only the owner\'s leases, due at once', async () => {
+      const app = await newApp();
+      await store.createEndpoint(app.id, endpointInput());
+      await store.createMessage(app.id, messageInput());
+      const work = await store.claim(claimOptions({ owner: 'w1' }));
+      assert.equal(work.length, 1);
+      await store.release('w2', [work[0]!.deliveryId]);
+      assert.deepEqual(await store.claim(claimOptions({ owner: 'w3' })), []);
+      const before = Date.now();
+      await store.release('w1', [work[0]!.deliveryId]);
+      const due = await store.nextDueAt();
+      assert.ok(due !== null && due >= before && due <= Date.now());
+      const again = await store.claim(claimOptions({ owner: 'w3' }));
+      assert.deepEqual(sortIds(again), sortIds(work));
+      assert.equal(again[0]!.attempts, 0);
+    });
+
+    it('records attempts: success, retry later, failure, and disabling the endpoint', async () => {
+      const app = await newApp();
+      const ep = await store.createEndpoint(app.id, endpointInput());
+      const m: Message[] = [];
+      for (let i = 0; i < 3; i++) m.push((await store.createMessage(app.id, messageInput())).message);
+      const now = Date.now();
+      const work = await store.claim(claimOptions({ now }));
+      const by = (id: string) => work.find((w) => w.msgId === id)!;
+      const retryAt = now + 120_000;
+      await store.recordAttempts([
+        record(by(m[0]!.id), 'w1', Status.Success, { createdAt: now + 1 }),
+        record(by(m[1]!.id), 'w1', Status.Pending, { code: 503, nextAttemptAt: retryAt, createdAt: now + 2 }),
+        record(by(m[2]!.id), 'w1', Status.Fail, { code: 410, disable: true, createdAt: now + 3 }),
+      ]);
+      const ok = await deliveryOf(app.id, m[0]!.id, ep.id);
+      assert.equal(ok?.status, Status.Success);
+      assert.equal(ok?.attempts, 1);
+      assert.equal(ok?.lastAttemptAt, now + 1);
+      const pending = await deliveryOf(app.id, m[1]!.id, ep.id);
+      assert.equal(pending?.status, Status.Pending);
+      assert.equal(pending?.nextAttemptAt, retryAt);
+      assert.equal((await deliveryOf(app.id, m[2]!.id, ep.id))?.status, Status.Fail);
+      assert.equal((await store.getEndpoint(app.id, ep.id))?.disabled, true);
+
+      const attempts = await store.listAttempts(app.id, page(), {});
+      assert.equal(attempts.data.length, 3);
+      const a0 = attempts.data.find((a) => a.msgId === m[0]!.id)!;
+      assert.match(a0.id, /^atmpt_/);
+      assert.equal(a0.responseStatusCode, 200);
+      assert.equal(a0.response, 'response 200');
+      assert.equal(a0.createdAt, now + 1);
+      assert.deepEqual(await store.getAttempt(app.id, m[0]!.id, a0.id), a0);
+      assert.equal(await store.getAttempt(app.id, m[1]!.id, a0.id), null);
+      await store.expungeAttempt(app.id, m[0]!.id, a0.id);
+      assert.equal((await store.getAttempt(app.id, m[0]!.id, a0.id))?.response, '');
+
+      // The retry falls due at its time; a disabled endpoint's backlog fails when claimed.
+      assert.equal(await store.nextDueAt(), retryAt);
+      assert.deepEqual(await store.claim(claimOptions({ now: retryAt - 1 })), []);
+      assert.deepEqual(await store.claim(claimOptions({ now: retryAt })), []);
+      assert.equal((await deliveryOf(app.id, m[1]!.id, ep.id))?.status, Status.Fail);
+      assert.equal(await store.nextDueAt(), null);
+    });
+
+    it('hands a retried delivery out again with its attempt count', async () => {
+      const app = await newApp();
+      await store.createEndpoint(app.id, endpointInput());
+      await store.createMessage(app.id, messageInput());
+      const now = Date.now();
+      const [w] = await store.claim(claimOptions({ now }));
+      await store.recordAttempts([record(w!, 'w1', Status.Pending, { code: 500, nextAttemptAt: now + 100 })]);
+      assert.deepEqual(await store.claim(claimOptions({ now: now + 99 })), []);
+      const [again] = await store.claim(claimOptions({ now: now + 100, owner: 'w2' }));
+      assert.equal(again?.deliveryId, w!.deliveryId);
+      assert.equal(again?.attempts, 1);
+    });
+
+    it('reports when the next delivery falls due', async () => {
+      assert.equal(await store.nextDueAt(), null);
+      const app = await newApp();
+      await store.createEndpoint(app.id, endpointInput());
+      const later = Date.now() + 50_000;
+      await store.createMessage(app.id, messageInput({ deliverAt: later }));
+      assert.equal(await store.nextDueAt(), later);
+      const { message } = await store.createMessage(app.id, messageInput());
+      assert.equal(await store.nextDueAt(), message.createdAt);
+    });
+
+    // --- re-sending ---------------------------------------------------------------------
+
+    it('resends a message to an endpoint, creating the delivery if needed', async () => {
+      const app = await newApp();
+      const a = await store.createEndpoint(app.id, endpointInput());
+      const b = await store.createEndpoint(app.id, endpointInput({ eventTypes: ['other'] }));
+      const { message } = await store.createMessage(app.id, messageInput());
+      const [w] = await store.claim(claimOptions());
+      await store.recordAttempts([record(w!, 'w1', Status.Success)]);
+
+      await store.resend(app.id, message.id, a.id);
+      const d = await deliveryOf(app.id, message.id, a.id);
+      assert.equal(d?.status, Status.Pending);
+      assert.equal(d?.trigger, 1);
+      assert.equal(d?.attempts, 0);
+
+      assert.equal(await deliveryOf(app.id, message.id, b.id), undefined);
+      await store.resend(app.id, message.id, b.id);
+      const created = await deliveryOf(app.id, message.id, b.id);
+      assert.equal(created?.status, Status.Pending);
+      assert.equal(created?.trigger, 1);
+
+      // A delivery being sent is left alone.
+      const work = await store.claim(claimOptions({ owner: 'w2' }));
+      assert.equal(work.length, 2);
+      await store.resend(app.id, message.id, a.id);
+      assert.equal((await deliveryOf(app.id, message.id, a.id))?.status, Status.Sending);
+    });
+
+    it('recovers an endpoint\'s failed deliveries within a time window', async () => {
+      const app = await newApp();
+      const a = await store.createEndpoint(app.id, endpointInput());
+      const b = await store.createEndpoint(app.id, endpointInput());
+      const m1 = (await store.createMessage(app.id, messageInput())).message;
+      await sleep(5);
+      const m2 = (await store.createMessage(app.id, messageInput())).message;
+      assert.equal(await failAll(), 4);
+
+      assert.equal(await store.recover(app.id, a.id, m2.createdAt + 1, null), 0);
+      assert.equal(await store.recover(app.id, a.id, 0, m2.createdAt), 1);
+      assert.equal((await deliveryOf(app.id, m1.id, a.id))?.status, Status.Pending);
+      assert.equal((await deliveryOf(app.id, m2.id, a.id))?.status, Status.Fail);
+      assert.equal(await store.recover(app.id, a.id, 0, null), 1);
+      assert.equal(await store.recover(app.id, a.id, 0, null), 0);
+      assert.equal((await deliveryOf(app.id, m1.id, b.id))?.status, Status.Fail, 'other endpoints are untouched');
+      const work = await store.claim(claimOptions({ owner: 'w2' }));
+      assert.deepEqual(work.map((w) => w.endpointId), [a.id, a.id]);
+      assert.ok(work.every((w) => w.trigger === 1 && w.attempts === 0));
+    });
+
+    it('retries every failed delivery of an application', async () => {
+      const app = await newApp();
+      const other = await newApp();
+      await store.createEndpoint(app.id, endpointInput());
+      await store.createEndpoint(app.id, endpointInput());
+      await store.createEndpoint(other.id, endpointInput());
+      await store.createMessage(app.id, messageInput());
+      await store.createMessage(other.id, messageInput());
+      assert.equal(await failAll(), 3);
+      assert.equal(await store.retryFailed(app.id), 2);
+      assert.equal(await store.retryFailed(app.id), 0);
+      const work = await store.claim(claimOptions());
+      assert.equal(work.length, 2);
+      assert.ok(work.every((w) => w.appId === app.id));
+    });
+
+    it('replays messages an endpoint never had', async () => {
+      const app = await newApp();
+      await store.createEndpoint(app.id, endpointInput());
+      const m1 = (await store.createMessage(app.id, messageInput({ eventType: 'a' }))).message;
+      const m2 = (await store.createMessage(app.id, messageInput({ eventType: 'b' }))).message;
+      const m3 = (await store.createMessage(app.id, messageInput({ eventType: 'a' }))).message;
+      await store.expungeMessage(app.id, m3.id);
+      const late = await store.createEndpoint(app.id, endpointInput({ eventTypes: ['a'] }));
+      assert.equal(await store.replayMissing(app.id, late.id, 0, null), 1, 'only the matching message with a payload');
+      const d = await deliveryOf(app.id, m1.id, late.id);
+      assert.equal(d?.status, Status.Pending);
+      assert.equal(d?.trigger, 1);
+      assert.equal(await deliveryOf(app.id, m2.id, late.id), undefined);
+      assert.equal(await store.replayMissing(app.id, late.id, 0, null), 0);
+      await assert.rejects(store.replayMissing(app.id, 'ep_missing', 0, null), NotFoundError);
+      const all = await store.createEndpoint(app.id, endpointInput());
+      assert.equal(await store.replayMissing(app.id, all.id, 0, m2.createdAt + 1), 2);
+    });
+
+    // --- reports ------------------------------------------------------------------------
+
+    it('filters attempts', async () => {
+      const app = await newApp();
+      const a = await store.createEndpoint(app.id, endpointInput());
+      const b = await store.createEndpoint(app.id, endpointInput());
+      const m1 = (await store.createMessage(app.id, messageInput({ eventType: 'x', channels: ['c1'], tags: ['t'] }))).message;
+      const m2 = (await store.createMessage(app.id, messageInput({ eventType: 'y' }))).message;
+      const work = await store.claim(claimOptions());
+      const now = Date.now();
+      const code = (w: Work) => (w.msgId === m1.id ? (w.endpointId === a.id ? 200 : 404) : w.endpointId === a.id ? 503 : 0);
+      await store.recordAttempts(
+        work.map((w, i) => record(w, 'w1', code(w) === 200 ? Status.Success : Status.Fail, { code: code(w), createdAt: now + i * 10 })),
+      );
+      const count = async (f: Parameters<Store['listAttempts']>[2]) => (await store.listAttempts(app.id, page(), f)).data.length;
+      assert.equal(await count({}), 4);
+      assert.equal(await count({ msgId: m1.id }), 2);
+      assert.equal(await count({ endpointId: b.id }), 2);
+      assert.equal(await count({ status: Status.Success }), 1);
+      assert.equal(await count({ statusCodeClass: 400 }), 1);
+      assert.equal(await count({ statusCodeClass: 500 }), 1);
+      assert.equal(await count({ statusCodeClass: 0 }), 1);
+      assert.equal(await count({ channel: 'c1' }), 2);
+      assert.equal(await count({ tag: 't' }), 2);
+      assert.equal(await count({ eventTypes: ['y'] }), 2);
+      assert.equal(await count({ after: now + 5 }), 3);
+      assert.equal(await count({ before: now + 10 }), 1);
+      assert.equal(await count({ msgId: m2.id, endpointId: a.id, statusCodeClass: 500 }), 1);
+      const p1 = await store.listAttempts(app.id, page(3), {});
+      const p2 = await store.listAttempts(app.id, page(3, p1.iterator), {});
+      assert.equal(p2.data.length, 1);
+      assert.equal(p2.done, true);
+    });
+
+    it('counts an endpoint\'s deliveries by status', async () => {
+      const app = await newApp();
+      const ep = await store.createEndpoint(app.id, endpointInput());
+      for (let i = 0; i < 4; i++) await store.createMessage(app.id, messageInput());
+      const work = await store.claim(claimOptions({ limit: 3 }));
+      await store.recordAttempts([record(work[0]!, 'w1', Status.Success), record(work[1]!, 'w1', Status.Fail)]);
+      assert.deepEqual(await store.endpointStats(app.id, ep.id), { success: 1, pending: 1, sending: 1, fail: 1, canceled: 0 });
+      assert.deepEqual(await store.endpointStats(app.id, ep.id, Date.now() + 1000), { success: 0, pending: 0, sending: 0, fail: 0, canceled: 0 });
+      assert.deepEqual(await store.endpointStats(app.id, ep.id, 0, 1), { success: 0, pending: 0, sending: 0, fail: 0, canceled: 0 });
+
+      const listed = await store.listEndpointMessages(app.id, ep.id, page(), { status: Status.Fail });
+      assert.deepEqual(listed.data.map((e) => e.message.id), [work[1]!.msgId]);
+      assert.equal(listed.data[0]!.delivery.status, Status.Fail);
+      assert.equal((await store.listEndpointMessages(app.id, ep.id, page(), {})).data.length, 4);
+    });
+
+    it('reports each endpoint\'s status', async () => {
+      const app = await newApp();
+      const a = await store.createEndpoint(app.id, endpointInput());
+      const b = await store.createEndpoint(app.id, endpointInput({ eventTypes: ['other'] }));
+      for (let i = 0; i < 3; i++) await store.createMessage(app.id, messageInput());
+      const work = await store.claim(claimOptions({ limit: 2 }));
+      const t = Date.now();
+      await store.recordAttempts([
+        record(work[0]!, 'w1', Status.Fail, { code: 500, createdAt: t }),
+        record(work[1]!, 'w1', Status.Success, { code: 204, createdAt: t + 1 }),
+      ]);
+      const status = await store.appStatus(app.id);
+      assert.deepEqual(status, [
+        { endpointId: a.id, processing: 1, failed: 1, lastAttemptAt: t + 1, lastStatus: 204 },
+        { endpointId: b.id, processing: 0, failed: 0, lastAttemptAt: null, lastStatus: null },
+      ]);
+    });
+
+    // --- PostgreSQL only ----------------------------------------------------------------
+
+    if (backend === 'postgres') {
+      it('never hands one delivery to two processes claiming at once', async () => {
+        const other = await PostgresStore.open(PG_URL, { schema: `hw_test_${RUN}`, poolSize: 4 });
+        try {
+          const app = await newApp();
+          for (let i = 0; i < 5; i++) await store.createEndpoint(app.id, endpointInput());
+          for (let i = 0; i < 12; i++) await store.createMessage(app.id, messageInput());
+          const now = Date.now();
+          const claims = await Promise.all(
+            Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? store : other).claim(claimOptions({ now, owner: `w${i}`, limit: 7 }))),
+          );
+          const ids = claims.flat().map((w) => w.deliveryId);
+          assert.equal(new Set(ids).size, ids.length, 'no delivery is claimed twice');
+          const rest = await other.claim(claimOptions({ now, owner: 'last' }));
+          assert.equal(ids.length + rest.length, 60, 'every delivery is claimed once in all');
+        } finally {
+          await other.close();
+        }
+      });
+
+      it('migrates a fresh schema once when two processes start together', async () => {
+        const schema = `hw_test_${RUN}_race`;
+        const admin = new pg.Client({ connectionString: PG_URL });
+        await admin.connect();
+        try {
+          const [s1, s2] = await Promise.all([
+            PostgresStore.open(PG_URL, { schema, poolSize: 2 }),
+            PostgresStore.open(PG_URL, { schema, poolSize: 2 }),
+          ]);
+          try {
+            const versions = await admin.query(`SELECT version FROM ${schema}.hookwell_schema_version ORDER BY version`);
+            assert.deepEqual(
+              versions.rows.map((r) => r.version),
+              MIGRATIONS.map((_, i) => i + 1),
+            );
+            // Both work on the same tables.
+            const app = await s1.createApp({ uid: 'shared', name: 'x', throttleRate: null, metadata: {} });
+            assert.equal((await s2.getApp('shared'))?.id, app.id);
+          } finally {
+            await Promise.all([s1.close(), s2.close()]);
+          }
+
+          // A database from newer code is refused.
+          await admin.query(`INSERT INTO ${schema}.hookwell_schema_version (version, applied_at) VALUES ($1, 0)`, [MIGRATIONS.length + 1]);
+          await assert.rejects(PostgresStore.open(PG_URL, { schema }), /newer than this Hookwell knows/);
+        } finally {
+          await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+          await admin.end();
+        }
+      });
+    }
+  });
+}
