@@ -35,7 +35,7 @@ import type {
   Work,
 } from '../store.js';
 import { planPage, toPage } from '../paging.js';
-import { endpointMatches } from '../sqlite/store.js';
+import { endpointMatches } from '../../domain/routing.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
 
 // The PostgreSQL store: the same rows, results and errors as SqliteStore, for several

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { newId } from '../../domain/ids.js';
 import { ConflictError, NotFoundError } from '../../domain/errors.js';
+import { endpointMatches } from '../../domain/routing.js';
 import {
   Status,
   type Application,
@@ -136,18 +137,6 @@ function attemptFrom(r: Row): Attempt {
     error: (r.error as string | null) ?? null,
     createdAt: r.created_at as number,
   };
-}
-
-/** Whether an endpoint's filters let a message through. */
-export function endpointMatches(
-  ep: { eventTypes: string[] | null; channels: string[] | null },
-  msg: { eventType: string; channels: string[] | null },
-): boolean {
-  if (ep.eventTypes !== null && !ep.eventTypes.includes(msg.eventType)) return false;
-  if (ep.channels !== null) {
-    if (msg.channels === null || !msg.channels.some((c) => ep.channels!.includes(c))) return false;
-  }
-  return true;
 }
 
 function isUniqueViolation(err: unknown): boolean {
