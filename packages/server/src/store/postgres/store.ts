@@ -5,14 +5,11 @@ import {
   Status,
   type Application,
   type Attempt,
-  type Delivery,
   type Endpoint,
   type EventType,
   type ListQuery,
   type Message,
   type Page,
-  type StatusCode,
-  type TriggerCode,
 } from '../../domain/types.js';
 import type {
   AppInput,
@@ -35,6 +32,7 @@ import type {
   Work,
 } from '../store.js';
 import { planPage, toPage } from '../paging.js';
+import { appFrom, attemptFrom, deliveryFrom, endpointFrom, eventTypeFrom, json, messageFrom, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
 
@@ -43,11 +41,8 @@ import { MIGRATION_LOCK, migrate } from './migrations.js';
 // transaction on a dedicated pooled client. Nothing is cached in the process, since
 // another process may change anything at any time.
 
-type Row = Record<string, unknown>;
 type Db = pg.Pool | pg.PoolClient;
 
-const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
-const parse = <T>(v: unknown, fallback: T): T => (typeof v === 'string' ? (JSON.parse(v) as T) : fallback);
 
 /** bigint (int8) as a JS number: ids and epoch-ms times stay far below 2^53. */
 const INT8_OID = 20;
@@ -78,131 +73,6 @@ function isUniqueViolation(err: unknown): boolean {
   return err instanceof Error && (err as { code?: unknown }).code === '23505';
 }
 
-function appFrom(r: Row): Application {
-  return {
-    id: r.id as string,
-    uid: (r.uid as string | null) ?? null,
-    name: r.name as string,
-    throttleRate: (r.throttle_rate as number | null) ?? null,
-    metadata: parse(r.metadata, {}),
-    createdAt: r.created_at as number,
-    updatedAt: r.updated_at as number,
-  };
-}
-
-function endpointFrom(r: Row): Endpoint {
-  return {
-    id: r.id as string,
-    appId: r.app_id as string,
-    uid: (r.uid as string | null) ?? null,
-    url: r.url as string,
-    description: r.description as string,
-    version: r.version as number,
-    disabled: r.disabled === true,
-    eventTypes: parse(r.event_types, null),
-    channels: parse(r.channels, null),
-    throttleRate: (r.throttle_rate as number | null) ?? null,
-    metadata: parse(r.metadata, {}),
-    headers: parse(r.headers, {}),
-    secret: r.secret as string,
-    previousSecrets: parse(r.previous_secrets, []),
-    ping: r.ping_at === null || r.ping_at === undefined ? null : { ok: r.ping_ok === true, detail: r.ping_detail as string, at: r.ping_at as number },
-    webhookKey: typeof r.key_header === 'string' ? { header: r.key_header, key: r.key_value as string } : null,
-    createdAt: r.created_at as number,
-    updatedAt: r.updated_at as number,
-  };
-}
-
-function eventTypeFrom(r: Row): EventType {
-  return {
-    name: r.name as string,
-    description: r.description as string,
-    archived: r.archived === true,
-    deprecated: r.deprecated === true,
-    schemas: parse(r.schemas, null),
-    featureFlags: parse(r.feature_flags, null),
-    groupName: (r.group_name as string | null) ?? null,
-    createdAt: r.created_at as number,
-    updatedAt: r.updated_at as number,
-  };
-}
-
-function messageFrom(r: Row, prefix = ''): Message {
-  return {
-    id: r[`${prefix}id`] as string,
-    appId: r[`${prefix}app_id`] as string,
-    eventId: (r[`${prefix}event_id`] as string | null) ?? null,
-    eventType: r[`${prefix}event_type`] as string,
-    payload: (r[`${prefix}payload`] as string | null) ?? null,
-    channels: parse(r[`${prefix}channels`], null),
-    tags: parse(r[`${prefix}tags`], null),
-    createdAt: r[`${prefix}created_at`] as number,
-  };
-}
-
-function deliveryFrom(r: Row, prefix = ''): Delivery {
-  return {
-    id: r[`${prefix}id`] as number,
-    msgId: r[`${prefix}msg_id`] as string,
-    endpointId: r[`${prefix}endpoint_id`] as string,
-    appId: r[`${prefix}app_id`] as string,
-    status: r[`${prefix}status`] as StatusCode,
-    attempts: r[`${prefix}attempts`] as number,
-    nextAttemptAt: (r[`${prefix}next_attempt_at`] as number | null) ?? null,
-    lastAttemptAt: (r[`${prefix}last_attempt_at`] as number | null) ?? null,
-    trigger: r[`${prefix}trigger_type`] as TriggerCode,
-    createdAt: r[`${prefix}created_at`] as number,
-  };
-}
-
-function attemptFrom(r: Row): Attempt {
-  return {
-    id: r.id as string,
-    msgId: r.msg_id as string,
-    endpointId: r.endpoint_id as string,
-    appId: r.app_id as string,
-    url: r.url as string,
-    status: r.status as StatusCode,
-    responseStatusCode: r.response_status_code as number,
-    response: r.response as string,
-    responseDurationMs: r.response_duration_ms as number,
-    triggerType: r.trigger_type as TriggerCode,
-    error: (r.error as string | null) ?? null,
-    createdAt: r.created_at as number,
-  };
-}
-
-// The endpoint columns a delivery attempt needs, aliased as workFrom reads them.
-const WORK_ENDPOINT_COLUMNS = 'e.id AS endpoint_id, e.url, e.headers, e.secret, e.previous_secrets, e.throttle_rate, e.key_header, e.key_value';
-
-/** The headers sent with each delivery: the endpoint's own, plus its webhook key if it has one. */
-function deliveryHeaders(r: Row): Record<string, string> {
-  const headers = parse<Record<string, string>>(r.headers, {});
-  if (typeof r.key_header === 'string') headers[r.key_header] = r.key_value as string;
-  return headers;
-}
-
-function workFrom(r: Row, now: number, leaseUntil: number): Work {
-  const previous = parse<{ key: string; expiresAt: number | null }[]>(r.previous_secrets, []);
-  return {
-    deliveryId: r.delivery_id as number,
-    msgId: r.msg_id as string,
-    appId: r.app_id as string,
-    endpointId: r.endpoint_id as string,
-    eventType: r.event_type as string,
-    url: r.url as string,
-    headers: deliveryHeaders(r),
-    // The current secret first, then any still in its rotation grace period.
-    secrets: [r.secret as string, ...previous.filter((s) => s.expiresAt === null || s.expiresAt > now).map((s) => s.key)],
-    payload: r.payload as string,
-    attempts: r.attempts as number,
-    throttleRate: (r.throttle_rate as number | null) ?? null,
-    trigger: r.trigger_type as TriggerCode,
-    leaseUntil,
-  };
-}
-
-/** Adds the message filters shared by message, delivery and attempt listings. */
 function messageConditions(filter: MessageFilter, alias: string, where: string[], params: unknown[]): void {
   // JSON arrays are stored as text; jsonb containment tests membership.
   if (filter.channel !== undefined) {

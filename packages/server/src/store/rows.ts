@@ -1,0 +1,135 @@
+// Rows to records, shared by the SQLite and PostgreSQL stores: both name their columns
+// alike and keep JSON as text, so only how a flag reads differs (1 or true).
+import type { Application, Attempt, Delivery, Endpoint, EventType, Message, StatusCode, TriggerCode } from '../domain/types.js';
+import type { Work } from './store.js';
+
+const flag = (v: unknown): boolean => v === 1 || v === true;
+
+export type Row = Record<string, unknown>;
+
+export const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
+export const parse = <T>(v: unknown, fallback: T): T => (typeof v === 'string' ? (JSON.parse(v) as T) : fallback);
+
+export function appFrom(r: Row): Application {
+  return {
+    id: r.id as string,
+    uid: (r.uid as string | null) ?? null,
+    name: r.name as string,
+    throttleRate: (r.throttle_rate as number | null) ?? null,
+    metadata: parse(r.metadata, {}),
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+export function endpointFrom(r: Row): Endpoint {
+  return {
+    id: r.id as string,
+    appId: r.app_id as string,
+    uid: (r.uid as string | null) ?? null,
+    url: r.url as string,
+    description: r.description as string,
+    version: r.version as number,
+    disabled: flag(r.disabled),
+    eventTypes: parse(r.event_types, null),
+    channels: parse(r.channels, null),
+    throttleRate: (r.throttle_rate as number | null) ?? null,
+    metadata: parse(r.metadata, {}),
+    headers: parse(r.headers, {}),
+    secret: r.secret as string,
+    previousSecrets: parse(r.previous_secrets, []),
+    ping: r.ping_at === null || r.ping_at === undefined ? null : { ok: flag(r.ping_ok), detail: r.ping_detail as string, at: r.ping_at as number },
+    webhookKey: typeof r.key_header === 'string' ? { header: r.key_header, key: r.key_value as string } : null,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+export function eventTypeFrom(r: Row): EventType {
+  return {
+    name: r.name as string,
+    description: r.description as string,
+    archived: flag(r.archived),
+    deprecated: flag(r.deprecated),
+    schemas: parse(r.schemas, null),
+    featureFlags: parse(r.feature_flags, null),
+    groupName: (r.group_name as string | null) ?? null,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+export function messageFrom(r: Row, prefix = ''): Message {
+  return {
+    id: r[`${prefix}id`] as string,
+    appId: r[`${prefix}app_id`] as string,
+    eventId: (r[`${prefix}event_id`] as string | null) ?? null,
+    eventType: r[`${prefix}event_type`] as string,
+    payload: (r[`${prefix}payload`] as string | null) ?? null,
+    channels: parse(r[`${prefix}channels`], null),
+    tags: parse(r[`${prefix}tags`], null),
+    createdAt: r[`${prefix}created_at`] as number,
+  };
+}
+
+export function deliveryFrom(r: Row, prefix = ''): Delivery {
+  return {
+    id: r[`${prefix}id`] as number,
+    msgId: r[`${prefix}msg_id`] as string,
+    endpointId: r[`${prefix}endpoint_id`] as string,
+    appId: r[`${prefix}app_id`] as string,
+    status: r[`${prefix}status`] as StatusCode,
+    attempts: r[`${prefix}attempts`] as number,
+    nextAttemptAt: (r[`${prefix}next_attempt_at`] as number | null) ?? null,
+    lastAttemptAt: (r[`${prefix}last_attempt_at`] as number | null) ?? null,
+    trigger: r[`${prefix}trigger_type`] as TriggerCode,
+    createdAt: r[`${prefix}created_at`] as number,
+  };
+}
+
+export function attemptFrom(r: Row): Attempt {
+  return {
+    id: r.id as string,
+    msgId: r.msg_id as string,
+    endpointId: r.endpoint_id as string,
+    appId: r.app_id as string,
+    url: r.url as string,
+    status: r.status as StatusCode,
+    responseStatusCode: r.response_status_code as number,
+    response: r.response as string,
+    responseDurationMs: r.response_duration_ms as number,
+    triggerType: r.trigger_type as TriggerCode,
+    error: (r.error as string | null) ?? null,
+    createdAt: r.created_at as number,
+  };
+}
+
+// The endpoint columns a delivery attempt needs, aliased as workFrom reads them.
+export const WORK_ENDPOINT_COLUMNS = 'e.id AS endpoint_id, e.url, e.headers, e.secret, e.previous_secrets, e.throttle_rate, e.key_header, e.key_value';
+
+/** The headers sent with each delivery: the endpoint's own, plus its webhook key if it has one. */
+export function deliveryHeaders(r: Row): Record<string, string> {
+  const headers = parse<Record<string, string>>(r.headers, {});
+  if (typeof r.key_header === 'string') headers[r.key_header] = r.key_value as string;
+  return headers;
+}
+
+export function workFrom(r: Row, now: number, leaseUntil: number): Work {
+  const previous = parse<{ key: string; expiresAt: number | null }[]>(r.previous_secrets, []);
+  return {
+    deliveryId: r.delivery_id as number,
+    msgId: r.msg_id as string,
+    appId: r.app_id as string,
+    endpointId: r.endpoint_id as string,
+    eventType: r.event_type as string,
+    url: r.url as string,
+    headers: deliveryHeaders(r),
+    // The current secret first, then any still in its rotation grace period.
+    secrets: [r.secret as string, ...previous.filter((s) => s.expiresAt === null || s.expiresAt > now).map((s) => s.key)],
+    payload: r.payload as string,
+    attempts: r.attempts as number,
+    throttleRate: (r.throttle_rate as number | null) ?? null,
+    trigger: r.trigger_type as TriggerCode,
+    leaseUntil,
+  };
+}
