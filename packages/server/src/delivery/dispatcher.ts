@@ -51,6 +51,7 @@ export class Dispatcher {
   private wakeTime = Infinity;
   private renewTimer: NodeJS.Timeout | null = null;
   private readonly writes = new Set<Promise<void>>();
+  private unrecorded: AttemptRecord[] = [];
   private idleWaiters: (() => void)[] = [];
   private readonly leaseMs: number;
   /** Most deliveries of one endpoint held here, in flight or waiting. */
@@ -65,7 +66,7 @@ export class Dispatcher {
     private readonly log: Logger,
   ) {
     this.leaseMs = Math.max(60_000, 2 * cfg.requestTimeoutMs);
-    this.window = cfg.endpointConcurrency * 2;
+    this.window = cfg.endpointConcurrency * 4;
     this.capacity = cfg.concurrency * 2;
   }
 
@@ -280,18 +281,7 @@ export class Dispatcher {
     if (result.error !== null) this.log.debug({ msgId: w.msgId, endpointId: w.endpointId, error: result.error }, 'attempt failed');
     if (decision.disableEndpoint) this.log.warn({ endpointId: w.endpointId }, 'endpoint answered 410 Gone; disabling it');
 
-    const write = this.store
-      .recordAttempts([record])
-      .catch((err: unknown) => {
-        // The lease runs out and the delivery is attempted again: at least once holds.
-        this.log.error({ err, msgId: w.msgId, endpointId: w.endpointId }, 'recording an attempt failed');
-      })
-      .finally(() => {
-        this.held.delete(w.deliveryId);
-        this.writes.delete(write);
-        if (record.nextAttemptAt !== null) this.wakeAt(record.nextAttemptAt);
-      });
-    this.writes.add(write);
+    this.record(record);
 
     const wasFull = this.active + this.queued + this.reserved >= this.capacity;
     s.inflight--;
@@ -302,6 +292,30 @@ export class Dispatcher {
     // batches), or when everything was full and now is not.
     const held = s.inflight + s.queue.length;
     if ((s.backlogged && held <= this.window / 2) || wasFull) this.notify();
+  }
+
+  /** Attempts finished in one turn are recorded in one store call. */
+  private record(record: AttemptRecord): void {
+    this.unrecorded.push(record);
+    if (this.unrecorded.length > 1) return;
+    setImmediate(() => {
+      const batch = this.unrecorded;
+      this.unrecorded = [];
+      const write = this.store
+        .recordAttempts(batch)
+        .catch((err: unknown) => {
+          // The leases run out and the deliveries are attempted again: at least once holds.
+          this.log.error({ err, attempts: batch.length }, 'recording attempts failed');
+        })
+        .finally(() => {
+          this.writes.delete(write);
+          for (const r of batch) {
+            this.held.delete(r.deliveryId);
+            if (r.nextAttemptAt !== null) this.wakeAt(r.nextAttemptAt);
+          }
+        });
+      this.writes.add(write);
+    });
   }
 
   private renew(): void {
@@ -340,6 +354,8 @@ export class Dispatcher {
         new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref()),
       ]);
     }
+    // Let a batch of records queued in this turn reach the store before waiting on writes.
+    await new Promise((resolve) => setImmediate(resolve));
     await Promise.allSettled([...this.writes]);
     if (this.renewTimer) clearInterval(this.renewTimer);
   }
