@@ -102,7 +102,8 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
         tags: b.tags && b.tags.length > 0 ? b.tags : null,
         deliverAt: timeParam(b.deliverAt) ?? null,
       };
-      // Deliveries the dispatcher has room for are leased to it in the same commit.
+      // A store that can (the in-process ones) leases deliveries the dispatcher has room for
+      // to it in the same commit; the threaded SQLite store leaves them all to be claimed.
       const offer = d.dispatcher.leaseOffer();
       let leased: Work[] = [];
       try {
