@@ -1,0 +1,38 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { GroupCommit } from '../src/store/sqlite/group-commit.js';
+import { tempDir } from './helpers.js';
+
+describe('group commit', () => {
+  it('commits the jobs of one turn together, and rolls back only a job that throws', async () => {
+    const { dir, cleanup } = tempDir();
+    const db = new Database(join(dir, 'gc.db'));
+    try {
+      db.pragma('journal_mode = WAL');
+      db.exec('CREATE TABLE t (k TEXT PRIMARY KEY)');
+      const gc = new GroupCommit(db);
+      const insert = (k: string) => () => {
+        db.prepare('INSERT INTO t (k) VALUES (?)').run(k);
+        return k;
+      };
+      const results = await Promise.allSettled([
+        gc.run(insert('a')),
+        gc.run(() => {
+          insert('b')();
+          insert('a')(); // a duplicate: this whole job must leave nothing behind
+        }),
+        gc.run(insert('c')),
+      ]);
+      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+      assert.deepEqual((db.prepare('SELECT k FROM t ORDER BY k').all() as { k: string }[]).map((r) => r.k), ['a', 'c']);
+      assert.equal(await gc.run(insert('d')), 'd', 'later batches commit as usual');
+      await gc.drain();
+      assert.equal((db.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n, 3);
+    } finally {
+      db.close();
+      cleanup();
+    }
+  });
+});
