@@ -32,6 +32,7 @@ import type {
   Work,
 } from '../store.js';
 import { planPage, toPage } from '../paging.js';
+import { attemptConditions, messageConditions, type Dialect } from '../filters.js';
 import { appFrom, attemptFrom, deliveryFrom, endpointFrom, eventTypeFrom, json, messageFrom, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
@@ -73,29 +74,12 @@ function isUniqueViolation(err: unknown): boolean {
   return err instanceof Error && (err as { code?: unknown }).code === '23505';
 }
 
-function messageConditions(filter: MessageFilter, alias: string, where: string[], params: unknown[]): void {
-  // JSON arrays are stored as text; jsonb containment tests membership.
-  if (filter.channel !== undefined) {
-    where.push(`(${alias}.channels)::jsonb @> jsonb_build_array(?::text)`);
-    params.push(filter.channel);
-  }
-  if (filter.tag !== undefined) {
-    where.push(`(${alias}.tags)::jsonb @> jsonb_build_array(?::text)`);
-    params.push(filter.tag);
-  }
-  if (filter.eventTypes !== undefined && filter.eventTypes.length > 0) {
-    where.push(`${alias}.event_type = ANY(?::text[])`);
-    params.push(filter.eventTypes);
-  }
-  if (filter.before !== undefined) {
-    where.push(`${alias}.created_at < ?`);
-    params.push(filter.before);
-  }
-  if (filter.after !== undefined) {
-    where.push(`${alias}.created_at > ?`);
-    params.push(filter.after);
-  }
-}
+// JSON arrays are stored as text; jsonb containment tests membership.
+const DIALECT: Dialect = {
+  arrayHolds: (column) => `(${column})::jsonb @> jsonb_build_array(?::text)`,
+  oneOf: (column) => `${column} = ANY(?::text[])`,
+  list: (values) => values,
+};
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -478,7 +462,7 @@ export class PostgresStore implements Store {
     const plan = planPage('m.id', q);
     const where = ['m.app_id = ?'];
     const params: unknown[] = [appId];
-    messageConditions(filter, 'm', where, params);
+    messageConditions(DIALECT, filter, 'm', where, params);
     if (plan.condition) {
       where.push(plan.condition);
       params.push(plan.param);
@@ -521,7 +505,7 @@ export class PostgresStore implements Store {
     const plan = planPage('m.id', q);
     const where = ['d.app_id = ?', 'd.endpoint_id = ?'];
     const params: unknown[] = [appId, endpointId];
-    messageConditions(filter, 'm', where, params);
+    messageConditions(DIALECT, filter, 'm', where, params);
     if (filter.status !== undefined) {
       where.push('d.status = ?');
       params.push(filter.status);
@@ -658,36 +642,7 @@ export class PostgresStore implements Store {
 
   async listAttempts(appId: string, q: ListQuery, filter: AttemptFilter): Promise<Page<Attempt>> {
     const plan = planPage('a.id', q);
-    const where = ['a.app_id = ?'];
-    const params: unknown[] = [appId];
-    if (filter.msgId !== undefined) {
-      where.push('a.msg_id = ?');
-      params.push(filter.msgId);
-    }
-    if (filter.endpointId !== undefined) {
-      where.push('a.endpoint_id = ?');
-      params.push(filter.endpointId);
-    }
-    if (filter.status !== undefined) {
-      where.push('a.status = ?');
-      params.push(filter.status);
-    }
-    if (filter.statusCodeClass !== undefined) {
-      where.push('(a.response_status_code / 100) * 100 = ?');
-      params.push(filter.statusCodeClass);
-    }
-    const { before, after, ...messageOnly } = filter;
-    if (before !== undefined) {
-      where.push('a.created_at < ?');
-      params.push(before);
-    }
-    if (after !== undefined) {
-      where.push('a.created_at > ?');
-      params.push(after);
-    }
-    const msgWhere: string[] = [];
-    messageConditions({ channel: messageOnly.channel, tag: messageOnly.tag, eventTypes: messageOnly.eventTypes }, 'm', msgWhere, params);
-    if (msgWhere.length > 0) where.push(`EXISTS (SELECT 1 FROM messages m WHERE m.id = a.msg_id AND ${msgWhere.join(' AND ')})`);
+    const { where, params } = attemptConditions(DIALECT, appId, filter);
     if (plan.condition) {
       where.push(plan.condition);
       params.push(plan.param);

@@ -34,6 +34,7 @@ import type {
   Work,
 } from '../store.js';
 import { planPage, toPage } from '../paging.js';
+import { attemptConditions, messageConditions, type Dialect } from '../filters.js';
 import { appFrom, attemptFrom, deliveryFrom, endpointFrom, eventTypeFrom, json, messageFrom, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { MIGRATIONS } from './migrations.js';
 import { GroupCommit } from './group-commit.js';
@@ -43,29 +44,11 @@ function isUniqueViolation(err: unknown): boolean {
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
-/** Adds the message filters shared by message, delivery and attempt listings. */
-function messageConditions(filter: MessageFilter, alias: string, where: string[], params: unknown[]): void {
-  if (filter.channel !== undefined) {
-    where.push(`EXISTS (SELECT 1 FROM json_each(${alias}.channels) WHERE value = ?)`);
-    params.push(filter.channel);
-  }
-  if (filter.tag !== undefined) {
-    where.push(`EXISTS (SELECT 1 FROM json_each(${alias}.tags) WHERE value = ?)`);
-    params.push(filter.tag);
-  }
-  if (filter.eventTypes !== undefined && filter.eventTypes.length > 0) {
-    where.push(`${alias}.event_type IN (SELECT value FROM json_each(?))`);
-    params.push(JSON.stringify(filter.eventTypes));
-  }
-  if (filter.before !== undefined) {
-    where.push(`${alias}.created_at < ?`);
-    params.push(filter.before);
-  }
-  if (filter.after !== undefined) {
-    where.push(`${alias}.created_at > ?`);
-    params.push(filter.after);
-  }
-}
+const DIALECT: Dialect = {
+  arrayHolds: (column) => `EXISTS (SELECT 1 FROM json_each(${column}) WHERE value = ?)`,
+  oneOf: (column) => `${column} IN (SELECT value FROM json_each(?))`,
+  list: (values) => JSON.stringify(values),
+};
 
 export class SqliteStore implements Store {
   readonly db: Database.Database;
@@ -423,7 +406,7 @@ export class SqliteStore implements Store {
     const plan = planPage('m.id', q);
     const where = ['m.app_id = ?'];
     const params: unknown[] = [appId];
-    messageConditions(filter, 'm', where, params);
+    messageConditions(DIALECT, filter, 'm', where, params);
     if (plan.condition) {
       where.push(plan.condition);
       params.push(plan.param);
@@ -463,7 +446,7 @@ export class SqliteStore implements Store {
     const plan = planPage('m.id', q);
     const where = ['d.app_id = ?', 'd.endpoint_id = ?'];
     const params: unknown[] = [appId, endpointId];
-    messageConditions(filter, 'm', where, params);
+    messageConditions(DIALECT, filter, 'm', where, params);
     if (filter.status !== undefined) {
       where.push('d.status = ?');
       params.push(filter.status);
@@ -584,36 +567,7 @@ export class SqliteStore implements Store {
 
   async listAttempts(appId: string, q: ListQuery, filter: AttemptFilter): Promise<Page<Attempt>> {
     const plan = planPage('a.id', q);
-    const where = ['a.app_id = ?'];
-    const params: unknown[] = [appId];
-    if (filter.msgId !== undefined) {
-      where.push('a.msg_id = ?');
-      params.push(filter.msgId);
-    }
-    if (filter.endpointId !== undefined) {
-      where.push('a.endpoint_id = ?');
-      params.push(filter.endpointId);
-    }
-    if (filter.status !== undefined) {
-      where.push('a.status = ?');
-      params.push(filter.status);
-    }
-    if (filter.statusCodeClass !== undefined) {
-      where.push('(a.response_status_code / 100) * 100 = ?');
-      params.push(filter.statusCodeClass);
-    }
-    const { before, after, ...messageOnly } = filter;
-    if (before !== undefined) {
-      where.push('a.created_at < ?');
-      params.push(before);
-    }
-    if (after !== undefined) {
-      where.push('a.created_at > ?');
-      params.push(after);
-    }
-    const msgWhere: string[] = [];
-    messageConditions({ channel: messageOnly.channel, tag: messageOnly.tag, eventTypes: messageOnly.eventTypes }, 'm', msgWhere, params);
-    if (msgWhere.length > 0) where.push(`EXISTS (SELECT 1 FROM messages m WHERE m.id = a.msg_id AND ${msgWhere.join(' AND ')})`);
+    const { where, params } = attemptConditions(DIALECT, appId, filter);
     if (plan.condition) {
       where.push(plan.condition);
       params.push(plan.param);

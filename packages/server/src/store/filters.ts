@@ -1,0 +1,58 @@
+// The WHERE clauses of message and attempt listings, shared by both stores. JSON arrays are
+// kept as text in both; only how SQL looks inside one differs, and that is the dialect.
+import type { AttemptFilter, MessageFilter } from './store.js';
+
+export interface Dialect {
+  /** A condition that the JSON-array text column holds the one `?` parameter. */
+  arrayHolds(column: string): string;
+  /** A condition that the column equals one of the values bound to the one `?` parameter. */
+  oneOf(column: string): string;
+  /** How a list of values is bound for `oneOf`. */
+  list(values: string[]): unknown;
+}
+
+export function messageConditions(d: Dialect, filter: MessageFilter, alias: string, where: string[], params: unknown[]): void {
+  if (filter.channel !== undefined) {
+    where.push(d.arrayHolds(`${alias}.channels`));
+    params.push(filter.channel);
+  }
+  if (filter.tag !== undefined) {
+    where.push(d.arrayHolds(`${alias}.tags`));
+    params.push(filter.tag);
+  }
+  if (filter.eventTypes !== undefined && filter.eventTypes.length > 0) {
+    where.push(d.oneOf(`${alias}.event_type`));
+    params.push(d.list(filter.eventTypes));
+  }
+  if (filter.before !== undefined) {
+    where.push(`${alias}.created_at < ?`);
+    params.push(filter.before);
+  }
+  if (filter.after !== undefined) {
+    where.push(`${alias}.created_at > ?`);
+    params.push(filter.after);
+  }
+}
+
+/** Conditions on attempts `a` of one application; time bounds apply to the attempt itself. */
+export function attemptConditions(d: Dialect, appId: string, filter: AttemptFilter): { where: string[]; params: unknown[] } {
+  const where = ['a.app_id = ?'];
+  const params: unknown[] = [appId];
+  const exact: [string, unknown][] = [
+    ['a.msg_id = ?', filter.msgId],
+    ['a.endpoint_id = ?', filter.endpointId],
+    ['a.status = ?', filter.status],
+    ['(a.response_status_code / 100) * 100 = ?', filter.statusCodeClass],
+    ['a.created_at < ?', filter.before],
+    ['a.created_at > ?', filter.after],
+  ];
+  for (const [condition, value] of exact) {
+    if (value === undefined) continue;
+    where.push(condition);
+    params.push(value);
+  }
+  const msgWhere: string[] = [];
+  messageConditions(d, { channel: filter.channel, tag: filter.tag, eventTypes: filter.eventTypes }, 'm', msgWhere, params);
+  if (msgWhere.length > 0) where.push(`EXISTS (SELECT 1 FROM messages m WHERE m.id = a.msg_id AND ${msgWhere.join(' AND ')})`);
+  return { where, params };
+}
