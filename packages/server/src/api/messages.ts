@@ -104,7 +104,7 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       };
       // A store that can (the in-process ones) leases deliveries the dispatcher has room for
       // to it in the same commit; the threaded SQLite store leaves them all to be claimed.
-      const offer = d.dispatcher.leaseOffer();
+      const offer = d.store.leasesOnCreate ? d.dispatcher.leaseOffer() : undefined;
       let leased: Work[] = [];
       try {
         const created = await d.store.createMessage(a.id, input, { lease: offer });

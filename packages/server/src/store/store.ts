@@ -149,6 +149,8 @@ export interface IdempotentResponse {
  * when is decided in delivery/, what is valid in api/ and domain/.
  */
 export interface Store {
+  /** Whether createMessage can lease new deliveries to a dispatcher in its own commit. */
+  readonly leasesOnCreate: boolean;
   close(): Promise<void>;
 
   getMeta(key: string): Promise<string | null>;

@@ -91,6 +91,7 @@ export interface PostgresStoreOptions {
 }
 
 export class PostgresStore implements Store {
+  readonly leasesOnCreate = true;
   private constructor(readonly pool: pg.Pool) {}
 
   static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {

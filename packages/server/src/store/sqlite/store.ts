@@ -51,6 +51,7 @@ const DIALECT: Dialect = {
 };
 
 export class SqliteStore implements Store {
+  readonly leasesOnCreate = true;
   readonly db: Database.Database;
   private readonly statements = new Map<string, Statement>();
   /**

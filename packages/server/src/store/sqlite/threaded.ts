@@ -48,6 +48,7 @@ export async function openThreadedSqlite(path: string): Promise<Store> {
   // This process is the file's only writer, so clearing on each change keeps it exact.
   const apps = new Map<string, Application>();
   const own: Partial<Store> = {
+    leasesOnCreate: false,
     async getApp(ref) {
       const cached = apps.get(ref);
       if (cached !== undefined) return cached;
