@@ -1,18 +1,17 @@
 import { Command, Option } from 'commander';
-import { ConfigError, loadConfig, SETTINGS, type Config } from './config.js';
+import { ConfigError, loadConfig, redactUrl, SETTINGS, type Config } from './config.js';
 import { createLogger } from './logger.js';
-import { startHookwell, VERSION } from './server.js';
+import { migrateOnly, startHookwell, VERSION } from './server.js';
 import { startListener, type ListenOptions } from './listen.js';
 
 function settingsHelp(): string {
-  const rows = SETTINGS.map((s) => `  ${(s.flag ? `${s.flag}, ` : '') + s.env}`.padEnd(42) + `${s.help} (default: ${s.default || 'generated'})`);
+  const rows = SETTINGS.map((s) => `  ${(s.flag ? `${s.flag}, ` : '') + s.env}`.padEnd(42) + `${s.help} (default: ${s.shownDefault ?? s.default})`);
   return `\nConfiguration (a flag wins over its environment variable):\n${rows.join('\n')}\n`;
 }
 
-async function serve(flags: Partial<Record<keyof Config, string>>): Promise<void> {
-  let cfg: Config;
+function configFrom(flags: Partial<Record<keyof Config, string>>): Config {
   try {
-    cfg = loadConfig(flags);
+    return loadConfig(flags);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`hookwell: invalid configuration: ${err.message}\n`);
@@ -20,6 +19,20 @@ async function serve(flags: Partial<Record<keyof Config, string>>): Promise<void
     }
     throw err;
   }
+}
+
+async function migrate(flags: Partial<Record<keyof Config, string>>): Promise<void> {
+  const cfg = configFrom(flags);
+  const log = createLogger(cfg.logLevel);
+  await migrateOnly(cfg, log).catch((err: unknown) => {
+    process.stderr.write(`hookwell: migration failed: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+  log.info({ db: redactUrl(cfg.db) }, 'the database schema is up to date');
+}
+
+async function serve(flags: Partial<Record<keyof Config, string>>): Promise<void> {
+  const cfg = configFrom(flags);
   const log = createLogger(cfg.logLevel);
   const hw = await startHookwell(cfg, log).catch((err: unknown) => {
     process.stderr.write(`hookwell: could not start: ${(err as Error).message}\n`);
@@ -31,13 +44,15 @@ async function serve(flags: Partial<Record<keyof Config, string>>): Promise<void
         `Set HOOKWELL_ADMIN_TOKEN to choose your own instead.\n\n`,
     );
   }
-  log.info({ url: hw.url, db: cfg.db, version: VERSION }, `hookwell listening on ${hw.url}`);
+  const where = { role: cfg.role, db: redactUrl(cfg.db), version: VERSION };
+  if (hw.url !== null) log.info({ url: hw.url, ...where }, `hookwell listening on ${hw.url}`);
+  else log.info(where, 'hookwell worker started');
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal, inFlight: hw.dispatcher.inFlight }, 'draining: no new work is claimed');
+    log.info({ signal, inFlight: hw.dispatcher?.inFlight ?? 0 }, 'draining: no new work is claimed');
     hw.close().then(
       () => {
         log.info('stopped');
@@ -64,16 +79,27 @@ export async function main(argv: string[]): Promise<void> {
     .description('serve the management API and deliver webhooks')
     .addOption(new Option('--port <port>', 'listen port (0 picks a free one)').env('HOOKWELL_PORT'))
     .addOption(new Option('--host <host>', 'listen address').env('HOOKWELL_HOST'))
-    .addOption(new Option('--db <path>', 'SQLite file path').env('HOOKWELL_DB'))
+    .addOption(new Option('--db <path-or-url>', 'SQLite file path, or postgres://… URL').env('HOOKWELL_DB'))
+    .addOption(new Option('--role <role>', 'api, worker or all (api and worker need PostgreSQL)').env('HOOKWELL_ROLE'))
     .addHelpText('after', settingsHelp())
-    .action(async (opts: { port?: string; host?: string; db?: string }) => {
+    .action(async (opts: { port?: string; host?: string; db?: string; role?: string }) => {
       // loadConfig applies flag-over-environment itself; commander's env() only documents it.
       const flags: Partial<Record<keyof Config, string>> = {};
       const explicit = (name: string) => program.commands.find((c) => c.name() === 'serve')!.getOptionValueSource(name) === 'cli';
       if (opts.port !== undefined && explicit('port')) flags.port = opts.port;
       if (opts.host !== undefined && explicit('host')) flags.host = opts.host;
       if (opts.db !== undefined && explicit('db')) flags.db = opts.db;
+      if (opts.role !== undefined && explicit('role')) flags.role = opts.role;
       await serve(flags);
+    });
+
+  program
+    .command('migrate')
+    .description("apply the database's schema migrations and exit (serve also applies them at start)")
+    .addOption(new Option('--db <path-or-url>', 'SQLite file path, or postgres://… URL').env('HOOKWELL_DB'))
+    .action(async (opts: { db?: string }) => {
+      const explicit = program.commands.find((c) => c.name() === 'migrate')!.getOptionValueSource('db') === 'cli';
+      await migrate(opts.db !== undefined && explicit ? { db: opts.db } : {});
     });
 
   program

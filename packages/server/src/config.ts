@@ -1,11 +1,21 @@
 // The one place that reads the environment. Everything below receives a Config.
 
 export type SignatureHeaderMode = 'webhook' | 'svix' | 'both';
+/** api: only the management API; worker: only delivery; all: both in one process. */
+export type Role = 'api' | 'worker' | 'all';
 
 export interface Config {
   port: number;
   host: string;
+  /** A SQLite file path, or a postgres:// URL. */
   db: string;
+  role: Role;
+  /** PostgreSQL only: the schema holding Hookwell's tables (null: the connection's default). */
+  dbSchema: string | null;
+  /** PostgreSQL only: most connections this process opens. */
+  dbPoolSize: number;
+  /** How long a claimed delivery stays leased without renewal; renewed while it runs. */
+  leaseMs: number;
   adminToken: string | null;
   allowPrivateTargets: boolean;
   /** Seconds before each retry after the first attempt. */
@@ -29,14 +39,20 @@ export interface Setting {
   flag?: string;
   env: string;
   default: string;
+  /** How the default reads in help, when it is not a value. */
+  shownDefault?: string;
   help: string;
 }
 
 export const SETTINGS: Setting[] = [
   { key: 'port', flag: '--port', env: 'HOOKWELL_PORT', default: '8071', help: 'listen port (0 picks a free one; the chosen URL is logged)' },
   { key: 'host', flag: '--host', env: 'HOOKWELL_HOST', default: '127.0.0.1', help: 'listen address' },
-  { key: 'db', flag: '--db', env: 'HOOKWELL_DB', default: './hookwell.db', help: 'SQLite file path' },
-  { key: 'adminToken', env: 'HOOKWELL_ADMIN_TOKEN', default: '', help: 'bearer token of the management API; generated, stored and printed once when unset' },
+  { key: 'db', flag: '--db', env: 'HOOKWELL_DB', default: './hookwell.db', help: 'SQLite file path, or postgres://user@host:port/database' },
+  { key: 'role', flag: '--role', env: 'HOOKWELL_ROLE', default: 'all', help: 'api (management API only), worker (delivery only) or all; api and worker need PostgreSQL' },
+  { key: 'dbSchema', env: 'HOOKWELL_DB_SCHEMA', default: '', shownDefault: "the connection's search_path", help: "PostgreSQL schema for Hookwell's tables, created if missing" },
+  { key: 'dbPoolSize', env: 'HOOKWELL_DB_POOL_SIZE', default: '10', help: 'PostgreSQL connections per process' },
+  { key: 'leaseMs', env: 'HOOKWELL_LEASE_MS', default: '60000', help: "how long a claimed delivery is held without renewal; a dead worker's deliveries return after it" },
+  { key: 'adminToken', env: 'HOOKWELL_ADMIN_TOKEN', default: '', shownDefault: 'generated', help: 'bearer token of the management API; generated, stored and printed once when unset' },
   { key: 'allowPrivateTargets', env: 'HOOKWELL_ALLOW_PRIVATE_TARGETS', default: 'false', help: 'allow deliveries to loopback, private, link-local and unspecified addresses' },
   { key: 'retrySchedule', env: 'HOOKWELL_RETRY_SCHEDULE', default: '5,300,1800,7200,18000,36000,36000', help: 'seconds before each retry after the first attempt (±20% jitter)' },
   { key: 'requestTimeoutMs', env: 'HOOKWELL_REQUEST_TIMEOUT_MS', default: '15000', help: 'timeout of one delivery attempt, in ms' },
@@ -99,8 +115,24 @@ export function loadConfig(
 
   if (host.value.trim() === '') throw new ConfigError(`${host.name} must not be empty`);
   if (db.value.trim() === '') throw new ConfigError(`${db.name} must not be empty`);
-  if (/^postgres(ql)?:\/\//i.test(db.value)) {
-    throw new ConfigError(`${db.name}: PostgreSQL is not supported yet; give a SQLite file path`);
+  const role = get('role');
+  const schema = get('dbSchema');
+  const postgres = isPostgresUrl(db.value);
+  if (postgres) {
+    try {
+      new URL(db.value);
+    } catch {
+      throw new ConfigError(`${db.name} is not a valid PostgreSQL URL: "${redactUrl(db.value)}"`);
+    }
+  }
+  if (!['api', 'worker', 'all'].includes(role.value)) {
+    throw new ConfigError(`${role.name} must be api, worker or all, got "${role.value}"`);
+  }
+  if (role.value !== 'all' && !postgres) {
+    throw new ConfigError(`${role.name}=${role.value} needs a shared PostgreSQL database (${db.name}=postgres://…); a SQLite file serves one process`);
+  }
+  if (schema.value !== '' && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema.value)) {
+    throw new ConfigError(`${schema.name} must be lower-case letters, digits and "_", starting with a letter or "_"; got "${schema.value}"`);
   }
   if (!['webhook', 'svix', 'both'].includes(sig.value)) {
     throw new ConfigError(`${sig.name} must be webhook, svix or both, got "${sig.value}"`);
@@ -116,6 +148,10 @@ export function loadConfig(
     port: integer(port.name, port.value, 0, 65535),
     host: host.value.trim(),
     db: db.value,
+    role: role.value as Role,
+    dbSchema: schema.value === '' ? null : schema.value,
+    dbPoolSize: integer(get('dbPoolSize').name, get('dbPoolSize').value, 1, 1000),
+    leaseMs: integer(get('leaseMs').name, get('leaseMs').value, 1000, 86_400_000),
     adminToken: token.value === '' ? null : token.value,
     allowPrivateTargets: boolean(get('allowPrivateTargets').name, get('allowPrivateTargets').value),
     retrySchedule: schedule(get('retrySchedule').name, get('retrySchedule').value),
@@ -127,4 +163,13 @@ export function loadConfig(
     drainTimeoutMs: integer(get('drainTimeoutMs').name, get('drainTimeoutMs').value, 0, 3_600_000),
     logLevel: level.value,
   };
+}
+
+export function isPostgresUrl(db: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(db);
+}
+
+/** The URL without its password, for messages and logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/^(postgres(?:ql)?:\/\/[^:/@]*:)[^@]*@/i, '$1****@');
 }

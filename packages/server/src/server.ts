@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
-import { Dispatcher } from './delivery/dispatcher.js';
+import { isPostgresUrl, redactUrl, type Config } from './config.js';
+import { Dispatcher, type WorkSignals } from './delivery/dispatcher.js';
 import { Sender } from './delivery/sender.js';
 import { openThreadedSqlite } from './store/sqlite/threaded.js';
 import type { Store } from './store/store.js';
+import { isConnectionError, PostgresStore, type DatabaseHealth } from './store/postgres/store.js';
+import { WorkNotifier } from './store/postgres/notifier.js';
 import {
   hashToken,
   IDEMPOTENCY_TTL_MS,
@@ -29,10 +31,12 @@ import { checkRoutes } from './api/checks.js';
 export const VERSION = '0.1.0';
 
 export interface Hookwell {
-  url: string;
-  app: FastifyInstance;
+  /** The management API's address; null for a worker, which serves none. */
+  url: string | null;
+  app: FastifyInstance | null;
   store: Store;
-  dispatcher: Dispatcher;
+  /** null for an API process, which delivers nothing. */
+  dispatcher: Dispatcher | null;
   /** Set only when this start generated the admin token: it is shown this once. */
   generatedToken: string | null;
   close(): Promise<void>;
@@ -94,18 +98,74 @@ export async function buildApi(deps: Deps): Promise<FastifyInstance> {
   return app;
 }
 
+/** Opens the configured store, waiting with back-off while PostgreSQL cannot be reached. */
+async function openStore(cfg: Config, log: Logger): Promise<{ store: Store; notifier: WorkNotifier | null }> {
+  if (!isPostgresUrl(cfg.db)) return { store: await openThreadedSqlite(cfg.db), notifier: null };
+  let down = false;
+  const health: DatabaseHealth = {
+    failed: (err) => {
+      if (down) return;
+      down = true;
+      log.error({ err }, 'the database is unavailable; the API answers 503 and delivery waits until it is back');
+    },
+    succeeded: () => {
+      if (!down) return;
+      down = false;
+      log.info('the database is reachable again');
+    },
+  };
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+    try {
+      const store = await PostgresStore.open(cfg.db, { schema: cfg.dbSchema ?? undefined, poolSize: cfg.dbPoolSize, health });
+      return { store, notifier: new WorkNotifier(cfg.db, store.pool, cfg.dbSchema, log) };
+    } catch (err) {
+      if (!isConnectionError(err)) throw err;
+      if (delay === 250) log.warn({ err, db: redactUrl(cfg.db) }, 'waiting for the database to accept connections');
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/** Applies the store's migrations and closes it: `hookwell migrate`. */
+export async function migrateOnly(cfg: Config, log: Logger): Promise<void> {
+  const { store, notifier } = await openStore(cfg, log);
+  await notifier?.close();
+  await store.close();
+}
+
 export async function startHookwell(cfg: Config, log: Logger): Promise<Hookwell> {
-  const store = await openThreadedSqlite(cfg.db);
-  const { hash, generated } = await resolveToken(store, cfg);
+  const { store, notifier } = await openStore(cfg, log);
+  const delivering = cfg.role !== 'api';
+  const serving = cfg.role !== 'worker';
   const sender = new Sender(cfg);
-  const dispatcher = new Dispatcher(store, sender, cfg, log);
-  const app = await buildApi({ store, dispatcher, sender, cfg, log, tokenHash: hash });
-  await app.listen({ port: cfg.port, host: cfg.host });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : cfg.port;
-  const host = cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host;
-  const url = `http://${host}:${port}`;
-  dispatcher.start();
+  const dispatcher = delivering ? new Dispatcher(store, sender, cfg, log, notifier !== null) : null;
+  // Other processes sharing the database hear of new work through the notifier.
+  const signals: WorkSignals = {
+    leaseOffer: () => dispatcher?.leaseOffer(),
+    settle: (offer, leased) => dispatcher?.settle(offer, leased),
+    notify: () => {
+      dispatcher?.notify();
+      notifier?.signal();
+    },
+  };
+
+  let app: FastifyInstance | null = null;
+  let url: string | null = null;
+  let generated: string | null = null;
+  if (serving) {
+    const token = await resolveToken(store, cfg);
+    generated = token.generated;
+    app = await buildApi({ store, dispatcher: signals, sender, cfg, log, tokenHash: token.hash });
+    await app.listen({ port: cfg.port, host: cfg.host });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : cfg.port;
+    const host = cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host;
+    url = `http://${host}:${port}`;
+  }
+  if (dispatcher !== null) {
+    dispatcher.start();
+    notifier?.listen(() => dispatcher.notify());
+  }
 
   const purge = setInterval(() => {
     store.purgeIdempotent(Date.now() - IDEMPOTENCY_TTL_MS).catch((err: unknown) => log.error({ err }, 'purging idempotency keys failed'));
@@ -116,7 +176,7 @@ export async function startHookwell(cfg: Config, log: Logger): Promise<Hookwell>
   const close = () => {
     closing ??= (async () => {
       clearInterval(purge);
-      await Promise.all([app.close(), dispatcher.stop(cfg.drainTimeoutMs)]);
+      await Promise.all([app?.close(), dispatcher?.stop(cfg.drainTimeoutMs), notifier?.close()]);
       await sender.close();
       await store.close();
     })();

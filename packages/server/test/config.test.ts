@@ -18,6 +18,17 @@ describe('configuration', () => {
     assert.equal(cfg.requestTimeoutMs, 15000);
     assert.equal(cfg.maxPayloadBytes, 1048576);
     assert.equal(cfg.signatureHeaders, 'webhook');
+    assert.equal(cfg.role, 'all');
+    assert.equal(cfg.dbSchema, null);
+    assert.equal(cfg.dbPoolSize, 10);
+    assert.equal(cfg.leaseMs, 60000);
+  });
+
+  it('takes a PostgreSQL URL, with the roles only it allows', () => {
+    const cfg = loadConfig({ role: 'worker' }, { HOOKWELL_DB: 'postgresql://postgres@127.0.0.1:5432/test', HOOKWELL_DB_SCHEMA: 'hw_1' });
+    assert.equal(cfg.db, 'postgresql://postgres@127.0.0.1:5432/test');
+    assert.equal(cfg.role, 'worker');
+    assert.equal(cfg.dbSchema, 'hw_1');
   });
 
   it('reads the environment, and a flag wins over it', () => {
@@ -32,7 +43,11 @@ describe('configuration', () => {
   const bad: [string, Record<string, string>, RegExp][] = [
     ['a port that is not a number', { HOOKWELL_PORT: 'eighty' }, /HOOKWELL_PORT must be a whole number/],
     ['a port out of range', { HOOKWELL_PORT: '70000' }, /HOOKWELL_PORT must be between 0 and 65535/],
-    ['a PostgreSQL URL', { HOOKWELL_DB: 'postgres://localhost/test' }, /HOOKWELL_DB: PostgreSQL is not supported yet/],
+    ['a role other than api, worker or all', { HOOKWELL_ROLE: 'both' }, /HOOKWELL_ROLE must be api, worker or all, got "both"/],
+    ['a split role on a SQLite file', { HOOKWELL_ROLE: 'worker' }, /HOOKWELL_ROLE=worker needs a shared PostgreSQL database/],
+    ['a schema name SQL could not take as is', { HOOKWELL_DB_SCHEMA: 'hw; drop' }, /HOOKWELL_DB_SCHEMA must be lower-case letters/],
+    ['a pool of no connections', { HOOKWELL_DB_POOL_SIZE: '0' }, /HOOKWELL_DB_POOL_SIZE must be between 1 and 1000/],
+    ['a lease under a second', { HOOKWELL_LEASE_MS: '10' }, /HOOKWELL_LEASE_MS must be between 1000/],
     ['a schedule with a word in it', { HOOKWELL_RETRY_SCHEDULE: '5,soon' }, /"soon" is not a number of seconds/],
     ['an empty schedule entry', { HOOKWELL_RETRY_SCHEDULE: '5,,10' }, /comma-separated list of seconds/],
     ['an unknown signature mode', { HOOKWELL_SIGNATURE_HEADERS: 'hmac' }, /webhook, svix or both/],
@@ -60,7 +75,7 @@ describe('the hookwell command', () => {
       const out = run(args);
       assert.equal(out.status, 0, out.stderr);
       for (const s of SETTINGS) assert.ok(out.stdout.includes(s.env), `${args.join(' ')} mentions ${s.env}`);
-      for (const flag of ['--port', '--host', '--db']) assert.ok(out.stdout.includes(flag));
+      for (const flag of ['--port', '--host', '--db', '--role']) assert.ok(out.stdout.includes(flag));
     }
   });
 
@@ -68,8 +83,8 @@ describe('the hookwell command', () => {
     const out = run(['serve', '--port', 'abc']);
     assert.equal(out.status, 2);
     assert.match(out.stderr, /invalid configuration: --port must be a whole number, got "abc"/);
-    const pg = run(['serve'], { HOOKWELL_DB: 'postgresql://127.0.0.1/test' });
-    assert.equal(pg.status, 2);
-    assert.match(pg.stderr, /PostgreSQL is not supported yet/);
+    const role = run(['serve', '--role', 'worker'], { HOOKWELL_DB: './never-created.db' });
+    assert.equal(role.status, 2);
+    assert.match(role.stderr, /--role=worker needs a shared PostgreSQL database/);
   });
 });

@@ -46,8 +46,9 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     { HOOKWELL_ADMIN_TOKEN: TOKEN, HOOKWELL_ALLOW_PRIVATE_TARGETS: 'true', HOOKWELL_LOG_LEVEL: 'silent', ...env },
   );
   const hw = await startHookwell(cfg, createLogger(cfg.logLevel));
+  const url = hw.url!;
   const api: TestServer['api'] = async (method, path, body, headers = {}) => {
-    const res = await fetch(hw.url + path, {
+    const res = await fetch(url + path, {
       method,
       headers: {
         authorization: `Bearer ${TOKEN}`,
@@ -67,7 +68,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
   };
   return {
     hw,
-    url: hw.url,
+    url,
     cfg,
     dbPath,
     api,

@@ -229,12 +229,12 @@ describe('idempotency-key', () => {
     try {
       hw2 = await startHookwell(cfg, createLogger(cfg.logLevel));
       assert.notEqual(hw2.url, server.url);
-      const replay = await call(hw2.url, 'POST', '/api/v1/app/restart/msg', body, 'key-restart');
+      const replay = await call(hw2.url!, 'POST', '/api/v1/app/restart/msg', body, 'key-restart');
       assert.equal(replay.status, 202, replay.text);
       assert.equal(replay.text, first.text);
       assert.equal(replay.headers.get('idempotent-replayed'), 'true');
 
-      const conflict = await call(hw2.url, 'POST', '/api/v1/app/restart/msg', { ...body, payload: { order: 100 } }, 'key-restart');
+      const conflict = await call(hw2.url!, 'POST', '/api/v1/app/restart/msg', { ...body, payload: { order: 100 } }, 'key-restart');
       assert.equal(conflict.status, 409, conflict.text);
       assert.equal(conflict.body.code, 'idempotency_conflict');
     } finally {

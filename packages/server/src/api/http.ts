@@ -4,7 +4,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { Dispatcher } from '../delivery/dispatcher.js';
+import type { WorkSignals } from '../delivery/dispatcher.js';
 import type { Sender } from '../delivery/sender.js';
 import {
   BadRequestError,
@@ -21,7 +21,7 @@ import { SCHEMAS } from './schemas.js';
 
 export interface Deps {
   store: Store;
-  dispatcher: Dispatcher;
+  dispatcher: WorkSignals;
   sender: Sender;
   cfg: Config;
   log: Logger;

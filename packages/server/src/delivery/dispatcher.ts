@@ -6,6 +6,14 @@ import type { AttemptRecord, LeaseOffer, Store, Work } from '../store/store.js';
 import { decide, isSuccess } from './schedule.js';
 import type { Sender } from './sender.js';
 
+/** What the API tells the delivery side: new work is stored (and, in one process, an offer to lease it at once). */
+export interface WorkSignals {
+  leaseOffer(): DispatchOffer | undefined;
+  settle(offer: DispatchOffer | undefined, leased: Work[]): void;
+  /** Work may have become due (a message stored, a retry queued, an endpoint re-enabled). */
+  notify(): void;
+}
+
 /** A lease offer for one message's deliveries, with what it has taken so far. */
 export interface DispatchOffer extends LeaseOffer {
   readonly reserved: Map<string, number>;
@@ -35,7 +43,7 @@ interface EndpointState {
  * was refused, an endpoint drained to half its window, or the timer for the next due
  * retry fired.
  */
-export class Dispatcher {
+export class Dispatcher implements WorkSignals {
   readonly owner = `w_${randomBytes(6).toString('hex')}`;
   private readonly endpoints = new Map<string, EndpointState>();
   /** Leased and not yet recorded: these leases are renewed. */
@@ -52,6 +60,10 @@ export class Dispatcher {
   private renewTimer: NodeJS.Timeout | null = null;
   private readonly writes = new Set<Promise<void>>();
   private unrecorded: AttemptRecord[] = [];
+  /** The store failed and has not succeeded since: further failures are logged at debug level. */
+  private storeDown = false;
+  /** The last claim left work behind because of the limit across processes. */
+  private capped = false;
   private idleWaiters: (() => void)[] = [];
   private readonly leaseMs: number;
   /** Most deliveries of one endpoint held here, in flight or waiting. */
@@ -59,13 +71,18 @@ export class Dispatcher {
   /** Most deliveries held here over all endpoints. */
   private readonly capacity: number;
 
+  /**
+   * `shared`: other processes claim from the same store, so each endpoint's concurrency
+   * is enforced by the store's claims over all of them, not only here.
+   */
   constructor(
     private readonly store: Store,
     private readonly sender: Sender,
     private readonly cfg: Config,
     private readonly log: Logger,
+    private readonly shared = false,
   ) {
-    this.leaseMs = Math.max(60_000, 2 * cfg.requestTimeoutMs);
+    this.leaseMs = cfg.leaseMs;
     this.window = cfg.endpointConcurrency * 4;
     this.capacity = cfg.concurrency * 2;
   }
@@ -168,6 +185,7 @@ export class Dispatcher {
         const allowance: Record<string, number> = {};
         for (const [id, s] of this.endpoints) allowance[id] = Math.max(0, this.window - s.inflight - s.queue.length - s.reserved);
         const limit = Math.min(free, 512);
+        const capped = new Set<string>();
         const work = await this.store.claim({
           now: Date.now(),
           owner: this.owner,
@@ -175,7 +193,10 @@ export class Dispatcher {
           limit,
           perEndpoint: this.window,
           allowance,
+          ...(this.shared ? { endpointLimit: this.cfg.endpointConcurrency, onCapped: (id: string) => capped.add(id) } : {}),
         });
+        this.storeUp();
+        this.capped = capped.size > 0 && work.length === 0;
         const taken = new Map<string, number>();
         for (const w of work) {
           this.enqueue(w);
@@ -187,12 +208,15 @@ export class Dispatcher {
         }
         for (const [id, n] of taken) {
           if (allowance[id] === undefined) this.state(id).backlogged = n >= this.window;
-          this.pump(id);
         }
+        // Held back by other processes' leases: claimed again as this process's attempts
+        // to it finish, or on the timer.
+        for (const id of capped) this.state(id).backlogged = true;
+        for (const id of taken.keys()) this.pump(id);
         if (work.length >= limit) this.dirty = true;
       }
     } catch (err) {
-      this.log.error({ err }, 'claiming deliveries failed; retrying shortly');
+      this.storeFailed(err, 'claiming deliveries failed; retrying every second');
     } finally {
       this.filling = false;
     }
@@ -206,6 +230,8 @@ export class Dispatcher {
     try {
       const due = await this.store.nextDueAt();
       if (due !== null) at = Math.min(at, due);
+      // Due work that other processes' limits hold back is looked at again soon, not at once.
+      if (this.capped) at = Math.max(at, Date.now() + 100);
     } catch {
       // A failed look-up falls back to the one-second poll.
     }
@@ -301,28 +327,60 @@ export class Dispatcher {
     setImmediate(() => {
       const batch = this.unrecorded;
       this.unrecorded = [];
-      const write = this.store
-        .recordAttempts(batch)
-        .catch((err: unknown) => {
-          // The leases run out and the deliveries are attempted again: at least once holds.
-          this.log.error({ err, attempts: batch.length }, 'recording attempts failed');
-        })
-        .finally(() => {
-          this.writes.delete(write);
-          for (const r of batch) {
-            this.held.delete(r.deliveryId);
-            if (r.nextAttemptAt !== null) this.wakeAt(r.nextAttemptAt);
-          }
-        });
+      const write = this.persist(batch).finally(() => this.writes.delete(write));
       this.writes.add(write);
     });
   }
 
+  /**
+   * Writes attempt records, retrying with back-off while the store is unreachable (the
+   * leases are renewed meanwhile, so no one else sends them again). Only when stopping
+   * does it give up, after a few tries: the leases then run out and the deliveries are
+   * attempted again, so at least once still holds.
+   */
+  private async persist(batch: AttemptRecord[]): Promise<void> {
+    for (let failures = 0; ; failures++) {
+      try {
+        await this.store.recordAttempts(batch);
+        this.storeUp();
+        break;
+      } catch (err) {
+        this.storeFailed(err, 'recording attempts failed; retrying');
+        if (this.stopping && failures >= 2) {
+          this.log.error({ attempts: batch.length }, 'gave up recording attempts while stopping; they will be attempted again');
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** failures, 5000)));
+      }
+    }
+    for (const r of batch) {
+      this.held.delete(r.deliveryId);
+      if (r.nextAttemptAt !== null) this.wakeAt(r.nextAttemptAt);
+    }
+  }
+
   private renew(): void {
     if (this.held.size === 0) return;
-    this.store.renewLeases(this.owner, [...this.held], Date.now() + this.leaseMs).catch((err: unknown) => {
-      this.log.error({ err }, 'renewing delivery leases failed');
-    });
+    this.store.renewLeases(this.owner, [...this.held], Date.now() + this.leaseMs).then(
+      () => this.storeUp(),
+      (err: unknown) => this.storeFailed(err, 'renewing delivery leases failed'),
+    );
+  }
+
+  /** Logs the first failure of an outage as an error, and the rest at debug level. */
+  private storeFailed(err: unknown, what: string): void {
+    if (this.storeDown) {
+      this.log.debug({ err }, what);
+      return;
+    }
+    this.storeDown = true;
+    this.log.error({ err }, what);
+  }
+
+  private storeUp(): void {
+    if (!this.storeDown) return;
+    this.storeDown = false;
+    this.log.info('the store answers again; delivery continues');
   }
 
   private settleIdle(): void {

@@ -113,6 +113,13 @@ export interface ClaimOptions {
   perEndpoint: number;
   /** Per-endpoint limits that differ from `perEndpoint`; 0 excludes an endpoint. */
   allowance: Record<string, number>;
+  /**
+   * Stores shared by several processes: most deliveries of one endpoint leased at once
+   * over all of them, this claim's included. Ignored where one process owns the store.
+   */
+  endpointLimit?: number;
+  /** Called for each endpoint this claim took less of than was due, because of `endpointLimit`. */
+  onCapped?: (endpointId: string) => void;
 }
 
 /**
@@ -149,7 +156,10 @@ export interface IdempotentResponse {
  * when is decided in delivery/, what is valid in api/ and domain/.
  */
 export interface Store {
-  /** Whether createMessage can lease new deliveries to a dispatcher in its own commit. */
+  /**
+   * Whether the server should offer createMessage a lease (see LeaseOffer). A store shared
+   * by several processes says no: its claims enforce limits across them, offers cannot.
+   */
   readonly leasesOnCreate: boolean;
   close(): Promise<void>;
 

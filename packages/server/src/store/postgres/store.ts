@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { newId } from '../../domain/ids.js';
-import { ConflictError, NotFoundError } from '../../domain/errors.js';
+import { ConflictError, NotFoundError, UnavailableError } from '../../domain/errors.js';
 import {
   Status,
   type Application,
@@ -58,8 +58,48 @@ function numbered(sql: string): string {
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
+// SQLSTATE classes and codes of a lost or refused connection, and Node's socket errors.
+const CONNECTION_STATES = /^(08|57P0[1-3]|53300)/;
+const SOCKET_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** Whether an error means the database could not be reached, rather than that a statement failed. */
+export function isConnectionError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (CONNECTION_STATES.test(code) || SOCKET_ERRORS.has(code))) return true;
+  return /Connection terminated|connection timeout|Client has encountered a connection error|Client was closed|not queryable|not currently accepting connections|the database system is (starting up|shutting down|in recovery mode)/i.test(
+    err.message,
+  );
+}
+
+/** Tells when the database goes away and when it is back: once each, not once per query. */
+export interface DatabaseHealth {
+  failed(err: unknown): void;
+  succeeded(): void;
+}
+
+/** Each store's health listener, by its pool and by the clients it has checked out. */
+const HEALTH = new WeakMap<Db, DatabaseHealth>();
+
+async function query(db: Db, sql: string, params: unknown[]): Promise<pg.QueryResult> {
+  try {
+    const r = await db.query(numbered(sql), params);
+    HEALTH.get(db)?.succeeded();
+    return r;
+  } catch (err) {
+    throw unavailable(err, HEALTH.get(db));
+  }
+}
+
+/** A connection failure becomes UnavailableError (503 on the API); anything else is passed on. */
+function unavailable(err: unknown, health: DatabaseHealth | undefined): unknown {
+  if (err instanceof UnavailableError || !isConnectionError(err)) return err;
+  health?.failed(err);
+  return new UnavailableError(`the database is unavailable (${(err as Error).message}); try again shortly`);
+}
+
 async function all(db: Db, sql: string, params: unknown[] = []): Promise<Row[]> {
-  return (await db.query(numbered(sql), params)).rows as Row[];
+  return (await query(db, sql, params)).rows as Row[];
 }
 
 async function one(db: Db, sql: string, params: unknown[] = []): Promise<Row | undefined> {
@@ -67,7 +107,7 @@ async function one(db: Db, sql: string, params: unknown[] = []): Promise<Row | u
 }
 
 async function run(db: Db, sql: string, params: unknown[] = []): Promise<number> {
-  return (await db.query(numbered(sql), params)).rowCount ?? 0;
+  return (await query(db, sql, params)).rowCount ?? 0;
 }
 
 function isUniqueViolation(err: unknown): boolean {
@@ -88,10 +128,13 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** Most connections in the pool (default 10). */
   poolSize?: number;
+  /** Told when the database becomes unreachable and when it is back. */
+  health?: DatabaseHealth;
 }
 
 export class PostgresStore implements Store {
-  readonly leasesOnCreate = true;
+  // Offers would bypass the endpoint limit that claims enforce across processes.
+  readonly leasesOnCreate = false;
   private constructor(readonly pool: pg.Pool) {}
 
   static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
@@ -102,6 +145,8 @@ export class PostgresStore implements Store {
     const pool = new pg.Pool({
       connectionString: url,
       max: opts.poolSize ?? 10,
+      // While the database is down, callers hear so within seconds rather than queueing.
+      connectionTimeoutMillis: 5000,
       types: typeParsers,
       // Every pooled connection resolves table names in the schema (a search_path given
       // in the URL's own `options` takes precedence).
@@ -133,6 +178,7 @@ export class PostgresStore implements Store {
       await pool.end();
       throw err;
     }
+    if (opts.health !== undefined) HEALTH.set(pool, opts.health);
     // Unlike SqliteStore, leases found at start-up are not given back: other processes
     // sharing the database may hold them. They fall due when they expire.
     return new PostgresStore(pool);
@@ -144,7 +190,15 @@ export class PostgresStore implements Store {
    * for the WAL flush, as SqliteStore's skip the sync.
    */
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>, bookkeeping = false): Promise<T> {
-    const client = await this.pool.connect();
+    const health = HEALTH.get(this.pool);
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw unavailable(err, health);
+    }
+    if (health !== undefined) HEALTH.set(client, health);
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       if (bookkeeping) await client.query('SET LOCAL synchronous_commit = off');
@@ -152,10 +206,13 @@ export class PostgresStore implements Store {
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
+      const e = unavailable(err, health);
+      if (e instanceof UnavailableError) broken = e;
+      else await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
     } finally {
-      client.release();
+      // A client whose connection broke is discarded rather than returned to the pool.
+      client.release(broken);
     }
   }
 
@@ -698,6 +755,8 @@ export class PostgresStore implements Store {
         if (chosen.length >= o.limit) break;
       }
       if (chosen.length === 0) return [];
+      if (o.endpointLimit !== undefined) await this.capToEndpointLimit(c, o, chosen);
+      if (chosen.length === 0) return [];
       // Then what sending needs, for the chosen rows only, in the order chosen.
       const rows = await all(
         c,
@@ -736,6 +795,42 @@ export class PostgresStore implements Store {
       }
       return work;
     }, true);
+  }
+
+  /**
+   * Drops from `chosen` (in place, keeping order) what would take an endpoint past
+   * `o.endpointLimit` leases over all processes. Claims touching the same endpoint take
+   * its advisory lock, in a fixed order, until they commit, so each counts the leases
+   * the others made.
+   */
+  private async capToEndpointLimit(c: pg.PoolClient, o: ClaimOptions, chosen: number[]): Promise<void> {
+    const rows = await all(c, `SELECT id, endpoint_id FROM deliveries WHERE id = ANY(?::bigint[])`, [chosen]);
+    const endpointOf = new Map(rows.map((r) => [r.id as number, r.endpoint_id as string]));
+    const endpoints = [...new Set(endpointOf.values())].sort();
+    await all(
+      c,
+      `SELECT pg_advisory_xact_lock(k) FROM (SELECT hashtextextended('hookwell.endpoint.' || e, 0) AS k FROM unnest(?::text[]) AS e ORDER BY 1) AS locks`,
+      [endpoints],
+    );
+    const leased = await all(
+      c,
+      `SELECT endpoint_id, count(*)::int AS n FROM deliveries
+       WHERE status = 3 AND endpoint_id = ANY(?::text[]) AND next_attempt_at > ? GROUP BY endpoint_id`,
+      [endpoints, o.now],
+    );
+    const room = new Map(endpoints.map((e) => [e, o.endpointLimit!]));
+    for (const r of leased) room.set(r.endpoint_id as string, o.endpointLimit! - (r.n as number));
+    const kept = chosen.filter((id) => {
+      const e = endpointOf.get(id)!;
+      const left = room.get(e)!;
+      if (left <= 0) {
+        o.onCapped?.(e);
+        return false;
+      }
+      room.set(e, left - 1);
+      return true;
+    });
+    chosen.splice(0, chosen.length, ...kept);
   }
 
   async renewLeases(owner: string, deliveryIds: number[], until: number): Promise<void> {
