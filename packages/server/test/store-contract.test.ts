@@ -12,7 +12,7 @@ import { SqliteStore } from '../src/store/sqlite/store.js';
 import { PostgresStore } from '../src/store/postgres/store.js';
 import { MIGRATIONS } from '../src/store/postgres/migrations.js';
 import type { AttemptRecord, ClaimOptions, EndpointInput, MessageInput, Store, Work } from '../src/store/store.js';
-import { ConflictError, NotFoundError } from '../src/domain/errors.js';
+import { ConflictError, NotFoundError, UnavailableError } from '../src/domain/errors.js';
 import { Status, type Application, type Endpoint, type ListQuery, type Message, type StatusCode } from '../src/domain/types.js';
 import { tempDir } from './helpers.js';
 
@@ -886,6 +886,77 @@ for (const backend of ['sqlite', 'postgres'] as const) {
           assert.equal(ids.length + rest.length, 60, 'every delivery is claimed once in all');
         } finally {
           await other.close();
+        }
+      });
+
+      it("holds an endpoint's limit over all processes claiming at once", async () => {
+        const other = await PostgresStore.open(PG_URL, { schema: `hw_test_${RUN}`, poolSize: 4 });
+        try {
+          const app = await newApp();
+          const a = await store.createEndpoint(app.id, endpointInput());
+          const b = await store.createEndpoint(app.id, endpointInput());
+          for (let i = 0; i < 30; i++) await store.createMessage(app.id, messageInput());
+          const now = Date.now();
+          const capped = new Set<string>();
+          const claims = await Promise.all(
+            Array.from({ length: 8 }, (_, i) =>
+              (i % 2 === 0 ? store : other).claim(
+                claimOptions({ now, owner: `w${i}`, limit: 10, endpointLimit: 4, onCapped: (id) => capped.add(id) }),
+              ),
+            ),
+          );
+          const work = claims.flat();
+          assert.equal(work.filter((w) => w.endpointId === a.id).length, 4, 'endpoint a: four leased in all');
+          assert.equal(work.filter((w) => w.endpointId === b.id).length, 4, 'endpoint b: four leased in all');
+          assert.deepEqual([...capped].sort(), [a.id, b.id].sort(), 'the claims that were held back say so');
+
+          // Finishing one frees one place, for whichever process claims next.
+          const holder = claims.findIndex((c) => c.some((w) => w.endpointId === a.id));
+          const done = claims[holder]!.find((w) => w.endpointId === a.id)!;
+          await store.recordAttempts([record(done, `w${holder}`, Status.Success, { code: 200, createdAt: now })]);
+          const next = await other.claim(claimOptions({ now: now + 1, owner: 'late', endpointLimit: 4 }));
+          assert.deepEqual(
+            next.map((w) => w.endpointId),
+            [a.id],
+          );
+          // An expired lease no longer counts.
+          const later = await other.claim(claimOptions({ now: now + 60_000, owner: 'later', endpointLimit: 4, limit: 100 }));
+          assert.ok(later.length >= 4, 'after the leases expire, the endpoint has room again');
+        } finally {
+          await other.close();
+        }
+      });
+
+      it('answers UnavailableError while the database cannot be reached, and recovers by itself', async () => {
+        const db = `hw_test_${RUN}_down`;
+        const admin = new pg.Client({ connectionString: PG_URL });
+        await admin.connect();
+        await admin.query(`CREATE DATABASE ${db}`);
+        const url = new URL(PG_URL);
+        url.pathname = `/${db}`;
+        const failures: unknown[] = [];
+        let recoveries = 0;
+        const down = await PostgresStore.open(url.toString(), {
+          poolSize: 2,
+          health: { failed: (err) => failures.push(err), succeeded: () => recoveries++ },
+        });
+        try {
+          const app = await down.createApp({ uid: null, name: 'x', throttleRate: null, metadata: {} });
+          await admin.query(`ALTER DATABASE ${db} ALLOW_CONNECTIONS false`);
+          await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [db]);
+          for (let i = 0; i < 3; i++) {
+            await assert.rejects(down.createMessage(app.id, messageInput()), (err: unknown) => err instanceof UnavailableError);
+          }
+          await assert.rejects(down.getApp(app.id), (err: unknown) => err instanceof UnavailableError);
+          assert.ok(failures.length >= 1);
+          await admin.query(`ALTER DATABASE ${db} ALLOW_CONNECTIONS true`);
+          const { message } = await down.createMessage(app.id, messageInput());
+          assert.equal((await down.getMessage(app.id, message.id))?.id, message.id);
+          assert.ok(recoveries >= 1, 'the health listener hears that it is back');
+        } finally {
+          await down.close();
+          await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+          await admin.end();
         }
       });
 
