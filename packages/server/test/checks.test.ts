@@ -140,7 +140,11 @@ describe('endpoint checks', () => {
     const retry = await server.api('POST', '/api/v1/app/status/retry-failed');
     assert.equal(retry.status, 202);
     assert.equal(retry.body.queued, 3);
-    await eventually(async () => ((await server.api('GET', '/api/v1/app/status/status')).body.failed === 0 ? true : undefined));
+    // Done once nothing is failed or still processing (right after the call, all three are pending).
+    await eventually(async () => {
+      const s = (await server.api('GET', '/api/v1/app/status/status')).body;
+      return s.failed === 0 && s.processing === 0 ? true : undefined;
+    });
     const downHits = receiver.received.filter((r) => r.path === '/down');
     // Oldest first: the three messages come back in the order they were sent.
     assert.deepEqual(downHits.slice(-3).map((r) => r.headers['webhook-id']), ids);

@@ -1,7 +1,9 @@
 // Shared by the server's tests: a real Hookwell on a temporary SQLite file and port 0,
 // and a real HTTP receiver on loopback that records what it is sent.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,14 +39,41 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
+/** The PostgreSQL server the tests use; HOOKWELL_TEST_PG_URL overrides it. */
+export const PG_URL = process.env.HOOKWELL_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/**
+ * With HOOKWELL_TEST_BACKEND=postgres, startServer runs Hookwell on PostgreSQL (a schema of
+ * its own per server, dropped on stop), so the same API tests check both stores.
+ */
+const ON_POSTGRES = process.env.HOOKWELL_TEST_BACKEND === 'postgres';
+
 /** Starts Hookwell in this process. `env` overrides settings as HOOKWELL_* variables would. */
 export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup: removeDir } = tempDir();
   const dbPath = join(dir, 'hookwell.db');
+  const schema = `hw_api_${randomBytes(5).toString('hex')}`;
   const cfg = loadConfig(
-    { port: '0', db: dbPath },
-    { HOOKWELL_ADMIN_TOKEN: TOKEN, HOOKWELL_ALLOW_PRIVATE_TARGETS: 'true', HOOKWELL_LOG_LEVEL: 'silent', ...env },
+    { port: '0', db: ON_POSTGRES ? PG_URL : dbPath },
+    {
+      HOOKWELL_ADMIN_TOKEN: TOKEN,
+      HOOKWELL_ALLOW_PRIVATE_TARGETS: 'true',
+      HOOKWELL_LOG_LEVEL: 'silent',
+      ...(ON_POSTGRES ? { HOOKWELL_DB_SCHEMA: schema, HOOKWELL_DB_POOL_SIZE: '4' } : {}),
+      ...env,
+    },
   );
+  const cleanup = async () => {
+    removeDir();
+    if (!ON_POSTGRES) return;
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    try {
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    } finally {
+      await admin.end();
+    }
+  };
   const hw = await startHookwell(cfg, createLogger(cfg.logLevel));
   const url = hw.url!;
   const api: TestServer['api'] = async (method, path, body, headers = {}) => {
@@ -74,7 +103,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     api,
     stop: async () => {
       await hw.close();
-      cleanup();
+      await cleanup();
     },
   };
 }
