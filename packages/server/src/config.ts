@@ -30,6 +30,8 @@ export interface Config {
   /** How long SIGTERM waits for in-flight attempts before exiting. */
   drainTimeoutMs: number;
   logLevel: string;
+  /** Check every message against its event type's newest schema, not only for types with validate: true. */
+  validatePayloads: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -62,6 +64,7 @@ export const SETTINGS: Setting[] = [
   { key: 'endpointConcurrency', env: 'HOOKWELL_ENDPOINT_CONCURRENCY', default: '16', help: 'delivery attempts in flight at once to one endpoint' },
   { key: 'drainTimeoutMs', env: 'HOOKWELL_DRAIN_TIMEOUT_MS', default: '20000', help: 'on SIGTERM, how long to wait for in-flight attempts' },
   { key: 'logLevel', env: 'HOOKWELL_LOG_LEVEL', default: 'info', help: 'fatal, error, warn, info, debug or trace' },
+  { key: 'validatePayloads', env: 'HOOKWELL_VALIDATE_PAYLOADS', default: 'false', help: "refuse (422) every message whose payload does not match its event type's schema, not only for types with validate: true" },
 ];
 
 function integer(name: string, raw: string, min: number, max: number): number {
@@ -162,6 +165,7 @@ export function loadConfig(
     endpointConcurrency: integer(get('endpointConcurrency').name, get('endpointConcurrency').value, 1, 10_000),
     drainTimeoutMs: integer(get('drainTimeoutMs').name, get('drainTimeoutMs').value, 0, 3_600_000),
     logLevel: level.value,
+    validatePayloads: boolean(get('validatePayloads').name, get('validatePayloads').value),
   };
 }
 

@@ -9,6 +9,7 @@ import { openThreadedSqlite } from './store/sqlite/threaded.js';
 import type { Store } from './store/store.js';
 import { isConnectionError, PostgresStore, type DatabaseHealth } from './store/postgres/store.js';
 import { WorkNotifier } from './store/postgres/notifier.js';
+import { PayloadValidator } from './domain/payloads.js';
 import {
   hashToken,
   IDEMPOTENCY_TTL_MS,
@@ -155,7 +156,11 @@ export async function startHookwell(cfg: Config, log: Logger): Promise<Hookwell>
   if (serving) {
     const token = await resolveToken(store, cfg);
     generated = token.generated;
-    app = await buildApi({ store, dispatcher: signals, sender, cfg, log, tokenHash: token.hash });
+    // Another process may change an event type: a shared database is read again after a second.
+    const payloads = new PayloadValidator((name) => store.getEventType(name), cfg.validatePayloads, notifier === null ? Infinity : 1000, (name, err) =>
+      log.warn({ eventType: name, err: err.message }, "the event type's schema cannot be compiled; its messages are not validated"),
+    );
+    app = await buildApi({ store, dispatcher: signals, payloads, sender, cfg, log, tokenHash: token.hash });
     await app.listen({ port: cfg.port, host: cfg.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : cfg.port;

@@ -321,8 +321,15 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     // --- event types --------------------------------------------------------------------
 
     it('creates, lists, updates and deletes event types', async () => {
-      const base = { description: 'd', archived: false, deprecated: false, schemas: null, featureFlags: null, groupName: null };
-      const et = await store.createEventType({ ...base, name: 'user.created', schemas: { '1': { type: 'object', b: 1, a: 2 } }, featureFlags: ['f'] });
+      const base = { description: 'd', archived: false, deprecated: false, schemas: null, featureFlags: null, groupName: null, validate: false };
+      const et = await store.createEventType({
+        ...base,
+        name: 'user.created',
+        schemas: { '1': { type: 'object', b: 1, a: 2 } },
+        featureFlags: ['f'],
+        validate: true,
+      });
+      assert.equal(et.validate, true);
       await store.createEventType({ ...base, name: 'a.first' });
       await store.createEventType({ ...base, name: 'z.last', archived: true });
       await assert.rejects(store.createEventType({ ...base, name: 'user.created' }), ConflictError);
@@ -337,8 +344,9 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const p2 = await store.listEventTypes(page(1, p1.iterator), true);
       assert.deepEqual(p2.data.map((e) => e.name), ['user.created']);
 
-      const upd = await store.updateEventType('a.first', { archived: true, deprecated: true, groupName: 'g' });
+      const upd = await store.updateEventType('a.first', { archived: true, deprecated: true, groupName: 'g', validate: true });
       assert.equal(upd.archived, true);
+      assert.equal(upd.validate, true);
       assert.deepEqual(await store.getEventType('a.first'), upd);
       assert.deepEqual((await store.listEventTypes(page(), false)).data.map((e) => e.name), ['user.created']);
       await assert.rejects(store.updateEventType('missing', { description: 'x' }), NotFoundError);

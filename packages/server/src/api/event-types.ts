@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { NotFoundError } from '../domain/errors.js';
+import { NotFoundError, ValidationError } from '../domain/errors.js';
+import { compilePayloadSchema, newestSchema, SchemaError } from '../domain/payloads.js';
 import { checkName } from '../domain/names.js';
 import type { EventTypeInput } from '../store/store.js';
 import { errorResponses, listQuery, ref } from './schemas.js';
@@ -15,6 +16,7 @@ interface EventTypeBody {
   featureFlags?: string[] | null;
   featureFlag?: string | null;
   groupName?: string | null;
+  validate?: boolean;
 }
 
 const params = { type: 'object', properties: { event_type_name: { type: 'string' } }, required: ['event_type_name'] };
@@ -29,6 +31,7 @@ function fields(b: EventTypeBody): Partial<EventTypeInput> {
   if (b.featureFlags !== undefined) f.featureFlags = b.featureFlags;
   else if (b.featureFlag !== undefined) f.featureFlags = b.featureFlag === null ? null : [b.featureFlag];
   if (b.groupName !== undefined) f.groupName = b.groupName;
+  if (b.validate !== undefined) f.validate = b.validate;
   return f;
 }
 
@@ -41,7 +44,22 @@ function fullInput(name: string, b: EventTypeBody): EventTypeInput {
     schemas: b.schemas ?? null,
     featureFlags: b.featureFlags ?? (b.featureFlag ? [b.featureFlag] : null),
     groupName: b.groupName ?? null,
+    validate: b.validate ?? false,
   };
+}
+
+/** An event type that validates its messages needs a schema that compiles: checked before anything is written. */
+function checkValidation(t: { schemas: Record<string, unknown> | null; validate: boolean }): void {
+  if (!t.validate) return;
+  const schema = newestSchema(t.schemas);
+  if (schema === null) throw ValidationError.field(['body', 'validate'], 'validate: true needs a JSON Schema in schemas', 'value_error.validate');
+  const version = Object.keys(t.schemas!).find((v) => t.schemas![v] === schema)!;
+  try {
+    compilePayloadSchema(schema);
+  } catch (err) {
+    if (!(err instanceof SchemaError)) throw err;
+    throw ValidationError.field(['body', 'schemas', version], `not a usable JSON Schema: ${err.message}`, 'value_error.schema');
+  }
 }
 
 export function eventTypeRoutes(app: FastifyInstance, d: Deps): void {
@@ -76,7 +94,13 @@ export function eventTypeRoutes(app: FastifyInstance, d: Deps): void {
         response: { 201: ref('EventTypeOut'), ...errorResponses() },
       },
     },
-    async (req, reply) => reply.code(201).send(presentEventType(await d.store.createEventType(fullInput(req.body.name, req.body)))),
+    async (req, reply) => {
+      const input = fullInput(req.body.name, req.body);
+      checkValidation(input);
+      const created = await d.store.createEventType(input);
+      d.payloads.forget(created.name);
+      return reply.code(201).send(presentEventType(created));
+    },
   );
 
   app.get<{ Params: { event_type_name: string } }>(
@@ -105,9 +129,12 @@ export function eventTypeRoutes(app: FastifyInstance, d: Deps): void {
       const name = req.params.event_type_name;
       const existing = await d.store.getEventType(name);
       if (existing === null) checkName(name, ['path', 'event_type_name']);
-      if (existing === null) return reply.code(201).send(presentEventType(await d.store.createEventType(fullInput(name, req.body))));
-      const { name: _ignored, ...replacement } = fullInput(name, req.body);
-      return reply.code(200).send(presentEventType(await d.store.updateEventType(name, replacement)));
+      const input = fullInput(name, req.body);
+      checkValidation(input);
+      const { name: _ignored, ...replacement } = input;
+      const result = existing === null ? await d.store.createEventType(input) : await d.store.updateEventType(name, replacement);
+      d.payloads.forget(name);
+      return reply.code(existing === null ? 201 : 200).send(presentEventType(result));
     },
   );
 
@@ -124,10 +151,13 @@ export function eventTypeRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      if ((await d.store.getEventType(req.params.event_type_name)) === null) {
-        throw new NotFoundError('event type', req.params.event_type_name);
-      }
-      return presentEventType(await d.store.updateEventType(req.params.event_type_name, fields(req.body)));
+      const existing = await d.store.getEventType(req.params.event_type_name);
+      if (existing === null) throw new NotFoundError('event type', req.params.event_type_name);
+      const changes = fields(req.body);
+      checkValidation({ ...existing, ...changes });
+      const updated = await d.store.updateEventType(req.params.event_type_name, changes);
+      d.payloads.forget(updated.name);
+      return presentEventType(updated);
     },
   );
 
@@ -148,6 +178,7 @@ export function eventTypeRoutes(app: FastifyInstance, d: Deps): void {
       if ((await d.store.getEventType(name)) === null) throw new NotFoundError('event type', name);
       if (req.query.expunge) await d.store.deleteEventType(name);
       else await d.store.updateEventType(name, { archived: true });
+      d.payloads.forget(name);
       return reply.code(204).send();
     },
   );

@@ -5,6 +5,7 @@ import addFormats from 'ajv-formats';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { WorkSignals } from '../delivery/dispatcher.js';
+import type { PayloadValidator } from '../domain/payloads.js';
 import type { Sender } from '../delivery/sender.js';
 import {
   BadRequestError,
@@ -22,6 +23,7 @@ import { SCHEMAS } from './schemas.js';
 export interface Deps {
   store: Store;
   dispatcher: WorkSignals;
+  payloads: PayloadValidator;
   sender: Sender;
   cfg: Config;
   log: Logger;

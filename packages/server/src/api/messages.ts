@@ -94,6 +94,7 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
         a = await d.store.createApp(appInput(req.body.application, req.params.app_id));
       }
       const b = req.body;
+      await d.payloads.check(b.eventType, b.payload);
       const input = {
         eventId: b.eventId ?? null,
         eventType: b.eventType,

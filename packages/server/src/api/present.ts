@@ -95,6 +95,7 @@ export function presentEventType(t: EventType) {
     featureFlags: t.featureFlags,
     featureFlag: t.featureFlags?.[0] ?? null,
     groupName: t.groupName,
+    validate: t.validate,
     createdAt: iso(t.createdAt),
     updatedAt: iso(t.updatedAt),
   };

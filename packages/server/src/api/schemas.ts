@@ -111,6 +111,7 @@ const eventTypeFields = (): Record<string, Schema> => ({
   featureFlags: stringList(str({ maxLength: 256, pattern: NAME_PATTERN }), { minItems: 1 }),
   featureFlag: nullable(str({ maxLength: 256, pattern: NAME_PATTERN })),
   groupName: nullable(str({ maxLength: 256, pattern: NAME_PATTERN })),
+  validate: bool({ default: false, description: "Hookwell: refuse (422) messages whose payload does not match the newest schema" }),
 });
 
 const backgroundTask = (): Schema =>
@@ -275,6 +276,7 @@ export const SCHEMAS: Record<string, Schema> = {
     featureFlags: stringList(str({ maxLength: 256, pattern: NAME_PATTERN })),
     featureFlag: nullable(str({ maxLength: 256, pattern: NAME_PATTERN })),
     groupName: nullable(str({ maxLength: 256, pattern: NAME_PATTERN })),
+    validate: bool(),
   }),
   EventTypeOut: obj(
     {
@@ -286,6 +288,7 @@ export const SCHEMAS: Record<string, Schema> = {
       featureFlags: nullable({ type: 'array', items: str() }),
       featureFlag: nullable(str()),
       groupName: nullable(str()),
+      validate: bool(),
       createdAt: dateTime(),
       updatedAt: dateTime(),
     },

@@ -54,6 +54,8 @@ export interface EventType {
   schemas: Record<string, unknown> | null;
   featureFlags: string[] | null;
   groupName: string | null;
+  /** Messages of this type must match its newest schema (a Hookwell extension of Svix's event type). */
+  validate: boolean;
   createdAt: number;
   updatedAt: number;
 }

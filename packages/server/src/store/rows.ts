@@ -54,6 +54,7 @@ export function eventTypeFrom(r: Row): EventType {
     schemas: parse(r.schemas, null),
     featureFlags: parse(r.feature_flags, null),
     groupName: (r.group_name as string | null) ?? null,
+    validate: flag(r.validate),
     createdAt: r.created_at as number,
     updatedAt: r.updated_at as number,
   };

@@ -131,6 +131,10 @@ export const MIGRATIONS: string[] = [
   -- endpoint's concurrency limit holds across processes. Only leased rows are in it.
   CREATE INDEX deliveries_leased ON deliveries (endpoint_id) WHERE status = 3;
   `,
+  `
+  -- Messages of an event type with validate = true must match its newest schema.
+  ALTER TABLE event_types ADD COLUMN validate boolean NOT NULL DEFAULT false;
+  `,
 ];
 
 /**

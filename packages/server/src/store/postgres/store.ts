@@ -397,9 +397,9 @@ export class PostgresStore implements Store {
     try {
       await run(
         this.pool,
-        `INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flags, group_name, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [et.name, et.description, et.archived, et.deprecated, json(et.schemas), json(et.featureFlags), et.groupName, now, now],
+        `INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flags, group_name, validate, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [et.name, et.description, et.archived, et.deprecated, json(et.schemas), json(et.featureFlags), et.groupName, et.validate, now, now],
       );
     } catch (err) {
       if (isUniqueViolation(err)) throw new ConflictError(`event type "${input.name}" already exists`);
@@ -431,9 +431,9 @@ export class PostgresStore implements Store {
       const et: EventType = { ...eventTypeFrom(r), ...fields, name, updatedAt: Date.now() };
       await run(
         c,
-        `UPDATE event_types SET description = ?, archived = ?, deprecated = ?, schemas = ?, feature_flags = ?, group_name = ?,
+        `UPDATE event_types SET description = ?, archived = ?, deprecated = ?, schemas = ?, feature_flags = ?, group_name = ?, validate = ?,
            updated_at = ? WHERE name = ?`,
-        [et.description, et.archived, et.deprecated, json(et.schemas), json(et.featureFlags), et.groupName, et.updatedAt, name],
+        [et.description, et.archived, et.deprecated, json(et.schemas), json(et.featureFlags), et.groupName, et.validate, et.updatedAt, name],
       );
       return et;
     });

@@ -126,4 +126,8 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX deliveries_due ON deliveries (priority, next_attempt_at, endpoint_id, status) WHERE status IN (1, 3);
   CREATE INDEX deliveries_app_status ON deliveries (app_id, status);
   `,
+  `
+  -- Messages of an event type with validate = 1 must match its newest schema.
+  ALTER TABLE event_types ADD COLUMN validate INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -295,9 +295,9 @@ export class SqliteStore implements Store {
       const et: EventType = { ...input, createdAt: now, updatedAt: now };
       try {
         this.q(
-          `INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flags, group_name, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(et.name, et.description, et.archived ? 1 : 0, et.deprecated ? 1 : 0, json(et.schemas), json(et.featureFlags), et.groupName, now, now);
+          `INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flags, group_name, validate, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(et.name, et.description, et.archived ? 1 : 0, et.deprecated ? 1 : 0, json(et.schemas), json(et.featureFlags), et.groupName, et.validate ? 1 : 0, now, now);
       } catch (err) {
         if (isUniqueViolation(err)) throw new ConflictError(`event type "${input.name}" already exists`);
         throw err;
@@ -327,8 +327,8 @@ export class SqliteStore implements Store {
       const et: EventType = { ...eventTypeFrom(r), ...fields, name, updatedAt: Date.now() };
       this.q(
         `UPDATE event_types SET description = ?, archived = ?, deprecated = ?, schemas = ?, feature_flags = ?, group_name = ?,
-           updated_at = ? WHERE name = ?`,
-      ).run(et.description, et.archived ? 1 : 0, et.deprecated ? 1 : 0, json(et.schemas), json(et.featureFlags), et.groupName, et.updatedAt, name);
+           validate = ?, updated_at = ? WHERE name = ?`,
+      ).run(et.description, et.archived ? 1 : 0, et.deprecated ? 1 : 0, json(et.schemas), json(et.featureFlags), et.groupName, et.validate ? 1 : 0, et.updatedAt, name);
       return et;
     });
   }

@@ -1,0 +1,131 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import type { EventType } from './types.js';
+import { ValidationError, type FieldProblem } from './errors.js';
+
+/**
+ * Payload validation against event type schemas. A schema is compiled once per version
+ * of its event type (by `updatedAt`), never per message. Draft 2020-12 is the default;
+ * a schema that names draft-07 (or earlier) in `$schema` is compiled as such.
+ */
+export class SchemaError extends Error {}
+
+/** The newest version's schema of an event type, or null when it has none. */
+export function newestSchema(schemas: Record<string, unknown> | null): Record<string, unknown> | null {
+  if (schemas === null) return null;
+  const versions = Object.keys(schemas).filter((v) => typeof schemas[v] === 'object' && schemas[v] !== null);
+  if (versions.length === 0) return null;
+  versions.sort((x, y) => Number(y) - Number(x) || (y < x ? -1 : 1));
+  return schemas[versions[0]!] as Record<string, unknown>;
+}
+
+function configure<T extends Ajv>(ajv: T): T {
+  (addFormats as unknown as (a: Ajv) => void)(ajv);
+  // Marks the properties a thin payload keeps; no effect on validity.
+  ajv.addKeyword({ keyword: 'x-identifier', schemaType: 'boolean' });
+  return ajv;
+}
+
+const OPTIONS = { allErrors: true, strict: false, validateFormats: true } as const;
+let draft2020: Ajv2020 | null = null;
+let draft07: Ajv | null = null;
+
+/** Compiles a payload schema, or throws SchemaError saying why it cannot be used. */
+export function compilePayloadSchema(schema: Record<string, unknown>): ValidateFunction {
+  const named = typeof schema.$schema === 'string' ? schema.$schema : '';
+  const older = /draft-0[4-7]/.test(named);
+  const ajv = older ? (draft07 ??= configure(new Ajv(OPTIONS))) : (draft2020 ??= configure(new Ajv2020(OPTIONS)));
+  // Compiled without its $id so that two event types may share one, and a schema can be
+  // compiled again after a change.
+  const { $id: _id, ...body } = schema;
+  try {
+    return ajv.compile(body);
+  } catch (err) {
+    throw new SchemaError((err as Error).message);
+  }
+}
+
+/** `$.data.calories` for the instance path `/data/calories`. */
+function jsonPath(instancePath: string, extra?: string): string {
+  const parts = instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (extra !== undefined) parts.push(extra);
+  return parts.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `${acc}.${p}` : `${acc}[${JSON.stringify(p)}]`), '$');
+}
+
+/** ajv's errors as 422 problems: the JSON path in the payload and the rule it breaks. */
+export function payloadProblems(errors: ErrorObject[], max = 10): FieldProblem[] {
+  return errors.slice(0, max).map((e) => {
+    const missing = e.keyword === 'required' ? (e.params as { missingProperty: string }).missingProperty : undefined;
+    const path = jsonPath(e.instancePath, missing);
+    const loc = ['body', 'payload', ...e.instancePath.split('/').slice(1), ...(missing === undefined ? [] : [missing])];
+    const msg = missing !== undefined ? `${path} is required` : `${path} ${e.message ?? 'is invalid'}`;
+    return { loc, msg: `${msg} (rule: ${e.keyword} at ${e.schemaPath})`, type: `value_error.payload.${e.keyword}` };
+  });
+}
+
+interface Compiled {
+  updatedAt: number;
+  validate: ValidateFunction | null;
+}
+
+/**
+ * Decides, per message, whether its payload must match its event type's schema, and checks
+ * it. Event types are read through the store at most once per `ttlMs` per name, so
+ * ingestion does not pay a look-up per message; writes made through this process are seen
+ * at once (`forget`), writes by other processes within `ttlMs`.
+ */
+export class PayloadValidator {
+  private readonly types = new Map<string, { at: number; type: EventType | null }>();
+  private readonly compiled = new Map<string, Compiled>();
+
+  constructor(
+    private readonly lookup: (name: string) => Promise<EventType | null>,
+    private readonly validateAll: boolean,
+    private readonly ttlMs: number,
+    private readonly onUnusableSchema: (name: string, err: SchemaError) => void = () => undefined,
+  ) {}
+
+  /** Throws ValidationError (422) when the payload must match and does not. */
+  async check(eventType: string, payload: unknown): Promise<void> {
+    const type = await this.eventType(eventType);
+    if (type === null || !(type.validate || this.validateAll)) return;
+    const validate = this.validatorFor(type);
+    if (validate === null || validate(payload)) return;
+    throw new ValidationError(payloadProblems(validate.errors ?? []));
+  }
+
+  /** An event type changed here: read it afresh next time. */
+  forget(name: string): void {
+    this.types.delete(name);
+  }
+
+  private async eventType(name: string): Promise<EventType | null> {
+    const now = Date.now();
+    const hit = this.types.get(name);
+    if (hit !== undefined && now - hit.at < this.ttlMs) return hit.type;
+    const type = await this.lookup(name);
+    if (this.types.size >= 10_000) this.types.clear();
+    this.types.set(name, { at: now, type });
+    return type;
+  }
+
+  private validatorFor(type: EventType): ValidateFunction | null {
+    const hit = this.compiled.get(type.name);
+    if (hit !== undefined && hit.updatedAt === type.updatedAt) return hit.validate;
+    const schema = newestSchema(type.schemas);
+    let validate: ValidateFunction | null = null;
+    if (schema !== null) {
+      try {
+        validate = compilePayloadSchema(schema);
+      } catch (err) {
+        // Refused when the event type is written with validate: true; reached only through
+        // HOOKWELL_VALIDATE_PAYLOADS or a schema stored before. Such messages are accepted.
+        this.onUnusableSchema(type.name, err as SchemaError);
+      }
+    }
+    if (this.compiled.size >= 10_000) this.compiled.clear();
+    this.compiled.set(type.name, { updatedAt: type.updatedAt, validate });
+    return validate;
+  }
+}
