@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, redactUrl, SETTINGS, type Config } from './config.js';
 import { createLogger } from './logger.js';
-import { migrateOnly, startHookwell, VERSION } from './server.js';
+import { importCatalog, migrateOnly, startHookwell, VERSION } from './server.js';
+import { loadCatalog, type CatalogEntry } from './catalog.js';
 import { startListener, type ListenOptions } from './listen.js';
 
 function settingsHelp(): string {
@@ -100,6 +101,42 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (opts: { db?: string }) => {
       const explicit = program.commands.find((c) => c.name() === 'migrate')!.getOptionValueSource('db') === 'cli';
       await migrate(opts.db !== undefined && explicit ? { db: opts.db } : {});
+    });
+
+  const catalog = program.command('catalog').description('the built-in catalogues of event types (health: Miri, Metriport and Vital events)');
+  catalog
+    .command('list')
+    .description("print a catalogue's event types")
+    .argument('[name]', 'the catalogue', 'health')
+    .action((name: string) => {
+      let entries: CatalogEntry[];
+      try {
+        entries = loadCatalog(name);
+      } catch (err) {
+        process.stderr.write(`hookwell: ${(err as Error).message}\n`);
+        process.exit(2);
+      }
+      const width = Math.max(...entries.map((e) => e.name.length));
+      for (const e of entries) process.stdout.write(`${e.name.padEnd(width)}  ${e.groupName.padEnd(10)}  ${e.description.split('\n')[0]}\n`);
+      process.stdout.write(`${entries.length} event types\n`);
+    });
+  catalog
+    .command('import')
+    .description("create or update a catalogue's event types in the database (running it again changes nothing)")
+    .argument('[name]', 'the catalogue', 'health')
+    .addOption(new Option('--db <path-or-url>', 'SQLite file path, or postgres://… URL').env('HOOKWELL_DB'))
+    .action(async (name: string, opts: { db?: string }, cmd: Command) => {
+      const cfg = configFrom(opts.db !== undefined && cmd.getOptionValueSource('db') === 'cli' ? { db: opts.db } : {});
+      const log = createLogger(cfg.logLevel);
+      const result = await importCatalog(cfg, log, name).catch((err: unknown) => {
+        process.stderr.write(`hookwell: catalogue import failed: ${(err as Error).message}\n`);
+        process.exit(1);
+      });
+      process.stdout.write(
+        result.modified.length === 0
+          ? `the ${name} catalogue's event types were already up to date\n`
+          : `created or updated ${result.modified.length} event types of the ${name} catalogue\n`,
+      );
     });
 
   program

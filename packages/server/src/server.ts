@@ -10,6 +10,10 @@ import type { Store } from './store/store.js';
 import { isConnectionError, PostgresStore, type DatabaseHealth } from './store/postgres/store.js';
 import { WorkNotifier } from './store/postgres/notifier.js';
 import { PayloadValidator } from './domain/payloads.js';
+import { SqliteStore } from './store/sqlite/store.js';
+import { importEventTypes, type ImportResult } from './api/event-types.js';
+import { fromCatalog } from './domain/event-type-import.js';
+import { loadCatalog } from './catalog.js';
 import {
   hashToken,
   IDEMPOTENCY_TTL_MS,
@@ -99,9 +103,15 @@ export async function buildApi(deps: Deps): Promise<FastifyInstance> {
   return app;
 }
 
-/** Opens the configured store, waiting with back-off while PostgreSQL cannot be reached. */
-async function openStore(cfg: Config, log: Logger): Promise<{ store: Store; notifier: WorkNotifier | null }> {
-  if (!isPostgresUrl(cfg.db)) return { store: await openThreadedSqlite(cfg.db), notifier: null };
+/**
+ * Opens the configured store, waiting with back-off while PostgreSQL cannot be reached.
+ * `tool`: for commands that run beside a serving process (they open SQLite in-process and
+ * leave its leases alone).
+ */
+async function openStore(cfg: Config, log: Logger, tool = false): Promise<{ store: Store; notifier: WorkNotifier | null }> {
+  if (!isPostgresUrl(cfg.db)) {
+    return { store: tool ? SqliteStore.open(cfg.db, { releaseLeases: false }) : await openThreadedSqlite(cfg.db), notifier: null };
+  }
   let down = false;
   const health: DatabaseHealth = {
     failed: (err) => {
@@ -129,9 +139,19 @@ async function openStore(cfg: Config, log: Logger): Promise<{ store: Store; noti
 
 /** Applies the store's migrations and closes it: `hookwell migrate`. */
 export async function migrateOnly(cfg: Config, log: Logger): Promise<void> {
-  const { store, notifier } = await openStore(cfg, log);
-  await notifier?.close();
+  const { store } = await openStore(cfg, log, true);
   await store.close();
+}
+
+/** Creates or updates the event types of a built-in catalogue: `hookwell catalog import`. */
+export async function importCatalog(cfg: Config, log: Logger, name: string): Promise<ImportResult> {
+  const entries = fromCatalog(loadCatalog(name));
+  const { store } = await openStore(cfg, log, true);
+  try {
+    return await importEventTypes(store, entries);
+  } finally {
+    await store.close();
+  }
 }
 
 export async function startHookwell(cfg: Config, log: Logger): Promise<Hookwell> {
@@ -156,8 +176,8 @@ export async function startHookwell(cfg: Config, log: Logger): Promise<Hookwell>
   if (serving) {
     const token = await resolveToken(store, cfg);
     generated = token.generated;
-    // Another process may change an event type: a shared database is read again after a second.
-    const payloads = new PayloadValidator((name) => store.getEventType(name), cfg.validatePayloads, notifier === null ? Infinity : 1000, (name, err) =>
+    // Another process (a worker, `hookwell catalog import`) may change an event type: each is read again after a second.
+    const payloads = new PayloadValidator((name) => store.getEventType(name), cfg.validatePayloads, 1000, (name, err) =>
       log.warn({ eventType: name, err: err.message }, "the event type's schema cannot be compiled; its messages are not validated"),
     );
     app = await buildApi({ store, dispatcher: signals, payloads, sender, cfg, log, tokenHash: token.hash });

@@ -2,7 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
 import { compilePayloadSchema, newestSchema, SchemaError } from '../domain/payloads.js';
 import { checkName } from '../domain/names.js';
-import type { EventTypeInput } from '../store/store.js';
+import type { EventTypeInput, Store } from '../store/store.js';
+import type { EventType } from '../domain/types.js';
+import { fromCatalog, fromOpenApi, type ImportedEventType } from '../domain/event-type-import.js';
+import { loadCatalog } from '../catalog.js';
+import { BadRequestError } from '../domain/errors.js';
 import { errorResponses, listQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, type Deps } from './http.js';
 import { presentEventType } from './present.js';
@@ -62,7 +66,166 @@ function checkValidation(t: { schemas: Record<string, unknown> | null; validate:
   }
 }
 
+/** Same content, whatever the key order: JSON Schemas compare by meaning here. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (typeof v === 'object' && v !== null) {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+function differs(existing: EventType, e: ImportedEventType): boolean {
+  return (
+    existing.archived ||
+    existing.description !== e.description ||
+    existing.groupName !== e.groupName ||
+    existing.deprecated !== e.deprecated ||
+    canonical(existing.featureFlags) !== canonical(e.featureFlags) ||
+    canonical(existing.schemas) !== canonical(e.schemas)
+  );
+}
+
+export interface ImportResult {
+  /** Names of the event types created, changed or (with replaceAll) archived. */
+  modified: string[];
+  /** With dryRun: what would be written. */
+  toModify: ImportedEventType[] | null;
+}
+
+/**
+ * Creates or updates event types so they match `entries`; running it again changes nothing.
+ * An existing type keeps its `validate` flag; an archived one is brought back. With
+ * `replaceAll`, types not in `entries` are archived. With `dryRun`, nothing is written.
+ */
+export async function importEventTypes(
+  store: Store,
+  entries: ImportedEventType[],
+  opts: { dryRun?: boolean; replaceAll?: boolean; onChange?: (name: string) => void } = {},
+): Promise<ImportResult> {
+  const seen = new Set<string>();
+  for (const e of entries) {
+    if (seen.has(e.name)) throw ValidationError.field(['body'], `event type "${e.name}" appears twice`);
+    seen.add(e.name);
+  }
+  const changes: { entry: ImportedEventType; existing: EventType | null }[] = [];
+  for (const entry of entries) {
+    const existing = await store.getEventType(entry.name);
+    if (existing === null || differs(existing, entry)) changes.push({ entry, existing });
+  }
+  const archive: string[] = [];
+  if (opts.replaceAll) {
+    for (let iterator: string | null = null; ; ) {
+      const page = await store.listEventTypes({ limit: 250, iterator, order: 'ascending' }, false);
+      for (const t of page.data) if (!seen.has(t.name)) archive.push(t.name);
+      if (page.done || page.iterator === null) break;
+      iterator = page.iterator;
+    }
+  }
+  const modified = [...changes.map((c) => c.entry.name), ...archive];
+  if (opts.dryRun) return { modified, toModify: changes.map((c) => c.entry) };
+  for (const { entry, existing } of changes) {
+    const fields = { ...entry, archived: false };
+    if (existing === null) await store.createEventType({ ...fields, validate: false });
+    else await store.updateEventType(entry.name, fields);
+    opts.onChange?.(entry.name);
+  }
+  for (const name of archive) {
+    await store.updateEventType(name, { archived: true });
+    opts.onChange?.(name);
+  }
+  return { modified, toModify: null };
+}
+
+interface ImportBody {
+  catalog?: string;
+  eventTypes?: unknown[];
+  spec?: unknown;
+  specRaw?: string | null;
+  dryRun?: boolean;
+  replaceAll?: boolean;
+}
+
+/** The event types a request names: a built-in catalogue, a catalogue document, or an OpenAPI document. */
+function entriesOf(b: ImportBody): ImportedEventType[] {
+  const given = [b.catalog, b.eventTypes, b.spec ?? undefined, b.specRaw ?? undefined].filter((v) => v !== undefined).length;
+  if (given !== 1) {
+    throw new BadRequestError('send exactly one of catalog (a built-in catalogue\'s name), eventTypes, spec or specRaw', 'invalid_import');
+  }
+  if (b.catalog !== undefined) {
+    try {
+      return fromCatalog(loadCatalog(b.catalog));
+    } catch (err) {
+      throw ValidationError.field(['body', 'catalog'], (err as Error).message);
+    }
+  }
+  if (b.eventTypes !== undefined) return fromCatalog(b.eventTypes);
+  if (b.spec !== undefined && b.spec !== null) return fromOpenApi(b.spec);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(b.specRaw!);
+  } catch (err) {
+    throw ValidationError.field(['body', 'specRaw'], `is not a JSON document: ${(err as Error).message}`);
+  }
+  return fromOpenApi(parsed);
+}
+
 export function eventTypeRoutes(app: FastifyInstance, d: Deps): void {
+  const importBody = {
+    type: 'object',
+    properties: {
+      catalog: { type: 'string', description: 'A built-in catalogue: "health"' },
+      eventTypes: { type: 'array', items: { type: 'object' }, description: 'A catalogue document: [{name, description, groupName, schemas}]' },
+      spec: { type: ['object', 'null'], description: 'An OpenAPI 3.1 document whose webhooks become event types' },
+      specRaw: { type: ['string', 'null'], description: 'The same, as JSON text' },
+      dryRun: { type: 'boolean', default: false },
+      replaceAll: { type: 'boolean', default: false, description: 'Archive the event types not imported' },
+    },
+  };
+  const importResponse = {
+    type: 'object',
+    properties: {
+      data: {
+        type: 'object',
+        properties: {
+          modified: { type: 'array', items: { type: 'string' } },
+          to_modify: { type: ['array', 'null'], items: { type: 'object', additionalProperties: true } },
+        },
+      },
+    },
+  };
+  for (const [url, operationId] of [
+    ['/api/v1/event-type/import', 'v1.event-type.import'],
+    ['/api/v1/event-type/import/openapi', 'v1.event-type.import-openapi'],
+  ] as const) {
+    app.post<{ Body: ImportBody }>(
+      url,
+      {
+        schema: {
+          operationId,
+          summary:
+            operationId === 'v1.event-type.import'
+              ? 'Create or update event types from a built-in catalogue, a catalogue document or an OpenAPI document'
+              : "Create or update event types from an OpenAPI document's webhooks",
+          tags,
+          body: importBody,
+          response: { 200: importResponse, ...errorResponses() },
+        },
+      },
+      async (req) => {
+        const result = await importEventTypes(d.store, entriesOf(req.body), {
+          dryRun: req.body.dryRun,
+          replaceAll: req.body.replaceAll,
+          onChange: (name) => d.payloads.forget(name),
+        });
+        return { data: { modified: result.modified, to_modify: result.toModify } };
+      },
+    );
+  }
+
   app.get<{ Querystring: { limit?: number; iterator?: string; order?: string; include_archived?: boolean; with_content?: boolean } }>(
     '/api/v1/event-type',
     {

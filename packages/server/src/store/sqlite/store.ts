@@ -70,14 +70,20 @@ export class SqliteStore implements Store {
     this.commits = new GroupCommit(this.db);
   }
 
-  static open(path: string): SqliteStore {
+  /**
+   * `releaseLeases: false` is for tools run beside a serving process (migrate, catalogue
+   * import): they must leave its leases alone.
+   */
+  static open(path: string, opts: { releaseLeases?: boolean } = {}): SqliteStore {
     const store = new SqliteStore(path);
     store.migrate();
-    // One process owns a SQLite file, so every lease found at start-up is from a process
+    // One process serves a SQLite file, so every lease found at start-up is from a process
     // that is gone: give that work back at once rather than waiting out the lease.
-    store.db
-      .prepare(`UPDATE deliveries SET status = 1, lease_owner = NULL, next_attempt_at = ? WHERE status = 3`)
-      .run(Date.now());
+    if (opts.releaseLeases !== false) {
+      store.db
+        .prepare(`UPDATE deliveries SET status = 1, lease_owner = NULL, next_attempt_at = ? WHERE status = 3`)
+        .run(Date.now());
+    }
     return store;
   }
 

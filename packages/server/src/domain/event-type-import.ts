@@ -1,0 +1,101 @@
+import { ValidationError } from './errors.js';
+import { isName } from './names.js';
+
+/** An event type as imported: from a catalogue file, or from one webhook of an OpenAPI document. */
+export interface ImportedEventType {
+  name: string;
+  description: string;
+  groupName: string | null;
+  deprecated: boolean;
+  featureFlags: string[] | null;
+  schemas: Record<string, unknown>;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function bad(loc: string[], msg: string): never {
+  throw ValidationError.field(['body', ...loc], msg);
+}
+
+/** Event types from a catalogue document: `{ "eventTypes": [{ name, description, groupName, schemas }, …] }`. */
+export function fromCatalog(entries: unknown[]): ImportedEventType[] {
+  return entries.map((e, i) => {
+    const loc = ['eventTypes', String(i)];
+    if (!isObject(e)) bad(loc, 'must be an object');
+    if (typeof e.name !== 'string' || !isName(e.name)) bad([...loc, 'name'], 'must be an event type name (letters, digits, "-", "_" and ".")');
+    if (e.description !== undefined && typeof e.description !== 'string') bad([...loc, 'description'], 'must be a string');
+    if (e.groupName !== undefined && e.groupName !== null && typeof e.groupName !== 'string') bad([...loc, 'groupName'], 'must be a string');
+    if (!isObject(e.schemas)) bad([...loc, 'schemas'], 'must be an object of JSON Schemas keyed by version, e.g. {"1": {…}}');
+    return {
+      name: e.name,
+      description: (e.description as string | undefined) ?? '',
+      groupName: (e.groupName as string | null | undefined) ?? null,
+      deprecated: e.deprecated === true,
+      featureFlags: null,
+      schemas: e.schemas,
+    };
+  });
+}
+
+/**
+ * Event types from the `webhooks` of an OpenAPI 3.1 document, as Svix imports them: the
+ * webhook's key is the event type's name, its operation's description (or summary) the
+ * description, and the JSON request body's schema (with `#/components/…` references
+ * resolved) its schema version 1, carrying the body's example(s) as `examples`.
+ * `x-svix-group-name` and `x-svix-feature-flag` are honoured.
+ */
+export function fromOpenApi(spec: unknown): ImportedEventType[] {
+  if (!isObject(spec)) bad(['spec'], 'must be an OpenAPI document (a JSON object)');
+  if (!isObject(spec.webhooks)) bad(['spec', 'webhooks'], 'the document has no "webhooks" section (OpenAPI 3.1) to import event types from');
+  const out: ImportedEventType[] = [];
+  for (const [name, item] of Object.entries(spec.webhooks)) {
+    const loc = ['spec', 'webhooks', name];
+    if (!isName(name)) bad(loc, 'the webhook name is not a valid event type name (letters, digits, "-", "_" and ".")');
+    const op = isObject(item) ? (item.post ?? Object.values(item).find(isObject)) : undefined;
+    if (!isObject(op)) bad(loc, 'has no operation');
+    const media = isObject(op.requestBody) && isObject(op.requestBody.content) ? op.requestBody.content['application/json'] : undefined;
+    const raw = isObject(media) ? media.schema : undefined;
+    if (!isObject(raw)) bad([...loc, 'requestBody'], 'has no application/json request body schema');
+    const schema = resolveRefs(raw, spec, [...loc, 'requestBody']) as Record<string, unknown>;
+    const examples: unknown[] = [];
+    if (isObject(media) && media.example !== undefined) examples.push(media.example);
+    if (isObject(media) && isObject(media.examples)) {
+      for (const ex of Object.values(media.examples)) if (isObject(ex) && ex.value !== undefined) examples.push(ex.value);
+    }
+    if (examples.length > 0 && !Array.isArray(schema.examples)) schema.examples = examples;
+    const flag = op['x-svix-feature-flag'];
+    out.push({
+      name,
+      description: String(op.description ?? op.summary ?? ''),
+      groupName: typeof op['x-svix-group-name'] === 'string' ? op['x-svix-group-name'] : null,
+      deprecated: op.deprecated === true,
+      featureFlags: typeof flag === 'string' ? [flag] : null,
+      schemas: { '1': schema },
+    });
+  }
+  return out;
+}
+
+/** A copy of `node` with local `$ref`s replaced by what they point to (cycles are refused). */
+function resolveRefs(node: unknown, root: Record<string, unknown>, loc: string[], seen: string[] = []): unknown {
+  if (Array.isArray(node)) return node.map((n) => resolveRefs(n, root, loc, seen));
+  if (!isObject(node)) return node;
+  if (typeof node.$ref === 'string') {
+    const ref = node.$ref;
+    if (!ref.startsWith('#/')) bad(loc, `cannot follow the reference "${ref}": only references within the document are resolved`);
+    if (seen.includes(ref)) bad(loc, `the reference "${ref}" refers to itself; recursive schemas cannot be imported`);
+    let target: unknown = root;
+    for (const part of ref.slice(2).split('/').map((p) => decodeURIComponent(p).replace(/~1/g, '/').replace(/~0/g, '~'))) {
+      target = isObject(target) ? target[part] : undefined;
+    }
+    if (target === undefined) bad(loc, `the reference "${ref}" points at nothing`);
+    const { $ref: _ref, ...siblings } = node;
+    const resolved = resolveRefs(target, root, loc, [...seen, ref]);
+    return Object.keys(siblings).length === 0 ? resolved : { ...(resolved as object), ...(resolveRefs(siblings, root, loc, seen) as object) };
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) out[k] = resolveRefs(v, root, loc, seen);
+  return out;
+}
