@@ -32,6 +32,10 @@ export interface Config {
   logLevel: string;
   /** Check every message against its event type's newest schema, not only for types with validate: true. */
   validatePayloads: boolean;
+  /** The address receivers use to reach the API, for content links; null: the listen address. */
+  publicUrl: string | null;
+  /** How long a content link stays valid. */
+  contentLinkTtlMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -64,6 +68,8 @@ export const SETTINGS: Setting[] = [
   { key: 'endpointConcurrency', env: 'HOOKWELL_ENDPOINT_CONCURRENCY', default: '16', help: 'delivery attempts in flight at once to one endpoint' },
   { key: 'drainTimeoutMs', env: 'HOOKWELL_DRAIN_TIMEOUT_MS', default: '20000', help: 'on SIGTERM, how long to wait for in-flight attempts' },
   { key: 'logLevel', env: 'HOOKWELL_LOG_LEVEL', default: 'info', help: 'fatal, error, warn, info, debug or trace' },
+  { key: 'publicUrl', env: 'HOOKWELL_PUBLIC_URL', default: '', shownDefault: 'the listen address', help: 'where receivers reach the API, for the content links of thin deliveries (set it on workers and behind proxies)' },
+  { key: 'contentLinkTtlMs', env: 'HOOKWELL_CONTENT_LINK_TTL_S', default: '600', help: 'seconds a content link stays valid' },
   { key: 'validatePayloads', env: 'HOOKWELL_VALIDATE_PAYLOADS', default: 'false', help: "refuse (422) every message whose payload does not match its event type's schema, not only for types with validate: true" },
 ];
 
@@ -166,7 +172,21 @@ export function loadConfig(
     drainTimeoutMs: integer(get('drainTimeoutMs').name, get('drainTimeoutMs').value, 0, 3_600_000),
     logLevel: level.value,
     validatePayloads: boolean(get('validatePayloads').name, get('validatePayloads').value),
+    publicUrl: publicUrl(get('publicUrl').name, get('publicUrl').value),
+    contentLinkTtlMs: integer(get('contentLinkTtlMs').name, get('contentLinkTtlMs').value, 1, 7 * 86_400) * 1000,
   };
+}
+
+function publicUrl(name: string, raw: string): string | null {
+  if (raw.trim() === '') return null;
+  let u: URL;
+  try {
+    u = new URL(raw.trim());
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL such as https://hooks.example.com, got "${raw}"`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`${name} must be an http(s) URL, got "${raw}"`);
+  return raw.trim().replace(/\/+$/, '');
 }
 
 export function isPostgresUrl(db: string): boolean {

@@ -32,6 +32,9 @@ import { attemptRoutes } from './api/attempts.js';
 import { eventTypeRoutes } from './api/event-types.js';
 import { healthRoutes } from './api/health.js';
 import { checkRoutes } from './api/checks.js';
+import { contentRoutes } from './api/content.js';
+import { ContentLinks } from './delivery/content-links.js';
+import { ThinPayloads } from './delivery/thin.js';
 
 export const VERSION = '0.1.0';
 
@@ -48,6 +51,7 @@ export interface Hookwell {
 }
 
 const TOKEN_META_KEY = 'admin_token_sha256';
+const LINK_KEY_META_KEY = 'content_link_key';
 
 /** The token's hash: from configuration, else stored, else a new token generated and stored. */
 async function resolveToken(store: Store, cfg: Config): Promise<{ hash: Buffer; generated: string | null }> {
@@ -99,6 +103,7 @@ export async function buildApi(deps: Deps): Promise<FastifyInstance> {
   attemptRoutes(app, deps);
   eventTypeRoutes(app, deps);
   checkRoutes(app, deps);
+  contentRoutes(app, deps);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }
@@ -159,7 +164,12 @@ export async function startHookwell(cfg: Config, log: Logger): Promise<Hookwell>
   const delivering = cfg.role !== 'api';
   const serving = cfg.role !== 'worker';
   const sender = new Sender(cfg);
-  const dispatcher = delivering ? new Dispatcher(store, sender, cfg, log, notifier !== null) : null;
+  // One key for every process sharing the database: a link made by a worker is read by an API process.
+  const linkKey = await store.ensureMeta(LINK_KEY_META_KEY, randomBytes(32).toString('hex'));
+  let url: string | null = null;
+  const links = new ContentLinks(Buffer.from(linkKey, 'hex'), () => cfg.publicUrl ?? url ?? `http://${cfg.host}:${cfg.port}`, cfg.contentLinkTtlMs);
+  const thin = new ThinPayloads(links, (name) => store.getEventType(name));
+  const dispatcher = delivering ? new Dispatcher(store, sender, cfg, log, notifier !== null, thin) : null;
   // Other processes sharing the database hear of new work through the notifier.
   const signals: WorkSignals = {
     leaseOffer: () => dispatcher?.leaseOffer(),
@@ -171,7 +181,6 @@ export async function startHookwell(cfg: Config, log: Logger): Promise<Hookwell>
   };
 
   let app: FastifyInstance | null = null;
-  let url: string | null = null;
   let generated: string | null = null;
   if (serving) {
     const token = await resolveToken(store, cfg);
@@ -180,7 +189,7 @@ export async function startHookwell(cfg: Config, log: Logger): Promise<Hookwell>
     const payloads = new PayloadValidator((name) => store.getEventType(name), cfg.validatePayloads, 1000, (name, err) =>
       log.warn({ eventType: name, err: err.message }, "the event type's schema cannot be compiled; its messages are not validated"),
     );
-    app = await buildApi({ store, dispatcher: signals, payloads, sender, cfg, log, tokenHash: token.hash });
+    app = await buildApi({ store, dispatcher: signals, payloads, links, sender, cfg, log, tokenHash: token.hash });
     await app.listen({ port: cfg.port, host: cfg.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : cfg.port;

@@ -26,6 +26,8 @@ export interface EndpointBody {
   headers?: Record<string, string> | null;
   /** Ping the URL first and refuse the change if it does not pong. */
   verify?: boolean;
+  payloadMode?: 'full' | 'thin';
+  maxPayloadBytes?: number | null;
 }
 
 // Headers the delivery itself sets, or that would break HTTP framing if overridden.
@@ -149,6 +151,8 @@ async function endpointFields(d: Deps, b: EndpointBody, full: boolean): Promise<
   if (b.channels !== undefined || full) f.channels = b.channels && b.channels.length > 0 ? b.channels : null;
   if (b.throttleRate !== undefined || b.rateLimit !== undefined || full) f.throttleRate = b.throttleRate ?? b.rateLimit ?? null;
   if (b.metadata !== undefined || full) f.metadata = b.metadata ?? {};
+  if (b.payloadMode !== undefined || full) f.payloadMode = b.payloadMode ?? 'full';
+  if (b.maxPayloadBytes !== undefined || full) f.maxPayloadBytes = b.maxPayloadBytes ?? null;
   return f;
 }
 

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { WorkSignals } from '../delivery/dispatcher.js';
 import type { PayloadValidator } from '../domain/payloads.js';
+import type { ContentLinks } from '../delivery/content-links.js';
 import type { Sender } from '../delivery/sender.js';
 import {
   BadRequestError,
@@ -24,6 +25,7 @@ export interface Deps {
   store: Store;
   dispatcher: WorkSignals;
   payloads: PayloadValidator;
+  links: ContentLinks;
   sender: Sender;
   cfg: Config;
   log: Logger;
@@ -129,7 +131,8 @@ export function hashToken(token: string): Buffer {
   return hash('sha256', token, 'buffer');
 }
 
-const PUBLIC_ROUTES = new Set(['/api/v1/health', '/openapi.json']);
+// The content route's credential is its signed link, not the admin token.
+const PUBLIC_ROUTES = new Set(['/api/v1/health', '/openapi.json', '/api/v1/content/:msg_id']);
 
 export function installAuth(app: FastifyInstance, tokenHash: Buffer): void {
   const accepted = new Set<string>();

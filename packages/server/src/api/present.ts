@@ -34,6 +34,8 @@ export function presentEndpoint(e: Endpoint) {
     metadata: e.metadata,
     lastPing: e.ping === null ? null : { ok: e.ping.ok, detail: e.ping.detail, at: iso(e.ping.at) },
     webhookKeyHeader: e.webhookKey?.header ?? null,
+    payloadMode: e.payloadMode,
+    maxPayloadBytes: e.maxPayloadBytes,
     createdAt: iso(e.createdAt),
     updatedAt: iso(e.updatedAt),
   };

@@ -64,6 +64,16 @@ const endpointCommon = (): Record<string, Schema> => ({
   throttleRate: rate(1),
   rateLimit: rate(1),
   metadata: metadata(),
+  ...payloadOptions(),
+});
+
+/** Hookwell's extension of Svix's endpoint: thin deliveries with content links. */
+const payloadOptions = (): Record<string, Schema> => ({
+  payloadMode: str({
+    enum: ['full', 'thin'],
+    description: 'thin: deliveries carry the type, time, identifiers and a link to the content instead of the payload',
+  }),
+  maxPayloadBytes: nullable(int({ minimum: 1, description: 'Payloads larger than this are sent thin even in full mode' })),
 });
 
 const pingResult = (): Schema =>
@@ -184,6 +194,7 @@ export const SCHEMAS: Record<string, Schema> = {
     metadata: metadata(),
     secret: secret(),
     verify: verifyFlag(),
+    ...payloadOptions(),
   }),
   EndpointOut: obj(endpointOut(), ['id', 'url', 'description', 'metadata', 'createdAt', 'updatedAt']),
   ListResponse_EndpointOut_: list('EndpointOut'),

@@ -5,6 +5,7 @@ import { Status } from '../domain/types.js';
 import type { AttemptRecord, LeaseOffer, Store, Work } from '../store/store.js';
 import { decide, isSuccess } from './schedule.js';
 import type { Sender } from './sender.js';
+import type { ThinPayloads } from './thin.js';
 
 /** What the API tells the delivery side: new work is stored (and, in one process, an offer to lease it at once). */
 export interface WorkSignals {
@@ -81,6 +82,7 @@ export class Dispatcher implements WorkSignals {
     private readonly cfg: Config,
     private readonly log: Logger,
     private readonly shared = false,
+    private readonly thin: ThinPayloads | null = null,
   ) {
     this.leaseMs = cfg.leaseMs;
     this.window = cfg.endpointConcurrency * 4;
@@ -279,7 +281,7 @@ export class Dispatcher implements WorkSignals {
   }
 
   private async attempt(w: Work, s: EndpointState): Promise<void> {
-    const result = await this.sender.send(w);
+    const result = this.thin?.isThin(w) ? await this.sender.send(w, await this.thin.body(w)) : await this.sender.send(w);
     const now = Date.now();
     const attemptsMade = w.attempts + 1;
     const decision = decide(this.cfg.retrySchedule, attemptsMade, result, now);

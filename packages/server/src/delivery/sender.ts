@@ -134,9 +134,9 @@ export class Sender {
     });
   }
 
-  /** One signed attempt of a delivery. */
-  send(w: Work): Promise<SendResult> {
-    return this.post(w.url, w.headers, w.secrets, w.msgId, Buffer.from(w.payload, 'utf8'), this.cfg.requestTimeoutMs);
+  /** One signed attempt of a delivery: its payload, or `body` in its place (a thin delivery). */
+  send(w: Work, body: string = w.payload): Promise<SendResult> {
+    return this.post(w.url, w.headers, w.secrets, w.msgId, Buffer.from(body, 'utf8'), this.cfg.requestTimeoutMs);
   }
 
   /**

@@ -35,9 +35,15 @@ export interface Endpoint {
   ping: PingResult | null;
   /** A shared key sent in `header` with every delivery. */
   webhookKey: { header: string; key: string } | null;
+  /** thin: deliveries carry identifiers and a link to the content instead of the payload. */
+  payloadMode: PayloadMode;
+  /** Payloads larger than this are sent thin even in full mode; null for no limit. */
+  maxPayloadBytes: number | null;
   createdAt: number;
   updatedAt: number;
 }
+
+export type PayloadMode = 'full' | 'thin';
 
 export interface PingResult {
   ok: boolean;

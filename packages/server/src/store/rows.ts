@@ -1,7 +1,7 @@
 // Rows to records, shared by the SQLite and PostgreSQL stores: both name their columns
 // alike and keep JSON as text, so only how a flag reads differs (1 or true).
 import type { Application, Attempt, Delivery, Endpoint, EventType, Message, StatusCode, TriggerCode } from '../domain/types.js';
-import type { Work } from './store.js';
+import type { ContentFetch, Work } from './store.js';
 
 const flag = (v: unknown): boolean => v === 1 || v === true;
 
@@ -40,8 +40,21 @@ export function endpointFrom(r: Row): Endpoint {
     previousSecrets: parse(r.previous_secrets, []),
     ping: r.ping_at === null || r.ping_at === undefined ? null : { ok: flag(r.ping_ok), detail: r.ping_detail as string, at: r.ping_at as number },
     webhookKey: typeof r.key_header === 'string' ? { header: r.key_header, key: r.key_value as string } : null,
+    payloadMode: r.payload_mode === 'thin' ? 'thin' : 'full',
+    maxPayloadBytes: (r.max_payload_bytes as number | null) ?? null,
     createdAt: r.created_at as number,
     updatedAt: r.updated_at as number,
+  };
+}
+
+export function contentFetchFrom(r: Row): ContentFetch {
+  return {
+    appId: r.app_id as string,
+    msgId: r.msg_id as string,
+    endpointId: (r.endpoint_id as string | null) ?? null,
+    status: r.status as number,
+    remoteAddr: (r.remote_addr as string | null) ?? null,
+    createdAt: r.created_at as number,
   };
 }
 
@@ -106,7 +119,8 @@ export function attemptFrom(r: Row): Attempt {
 }
 
 // The endpoint columns a delivery attempt needs, aliased as workFrom reads them.
-export const WORK_ENDPOINT_COLUMNS = 'e.id AS endpoint_id, e.url, e.headers, e.secret, e.previous_secrets, e.throttle_rate, e.key_header, e.key_value';
+export const WORK_ENDPOINT_COLUMNS =
+  'e.id AS endpoint_id, e.url, e.headers, e.secret, e.previous_secrets, e.throttle_rate, e.key_header, e.key_value, e.payload_mode, e.max_payload_bytes';
 
 /** The headers sent with each delivery: the endpoint's own, plus its webhook key if it has one. */
 export function deliveryHeaders(r: Row): Record<string, string> {
@@ -128,6 +142,9 @@ export function workFrom(r: Row, now: number, leaseUntil: number): Work {
     // The current secret first, then any still in its rotation grace period.
     secrets: [r.secret as string, ...previous.filter((s) => s.expiresAt === null || s.expiresAt > now).map((s) => s.key)],
     payload: r.payload as string,
+    msgCreatedAt: r.msg_created_at as number,
+    payloadMode: r.payload_mode === 'thin' ? 'thin' : 'full',
+    maxPayloadBytes: (r.max_payload_bytes as number | null) ?? null,
     attempts: r.attempts as number,
     throttleRate: (r.throttle_rate as number | null) ?? null,
     trigger: r.trigger_type as TriggerCode,

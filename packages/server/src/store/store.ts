@@ -7,6 +7,7 @@ import type {
   ListQuery,
   Message,
   Page,
+  PayloadMode,
   StatusCode,
   TriggerCode,
 } from '../domain/types.js';
@@ -18,7 +19,8 @@ export interface AppInput {
   metadata: Record<string, string>;
 }
 
-export type EndpointInput = Omit<Endpoint, 'id' | 'appId' | 'createdAt' | 'updatedAt' | 'previousSecrets' | 'webhookKey'>;
+export type EndpointInput = Omit<Endpoint, 'id' | 'appId' | 'createdAt' | 'updatedAt' | 'previousSecrets' | 'webhookKey' | 'payloadMode' | 'maxPayloadBytes'> &
+  Partial<Pick<Endpoint, 'payloadMode' | 'maxPayloadBytes'>>;
 export type EndpointFields = Partial<Omit<Endpoint, 'id' | 'appId' | 'createdAt' | 'updatedAt'>>;
 
 export type EventTypeInput = Omit<EventType, 'createdAt' | 'updatedAt'>;
@@ -94,6 +96,10 @@ export interface Work {
   /** Secrets to sign with: the current one first, then any still in their grace period. */
   secrets: string[];
   payload: string;
+  /** When the message was created (ms). */
+  msgCreatedAt: number;
+  payloadMode: PayloadMode;
+  maxPayloadBytes: number | null;
   /** Attempts already made in this round. */
   attempts: number;
   /** The endpoint's limit in messages per second, if any. */
@@ -144,6 +150,18 @@ export interface AttemptRecord {
   disableEndpoint: boolean;
 }
 
+/** One request for a message's content through a content link, allowed or not. */
+export interface ContentFetch {
+  appId: string;
+  msgId: string;
+  /** The endpoint the link was made for; null when the token could not be read. */
+  endpointId: string | null;
+  /** What was answered: 200, or 401 for a bad or expired token. */
+  status: number;
+  remoteAddr: string | null;
+  createdAt: number;
+}
+
 export interface IdempotentResponse {
   bodyHash: string;
   statusCode: number;
@@ -165,6 +183,8 @@ export interface Store {
 
   getMeta(key: string): Promise<string | null>;
   setMeta(key: string, value: string): Promise<void>;
+  /** Stores `value` under `key` unless a value is there already; returns the stored one (first writer wins). */
+  ensureMeta(key: string, value: string): Promise<string>;
 
   createApp(input: AppInput): Promise<Application>;
   getApp(ref: string): Promise<Application | null>;
@@ -223,6 +243,10 @@ export interface Store {
   recordAttempts(records: AttemptRecord[]): Promise<void>;
   /** When the earliest pending delivery falls due, or null when none waits. */
   nextDueAt(): Promise<number | null>;
+
+  recordContentFetch(fetch: ContentFetch): Promise<void>;
+  /** A message's content fetches, newest first. */
+  listContentFetches(appId: string, msgId: string, limit: number): Promise<ContentFetch[]>;
 
   getIdempotent(scope: string, key: string): Promise<IdempotentResponse | null>;
   /** Stores the response, replacing an expired one under the same key. */

@@ -16,6 +16,7 @@ import type {
   AttemptFilter,
   AttemptRecord,
   ClaimOptions,
+  ContentFetch,
   DeliveryFilter,
   EndpointFields,
   EndpointInput,
@@ -33,7 +34,7 @@ import type {
 } from '../store.js';
 import { planPage, toPage } from '../paging.js';
 import { attemptConditions, messageConditions, type Dialect } from '../filters.js';
-import { appFrom, attemptFrom, deliveryFrom, endpointFrom, eventTypeFrom, json, messageFrom, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { appFrom, attemptFrom, contentFetchFrom, deliveryFrom, endpointFrom, eventTypeFrom, json, messageFrom, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
 
@@ -231,6 +232,11 @@ export class PostgresStore implements Store {
     await run(this.pool, 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
   }
 
+  async ensureMeta(key: string, value: string): Promise<string> {
+    await run(this.pool, 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING', [key, value]);
+    return (await this.getMeta(key))!;
+  }
+
   // --- applications -----------------------------------------------------------------
 
   async createApp(input: AppInput): Promise<Application> {
@@ -317,6 +323,8 @@ export class PostgresStore implements Store {
       ep.ping?.at ?? null,
       ep.webhookKey?.header ?? null,
       ep.webhookKey?.key ?? null,
+      ep.payloadMode,
+      ep.maxPayloadBytes,
       ep.updatedAt,
     ];
     try {
@@ -324,8 +332,9 @@ export class PostgresStore implements Store {
         await run(
           db,
           `INSERT INTO endpoints (uid, url, description, version, disabled, event_types, channels, throttle_rate, metadata,
-             headers, secret, previous_secrets, ping_ok, ping_detail, ping_at, key_header, key_value, updated_at, id, app_id, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             headers, secret, previous_secrets, ping_ok, ping_detail, ping_at, key_header, key_value, payload_mode, max_payload_bytes,
+             updated_at, id, app_id, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           [...values, ep.id, ep.appId, ep.createdAt],
         );
       } else {
@@ -333,7 +342,7 @@ export class PostgresStore implements Store {
           db,
           `UPDATE endpoints SET uid = ?, url = ?, description = ?, version = ?, disabled = ?, event_types = ?, channels = ?,
              throttle_rate = ?, metadata = ?, headers = ?, secret = ?, previous_secrets = ?, ping_ok = ?, ping_detail = ?, ping_at = ?,
-             key_header = ?, key_value = ?, updated_at = ?
+             key_header = ?, key_value = ?, payload_mode = ?, max_payload_bytes = ?, updated_at = ?
            WHERE id = ? AND app_id = ?`,
           [...values, ep.id, ep.appId],
         );
@@ -346,7 +355,17 @@ export class PostgresStore implements Store {
 
   async createEndpoint(appId: string, input: EndpointInput): Promise<Endpoint> {
     const now = Date.now();
-    const ep: Endpoint = { ...input, id: newId('ep', now), appId, previousSecrets: [], webhookKey: null, createdAt: now, updatedAt: now };
+    const ep: Endpoint = {
+        payloadMode: 'full',
+        maxPayloadBytes: null,
+        ...input,
+        id: newId('ep', now),
+        appId,
+        previousSecrets: [],
+        webhookKey: null,
+        createdAt: now,
+        updatedAt: now,
+      };
     await this.putEndpoint(this.pool, ep, true);
     return ep;
   }
@@ -493,7 +512,7 @@ export class PostgresStore implements Store {
           const r = await one(c, insert, [message.id, e.endpoint_id, appId, Status.Sending, leaseUntil, lease.owner, now]);
           leased.push(
             workFrom(
-              { ...e, delivery_id: r!.id, msg_id: message.id, app_id: appId, attempts: 0, trigger_type: 0, event_type: message.eventType, payload: message.payload },
+              { ...e, delivery_id: r!.id, msg_id: message.id, app_id: appId, attempts: 0, trigger_type: 0, event_type: message.eventType, payload: message.payload, msg_created_at: now },
               now,
               leaseUntil,
             ),
@@ -761,7 +780,7 @@ export class PostgresStore implements Store {
       const rows = await all(
         c,
         `SELECT d.id AS delivery_id, d.msg_id, d.app_id, d.attempts, d.trigger_type,
-                m.event_type, m.payload, e.disabled, ${WORK_ENDPOINT_COLUMNS}
+                m.event_type, m.payload, m.created_at AS msg_created_at, e.disabled, ${WORK_ENDPOINT_COLUMNS}
          FROM unnest(?::bigint[]) WITH ORDINALITY AS j(id, ord) JOIN deliveries d ON d.id = j.id
          JOIN messages m ON m.id = d.msg_id JOIN endpoints e ON e.id = d.endpoint_id
          ORDER BY j.ord`,
@@ -898,6 +917,21 @@ export class PostgresStore implements Store {
          (SELECT MIN(next_attempt_at) FROM deliveries WHERE status IN (1, 3) AND priority = 1)) AS t`,
     );
     return (r?.t as number | null | undefined) ?? null;
+  }
+
+  // --- content links ------------------------------------------------------------------
+
+  async recordContentFetch(f: ContentFetch): Promise<void> {
+    await run(
+      this.pool,
+      'INSERT INTO content_fetches (app_id, msg_id, endpoint_id, status, remote_addr, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      [f.appId, f.msgId, f.endpointId, f.status, f.remoteAddr, f.createdAt],
+    );
+  }
+
+  async listContentFetches(appId: string, msgId: string, limit: number): Promise<ContentFetch[]> {
+    const rows = await all(this.pool, 'SELECT * FROM content_fetches WHERE msg_id = ? AND app_id = ? ORDER BY id DESC LIMIT ?', [msgId, appId, limit]);
+    return rows.map(contentFetchFrom);
   }
 
   // --- idempotency --------------------------------------------------------------------

@@ -18,6 +18,7 @@ import type {
   AttemptFilter,
   AttemptRecord,
   ClaimOptions,
+  ContentFetch,
   DeliveryFilter,
   EndpointFields,
   EndpointInput,
@@ -35,7 +36,7 @@ import type {
 } from '../store.js';
 import { planPage, toPage } from '../paging.js';
 import { attemptConditions, messageConditions, type Dialect } from '../filters.js';
-import { appFrom, attemptFrom, deliveryFrom, endpointFrom, eventTypeFrom, json, messageFrom, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { appFrom, attemptFrom, contentFetchFrom, deliveryFrom, endpointFrom, eventTypeFrom, json, messageFrom, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { MIGRATIONS } from './migrations.js';
 import { GroupCommit } from './group-commit.js';
 
@@ -139,6 +140,13 @@ export class SqliteStore implements Store {
     });
   }
 
+  async ensureMeta(key: string, value: string): Promise<string> {
+    await this.write(() => {
+      this.q('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value);
+    });
+    return (await this.getMeta(key))!;
+  }
+
   // --- applications -----------------------------------------------------------------
 
   createApp(input: AppInput): Promise<Application> {
@@ -230,20 +238,23 @@ export class SqliteStore implements Store {
       ep.ping?.at ?? null,
       ep.webhookKey?.header ?? null,
       ep.webhookKey?.key ?? null,
+      ep.payloadMode,
+      ep.maxPayloadBytes,
       ep.updatedAt,
     ];
     try {
       if (insert) {
         this.q(
           `INSERT INTO endpoints (uid, url, description, version, disabled, event_types, channels, throttle_rate, metadata,
-             headers, secret, previous_secrets, ping_ok, ping_detail, ping_at, key_header, key_value, updated_at, id, app_id, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             headers, secret, previous_secrets, ping_ok, ping_detail, ping_at, key_header, key_value, payload_mode, max_payload_bytes,
+             updated_at, id, app_id, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         ).run(...values, ep.id, ep.appId, ep.createdAt);
       } else {
         this.q(
           `UPDATE endpoints SET uid = ?, url = ?, description = ?, version = ?, disabled = ?, event_types = ?, channels = ?,
              throttle_rate = ?, metadata = ?, headers = ?, secret = ?, previous_secrets = ?, ping_ok = ?, ping_detail = ?, ping_at = ?,
-             key_header = ?, key_value = ?, updated_at = ?
+             key_header = ?, key_value = ?, payload_mode = ?, max_payload_bytes = ?, updated_at = ?
            WHERE id = ? AND app_id = ?`,
         ).run(...values, ep.id, ep.appId);
       }
@@ -256,7 +267,17 @@ export class SqliteStore implements Store {
   createEndpoint(appId: string, input: EndpointInput): Promise<Endpoint> {
     return this.write(() => {
       const now = Date.now();
-      const ep: Endpoint = { ...input, id: newId('ep', now), appId, previousSecrets: [], webhookKey: null, createdAt: now, updatedAt: now };
+      const ep: Endpoint = {
+        payloadMode: 'full',
+        maxPayloadBytes: null,
+        ...input,
+        id: newId('ep', now),
+        appId,
+        previousSecrets: [],
+        webhookKey: null,
+        createdAt: now,
+        updatedAt: now,
+      };
       this.putEndpoint(ep, true);
       return ep;
     });
@@ -394,7 +415,7 @@ export class SqliteStore implements Store {
           const leaseUntil = now + lease.leaseMs;
           const id = insert.run(message.id, c.endpoint_id, appId, Status.Sending, leaseUntil, lease.owner, now).lastInsertRowid;
           leased.push(
-            workFrom({ ...c, delivery_id: Number(id), msg_id: message.id, app_id: appId, attempts: 0, trigger_type: 0, event_type: message.eventType, payload: message.payload }, now, leaseUntil),
+            workFrom({ ...c, delivery_id: Number(id), msg_id: message.id, app_id: appId, attempts: 0, trigger_type: 0, event_type: message.eventType, payload: message.payload, msg_created_at: now }, now, leaseUntil),
           );
         } else {
           insert.run(message.id, c.endpoint_id, appId, Status.Pending, input.deliverAt ?? now, null, now);
@@ -630,7 +651,7 @@ export class SqliteStore implements Store {
       // Then what sending needs, for the chosen rows only.
       const rows = this.q(
         `SELECT d.id AS delivery_id, d.msg_id, d.app_id, d.attempts, d.trigger_type,
-                m.event_type, m.payload, e.disabled, ${WORK_ENDPOINT_COLUMNS}
+                m.event_type, m.payload, m.created_at AS msg_created_at, e.disabled, ${WORK_ENDPOINT_COLUMNS}
          FROM json_each(?) j JOIN deliveries d ON d.id = j.value
          JOIN messages m ON m.id = d.msg_id JOIN endpoints e ON e.id = d.endpoint_id
          ORDER BY j.key`,
@@ -711,6 +732,22 @@ export class SqliteStore implements Store {
          UNION ALL SELECT MIN(next_attempt_at) FROM deliveries WHERE status IN (1, 3) AND priority = 1)`,
     ).get() as Row;
     return (r.t as number | null) ?? null;
+  }
+
+  // --- content links ------------------------------------------------------------------
+
+  recordContentFetch(f: ContentFetch): Promise<void> {
+    // A lost record of a read costs nothing else: no disk sync waited for.
+    return this.writeBookkeeping(() => {
+      this.q(
+        'INSERT INTO content_fetches (app_id, msg_id, endpoint_id, status, remote_addr, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ).run(f.appId, f.msgId, f.endpointId, f.status, f.remoteAddr, f.createdAt);
+    });
+  }
+
+  async listContentFetches(appId: string, msgId: string, limit: number): Promise<ContentFetch[]> {
+    const rows = this.q('SELECT * FROM content_fetches WHERE msg_id = ? AND app_id = ? ORDER BY id DESC LIMIT ?').all(msgId, appId, limit) as Row[];
+    return rows.map(contentFetchFrom);
   }
 
   // --- idempotency --------------------------------------------------------------------
