@@ -113,7 +113,11 @@ describe('crash safety', () => {
           else unexpected.push(res.status);
         }
       });
+      // A random moment, but only once this round has had some messages accepted (a busy
+      // machine may take a while to answer the first).
+      const before = accepted.size;
       await sleep(400 + Math.floor(Math.random() * 600));
+      for (let waited = 0; accepted.size < before + 20 && waited < 20_000; waited += 20) await sleep(20);
       killed = true;
       child.proc.kill('SIGKILL');
       assert.equal(await child.exited, null, 'the server was killed, not exited');
