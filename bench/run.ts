@@ -2,9 +2,10 @@
 //
 // Prints one JSON line per figure to stdout, then a summary line; everything else goes to
 // stderr. Every server, receiver and baseline runs as a child process of this one, on
-// 127.0.0.1, and all of them (and the temporary directory) are gone when this exits.
+// 127.0.0.1, and all of them (and the temporary directory, and the PostgreSQL schemas the
+// run created) are gone when this exits.
 //
-// Figures:
+// Figures on embedded SQLite (one process, a fresh database file each):
 //   ingest   — 202s per second from POST /api/v1/app/{app}/msg with 64 requests in flight
 //              (deliveries due after the run; also reported with live delivery)
 //              (the app has one endpoint, so each message is also delivered to a local
@@ -14,7 +15,25 @@
 //              bare undici POSTs of the same payloads at the same concurrency.
 //   latency  — POST …/msg start → receipt at the receiver, open loop at 500 msg/s.
 //
-// Optional environment: BENCH_QUICK=1; BENCH_ONLY=ingest,delivery,latency (a subset);
+// Figures on PostgreSQL (BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/test), each
+// on a fresh schema (HOOKWELL_DB_SCHEMA) that is dropped afterwards, measured the same way
+// and against the same baselines (run before and after, as for the SQLite figures):
+//   pg-ingest     — as ingest, with one process of HOOKWELL_ROLE=all.
+//   pg-delivery-1 — as delivery: the backlog is written through the API by a process of
+//                   role api (which delivers nothing, so it stays due), that process is
+//                   stopped, and one process of role worker delivers it.
+//   pg-delivery-2 — the same on a fresh schema with two worker processes at once; the
+//                   endpoint's concurrency limit (64, as for delivery) holds over both.
+//                   Also reports twoOverOne, its rate over pg-delivery-1's.
+// The delivery lines also give the CPU use meanwhile (all cores busy, and the share of the
+// Hookwell processes, their PostgreSQL backends, the receiver and everything else), and the
+// PostgreSQL ones the deliveries by status afterwards and the index scans on the queue.
+// When PostgreSQL cannot be reached, its figures print a line with "error" and "skipped"
+// and the rest of the run goes on (the exit status stays 0 for that alone).
+//
+// Optional environment: BENCH_QUICK=1; BENCH_ONLY=ingest,delivery,latency,pg-ingest,pg-delivery-1,pg-delivery-2
+// (a subset; "pg" stands for the three PostgreSQL figures, "pg-delivery" for both deliveries;
+// default: all of them); BENCH_PG_URL;
 // BENCH_SERVER_NODE_ARGS (node flags of every Hookwell child, e.g. "--cpu-prof --cpu-prof-dir=DIR");
 // BENCH_SERVER_NODE_OPTIONS (their NODE_OPTIONS).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,10 +44,23 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Agent, Pool, request } from 'undici';
 import { log, percentile, round, sleep, wallNow } from './lib/clock.ts';
 import { closedLoop, sendCount } from './lib/load.ts';
-import { Helper, killAllSync, startServer, stopChild, type ServerHandle } from './lib/procs.ts';
+import { Helper, killAllSync, startServer, startWorker, stopChild, type ServerHandle, type WorkerHandle } from './lib/procs.ts';
+import { backendsOf, dropSchema, dropSchemasSync, newSchema, PG_URL, PgUnreachable, pgVersion, querySchema, redacted } from './lib/pg.ts';
+import { busyShare, machineCpu, processCpuSec } from './lib/cpu.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'ingest,delivery,latency').split(',').map((s) => s.trim()));
+const ALIASES: Record<string, string[]> = {
+  pg: ['pg-ingest', 'pg-delivery-1', 'pg-delivery-2'],
+  'pg-delivery': ['pg-delivery-1', 'pg-delivery-2'],
+};
+const ONLY = new Set(
+  (process.env.BENCH_ONLY ?? 'ingest,delivery,latency,pg')
+    .split(',')
+    .map((s) => s.trim())
+    .flatMap((s) => ALIASES[s] ?? [s]),
+);
+const FIGURES = ['ingest', 'delivery', 'latency', 'pg-ingest', 'pg-delivery-1', 'pg-delivery-2'];
+for (const name of ONLY) if (!FIGURES.includes(name)) log(`BENCH_ONLY: no figure "${name}" (there are ${FIGURES.join(', ')}, pg, pg-delivery)`);
 
 const P = {
   ingestConcurrency: 64,
@@ -40,6 +72,8 @@ const P = {
   latencyWarmupMs: QUICK ? 1_000 : 2_000,
   latencyMeasureMs: QUICK ? 3_000 : 20_000,
   latencyConnections: 64,
+  /** HOOKWELL_DB_POOL_SIZE of every PostgreSQL process (Hookwell's default). */
+  pgPoolSize: 10,
 };
 const TARGET_RATIO = 0.4;
 const TARGET_P99_MS = 50;
@@ -59,6 +93,7 @@ function cleanupSync(): void {
   cleaned = true;
   killAllSync();
   rmSync(tmp, { recursive: true, force: true });
+  dropSchemasSync();
 }
 process.on('exit', cleanupSync);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -79,7 +114,7 @@ process.on('unhandledRejection', (err) => {
   process.exit(1);
 });
 // Whatever happens, the run ends.
-const watchdogMs = QUICK ? 4 * 60_000 : 15 * 60_000;
+const watchdogMs = QUICK ? 6 * 60_000 : 25 * 60_000;
 setTimeout(() => {
   log(`watchdog: the run took longer than ${watchdogMs / 1000} s; aborting`);
   cleanupSync();
@@ -96,6 +131,75 @@ const newDb = (): string => path.join(tmp, `hookwell-${++dbCounter}.db`);
 const dropDb = (db: string): void => {
   for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(db + suffix, { force: true });
 };
+
+type Backend = 'sqlite' | 'postgres';
+
+/** Where one figure's Hookwell keeps its data: a fresh SQLite file, or a fresh PostgreSQL schema. */
+interface Database {
+  backend: Backend;
+  /** --db of its processes. */
+  db: string;
+  /** HOOKWELL_* settings that go with it. */
+  env: Record<string, string>;
+  /** PostgreSQL: the schema; null for SQLite. */
+  schema: string | null;
+  /** Removes it; never throws (a schema left over is dropped again on exit). */
+  drop(): Promise<void>;
+}
+
+function newDatabase(backend: Backend, label: string): Database {
+  if (backend === 'sqlite') {
+    const db = newDb();
+    return { backend, db, env: {}, schema: null, drop: async () => dropDb(db) };
+  }
+  const schema = newSchema(label);
+  return {
+    backend,
+    db: PG_URL,
+    env: { HOOKWELL_DB_SCHEMA: schema, HOOKWELL_DB_POOL_SIZE: String(P.pgPoolSize) },
+    schema,
+    drop: () => dropSchema(schema).catch((err: unknown) => log(`dropping schema ${schema} failed:`, String(err))),
+  };
+}
+
+/** The PostgreSQL server's version, asked once; rejects with PgUnreachable when it is not there. */
+let pgChecked: Promise<string> | null = null;
+function pgReady(): Promise<string> {
+  pgChecked ??= pgVersion().then((v) => {
+    log(`postgres: ${redacted(PG_URL)} is PostgreSQL ${v}`);
+    return v;
+  });
+  return pgChecked;
+}
+
+/** What a PostgreSQL figure adds to its line. */
+async function pgInfo(database: Database): Promise<Record<string, unknown>> {
+  if (database.backend !== 'postgres') return { backend: 'sqlite' };
+  return { backend: 'postgres', postgres: await pgReady(), schema: database.schema, dbPoolSize: P.pgPoolSize };
+}
+
+/**
+ * Index scans on the deliveries table since the schema was made (backlog written, then
+ * delivered), by index: deliveries_due counts the claims' queue scans, deliveries_leased the
+ * counts of leases held over all processes. Read after the processes have exited (a backend
+ * reports its counts when it ends), so it waits a moment first.
+ */
+async function deliveryIndexScans(schema: string): Promise<Record<string, number>> {
+  await sleep(1_000);
+  const rows = await querySchema<{ index: string; n: number }>(
+    schema,
+    `SELECT indexrelname AS index, idx_scan::int AS n FROM pg_stat_user_indexes WHERE schemaname = $1 AND relname = 'deliveries' ORDER BY 1`,
+    [schema],
+  );
+  return Object.fromEntries(rows.map((r) => [r.index, r.n]));
+}
+
+/** Deliveries of a PostgreSQL figure's schema by status name. */
+async function deliveryStatuses(schema: string): Promise<Record<string, number>> {
+  const names = ['success', 'pending', 'fail', 'sending', 'canceled'];
+  const rows = await querySchema<{ status: number; n: number }>(schema, 'SELECT status, count(*)::int AS n FROM deliveries GROUP BY status ORDER BY status');
+  return Object.fromEntries(rows.map((r) => [names[r.status] ?? String(r.status), r.n]));
+}
 
 // --- management API -------------------------------------------------------------------------
 
@@ -130,13 +234,17 @@ async function stopServer(s: ServerHandle): Promise<void> {
 
 // --- figure 1: ingest -------------------------------------------------------------------------
 
-async function ingestFigure(): Promise<Record<string, unknown>> {
+/** ingest (SQLite) or pg-ingest (PostgreSQL, one process of role all): the same run. */
+async function ingestFigure(backend: Backend): Promise<Record<string, unknown>> {
+  const figure = backend === 'sqlite' ? 'ingest' : 'pg-ingest';
+  if (backend === 'postgres') await pgReady();
   const receiver = await Helper.start('receiver.ts', 'receiver');
   const bare = await Helper.start('bare-server.ts', 'bare-server');
-  const db = newDb();
+  const database = newDatabase(backend, 'ingest');
+  const serverEnv = { ...database.env, ...(backend === 'postgres' ? { HOOKWELL_ROLE: 'all' } : {}) };
   let server: ServerHandle | null = null;
   try {
-    server = await startServer({ db, token: TOKEN, label: 'hookwell-ingest' });
+    server = await startServer({ db: database.db, token: TOKEN, env: serverEnv, label: `hookwell-${figure}` });
     const api = new Api(server.url);
     const appId = await api.appWithEndpoint('bench-ingest', receiver.url);
     await api.close();
@@ -150,34 +258,34 @@ async function ingestFigure(): Promise<Record<string, unknown>> {
       warmupMs: P.ingestWarmupMs,
       measureMs: P.ingestMeasureMs,
     };
-    log('ingest: bare http baseline, same client (before)');
+    log(`${figure}: bare http baseline, same client (before)`);
     const baseBefore = await closedLoop({ ...client, origin: bare.url });
-    log(`ingest: baseline ${round(baseBefore.perSec)} req/s`, baseBefore.failures);
+    log(`${figure}: baseline ${round(baseBefore.perSec)} req/s`, baseBefore.failures);
     // Acceptance alone: each message and its delivery row are stored durably as usual,
     // but the delivery falls due after the run, so sending does not share the CPU.
     const later = new Date(Date.now() + 24 * 3600_000).toISOString();
-    log(`ingest: hookwell (deliveries due later), ${P.ingestConcurrency} in flight, ${P.ingestWarmupMs} ms warm-up + ${P.ingestMeasureMs} ms`);
+    log(`${figure}: hookwell (deliveries due later), ${P.ingestConcurrency} in flight, ${P.ingestWarmupMs} ms warm-up + ${P.ingestMeasureMs} ms`);
     const hw = await closedLoop({
       ...client,
       origin: server.url,
       body: (i: number) => JSON.stringify({ eventType: 'bench.ingest', payload: { seq: i, data: PAD }, deliverAt: later }),
     });
-    log(`ingest: hookwell ${round(hw.perSec)} msg/s accepted`, hw.failures);
+    log(`${figure}: hookwell ${round(hw.perSec)} msg/s accepted`, hw.failures);
     // The same with each message also delivered at once, in the same process.
-    log('ingest: hookwell with live delivery');
+    log(`${figure}: hookwell with live delivery`);
     const live = await closedLoop({ ...client, origin: server.url });
     const delivered = (await receiver.request({ type: 'stats' }, 'stats')).count as number;
-    log(`ingest: hookwell ${round(live.perSec)} msg/s with live delivery; receiver has ${delivered} deliveries so far`, live.failures);
+    log(`${figure}: hookwell ${round(live.perSec)} msg/s with live delivery; receiver has ${delivered} deliveries so far`, live.failures);
     await stopServer(server);
 
-    log('ingest: bare http baseline, same client (after)');
+    log(`${figure}: bare http baseline, same client (after)`);
     const baseAfter = await closedLoop({ ...client, origin: bare.url });
-    log(`ingest: baseline ${round(baseAfter.perSec)} req/s`, baseAfter.failures);
+    log(`${figure}: baseline ${round(baseAfter.perSec)} req/s`, baseAfter.failures);
     // The mean of a run before and one after, as for delivery.
     const base = { perSec: (baseBefore.perSec + baseAfter.perSec) / 2, failures: { ...baseBefore.failures, ...baseAfter.failures } };
     const ratio = hw.perSec / base.perSec;
     return {
-      figure: 'ingest',
+      figure,
       msgPerSec: round(hw.perSec),
       baselineReqPerSec: round(base.perSec),
       baselineBeforeAfter: [round(baseBefore.perSec), round(baseAfter.perSec)],
@@ -192,68 +300,112 @@ async function ingestFigure(): Promise<Record<string, unknown>> {
       withLiveDeliveryMsgPerSec: round(live.perSec),
       withLiveDeliveryRatio: round(live.perSec / base.perSec, 3),
       deliveredDuringLiveIngest: delivered,
+      ...(await pgInfo(database)),
     };
   } finally {
     if (server !== null) await stopServer(server);
     await Promise.all([receiver.stop(), bare.stop()]);
-    dropDb(db);
+    await database.drop();
   }
 }
 
 // --- figure 2: delivery ---------------------------------------------------------------------
 
 /**
- * How the backlog is built without being delivered early: every message is sent through the
- * ordinary API with `deliverAt` = T, one instant chosen to fall after the ingest ends. The
- * server is then stopped (SIGTERM), and once T has passed a fresh server process is started
- * on the same SQLite file: all N deliveries are due at once, never attempted (attempts = 0),
- * created by the normal message path. The receiver is up all along, so an early delivery
- * would be seen (and the run repeated with a later T).
+ * How the backlog is built without being delivered early.
+ *
+ * SQLite: every message is sent through the ordinary API with `deliverAt` = T, one instant
+ * chosen to fall after the ingest ends. The server is then stopped (SIGTERM), and once T has
+ * passed a fresh server process is started on the same SQLite file: all N deliveries are due
+ * at once, never attempted (attempts = 0), created by the normal message path. The receiver
+ * is up all along, so an early delivery would be seen (and the run repeated with a later T).
+ *
+ * PostgreSQL: the same messages go through the API of a process of role api, which
+ * delivers nothing, so they need no `deliverAt`: all N are due as soon as they are stored.
+ * That process is stopped; the schema is checked to hold N pending deliveries; then
+ * `workers` processes of role worker are started at once and deliver them.
+ *
+ * The rate is N over the time from the first receipt to the last.
  */
-async function deliveryFigure(ingestRate: number | null): Promise<Record<string, unknown>> {
+async function deliveryFigure(ingestRate: number | null, backend: Backend, workers = 1): Promise<Record<string, unknown>> {
+  const figure = backend === 'sqlite' ? 'delivery' : `pg-delivery-${workers}`;
+  if (backend === 'postgres') await pgReady();
   const N = P.backlog;
   const E = P.deliveryConcurrency;
+  // The endpoint's limit; on PostgreSQL it holds over all worker processes together.
   const serverEnv = { HOOKWELL_ENDPOINT_CONCURRENCY: String(E) };
   const receiver = await Helper.start('receiver.ts', 'receiver');
   let server: ServerHandle | null = null;
-  let db = '';
+  let running: WorkerHandle[] = [];
+  let database: Database | null = null;
+  const stopAll = async () => {
+    const procs = [...(server !== null ? [server.proc] : []), ...running.map((w) => w.proc)];
+    server = null;
+    running = [];
+    await Promise.all(procs.map((p) => stopChild(p, 'SIGTERM', 60_000)));
+  };
   try {
     // 1. The backlog.
     let dueAt = 0;
     let ingest: Awaited<ReturnType<typeof sendCount>> | null = null;
-    // Time to accept N, judged from the ingest figure (which also delivered meanwhile, so is
-    // slower than this), with room to spare; a run that does not finish in time is repeated.
-    let marginMs = Math.max(5_000, (1.5 * N * 1000) / Math.max(ingestRate ?? 300, 300) + 3_000);
-    for (let tryNo = 1; ; tryNo++) {
-      if (db !== '') dropDb(db);
-      db = newDb();
-      server = await startServer({ db, token: TOKEN, env: serverEnv, label: 'hookwell-backlog' });
+    if (backend === 'sqlite') {
+      // Time to accept N, judged from the ingest figure (which also delivered meanwhile, so is
+      // slower than this), with room to spare; a run that does not finish in time is repeated.
+      let marginMs = Math.max(5_000, (1.5 * N * 1000) / Math.max(ingestRate ?? 300, 300) + 3_000);
+      for (let tryNo = 1; ; tryNo++) {
+        if (database !== null) await database.drop();
+        database = newDatabase(backend, 'delivery');
+        server = await startServer({ db: database.db, token: TOKEN, env: serverEnv, label: 'hookwell-backlog' });
+        const api = new Api(server.url);
+        const appId = await api.appWithEndpoint('bench-delivery', receiver.url);
+        await api.close();
+        dueAt = Date.now() + marginMs;
+        const deliverAt = new Date(dueAt).toISOString();
+        log(`${figure}: accepting ${N} messages due at ${deliverAt} (in ${round(marginMs / 1000)} s)`);
+        ingest = await sendCount({
+          origin: server.url,
+          path: `/api/v1/app/${appId}/msg`,
+          headers: AUTH,
+          body: (i) => `{"eventType":"bench.delivery","deliverAt":"${deliverAt}","payload":${payloadText(i)}}`,
+          concurrency: P.ingestConcurrency,
+          expectStatus: 202,
+          total: N,
+          deadline: performance.now() + marginMs - 1_000,
+        });
+        await stopAll();
+        const early = (await receiver.request({ type: 'stats' }, 'stats')).count as number;
+        if (!ingest.timedOut && early === 0) break;
+        if (tryNo >= 3) throw new Error(`could not build the backlog before it fell due (early deliveries: ${early})`);
+        log(`${figure}: the backlog was not ready before it fell due; again with twice the margin`);
+        marginMs *= 2;
+        receiver.send({ type: 'reset' });
+      }
+    } else {
+      database = newDatabase(backend, `delivery${workers}`);
+      server = await startServer({ db: database.db, token: TOKEN, env: { ...database.env, ...serverEnv, HOOKWELL_ROLE: 'api' }, label: 'hookwell-backlog' });
       const api = new Api(server.url);
       const appId = await api.appWithEndpoint('bench-delivery', receiver.url);
       await api.close();
-      dueAt = Date.now() + marginMs;
-      const deliverAt = new Date(dueAt).toISOString();
-      log(`delivery: accepting ${N} messages due at ${deliverAt} (in ${round(marginMs / 1000)} s)`);
+      log(`${figure}: accepting ${N} messages through a process of role api (nothing delivers them yet)`);
       ingest = await sendCount({
         origin: server.url,
         path: `/api/v1/app/${appId}/msg`,
         headers: AUTH,
-        body: (i) => `{"eventType":"bench.delivery","deliverAt":"${deliverAt}","payload":${payloadText(i)}}`,
+        body: (i) => `{"eventType":"bench.delivery","payload":${payloadText(i)}}`,
         concurrency: P.ingestConcurrency,
         expectStatus: 202,
         total: N,
-        deadline: performance.now() + marginMs - 1_000,
       });
-      await stopServer(server);
-      server = null;
+      await stopAll();
       const early = (await receiver.request({ type: 'stats' }, 'stats')).count as number;
-      if (!ingest.timedOut && early === 0) break;
-      if (tryNo >= 3) throw new Error(`could not build the backlog before it fell due (early deliveries: ${early})`);
-      log(`delivery: the backlog was not ready before it fell due; again with twice the margin`);
-      marginMs *= 2;
-      receiver.send({ type: 'reset' });
+      const statuses = await deliveryStatuses(database.schema!);
+      if (early !== 0 || statuses.pending !== N) {
+        throw new Error(`the backlog is not ${N} pending deliveries: ${JSON.stringify(statuses)}, ${early} already received`);
+      }
+      dueAt = Date.now();
     }
-    log(`delivery: ${N} accepted in ${round(ingest.seconds, 2)} s (${round(ingest.perSec)} msg/s); server stopped`);
+    const db = database!;
+    log(`${figure}: ${N} accepted in ${round(ingest!.seconds, 2)} s (${round(ingest!.perSec)} msg/s); server stopped`);
 
     // Baseline: bare undici POSTs of the same payloads, same concurrency, same receiver. It
     // runs once before and once after Hookwell's run, and the ratio uses their mean, so a
@@ -282,48 +434,104 @@ async function deliveryFigure(ingestRate: number | null): Promise<Record<string,
       const baseReached = await baseReachedP;
       await agent.close();
       const baseRate = N / (((baseReached.lastAt as number) - (baseReached.firstAt as number)) / 1000);
-      log(`delivery: baseline ${round(baseRate)} POST/s (client wall ${round((t1 - t0) / 1000, 2)} s)`);
+      log(`${figure}: baseline ${round(baseRate)} POST/s (client wall ${round((t1 - t0) / 1000, 2)} s)`);
       return baseRate;
     };
     const baseBefore = await baseline();
 
     const wait = dueAt + 100 - Date.now();
     if (wait > 0) {
-      log(`delivery: waiting ${round(wait / 1000)} s until the backlog is due`);
+      log(`${figure}: waiting ${round(wait / 1000)} s until the backlog is due`);
       await sleep(wait);
     }
 
-    // 2. A fresh server on the same file delivers it.
+    // 2. Fresh processes on the same database deliver it: one server (SQLite), or the
+    //    worker processes (PostgreSQL), started at once.
     const offset = await receiver.clockOffset();
     receiver.send({ type: 'reset' });
     receiver.send({ type: 'expect', n: N });
     const reachedP = receiver.next('reached', Math.max(300_000, N * 20));
-    server = await startServer({ db, token: TOKEN, env: serverEnv, label: 'hookwell-delivery' });
-    const started = server;
+    const cpu0 = machineCpu();
+    const self0 = process.cpuUsage();
+    const receiver0 = processCpuSec(receiver.proc.pid);
+    let spawnedAt: number;
+    let readyAt: number;
+    let hookwellPids: (number | undefined)[];
+    if (backend === 'sqlite') {
+      server = await startServer({ db: db.db, token: TOKEN, env: serverEnv, label: `hookwell-${figure}` });
+      spawnedAt = server.spawnedAt;
+      readyAt = server.listeningAt;
+      hookwellPids = [server.proc.pid];
+    } else {
+      const started = await Promise.allSettled(
+        Array.from({ length: workers }, (_, k) => startWorker({ db: db.db, token: TOKEN, env: { ...db.env, ...serverEnv }, label: `hookwell-${figure}-w${k + 1}` })),
+      );
+      for (const r of started) if (r.status === 'fulfilled') running.push(r.value);
+      const failedStart = started.find((r) => r.status === 'rejected');
+      if (failedStart !== undefined) throw (failedStart as PromiseRejectedResult).reason;
+      spawnedAt = Math.min(...running.map((w) => w.spawnedAt));
+      readyAt = Math.max(...running.map((w) => w.startedAt));
+      hookwellPids = running.map((w) => w.proc.pid);
+    }
     const reached = await reachedP;
+    const cpu1 = machineCpu();
+    const self1 = process.cpuUsage(self0);
+    const receiver1 = processCpuSec(receiver.proc.pid);
+    const hookwellCpu = hookwellPids.map((pid) => processCpuSec(pid));
+    // The backends serving the Hookwell processes started after cpu0, so their whole
+    // lifetime falls in the window.
+    const backendPids = backend === 'postgres' ? await backendsOf(hookwellPids).catch(() => []) : [];
+    const backendCpu = backendPids.reduce((sum, pid) => sum + (processCpuSec(pid) ?? 0), 0);
     const first = (reached.firstAt as number) - offset.offsetMs;
     const last = (reached.lastAt as number) - offset.offsetMs;
     await sleep(500);
     const receivedTotal = (await receiver.request({ type: 'stats' }, 'stats')).count as number;
-    await stopServer(server);
-    server = null;
-    const startupMs = started.listeningAt - started.spawnedAt;
+    await stopAll();
+    const statusesAfter = db.schema !== null ? await deliveryStatuses(db.schema) : null;
+    const indexScans = db.schema !== null ? await deliveryIndexScans(db.schema) : null;
+    const startupMs = readyAt - spawnedAt;
     const rate = N / ((last - first) / 1000);
-    const rateInclStartup = N / ((last - started.spawnedAt) / 1000);
-    log(`delivery: hookwell ${round(rate)} msg/s first→last receipt, ${round(rateInclStartup)} msg/s from spawn`);
+    const rateInclStartup = N / ((last - spawnedAt) / 1000);
+    log(`${figure}: hookwell ${round(rate)} msg/s first→last receipt, ${round(rateInclStartup)} msg/s from spawn`);
+    // CPU seconds from the spawn to the last receipt (start-up included): the machine's
+    // busy time over all cores, and who used it; "otherSec" is the rest (other processes on
+    // the machine, PostgreSQL's own background processes, the kernel's share not charged
+    // to a process).
+    const sec = (a: number | null, b: number | null) => (a === null || b === null ? null : b - a);
+    const busy = busyShare(cpu0, cpu1);
+    const busySec = cpu0 === null || cpu1 === null ? null : (cpu1.busy - cpu0.busy) / 100;
+    const parts = {
+      hookwellSec: hookwellCpu.reduce<number>((a, c) => a + (c ?? 0), 0),
+      postgresBackendsSec: backendCpu,
+      receiverSec: sec(receiver0, receiver1) ?? 0,
+      benchSec: (self1.user + self1.system) / 1e6,
+    };
+    const r2 = (n: number | null) => (n === null ? null : round(n, 2));
+    const cpu = {
+      cores: os.cpus().length,
+      wallSec: r2((last - spawnedAt) / 1000),
+      busyShareAllCores: busy === null ? null : round(busy, 3),
+      busySec: r2(busySec),
+      hookwellSec: hookwellCpu.map(r2),
+      ...(backend === 'postgres' ? { postgresBackends: backendPids.length, postgresBackendsSec: r2(backendCpu) } : {}),
+      receiverSec: r2(parts.receiverSec),
+      benchSec: r2(parts.benchSec),
+      otherSec: busySec === null ? null : r2(busySec - Object.values(parts).reduce((a, b) => a + b, 0)),
+    };
+    log(`${figure}: cpu while delivering`, cpu);
 
     // 3. The baseline again, after.
     const baseAfter = await baseline();
     const baseRate = (baseBefore + baseAfter) / 2;
     const ratio = rate / baseRate;
     return {
-      figure: 'delivery',
+      figure,
       messages: N,
       msgPerSec: round(rate),
       msgPerSecInclStartup: round(rateInclStartup),
       startupMs: round(startupMs),
-      firstReceiptAfterSpawnMs: round(first - started.spawnedAt),
-      firstReceiptAfterListeningMs: round(first - started.listeningAt),
+      firstReceiptAfterSpawnMs: round(first - spawnedAt),
+      firstReceiptAfterListeningMs: round(first - readyAt),
       deliverySec: round((last - first) / 1000, 2),
       baselinePostPerSec: round(baseRate),
       baselineBeforeAfter: [round(baseBefore), round(baseAfter)],
@@ -333,13 +541,16 @@ async function deliveryFigure(ingestRate: number | null): Promise<Record<string,
       endpointConcurrency: E,
       receivedTotal,
       baselineErrors: baseErrors,
-      backlogIngestMsgPerSec: round(ingest.perSec),
+      backlogIngestMsgPerSec: round(ingest!.perSec),
       clockOffsetMs: round(offset.offsetMs, 3),
+      cpu,
+      ...(backend === 'postgres' ? { workers, deliveriesAfter: statusesAfter, deliveriesIndexScans: indexScans } : {}),
+      ...(await pgInfo(db)),
     };
   } finally {
-    if (server !== null) await stopServer(server);
+    await stopAll();
     await receiver.stop();
-    if (db !== '') dropDb(db);
+    if (database !== null) await database.drop();
   }
 }
 
@@ -468,7 +679,7 @@ async function latencyFigure(): Promise<Record<string, unknown>> {
 
 async function main(): Promise<number> {
   const started = performance.now();
-  log(`quick=${QUICK}; temporary files in ${tmp}; ${os.cpus().length} CPUs`);
+  log(`quick=${QUICK}; temporary files in ${tmp}; ${os.cpus().length} CPUs; figures: ${[...ONLY].join(', ')}`);
   const results: Record<string, Record<string, unknown>> = {};
   let failed = false;
   const run = async (name: string, fn: () => Promise<Record<string, unknown>>) => {
@@ -476,23 +687,42 @@ async function main(): Promise<number> {
     try {
       results[name] = await fn();
     } catch (err) {
-      failed = true;
-      log(`${name} failed:`, String((err as Error)?.stack ?? err));
-      results[name] = { figure: name, error: (err as Error)?.message ?? String(err) };
+      // PostgreSQL not being there skips its figures; anything else is a failure.
+      const skipped = err instanceof PgUnreachable;
+      if (!skipped) failed = true;
+      log(`${name} ${skipped ? 'skipped' : 'failed'}:`, String((skipped ? (err as Error).message : (err as Error)?.stack) ?? err));
+      results[name] = { figure: name, error: (err as Error)?.message ?? String(err), ...(skipped ? { skipped: true } : {}) };
     }
     emit(results[name]!);
   };
-  await run('ingest', ingestFigure);
-  await run('delivery', () => deliveryFigure((results.ingest?.msgPerSec as number | undefined) ?? null));
-  await run('latency', latencyFigure);
-
   const num = (fig: string, key: string): number | null => {
     const v = results[fig]?.[key];
     return typeof v === 'number' ? v : null;
   };
+  await run('ingest', () => ingestFigure('sqlite'));
+  await run('delivery', () => deliveryFigure(num('ingest', 'msgPerSec'), 'sqlite'));
+  await run('latency', latencyFigure);
+  await run('pg-ingest', () => ingestFigure('postgres'));
+  await run('pg-delivery-1', () => deliveryFigure(null, 'postgres', 1));
+  await run('pg-delivery-2', async () => {
+    const two = await deliveryFigure(null, 'postgres', 2);
+    const one = results['pg-delivery-1'];
+    const ratioOf = (key: string) => {
+      const a = two[key];
+      const b = one?.[key];
+      return typeof a === 'number' && typeof b === 'number' && b > 0 ? round(a / b, 3) : null;
+    };
+    // Rate with two workers over the rate with one; also with each against its own baseline.
+    return { ...two, twoOverOne: ratioOf('msgPerSec'), twoOverOneOfRatios: ratioOf('ratio') };
+  });
+
   const ingestRatio = num('ingest', 'ratio');
   const deliveryRatio = num('delivery', 'ratio');
   const p99 = num('latency', 'p99Ms');
+  const pgIngestRatio = num('pg-ingest', 'ratio');
+  const pgDelivery1Ratio = num('pg-delivery-1', 'ratio');
+  const pgDelivery2Ratio = num('pg-delivery-2', 'ratio');
+  const meets = (r: number | null) => (r === null ? null : r >= TARGET_RATIO);
   emit({
     figure: 'summary',
     quick: QUICK,
@@ -502,11 +732,21 @@ async function main(): Promise<number> {
     deliveryRatio,
     latencyP50Ms: num('latency', 'p50Ms'),
     latencyP99Ms: p99,
+    pgIngestMsgPerSec: num('pg-ingest', 'msgPerSec'),
+    pgIngestRatio,
+    pgDelivery1MsgPerSec: num('pg-delivery-1', 'msgPerSec'),
+    pgDelivery1Ratio,
+    pgDelivery2MsgPerSec: num('pg-delivery-2', 'msgPerSec'),
+    pgDelivery2Ratio,
+    pgTwoOverOne: num('pg-delivery-2', 'twoOverOne'),
     targets: { ratio: TARGET_RATIO, p99Ms: TARGET_P99_MS },
     meetsTargets: {
-      ingest: ingestRatio === null ? null : ingestRatio >= TARGET_RATIO,
-      delivery: deliveryRatio === null ? null : deliveryRatio >= TARGET_RATIO,
+      ingest: meets(ingestRatio),
+      delivery: meets(deliveryRatio),
       latency: p99 === null ? null : p99 < TARGET_P99_MS,
+      pgIngest: meets(pgIngestRatio),
+      pgDelivery1: meets(pgDelivery1Ratio),
+      pgDelivery2: meets(pgDelivery2Ratio),
     },
     errors: Object.values(results).filter((r) => 'error' in r).map((r) => r.figure),
     totalSec: round((performance.now() - started) / 1000, 1),

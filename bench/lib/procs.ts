@@ -167,7 +167,16 @@ export interface ServerHandle {
   listeningAt: number;
 }
 
+/** A Hookwell process with HOOKWELL_ROLE=worker: it delivers and serves no HTTP. */
+export interface WorkerHandle {
+  proc: ChildProcess;
+  /** Wall-clock ms when spawned and when its "worker started" line arrived. */
+  spawnedAt: number;
+  startedAt: number;
+}
+
 export interface ServerOptions {
+  /** A SQLite file path, or a postgres:// URL (then HOOKWELL_DB_SCHEMA, HOOKWELL_ROLE … go in `env`). */
   db: string;
   token: string;
   /** HOOKWELL_* settings on top of the bench defaults. */
@@ -182,7 +191,18 @@ export interface ServerOptions {
  * BENCH_SERVER_NODE_ARGS are node flags put before the script (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof",
  * which NODE_OPTIONS does not accept); BENCH_SERVER_NODE_OPTIONS, if set, becomes its NODE_OPTIONS.
  */
-export function startServer(o: ServerOptions): Promise<ServerHandle> {
+export async function startServer(o: ServerOptions): Promise<ServerHandle> {
+  const r = await spawnHookwell(o, 'listening');
+  return { proc: r.proc, url: r.url, spawnedAt: r.spawnedAt, listeningAt: r.readyAt };
+}
+
+/** Starts `hookwell serve` with HOOKWELL_ROLE=worker; resolves on its "hookwell worker started" line. */
+export async function startWorker(o: ServerOptions): Promise<WorkerHandle> {
+  const r = await spawnHookwell({ ...o, env: { ...o.env, HOOKWELL_ROLE: 'worker' } }, 'worker');
+  return { proc: r.proc, spawnedAt: r.spawnedAt, startedAt: r.readyAt };
+}
+
+function spawnHookwell(o: ServerOptions, ready: 'listening' | 'worker'): Promise<{ proc: ChildProcess; url: string; spawnedAt: number; readyAt: number }> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('HOOKWELL_')) env[k] = v;
   Object.assign(env, {
@@ -202,9 +222,10 @@ export function startServer(o: ServerOptions): Promise<ServerHandle> {
     }),
   );
   const timeoutMs = o.timeoutMs ?? 30_000;
-  return new Promise<ServerHandle>((resolve, reject) => {
+  const what = ready === 'listening' ? '"listening" line' : '"worker started" line';
+  return new Promise((resolve, reject) => {
     let done = false;
-    const timer = setTimeout(() => fail(new Error(`${o.label}: no "listening" line within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => fail(new Error(`${o.label}: no ${what} within ${timeoutMs} ms`)), timeoutMs);
     const fail = (err: Error) => {
       if (done) return;
       done = true;
@@ -212,7 +233,7 @@ export function startServer(o: ServerOptions): Promise<ServerHandle> {
       proc.kill('SIGKILL');
       reject(err);
     };
-    proc.once('exit', (code, signal) => fail(new Error(`${o.label} exited before listening (code ${code}, signal ${signal})`)));
+    proc.once('exit', (code, signal) => fail(new Error(`${o.label} exited before it was ready (code ${code}, signal ${signal})`)));
     proc.once('error', fail);
     createInterface({ input: proc.stderr! }).on('line', (line) => process.stderr.write(`[${o.label} stderr] ${line}\n`));
     createInterface({ input: proc.stdout! }).on('line', (line) => {
@@ -224,10 +245,13 @@ export function startServer(o: ServerOptions): Promise<ServerHandle> {
         rec = null;
       }
       process.stderr.write(`[${o.label}] ${line}\n`);
-      if (!done && rec !== null && typeof rec.msg === 'string' && rec.msg.startsWith('hookwell listening on') && typeof rec.url === 'string') {
+      if (done || rec === null || typeof rec.msg !== 'string') return;
+      const isReady =
+        ready === 'listening' ? rec.msg.startsWith('hookwell listening on') && typeof rec.url === 'string' : rec.msg === 'hookwell worker started';
+      if (isReady) {
         done = true;
         clearTimeout(timer);
-        resolve({ proc, url: rec.url, spawnedAt, listeningAt: at });
+        resolve({ proc, url: typeof rec.url === 'string' ? rec.url : '', spawnedAt, readyAt: at });
       }
     });
   });
