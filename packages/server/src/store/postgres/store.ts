@@ -470,6 +470,7 @@ export class PostgresStore implements Store {
     options: { onlyEndpointId?: string; lease?: LeaseOffer } = {},
   ): Promise<{ message: Message; deliveries: number; leased: Work[] }> {
     const { onlyEndpointId, lease } = options;
+    if (lease === undefined && onlyEndpointId === undefined) return this.createMessageAlone(appId, input);
     return this.tx(async (c) => {
       const now = Date.now();
       const message: Message = {
@@ -523,6 +524,64 @@ export class PostgresStore implements Store {
       }
       return { message, deliveries, leased };
     });
+  }
+
+  /**
+   * The common case, in one statement (so one round trip and one commit): the message, and
+   * a pending delivery for each enabled endpoint whose filters let it through (the SQL form
+   * of endpointMatches).
+   */
+  private async createMessageAlone(appId: string, input: MessageInput): Promise<{ message: Message; deliveries: number; leased: Work[] }> {
+    const now = Date.now();
+    const message: Message = {
+      id: newId('msg', now),
+      appId,
+      eventId: input.eventId,
+      eventType: input.eventType,
+      payload: input.payload,
+      channels: input.channels,
+      tags: input.tags,
+      createdAt: now,
+    };
+    let r: Row | undefined;
+    try {
+      r = await one(
+        this.pool,
+        `WITH m AS (
+           INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ), d AS (
+           INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, created_at)
+           SELECT ?, e.id, e.app_id, ${Status.Pending}, ?, NULL, ? FROM endpoints e
+           WHERE e.app_id = ? AND NOT e.disabled
+             AND (e.event_types IS NULL OR e.event_types::jsonb @> jsonb_build_array(?::text))
+             AND (e.channels IS NULL OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(e.channels::jsonb) AS c WHERE c = ANY(?::text[])))
+           RETURNING 1
+         )
+         SELECT count(*)::int AS n FROM d`,
+        [
+          message.id,
+          appId,
+          message.eventId,
+          message.eventType,
+          message.payload,
+          json(message.channels),
+          json(message.tags),
+          now,
+          message.id,
+          input.deliverAt ?? now,
+          now,
+          appId,
+          message.eventType,
+          message.channels ?? [],
+        ],
+      );
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new ConflictError(`a message with eventId "${input.eventId}" already exists in this application`, 'duplicate_event_id');
+      }
+      throw err;
+    }
+    return { message, deliveries: r!.n as number, leased: [] };
   }
 
   async getMessage(appId: string, ref: string): Promise<Message | null> {
@@ -873,37 +932,51 @@ export class PostgresStore implements Store {
 
   async recordAttempts(records: AttemptRecord[]): Promise<void> {
     if (records.length === 0) return;
+    const col = <T>(f: (r: AttemptRecord) => T): T[] => records.map(f);
     await this.tx(async (c) => {
-      for (const rec of records) {
-        const a = rec.attempt;
-        await run(
-          c,
-          `INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms,
-             trigger_type, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          [
-            newId('atmpt', a.createdAt),
-            a.msgId,
-            a.endpointId,
-            a.appId,
-            a.url,
-            a.status,
-            a.responseStatusCode,
-            a.response,
-            a.responseDurationMs,
-            a.triggerType,
-            a.error,
-            a.createdAt,
-          ],
-        );
-        // Only while still leased by this owner: a lease that expired and was claimed again
-        // belongs to someone else now.
-        await run(
-          c,
-          `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_attempt_at = ?, lease_owner = NULL
-           WHERE id = ? AND status = 3 AND lease_owner = ?`,
-          [rec.next, rec.attempts, rec.nextAttemptAt, a.createdAt, rec.deliveryId, rec.owner],
-        );
-        if (rec.disableEndpoint) await run(c, 'UPDATE endpoints SET disabled = true, updated_at = ? WHERE id = ?', [a.createdAt, a.endpointId]);
+      // The whole batch in two statements, whatever its size.
+      await run(
+        c,
+        `INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms,
+           trigger_type, error, created_at)
+         SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[], ?::text[], ?::int[], ?::int[], ?::text[], ?::bigint[])`,
+        [
+          col((r) => newId('atmpt', r.attempt.createdAt)),
+          col((r) => r.attempt.msgId),
+          col((r) => r.attempt.endpointId),
+          col((r) => r.attempt.appId),
+          col((r) => r.attempt.url),
+          col((r) => r.attempt.status),
+          col((r) => r.attempt.responseStatusCode),
+          col((r) => r.attempt.response),
+          col((r) => r.attempt.responseDurationMs),
+          col((r) => r.attempt.triggerType),
+          col((r) => r.attempt.error),
+          col((r) => r.attempt.createdAt),
+        ],
+      );
+      // Only while still leased by this owner: a lease that expired and was claimed again
+      // belongs to someone else now.
+      await run(
+        c,
+        `UPDATE deliveries d SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_at, last_attempt_at = u.last_at, lease_owner = NULL
+         FROM unnest(?::bigint[], ?::int[], ?::int[], ?::bigint[], ?::bigint[], ?::text[]) AS u(id, status, attempts, next_at, last_at, owner)
+         WHERE d.id = u.id AND d.status = 3 AND d.lease_owner = u.owner`,
+        [
+          col((r) => r.deliveryId),
+          col((r) => r.next),
+          col((r) => r.attempts),
+          col((r) => r.nextAttemptAt),
+          col((r) => r.attempt.createdAt),
+          col((r) => r.owner),
+        ],
+      );
+      const gone = records.filter((r) => r.disableEndpoint);
+      if (gone.length > 0) {
+        await run(c, 'UPDATE endpoints SET disabled = true, updated_at = ? WHERE id = ANY(?::text[])', [
+          Math.max(...gone.map((r) => r.attempt.createdAt)),
+          gone.map((r) => r.attempt.endpointId),
+        ]);
       }
     }, true);
   }
