@@ -90,8 +90,9 @@ export class Dispatcher implements WorkSignals {
   }
 
   start(): void {
+    // Not unref'd: it keeps a worker, which serves no HTTP, alive while its database
+    // connections are down and being re-made. stop() clears it.
     this.renewTimer = setInterval(() => this.renew(), Math.floor(this.leaseMs / 3));
-    this.renewTimer.unref();
     this.notify();
   }
 

@@ -156,6 +156,10 @@ export class PostgresStore implements Store {
     // An idle client whose connection dies emits 'error' on the pool; without a listener
     // that would end the process. The pool drops the client, and the next query reconnects.
     pool.on('error', () => undefined);
+    // A checked-out client has no listener of the pool's: a connection terminated between two
+    // statements would emit an unhandled 'error' and end the process. The failing query
+    // still rejects, and the broken client is dropped when released.
+    pool.on('connect', (client) => client.on('error', () => undefined));
     try {
       if (schema !== undefined) {
         // Under the migration lock, so processes starting together cannot race to create it.
@@ -913,11 +917,13 @@ export class PostgresStore implements Store {
 
   async renewLeases(owner: string, deliveryIds: number[], until: number): Promise<void> {
     if (deliveryIds.length === 0) return;
-    await run(this.pool, `UPDATE deliveries SET next_attempt_at = ? WHERE status = 3 AND lease_owner = ? AND id = ANY(?::bigint[])`, [
-      until,
-      owner,
-      deliveryIds,
-    ]);
+    // Rows are locked in id order, as recordAttempts locks them, so the two cannot deadlock.
+    await run(
+      this.pool,
+      `UPDATE deliveries SET next_attempt_at = ?
+       WHERE id IN (SELECT id FROM deliveries WHERE status = 3 AND lease_owner = ? AND id = ANY(?::bigint[]) ORDER BY id FOR UPDATE)`,
+      [until, owner, deliveryIds],
+    );
   }
 
   async release(owner: string, deliveryIds: number[]): Promise<void> {
@@ -956,7 +962,8 @@ export class PostgresStore implements Store {
         ],
       );
       // Only while still leased by this owner: a lease that expired and was claimed again
-      // belongs to someone else now.
+      // belongs to someone else now. Locked in id order first, as renewLeases does.
+      await run(c, 'SELECT 1 FROM deliveries WHERE id = ANY(?::bigint[]) ORDER BY id FOR UPDATE', [col((r) => r.deliveryId)]);
       await run(
         c,
         `UPDATE deliveries d SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_at, last_attempt_at = u.last_at, lease_owner = NULL
