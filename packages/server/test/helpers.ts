@@ -42,6 +42,20 @@ export interface TestServer {
 /** The PostgreSQL server the tests use; HOOKWELL_TEST_PG_URL overrides it. */
 export const PG_URL = process.env.HOOKWELL_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
+/** false when PostgreSQL answers at PG_URL, else why not (for a suite's skip reason). */
+export async function pgReachable(): Promise<string | false> {
+  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return false;
+  } catch (err) {
+    return `PostgreSQL not reachable at ${PG_URL}: ${(err as Error).message}`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 /**
  * With HOOKWELL_TEST_BACKEND=postgres, startServer runs Hookwell on PostgreSQL (a schema of
  * its own per server, dropped on stop), so the same API tests check both stores.

@@ -14,24 +14,11 @@ import { MIGRATIONS } from '../src/store/postgres/migrations.js';
 import type { AttemptRecord, ClaimOptions, EndpointInput, MessageInput, Store, Work } from '../src/store/store.js';
 import { ConflictError, NotFoundError, UnavailableError } from '../src/domain/errors.js';
 import { Status, type Application, type Endpoint, type ListQuery, type Message, type StatusCode } from '../src/domain/types.js';
-import { tempDir } from './helpers.js';
+import { PG_URL, pgReachable, tempDir } from './helpers.js';
 
-const PG_URL = process.env.HOOKWELL_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const RUN = randomBytes(5).toString('hex');
 const TABLES = ['meta', 'applications', 'endpoints', 'event_types', 'messages', 'deliveries', 'attempts', 'idempotency'];
 
-async function pgReachable(): Promise<string | false> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return false;
-  } catch (err) {
-    return `PostgreSQL not reachable at ${PG_URL}: ${(err as Error).message}`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 const pgSkip = await pgReachable();
 
 /** Opens an empty store for each test and cleans up after the suite. */
