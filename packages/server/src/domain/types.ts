@@ -35,8 +35,15 @@ export interface Endpoint {
   ping: PingResult | null;
   /** A shared key sent in `header` with every delivery. */
   webhookKey: { header: string; key: string } | null;
+  /** Deliveries with the same value at `key` (a JSON path into the payload) go one at a time, in order. */
+  ordering: Ordering | null;
   createdAt: number;
   updatedAt: number;
+}
+
+export interface Ordering {
+  /** A simple JSON path into the payload, as `$.data.user_id` or `$.items[0].id`. */
+  key: string;
 }
 
 export interface PingResult {
@@ -69,6 +76,8 @@ export interface Message {
   payload: string | null;
   channels: string[] | null;
   tags: string[] | null;
+  /** The stable id of the record the message is about (a workout, a meal log), if given. */
+  dataId: string | null;
   createdAt: number;
 }
 
@@ -91,6 +100,8 @@ export interface Delivery {
   nextAttemptAt: number | null;
   lastAttemptAt: number | null;
   trigger: TriggerCode;
+  /** The ordering key this delivery waits its turn under; null when unordered. */
+  orderKey: string | null;
   createdAt: number;
 }
 

@@ -40,6 +40,7 @@ export function endpointFrom(r: Row): Endpoint {
     previousSecrets: parse(r.previous_secrets, []),
     ping: r.ping_at === null || r.ping_at === undefined ? null : { ok: flag(r.ping_ok), detail: r.ping_detail as string, at: r.ping_at as number },
     webhookKey: typeof r.key_header === 'string' ? { header: r.key_header, key: r.key_value as string } : null,
+    ordering: parse(r.ordering, null),
     createdAt: r.created_at as number,
     updatedAt: r.updated_at as number,
   };
@@ -69,6 +70,7 @@ export function messageFrom(r: Row, prefix = ''): Message {
     payload: (r[`${prefix}payload`] as string | null) ?? null,
     channels: parse(r[`${prefix}channels`], null),
     tags: parse(r[`${prefix}tags`], null),
+    dataId: (r[`${prefix}data_id`] as string | null | undefined) ?? null,
     createdAt: r[`${prefix}created_at`] as number,
   };
 }
@@ -84,6 +86,7 @@ export function deliveryFrom(r: Row, prefix = ''): Delivery {
     nextAttemptAt: (r[`${prefix}next_attempt_at`] as number | null) ?? null,
     lastAttemptAt: (r[`${prefix}last_attempt_at`] as number | null) ?? null,
     trigger: r[`${prefix}trigger_type`] as TriggerCode,
+    orderKey: (r[`${prefix}order_key`] as string | null | undefined) ?? null,
     createdAt: r[`${prefix}created_at`] as number,
   };
 }
@@ -131,6 +134,7 @@ export function workFrom(r: Row, now: number, leaseUntil: number): Work {
     attempts: r.attempts as number,
     throttleRate: (r.throttle_rate as number | null) ?? null,
     trigger: r.trigger_type as TriggerCode,
+    orderKey: (r.order_key as string | null | undefined) ?? null,
     leaseUntil,
   };
 }
