@@ -34,6 +34,7 @@ export function presentEndpoint(e: Endpoint) {
     metadata: e.metadata,
     lastPing: e.ping === null ? null : { ok: e.ping.ok, detail: e.ping.detail, at: iso(e.ping.at) },
     webhookKeyHeader: e.webhookKey?.header ?? null,
+    ordering: e.ordering,
     createdAt: iso(e.createdAt),
     updatedAt: iso(e.updatedAt),
   };
@@ -48,6 +49,7 @@ export function presentMessage(m: Message, withContent = true, parsed?: unknown)
     payload: withContent && m.payload !== null ? (parsed ?? JSON.parse(m.payload)) : {},
     channels: m.channels,
     tags: m.tags,
+    dataId: m.dataId,
     timestamp: iso(m.createdAt),
   };
 }
