@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually, startReceiver, startServer, tempDir, type Received, type Receiver, type TestServer } from './helpers.js';
 import { childApi, startChild } from './child.js';
+import { orderKeyOf, parseKeyPath } from '../src/domain/ordering.js';
 
 interface Update {
   user: string | null;
@@ -23,6 +24,32 @@ function updateOf(r: Received): Update {
 /** Receipts of one key, in arrival order. */
 const receiptsOf = (received: Received[], path: string, user: string) =>
   received.filter((r) => r.path === path && updateOf(r).user === user);
+
+describe('ordering keys', () => {
+  it('reads simple paths and refuses the rest', () => {
+    assert.deepEqual(parseKeyPath('$.data.items[12].id'), { steps: ['data', 'items', 12, 'id'] });
+    assert.deepEqual(parseKeyPath('$[0]'), { steps: [0] });
+    for (const bad of ['', '$', 'data.id', '$.', '$..a', '$.a[01]', '$.a[-1]', '$.a b', "$['a']", '$.*']) {
+      assert.ok('error' in parseKeyPath(bad), bad);
+    }
+  });
+
+  it('takes a string or a number at the path; anything else means unordered', () => {
+    const payload = { data: { user_id: 'u-1', n: 42, f: 1.5, t: true, z: null, o: {}, items: [{ id: 'first' }] } };
+    assert.equal(orderKeyOf('$.data.user_id', payload), 'u-1');
+    assert.equal(orderKeyOf('$.data.n', payload), '42');
+    assert.equal(orderKeyOf('$.data.f', payload), '1.5');
+    assert.equal(orderKeyOf('$.data.items[0].id', payload), 'first');
+    for (const path of ['$.data.t', '$.data.z', '$.data.o', '$.data.missing', '$.data.items[1].id', '$.data.user_id.x', '$.data[0]', '$.data.toString']) {
+      assert.equal(orderKeyOf(path, payload), null, path);
+    }
+    const long = 'x'.repeat(500);
+    const key = orderKeyOf('$.k', { k: long });
+    assert.match(key!, /^sha256:[0-9a-f]{64}$/, 'a very long key is kept as its digest');
+    assert.equal(orderKeyOf('$.k', { k: long }), key);
+    assert.notEqual(orderKeyOf('$.k', { k: `${long}y` }), key);
+  });
+});
 
 describe('updates in order, per key', () => {
   let server: TestServer;
