@@ -11,7 +11,7 @@ import pg from 'pg';
 import { SqliteStore } from '../src/store/sqlite/store.js';
 import { PostgresStore } from '../src/store/postgres/store.js';
 import { MIGRATIONS } from '../src/store/postgres/migrations.js';
-import type { AttemptRecord, ClaimOptions, EndpointInput, MessageInput, Store, Work } from '../src/store/store.js';
+import type { AttemptRecord, ClaimOptions, EndpointInput, LeaseOffer, MessageInput, Store, Work } from '../src/store/store.js';
 import { ConflictError, NotFoundError, UnavailableError } from '../src/domain/errors.js';
 import { Status, type Application, type Endpoint, type ListQuery, type Message, type StatusCode } from '../src/domain/types.js';
 import { PG_URL, pgReachable, tempDir } from './helpers.js';
@@ -794,6 +794,164 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(await store.replayMissing(app.id, all.id, 0, m2.createdAt + 1), 2);
     });
 
+    // --- ordering per key ---------------------------------------------------------------
+
+    /** An endpoint that orders by `$.user`, and a message for that user (none: no key). */
+    const orderedEndpoint = (appId: string) => store.createEndpoint(appId, endpointInput({ ordering: { key: '$.user' } }));
+    const forUser = (user: string | number | null, fields: Partial<MessageInput> = {}) =>
+      messageInput({ payload: JSON.stringify(user === null ? { other: 1 } : { user }), ...fields });
+    /** Creates messages for these users in this order; returns their ids by label. */
+    async function sendAll(appId: string, labels: [string, string | null][]): Promise<Record<string, string>> {
+      const ids: Record<string, string> = {};
+      for (const [label, user] of labels) ids[label] = (await store.createMessage(appId, forUser(user))).message.id;
+      return ids;
+    }
+    const labelsOf = (ids: Record<string, string>, work: Work[]) =>
+      work.map((w) => Object.keys(ids).find((l) => ids[l] === w.msgId)).sort();
+
+    it('keeps ordering on endpoints, ordering keys on deliveries and dataId on messages', async () => {
+      const app = await newApp();
+      const ep = await orderedEndpoint(app.id);
+      const plain = await store.createEndpoint(app.id, endpointInput());
+      assert.deepEqual(ep.ordering, { key: '$.user' });
+      assert.deepEqual((await store.getEndpoint(app.id, ep.id))?.ordering, { key: '$.user' });
+      assert.equal((await store.getEndpoint(app.id, plain.id))?.ordering, null);
+      const changed = await store.updateEndpoint(app.id, plain.id, { ordering: { key: '$.data.items[0].id' } });
+      assert.deepEqual(changed.ordering, { key: '$.data.items[0].id' });
+      assert.deepEqual((await store.getEndpoint(app.id, plain.id))?.ordering, { key: '$.data.items[0].id' });
+      await store.updateEndpoint(app.id, plain.id, { ordering: null });
+
+      const a = (await store.createMessage(app.id, forUser('u-1', { dataId: 'workout-9' }))).message;
+      const n = (await store.createMessage(app.id, forUser(42))).message;
+      const none = (await store.createMessage(app.id, forUser(null))).message;
+      assert.equal(a.dataId, 'workout-9');
+      assert.equal((await store.getMessage(app.id, a.id))?.dataId, 'workout-9');
+      assert.equal((await store.getMessage(app.id, n.id))?.dataId, null);
+      assert.equal((await deliveryOf(app.id, a.id, ep.id))?.orderKey, 'u-1');
+      assert.equal((await deliveryOf(app.id, n.id, ep.id))?.orderKey, '42', 'a number is its decimal text');
+      assert.equal((await deliveryOf(app.id, none.id, ep.id))?.orderKey, null, 'no key in the payload: unordered');
+      assert.equal((await deliveryOf(app.id, a.id, plain.id))?.orderKey, null, 'an unordered endpoint');
+
+      const byData = await store.listMessages(app.id, page(), { dataId: 'workout-9' });
+      assert.deepEqual(byData.data.map((m) => m.id), [a.id]);
+      assert.deepEqual((await store.listMessages(app.id, page(), { dataId: 'nope' })).data, []);
+      assert.deepEqual((await store.listEndpointMessages(app.id, ep.id, page(), { dataId: 'workout-9' })).data.map((x) => x.message.id), [a.id]);
+    });
+
+    it('holds later deliveries of a key behind its head, and nothing else', async () => {
+      const app = await newApp();
+      await orderedEndpoint(app.id);
+      const ids = await sendAll(app.id, [['a1', 'A'], ['a2', 'A'], ['b1', 'B'], ['u1', null], ['a3', 'A'], ['u2', null], ['b2', 'B']]);
+      const now = Date.now();
+      const first = await store.claim(claimOptions({ now }));
+      assert.deepEqual(labelsOf(ids, first), ['a1', 'b1', 'u1', 'u2'], 'one per key in a batch; unordered ones all go');
+      assert.deepEqual(await store.claim(claimOptions({ now })), [], 'heads in flight hold their keys');
+
+      // a1 fails and waits for a retry: A stays held, B moves on once b1 is done.
+      const by = (l: string) => first.find((w) => w.msgId === ids[l])!;
+      const retryAt = now + 10_000; // before the leases of u1 and u2 run out
+      await store.recordAttempts([
+        record(by('a1'), 'w1', Status.Pending, { code: 500, nextAttemptAt: retryAt }),
+        record(by('b1'), 'w1', Status.Success),
+      ]);
+      const second = await store.claim(claimOptions({ now: now + 1 }));
+      assert.deepEqual(labelsOf(ids, second), ['b2']);
+      assert.equal(second[0]!.orderKey, 'B');
+      assert.equal(await store.nextDueAt(), retryAt, 'a2 and a3 wait for a1, not for a time');
+      const retried = await store.claim(claimOptions({ now: retryAt }));
+      assert.deepEqual(labelsOf(ids, retried), ['a1'], 'the head is retried before anything after it');
+      assert.equal(retried[0]!.attempts, 1);
+    });
+
+    it("lets a key's next delivery go once its head succeeds, fails for good, or is skipped", async () => {
+      const app = await newApp();
+      const ep = await orderedEndpoint(app.id);
+      const ids = await sendAll(app.id, [['a1', 'A'], ['a2', 'A'], ['a3', 'A'], ['a4', 'A']]);
+      const step = async (expected: string) => {
+        const work = await store.claim(claimOptions({ owner: 'w1' }));
+        assert.deepEqual(labelsOf(ids, work), [expected]);
+        return work[0]!;
+      };
+      await store.recordAttempts([record(await step('a1'), 'w1', Status.Success)]);
+      await store.recordAttempts([record(await step('a2'), 'w1', Status.Fail)]);
+      const now = Date.now();
+      await store.recordAttempts([record(await step('a3'), 'w1', Status.Pending, { code: 503, nextAttemptAt: now + 3_600_000 })]);
+      assert.deepEqual(await store.claim(claimOptions()), [], 'a3 waits for its retry and holds a4');
+
+      assert.deepEqual(await store.skipOrderHead(app.id, ep.id, 'A', now, 'skipped here'), { skipped: ids.a3 });
+      assert.equal((await deliveryOf(app.id, ids.a3!, ep.id))?.status, Status.Fail);
+      const recorded = (await store.listAttempts(app.id, page(), { msgId: ids.a3 })).data;
+      const skip = recorded.find((a) => a.response === 'skipped here');
+      assert.ok(skip, 'the skip is recorded as an attempt');
+      assert.equal(skip.status, Status.Fail);
+      assert.equal(skip.responseStatusCode, 0);
+      assert.equal(skip.triggerType, 1);
+      assert.equal(skip.url, ep.url);
+
+      const a4 = await step('a4');
+      assert.deepEqual(await store.skipOrderHead(app.id, ep.id, 'A', Date.now(), 'x'), { sending: ids.a4 }, 'a head in flight is not skipped');
+      assert.deepEqual(await store.skipOrderHead(app.id, ep.id, 'B', Date.now(), 'x'), { skipped: null });
+      const other = await newApp();
+      assert.deepEqual(await store.skipOrderHead(other.id, ep.id, 'A', Date.now(), 'x'), { skipped: null }, 'only within its application');
+      // Once its lease has run out, a head can be skipped (its worker is presumed gone).
+      assert.deepEqual(await store.skipOrderHead(app.id, ep.id, 'A', a4.leaseUntil, 'x'), { skipped: ids.a4 });
+      assert.deepEqual(await store.skipOrderHead(app.id, ep.id, 'A', Date.now(), 'x'), { skipped: null });
+    });
+
+    it('puts a re-queued older delivery at the head again, after the attempt in flight', async () => {
+      const app = await newApp();
+      const ep = await orderedEndpoint(app.id);
+      const ids = await sendAll(app.id, [['a1', 'A'], ['a2', 'A'], ['a3', 'A']]);
+      const [w1] = await store.claim(claimOptions());
+      await store.recordAttempts([record(w1!, 'w1', Status.Fail)]);
+      const now = Date.now();
+      const [w2] = await store.claim(claimOptions({ now, leaseMs: 10_000 }));
+      assert.equal(w2?.msgId, ids.a2);
+      assert.equal(await store.retryFailed(app.id), 1);
+      assert.deepEqual(await store.claim(claimOptions({ now: now + 5_000 })), [], 'a1 waits while a2 is being sent; a3 waits for both');
+      // A lease that ran out holds nothing: a1 goes, and a2 (unfinished, younger) waits for it.
+      const late = await store.claim(claimOptions({ now: now + 10_000, owner: 'w2' }));
+      assert.deepEqual(labelsOf(ids, late), ['a1']);
+      await store.recordAttempts([record(late[0]!, 'w2', Status.Success)]);
+      const again = await store.claim(claimOptions({ now: now + 10_001, owner: 'w2' }));
+      assert.deepEqual(labelsOf(ids, again), ['a2']);
+      await store.recordAttempts([record(again[0]!, 'w2', Status.Success)]);
+      assert.deepEqual(labelsOf(ids, await store.claim(claimOptions({ now: now + 10_002 }))), ['a3']);
+
+      // resend of a delivered message makes it the head again, too.
+      await store.resend(app.id, ids.a1!, ep.id);
+      assert.deepEqual(await store.claim(claimOptions({ now: now + 10_003 })), [], 'a3 is in flight');
+    });
+
+    it('leases a keyed delivery on create only when nothing of its key is unfinished', async () => {
+      const app = await newApp();
+      await orderedEndpoint(app.id);
+      const offer: LeaseOffer = { owner: 'w1', leaseMs: 30_000, take: () => true };
+      const a1 = await store.createMessage(app.id, forUser('A'), { lease: offer });
+      const a2 = await store.createMessage(app.id, forUser('A'), { lease: offer });
+      const b1 = await store.createMessage(app.id, forUser('B'), { lease: offer });
+      assert.equal(a1.leased.length, 1);
+      assert.equal(a1.leased[0]!.orderKey, 'A');
+      assert.equal(a2.leased.length, 0, 'a2 waits for a1');
+      assert.equal(b1.leased.length, 1);
+      assert.deepEqual(await store.claim(claimOptions()), []);
+      await store.recordAttempts([record(a1.leased[0]!, 'w1', Status.Success)]);
+      assert.deepEqual((await store.claim(claimOptions())).map((w) => w.msgId), [a2.message.id]);
+    });
+
+    it('gives deliveries made by replay and resend the key of their message, in message order', async () => {
+      const app = await newApp();
+      const ids = await sendAll(app.id, [['a1', 'A'], ['b1', 'B'], ['a2', 'A']]);
+      const ep = await orderedEndpoint(app.id);
+      assert.equal(await store.replayMissing(app.id, ep.id, 0, null), 3);
+      assert.equal((await deliveryOf(app.id, ids.a2!, ep.id))?.orderKey, 'A');
+      const first = await store.claim(claimOptions());
+      assert.deepEqual(labelsOf(ids, first), ['a1', 'b1']);
+      const late = await store.createEndpoint(app.id, endpointInput({ ordering: { key: '$.user' } }));
+      await store.resend(app.id, ids.a2!, late.id);
+      assert.equal((await deliveryOf(app.id, ids.a2!, late.id))?.orderKey, 'A');
+    });
+
     // --- reports ------------------------------------------------------------------------
 
     it('filters attempts', async () => {
@@ -917,6 +1075,99 @@ for (const backend of ['sqlite', 'postgres'] as const) {
           // An expired lease no longer counts.
           const later = await other.claim(claimOptions({ now: now + 60_000, owner: 'later', endpointLimit: 4, limit: 100 }));
           assert.ok(later.length >= 4, 'after the leases expire, the endpoint has room again');
+        } finally {
+          await other.close();
+        }
+      });
+
+      it('never hands two deliveries of one key to processes claiming at once, and keeps each key in order', async () => {
+        const other = await PostgresStore.open(PG_URL, { schema: `hw_test_${RUN}`, poolSize: 4 });
+        try {
+          const app = await newApp();
+          await orderedEndpoint(app.id);
+          const labels: [string, string | null][] = [];
+          for (let i = 0; i < 5; i++) for (const k of ['A', 'B', 'C', null]) labels.push([`${k ?? 'u'}${i}`, k]);
+          const ids = await sendAll(app.id, labels);
+          const sent = new Map<string, string[]>();
+          let unordered = 0;
+          for (let round = 0; round < 5; round++) {
+            const now = Date.now();
+            const claims = await Promise.all(
+              Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? store : other).claim(claimOptions({ now, owner: `w${i}`, limit: 4 }))),
+            );
+            const work = claims.flat();
+            unordered += work.filter((w) => w.orderKey === null).length;
+            const keyed = work.filter((w) => w.orderKey !== null);
+            assert.deepEqual(keyed.map((w) => w.orderKey).sort(), ['A', 'B', 'C'], `round ${round}: one delivery of each key`);
+            for (const w of keyed) sent.set(w.orderKey!, [...(sent.get(w.orderKey!) ?? []), w.msgId]);
+            await Promise.all(claims.map((c, i) => (i % 2 === 0 ? store : other).recordAttempts(c.map((w) => record(w, `w${i}`, Status.Success)))));
+          }
+          assert.equal(unordered, 5);
+          for (const k of ['A', 'B', 'C']) {
+            assert.deepEqual(sent.get(k), [0, 1, 2, 3, 4].map((i) => ids[`${k}${i}`]), `key ${k} in message order`);
+          }
+        } finally {
+          await other.close();
+        }
+      });
+
+      it('keeps one delivery per key in flight while processes claim, messages arrive and failures are re-queued', async () => {
+        const other = await PostgresStore.open(PG_URL, { schema: `hw_test_${RUN}`, poolSize: 4 });
+        try {
+          const app = await newApp();
+          const ep = await orderedEndpoint(app.id);
+          const keys = ['A', 'B', 'C'];
+          const total = 150;
+          // What the workers hold now, per key: a second one while the first is held breaks the rule.
+          const held = new Map<string, number>();
+          const violations: string[] = [];
+          let producing = true;
+          let failing = true;
+          const unfinished = async () => {
+            const s = await store.endpointStats(app.id, ep.id);
+            return s.pending + s.sending;
+          };
+          const worker = async (s: Store, name: string) => {
+            for (;;) {
+              const work = await s.claim(claimOptions({ owner: name, limit: 5, leaseMs: 60_000 }));
+              for (const w of work) {
+                const k = w.orderKey!;
+                if (held.has(k)) violations.push(`key ${k}: ${w.deliveryId} handed out while ${held.get(k)} was held`);
+                held.set(k, w.deliveryId);
+              }
+              await sleep(Math.random() * 4);
+              // Let go before recording: the store frees the key only once the record commits.
+              for (const w of work) if (held.get(w.orderKey!) === w.deliveryId) held.delete(w.orderKey!);
+              await s.recordAttempts(work.map((w) => record(w, name, failing && Math.random() < 0.25 ? Status.Fail : Status.Success)));
+              if (work.length === 0) {
+                if (!producing && (await unfinished()) === 0) return;
+                await sleep(2);
+              }
+            }
+          };
+          const workers = () => [store, other, store, other, store, other].map((s, i) => worker(s, `w${i}`));
+          const producer = (async () => {
+            for (let i = 0; i < total; i++) {
+              await (i % 2 === 0 ? store : other).createMessage(app.id, forUser(keys[i % keys.length]!));
+              if (i % 6 === 0) await sleep(3);
+            }
+          })();
+          // Failed deliveries are queued again while later ones of their keys are being sent.
+          const requeuer = (async () => {
+            while (producing) {
+              await (Math.random() < 0.5 ? store : other).retryFailed(app.id);
+              await sleep(7);
+            }
+          })();
+          const running = workers();
+          await producer;
+          producing = false;
+          await requeuer;
+          failing = false;
+          await Promise.all(running);
+          while ((await store.retryFailed(app.id)) > 0) await Promise.all(workers());
+          assert.deepEqual(violations, []);
+          assert.equal((await store.endpointStats(app.id, ep.id)).success, total, 'every delivery went in the end');
         } finally {
           await other.close();
         }

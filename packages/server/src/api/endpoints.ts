@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { generateSecret, publicKeyOf } from '@hookwell/receiver';
-import { NotFoundError, ValidationError, type FieldProblem } from '../domain/errors.js';
+import { ConflictError, NotFoundError, ValidationError, type FieldProblem } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import { checkName } from '../domain/names.js';
-import type { Application, Endpoint, PingResult } from '../domain/types.js';
+import { parseKeyPath, storedKey } from '../domain/ordering.js';
+import type { Application, Endpoint, Ordering, PingResult } from '../domain/types.js';
 import type { EndpointFields, EndpointInput } from '../store/store.js';
 import { errorResponses, listQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, timeParam, type Deps } from './http.js';
@@ -28,6 +29,7 @@ export interface EndpointBody {
   verify?: boolean;
   payloadMode?: 'full' | 'thin';
   maxPayloadBytes?: number | null;
+  ordering?: Ordering | null;
 }
 
 // Headers the delivery itself sets, or that would break HTTP framing if overridden.
@@ -47,6 +49,9 @@ const RESERVED_HEADERS = new Set([
 ]);
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 export const MASK = '********';
+
+/** The response of the attempt that records a skipped head. */
+const SKIP_NOTE = 'not sent: skipped by POST …/ordering/skip, so that later messages with its ordering key can go';
 
 /** Values of these headers are never shown back: credentials live in them. */
 export function isSensitiveHeader(name: string): boolean {
@@ -136,9 +141,17 @@ async function verifiedPing(d: Deps, target: { url: string; headers: Record<stri
   return { ...result, at: Date.now() };
 }
 
+/** An ordering's key must be a path orderKeyOf can follow; a 422 names the field otherwise. */
+export function checkOrdering(ordering: Ordering | null | undefined, loc: string[] = ['body', 'ordering', 'key']): void {
+  if (ordering === null || ordering === undefined) return;
+  const parsed = parseKeyPath(ordering.key);
+  if ('error' in parsed) throw ValidationError.field(loc, parsed.error);
+}
+
 async function endpointFields(d: Deps, b: EndpointBody, full: boolean): Promise<EndpointFields> {
   if (b.url !== undefined) checkUrl(b.url);
   if (b.headers) checkHeaders(b.headers);
+  checkOrdering(b.ordering);
   const types = b.eventTypes !== undefined ? b.eventTypes : b.filterTypes;
   await checkEventTypes(d, types, b.eventTypes !== undefined ? 'eventTypes' : 'filterTypes');
   const f: EndpointFields = {};
@@ -153,6 +166,9 @@ async function endpointFields(d: Deps, b: EndpointBody, full: boolean): Promise<
   if (b.metadata !== undefined || full) f.metadata = b.metadata ?? {};
   if (b.payloadMode !== undefined || full) f.payloadMode = b.payloadMode ?? 'full';
   if (b.maxPayloadBytes !== undefined || full) f.maxPayloadBytes = b.maxPayloadBytes ?? null;
+  // A change applies to messages created after it: deliveries already queued keep the key
+  // they were given (or none).
+  if (b.ordering !== undefined || full) f.ordering = b.ordering ? { key: b.ordering.key } : null;
   return f;
 }
 
@@ -438,6 +454,40 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       d.log.info({ endpointId: endpoint.id, deliveries: n }, 'replaying missing messages');
       d.dispatcher.notify();
       return reply.code(202).send(task('endpoint.replay'));
+    },
+  );
+
+  app.post<P & { Body: { key: string } }>(
+    '/api/v1/app/:app_id/endpoint/:endpoint_id/ordering/skip',
+    {
+      schema: {
+        operationId: 'hookwell.endpoint.ordering-skip',
+        summary: "Give up on the head of an ordering key, so the key's later messages can go",
+        description:
+          'Fails the earliest unfinished delivery of the key to this endpoint (status 2, with an attempt recording the skip) ' +
+          'and lets the next one go. `skipped` is its message id, or null when nothing of that key was waiting. ' +
+          'A head being sent at this moment is not skipped (409 head_sending): call again once that attempt has ended.',
+        tags,
+        params,
+        body: ref('OrderingSkipIn'),
+        response: { 200: ref('OrderingSkipOut'), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const now = Date.now();
+      const outcome = await d.store.skipOrderHead(a.id, endpoint.id, storedKey(req.body.key), now, SKIP_NOTE);
+      if ('sending' in outcome) {
+        throw new ConflictError(
+          `the head of this key (${outcome.sending}) is being sent now; skip it once this attempt has ended`,
+          'head_sending',
+        );
+      }
+      if (outcome.skipped !== null) {
+        d.log.info({ endpointId: endpoint.id, msgId: outcome.skipped }, 'skipped the head of an ordering key');
+        d.dispatcher.notify();
+      }
+      return { skipped: outcome.skipped };
     },
   );
 

@@ -16,6 +16,7 @@ interface MessageBody {
   tags?: string[] | null;
   application?: ApplicationBody;
   deliverAt?: string | null;
+  dataId?: string | null;
 }
 
 export interface MessageFilterQuery {
@@ -24,6 +25,7 @@ export interface MessageFilterQuery {
   before?: string;
   after?: string;
   event_types?: string[];
+  data_id?: string;
   with_content?: boolean;
 }
 
@@ -32,6 +34,7 @@ export function messageFilter(q: MessageFilterQuery): MessageFilter {
     channel: q.channel,
     tag: q.tag,
     eventTypes: q.event_types?.flatMap((t) => t.split(',')).filter((t) => t !== ''),
+    dataId: q.data_id,
     before: timeParam(q.before),
     after: timeParam(q.after),
   };
@@ -102,6 +105,7 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
         channels: b.channels && b.channels.length > 0 ? b.channels : null,
         tags: b.tags && b.tags.length > 0 ? b.tags : null,
         deliverAt: timeParam(b.deliverAt) ?? null,
+        dataId: b.dataId ?? null,
       };
       // A store that can (the in-process ones) leases deliveries the dispatcher has room for
       // to it in the same commit; the threaded SQLite store leaves them all to be claimed.
@@ -155,6 +159,8 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       const m = await d.store.getMessage(a.id, req.params.msg_id);
       if (m === null) throw new NotFoundError('message', req.params.msg_id);
       await d.store.expungeMessage(a.id, m.id);
+      // Its canceled deliveries may have been the heads of ordering keys.
+      d.dispatcher.notify();
       return reply.code(204).send();
     },
   );

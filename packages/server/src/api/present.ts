@@ -36,6 +36,7 @@ export function presentEndpoint(e: Endpoint) {
     webhookKeyHeader: e.webhookKey?.header ?? null,
     payloadMode: e.payloadMode,
     maxPayloadBytes: e.maxPayloadBytes,
+    ordering: e.ordering,
     createdAt: iso(e.createdAt),
     updatedAt: iso(e.updatedAt),
   };
@@ -50,6 +51,7 @@ export function presentMessage(m: Message, withContent = true, parsed?: unknown)
     payload: withContent && m.payload !== null ? (parsed ?? JSON.parse(m.payload)) : {},
     channels: m.channels,
     tags: m.tags,
+    dataId: m.dataId,
     timestamp: iso(m.createdAt),
   };
 }

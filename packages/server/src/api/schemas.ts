@@ -30,6 +30,24 @@ const secret = (): Schema =>
         'Base64 HMAC key, optionally prefixed with whsec_, or an ed25519 signing key (whsk_…) for asymmetric v1a signatures; generated when omitted.',
     }),
   );
+const ordering = (): Schema =>
+  nullable({
+    type: 'object',
+    properties: {
+      key: str({
+        minLength: 1,
+        maxLength: 256,
+        example: '$.data.user_id',
+        description: 'A simple JSON path into the payload: "$", then ".name" or "[index]" steps.',
+      }),
+    },
+    required: ['key'],
+    additionalProperties: false,
+    description:
+      'Hookwell: deliver messages with the same value at `key` one at a time, in message order; other values and messages without one are not held up. Null: unordered.',
+  });
+const dataId = (): Schema =>
+  nullable(str({ minLength: 1, maxLength: 256, description: "Hookwell: the stable id of the record the message is about (a workout's id); list its messages with ?data_id=." }));
 const headerMap = (): Schema => ({ type: 'object', additionalProperties: { type: 'string' } });
 const obj = (properties: Record<string, Schema>, required: string[] = [], extra: Schema = {}): Schema => ({
   type: 'object',
@@ -65,6 +83,7 @@ const endpointCommon = (): Record<string, Schema> => ({
   rateLimit: rate(1),
   metadata: metadata(),
   ...payloadOptions(),
+  ordering: ordering(),
 });
 
 /** Hookwell's extension of Svix's endpoint: thin deliveries with content links. */
@@ -109,6 +128,7 @@ const messageOut = (): Record<string, Schema> => ({
   payload: { type: 'object', additionalProperties: true },
   channels: nullable({ type: 'array', items: str() }),
   tags: nullable({ type: 'array', items: str() }),
+  dataId: dataId(),
   timestamp: dateTime(),
   deliverAt: nullable(dateTime()),
 });
@@ -195,6 +215,7 @@ export const SCHEMAS: Record<string, Schema> = {
     secret: secret(),
     verify: verifyFlag(),
     ...payloadOptions(),
+    ordering: ordering(),
   }),
   EndpointOut: obj(endpointOut(), ['id', 'url', 'description', 'metadata', 'createdAt', 'updatedAt']),
   ListResponse_EndpointOut_: list('EndpointOut'),
@@ -229,6 +250,14 @@ export const SCHEMAS: Record<string, Schema> = {
   RecoverOut: backgroundTask(),
   ReplayIn: obj({ since: dateTime(), until: nullable(dateTime()) }, ['since']),
   ReplayOut: backgroundTask(),
+  OrderingSkipIn: obj(
+    { key: str({ description: 'The ordering key, as the payload holds it (a number written in decimal).' }) },
+    ['key'],
+  ),
+  OrderingSkipOut: obj(
+    { skipped: nullable({ ...id('msg'), description: 'The message whose delivery was failed; null when nothing of that key was waiting.' }) },
+    ['skipped'],
+  ),
   EventExampleIn: obj({ eventType: eventTypeName(), exampleIndex: int({ minimum: 0, default: 0 }) }, ['eventType']),
 
   MessageIn: obj(
@@ -240,6 +269,7 @@ export const SCHEMAS: Record<string, Schema> = {
       tags: stringList(str({ maxLength: 128, pattern: TAG_PATTERN }), { maxItems: 5 }),
       application: applicationIn(),
       deliverAt: nullable(dateTime()),
+      dataId: dataId(),
       payloadRetentionPeriod: nullable(int({ minimum: 1, maximum: 90 })),
       payloadRetentionHours: nullable(int({ minimum: 1, maximum: 2160 })),
       transformationsParams: nullable({ type: 'object', additionalProperties: true }),
@@ -358,6 +388,7 @@ export const messageFilterQuery = (): Record<string, Schema> => ({
   after: dateTime(),
   // Repeated (?event_types=a&event_types=b) or comma-joined, as the Svix SDK sends it.
   event_types: { type: 'array', items: str({ maxLength: 2560, pattern: '^[a-zA-Z0-9\\-_.,]+$' }) },
+  data_id: str({ minLength: 1, maxLength: 256, description: 'Hookwell: only messages with this dataId.' }),
   with_content: bool({ default: true }),
 });
 

@@ -61,6 +61,8 @@ export class Dispatcher implements WorkSignals {
   private renewTimer: NodeJS.Timeout | null = null;
   private readonly writes = new Set<Promise<void>>();
   private unrecorded: AttemptRecord[] = [];
+  /** Some of `unrecorded` end the turn of the head of an ordering key. */
+  private unrecordedUnblocks = false;
   /** The store failed and has not succeeded since: further failures are logged at debug level. */
   private storeDown = false;
   /** The last claim left work behind because of the limit across processes. */
@@ -310,7 +312,9 @@ export class Dispatcher implements WorkSignals {
     if (result.error !== null) this.log.debug({ msgId: w.msgId, endpointId: w.endpointId, error: result.error }, 'attempt failed');
     if (decision.disableEndpoint) this.log.warn({ endpointId: w.endpointId }, 'endpoint answered 410 Gone; disabling it');
 
-    this.record(record);
+    // A keyed delivery that succeeded or failed for good lets the next of its key go, but
+    // only once that is recorded: claiming before would find the head still unfinished.
+    this.record(record, w.orderKey !== null && decision.next !== Status.Pending);
 
     const wasFull = this.active + this.queued + this.reserved >= this.capacity;
     s.inflight--;
@@ -324,13 +328,20 @@ export class Dispatcher implements WorkSignals {
   }
 
   /** Attempts finished in one turn are recorded in one store call. */
-  private record(record: AttemptRecord): void {
+  private record(record: AttemptRecord, unblocks: boolean): void {
     this.unrecorded.push(record);
+    if (unblocks) this.unrecordedUnblocks = true;
     if (this.unrecorded.length > 1) return;
     setImmediate(() => {
       const batch = this.unrecorded;
+      const unblocking = this.unrecordedUnblocks;
       this.unrecorded = [];
-      const write = this.persist(batch).finally(() => this.writes.delete(write));
+      this.unrecordedUnblocks = false;
+      const write = this.persist(batch)
+        .then(() => {
+          if (unblocking && !this.stopping) this.notify();
+        })
+        .finally(() => this.writes.delete(write));
       this.writes.add(write);
     });
   }

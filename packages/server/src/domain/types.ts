@@ -39,11 +39,17 @@ export interface Endpoint {
   payloadMode: PayloadMode;
   /** Payloads larger than this are sent thin even in full mode; null for no limit. */
   maxPayloadBytes: number | null;
+  /** Deliveries with the same value at `key` (a JSON path into the payload) go one at a time, in order. */
+  ordering: Ordering | null;
   createdAt: number;
   updatedAt: number;
 }
 
 export type PayloadMode = 'full' | 'thin';
+export interface Ordering {
+  /** A simple JSON path into the payload, as `$.data.user_id` or `$.items[0].id`. */
+  key: string;
+}
 
 export interface PingResult {
   ok: boolean;
@@ -75,6 +81,8 @@ export interface Message {
   payload: string | null;
   channels: string[] | null;
   tags: string[] | null;
+  /** The stable id of the record the message is about (a workout, a meal log), if given. */
+  dataId: string | null;
   createdAt: number;
 }
 
@@ -97,6 +105,8 @@ export interface Delivery {
   nextAttemptAt: number | null;
   lastAttemptAt: number | null;
   trigger: TriggerCode;
+  /** The ordering key this delivery waits its turn under; null when unordered. */
+  orderKey: string | null;
   createdAt: number;
 }
 

@@ -24,6 +24,10 @@ export function messageConditions(d: Dialect, filter: MessageFilter, alias: stri
     where.push(d.oneOf(`${alias}.event_type`));
     params.push(d.list(filter.eventTypes));
   }
+  if (filter.dataId !== undefined) {
+    where.push(`${alias}.data_id = ?`);
+    params.push(filter.dataId);
+  }
   if (filter.before !== undefined) {
     where.push(`${alias}.created_at < ?`);
     params.push(filter.before);
@@ -52,7 +56,7 @@ export function attemptConditions(d: Dialect, appId: string, filter: AttemptFilt
     params.push(value);
   }
   const msgWhere: string[] = [];
-  messageConditions(d, { channel: filter.channel, tag: filter.tag, eventTypes: filter.eventTypes }, 'm', msgWhere, params);
+  messageConditions(d, { channel: filter.channel, tag: filter.tag, eventTypes: filter.eventTypes, dataId: filter.dataId }, 'm', msgWhere, params);
   if (msgWhere.length > 0) where.push(`EXISTS (SELECT 1 FROM messages m WHERE m.id = a.msg_id AND ${msgWhere.join(' AND ')})`);
   return { where, params };
 }

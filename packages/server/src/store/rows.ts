@@ -42,6 +42,7 @@ export function endpointFrom(r: Row): Endpoint {
     webhookKey: typeof r.key_header === 'string' ? { header: r.key_header, key: r.key_value as string } : null,
     payloadMode: r.payload_mode === 'thin' ? 'thin' : 'full',
     maxPayloadBytes: (r.max_payload_bytes as number | null) ?? null,
+    ordering: parse(r.ordering, null),
     createdAt: r.created_at as number,
     updatedAt: r.updated_at as number,
   };
@@ -82,6 +83,7 @@ export function messageFrom(r: Row, prefix = ''): Message {
     payload: (r[`${prefix}payload`] as string | null) ?? null,
     channels: parse(r[`${prefix}channels`], null),
     tags: parse(r[`${prefix}tags`], null),
+    dataId: (r[`${prefix}data_id`] as string | null | undefined) ?? null,
     createdAt: r[`${prefix}created_at`] as number,
   };
 }
@@ -97,6 +99,7 @@ export function deliveryFrom(r: Row, prefix = ''): Delivery {
     nextAttemptAt: (r[`${prefix}next_attempt_at`] as number | null) ?? null,
     lastAttemptAt: (r[`${prefix}last_attempt_at`] as number | null) ?? null,
     trigger: r[`${prefix}trigger_type`] as TriggerCode,
+    orderKey: (r[`${prefix}order_key`] as string | null | undefined) ?? null,
     createdAt: r[`${prefix}created_at`] as number,
   };
 }
@@ -148,6 +151,7 @@ export function workFrom(r: Row, now: number, leaseUntil: number): Work {
     attempts: r.attempts as number,
     throttleRate: (r.throttle_rate as number | null) ?? null,
     trigger: r.trigger_type as TriggerCode,
+    orderKey: (r.order_key as string | null | undefined) ?? null,
     leaseUntil,
   };
 }

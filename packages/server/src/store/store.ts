@@ -6,6 +6,7 @@ import type {
   EventType,
   ListQuery,
   Message,
+  Ordering,
   Page,
   PayloadMode,
   StatusCode,
@@ -19,8 +20,14 @@ export interface AppInput {
   metadata: Record<string, string>;
 }
 
-export type EndpointInput = Omit<Endpoint, 'id' | 'appId' | 'createdAt' | 'updatedAt' | 'previousSecrets' | 'webhookKey' | 'payloadMode' | 'maxPayloadBytes'> &
-  Partial<Pick<Endpoint, 'payloadMode' | 'maxPayloadBytes'>>;
+export type EndpointInput = Omit<
+  Endpoint,
+  'id' | 'appId' | 'createdAt' | 'updatedAt' | 'previousSecrets' | 'webhookKey' | 'payloadMode' | 'maxPayloadBytes' | 'ordering'
+> &
+  Partial<Pick<Endpoint, 'payloadMode' | 'maxPayloadBytes'>> & {
+    /** Absent: unordered. */
+    ordering?: Ordering | null;
+  };
 export type EndpointFields = Partial<Omit<Endpoint, 'id' | 'appId' | 'createdAt' | 'updatedAt'>>;
 
 export type EventTypeInput = Omit<EventType, 'createdAt' | 'updatedAt'>;
@@ -34,12 +41,15 @@ export interface MessageInput {
   tags: string[] | null;
   /** First attempt not before this time (ms); null for now. */
   deliverAt: number | null;
+  /** The stable id of the record the message is about, for finding its messages again. */
+  dataId?: string | null;
 }
 
 export interface MessageFilter {
   channel?: string;
   tag?: string;
   eventTypes?: string[];
+  dataId?: string;
   /** Created strictly before / after these times (ms). */
   before?: number;
   after?: number;
@@ -105,6 +115,8 @@ export interface Work {
   /** The endpoint's limit in messages per second, if any. */
   throttleRate: number | null;
   trigger: TriggerCode;
+  /** The ordering key this delivery went out under (it was the head of its key); null when unordered. */
+  orderKey: string | null;
   /** The lease expiry written when claimed. */
   leaseUntil: number;
 }
@@ -161,6 +173,13 @@ export interface ContentFetch {
   remoteAddr: string | null;
   createdAt: number;
 }
+
+/**
+ * What skipping the head of an ordering key did: the message whose delivery was failed, or
+ * null when nothing of that key was waiting; or, when the head is being sent at this moment
+ * (its lease is live), nothing, naming that message.
+ */
+export type SkipOutcome = { skipped: string | null } | { sending: string };
 
 export interface IdempotentResponse {
   bodyHash: string;
@@ -236,12 +255,26 @@ export interface Store {
   listAttempts(appId: string, q: ListQuery, filter: AttemptFilter): Promise<Page<Attempt>>;
   expungeAttempt(appId: string, msgId: string, attemptId: string): Promise<void>;
 
+  /**
+   * Fails the head of an ordering key (its earliest unfinished delivery to the endpoint),
+   * recording an attempt whose response is `note`, so the key's later deliveries can go.
+   */
+  skipOrderHead(appId: string, endpointId: string, orderKey: string, now: number, note: string): Promise<SkipOutcome>;
+
+  /**
+   * Leases due deliveries. A delivery with an ordering key is leased only while it is the
+   * head of its key (no earlier delivery of its endpoint and key is pending or sending) and
+   * no other delivery of that key holds a live lease; so at most one per key per claim.
+   */
   claim(opts: ClaimOptions): Promise<Work[]>;
   renewLeases(owner: string, deliveryIds: number[], until: number): Promise<void>;
   /** Gives claimed but unstarted deliveries back, due at once. */
   release(owner: string, deliveryIds: number[]): Promise<void>;
   recordAttempts(records: AttemptRecord[]): Promise<void>;
-  /** When the earliest pending delivery falls due, or null when none waits. */
+  /**
+   * When the earliest pending delivery falls due, or null when none waits. Deliveries held
+   * back behind the head of their ordering key do not count: they move when the head does.
+   */
   nextDueAt(): Promise<number | null>;
 
   recordContentFetch(fetch: ContentFetch): Promise<void>;

@@ -3,6 +3,7 @@ import { newId } from '../../domain/ids.js';
 import { ConflictError, NotFoundError, UnavailableError } from '../../domain/errors.js';
 import {
   Status,
+  Trigger,
   type Application,
   type Attempt,
   type Endpoint,
@@ -29,6 +30,7 @@ import type {
   MessageDestination,
   MessageFilter,
   MessageInput,
+  SkipOutcome,
   Store,
   Work,
 } from '../store.js';
@@ -36,6 +38,8 @@ import { planPage, toPage } from '../paging.js';
 import { attemptConditions, messageConditions, type Dialect } from '../filters.js';
 import { appFrom, attemptFrom, contentFetchFrom, deliveryFrom, endpointFrom, eventTypeFrom, json, messageFrom, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { endpointMatches } from '../../domain/routing.js';
+import { keyReader } from '../../domain/ordering.js';
+import { inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
 
 // The PostgreSQL store: the same rows, results and errors as SqliteStore, for several
@@ -109,6 +113,25 @@ async function one(db: Db, sql: string, params: unknown[] = []): Promise<Row | u
 
 async function run(db: Db, sql: string, params: unknown[] = []): Promise<number> {
   return (await query(db, sql, params)).rowCount ?? 0;
+}
+
+/**
+ * Takes the transaction-level advisory lock of each (endpoint, order key) given, in one
+ * fixed order (by lock id), so transactions that take several cannot deadlock. Everything
+ * that makes a delivery with a key, or leases one, holds its key's lock until it commits:
+ * deliveries of one key draw their ids and commit one after another, and each claim of a
+ * key sees every earlier claim of it. Claims take endpoint locks (capToEndpointLimit) before
+ * key locks; nothing takes them the other way round.
+ */
+async function lockKeys(c: Db, pairs: [string, string][]): Promise<void> {
+  if (pairs.length === 0) return;
+  await all(
+    c,
+    `SELECT pg_advisory_xact_lock(k) FROM (
+       SELECT DISTINCT hashtextextended('hookwell.order.' || u.ep || '.' || u.key, 0) AS k
+       FROM unnest(?::text[], ?::text[]) AS u(ep, key) ORDER BY 1) AS locks`,
+    [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+  );
 }
 
 function isUniqueViolation(err: unknown): boolean {
@@ -329,6 +352,7 @@ export class PostgresStore implements Store {
       ep.webhookKey?.key ?? null,
       ep.payloadMode,
       ep.maxPayloadBytes,
+      json(ep.ordering),
       ep.updatedAt,
     ];
     try {
@@ -337,8 +361,8 @@ export class PostgresStore implements Store {
           db,
           `INSERT INTO endpoints (uid, url, description, version, disabled, event_types, channels, throttle_rate, metadata,
              headers, secret, previous_secrets, ping_ok, ping_detail, ping_at, key_header, key_value, payload_mode, max_payload_bytes,
-             updated_at, id, app_id, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             ordering, updated_at, id, app_id, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           [...values, ep.id, ep.appId, ep.createdAt],
         );
       } else {
@@ -346,7 +370,7 @@ export class PostgresStore implements Store {
           db,
           `UPDATE endpoints SET uid = ?, url = ?, description = ?, version = ?, disabled = ?, event_types = ?, channels = ?,
              throttle_rate = ?, metadata = ?, headers = ?, secret = ?, previous_secrets = ?, ping_ok = ?, ping_detail = ?, ping_at = ?,
-             key_header = ?, key_value = ?, payload_mode = ?, max_payload_bytes = ?, updated_at = ?
+             key_header = ?, key_value = ?, payload_mode = ?, max_payload_bytes = ?, ordering = ?, updated_at = ?
            WHERE id = ? AND app_id = ?`,
           [...values, ep.id, ep.appId],
         );
@@ -362,6 +386,7 @@ export class PostgresStore implements Store {
     const ep: Endpoint = {
         payloadMode: 'full',
         maxPayloadBytes: null,
+        ordering: null,
         ...input,
         id: newId('ep', now),
         appId,
@@ -474,7 +499,6 @@ export class PostgresStore implements Store {
     options: { onlyEndpointId?: string; lease?: LeaseOffer } = {},
   ): Promise<{ message: Message; deliveries: number; leased: Work[] }> {
     const { onlyEndpointId, lease } = options;
-    if (lease === undefined && onlyEndpointId === undefined) return this.createMessageAlone(appId, input);
     return this.tx(async (c) => {
       const now = Date.now();
       const message: Message = {
@@ -485,13 +509,14 @@ export class PostgresStore implements Store {
         payload: input.payload,
         channels: input.channels,
         tags: input.tags,
+        dataId: input.dataId ?? null,
         createdAt: now,
       };
       try {
         await run(
           c,
-          `INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-          [message.id, appId, message.eventId, message.eventType, message.payload, json(message.channels), json(message.tags), now],
+          `INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags, data_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [message.id, appId, message.eventId, message.eventType, message.payload, json(message.channels), json(message.tags), message.dataId, now],
         );
       } catch (err) {
         if (isUniqueViolation(err)) {
@@ -501,91 +526,42 @@ export class PostgresStore implements Store {
       }
       const candidates =
         onlyEndpointId === undefined
-          ? await all(c, `SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels FROM endpoints e WHERE app_id = ? AND NOT disabled ORDER BY e.id`, [appId])
-          : await all(c, `SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels FROM endpoints e WHERE app_id = ? AND id = ?`, [appId, onlyEndpointId]);
+          ? await all(c, `SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering FROM endpoints e WHERE app_id = ? AND NOT disabled ORDER BY e.id`, [appId])
+          : await all(c, `SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering FROM endpoints e WHERE app_id = ? AND id = ?`, [appId, onlyEndpointId]);
       const immediate = input.deliverAt === null || input.deliverAt <= now;
-      const insert = `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, created_at)
-                      VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`;
-      let deliveries = 0;
+      const insert = `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, order_key, created_at)
+                      VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`;
+      const keyOf = keyReader(input.payload);
+      const matching = candidates
+        .filter((e) => {
+          const ep = { eventTypes: parse<string[] | null>(e.event_types, null), channels: parse<string[] | null>(e.channels, null) };
+          return onlyEndpointId !== undefined || endpointMatches(ep, message);
+        })
+        // Null for an unordered endpoint, and for a payload without a usable key there:
+        // that delivery goes unordered (see orderKeyOf).
+        .map((e) => ({ e, orderKey: keyOf(parse(e.ordering, null)) }));
+      await lockKeys(c, matching.filter((m) => m.orderKey !== null).map((m) => [m.e.endpoint_id as string, m.orderKey!]));
       const leased: Work[] = [];
-      for (const e of candidates) {
-        const ep = { eventTypes: parse<string[] | null>(e.event_types, null), channels: parse<string[] | null>(e.channels, null) };
-        if (onlyEndpointId === undefined && !endpointMatches(ep, message)) continue;
-        deliveries++;
-        if (lease !== undefined && immediate && lease.take(e.endpoint_id as string)) {
+      for (const { e, orderKey } of matching) {
+        // Under the key's lock: a delivery of a key with older ones unfinished waits for its turn.
+        const inTurnNow = orderKey === null || (await one(c, KEY_BUSY, [e.endpoint_id, orderKey])) === undefined;
+        if (lease !== undefined && immediate && inTurnNow && lease.take(e.endpoint_id as string)) {
           const leaseUntil = now + lease.leaseMs;
-          const r = await one(c, insert, [message.id, e.endpoint_id, appId, Status.Sending, leaseUntil, lease.owner, now]);
+          const r = await one(c, insert, [message.id, e.endpoint_id, appId, Status.Sending, leaseUntil, lease.owner, orderKey, now]);
           leased.push(
             workFrom(
-              { ...e, delivery_id: r!.id, msg_id: message.id, app_id: appId, attempts: 0, trigger_type: 0, event_type: message.eventType, payload: message.payload, msg_created_at: now },
+              { ...e, delivery_id: r!.id, msg_id: message.id, app_id: appId, attempts: 0, trigger_type: 0, event_type: message.eventType, payload: message.payload, msg_created_at: now, order_key: orderKey },
               now,
               leaseUntil,
             ),
           );
         } else {
-          await run(c, insert, [message.id, e.endpoint_id, appId, Status.Pending, input.deliverAt ?? now, null, now]);
+          await run(c, insert, [message.id, e.endpoint_id, appId, Status.Pending, input.deliverAt ?? now, null, orderKey, now]);
         }
       }
+      const deliveries = matching.length;
       return { message, deliveries, leased };
     });
-  }
-
-  /**
-   * The common case, in one statement (so one round trip and one commit): the message, and
-   * a pending delivery for each enabled endpoint whose filters let it through (the SQL form
-   * of endpointMatches).
-   */
-  private async createMessageAlone(appId: string, input: MessageInput): Promise<{ message: Message; deliveries: number; leased: Work[] }> {
-    const now = Date.now();
-    const message: Message = {
-      id: newId('msg', now),
-      appId,
-      eventId: input.eventId,
-      eventType: input.eventType,
-      payload: input.payload,
-      channels: input.channels,
-      tags: input.tags,
-      createdAt: now,
-    };
-    let r: Row | undefined;
-    try {
-      r = await one(
-        this.pool,
-        `WITH m AS (
-           INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ), d AS (
-           INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, created_at)
-           SELECT ?, e.id, e.app_id, ${Status.Pending}, ?, NULL, ? FROM endpoints e
-           WHERE e.app_id = ? AND NOT e.disabled
-             AND (e.event_types IS NULL OR e.event_types::jsonb @> jsonb_build_array(?::text))
-             AND (e.channels IS NULL OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(e.channels::jsonb) AS c WHERE c = ANY(?::text[])))
-           RETURNING 1
-         )
-         SELECT count(*)::int AS n FROM d`,
-        [
-          message.id,
-          appId,
-          message.eventId,
-          message.eventType,
-          message.payload,
-          json(message.channels),
-          json(message.tags),
-          now,
-          message.id,
-          input.deliverAt ?? now,
-          now,
-          appId,
-          message.eventType,
-          message.channels ?? [],
-        ],
-      );
-    } catch (err) {
-      if (isUniqueViolation(err)) {
-        throw new ConflictError(`a message with eventId "${input.eventId}" already exists in this application`, 'duplicate_event_id');
-      }
-      throw err;
-    }
-    return { message, deliveries: r!.n as number, leased: [] };
   }
 
   async getMessage(appId: string, ref: string): Promise<Message | null> {
@@ -632,7 +608,7 @@ export class PostgresStore implements Store {
       this.pool,
       `SELECT e.*, d.id AS d_id, d.msg_id AS d_msg_id, d.endpoint_id AS d_endpoint_id, d.app_id AS d_app_id, d.status AS d_status,
               d.attempts AS d_attempts, d.next_attempt_at AS d_next_attempt_at, d.last_attempt_at AS d_last_attempt_at,
-              d.trigger_type AS d_trigger_type, d.created_at AS d_created_at
+              d.trigger_type AS d_trigger_type, d.order_key AS d_order_key, d.created_at AS d_created_at
        FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
        WHERE d.app_id = ? AND d.msg_id = ? ${plan.condition ? `AND ${plan.condition}` : ''}
        ORDER BY e.id ${plan.direction} LIMIT ?`,
@@ -658,7 +634,7 @@ export class PostgresStore implements Store {
       this.pool,
       `SELECT m.*, d.id AS d_id, d.msg_id AS d_msg_id, d.endpoint_id AS d_endpoint_id, d.app_id AS d_app_id, d.status AS d_status,
               d.attempts AS d_attempts, d.next_attempt_at AS d_next_attempt_at, d.last_attempt_at AS d_last_attempt_at,
-              d.trigger_type AS d_trigger_type, d.created_at AS d_created_at
+              d.trigger_type AS d_trigger_type, d.order_key AS d_order_key, d.created_at AS d_created_at
        FROM deliveries d JOIN messages m ON m.id = d.msg_id
        WHERE ${where.join(' AND ')} ORDER BY m.id ${plan.direction} LIMIT ?`,
       [...params, plan.limit],
@@ -690,11 +666,19 @@ export class PostgresStore implements Store {
         [now, msgId, endpointId],
       );
       if (changed === 0) {
+        // A delivery made now takes its place in its key's order now, after those queued.
+        const r = await one(
+          c,
+          `SELECT m.payload, e.ordering FROM messages m JOIN endpoints e ON e.app_id = m.app_id AND e.id = ? WHERE m.app_id = ? AND m.id = ?`,
+          [endpointId, appId, msgId],
+        );
+        const orderKey = r === undefined || r.payload === null ? null : keyReader(r.payload as string)(parse(r.ordering, null));
+        if (orderKey !== null) await lockKeys(c, [[endpointId, orderKey]]);
         await run(
           c,
-          `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type, created_at)
-           VALUES (?, ?, ?, 1, ?, 1, ?) ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
-          [msgId, endpointId, appId, now, now],
+          `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type, order_key, created_at)
+           VALUES (?, ?, ?, 1, ?, 1, ?, ?) ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
+          [msgId, endpointId, appId, now, orderKey, now],
         );
       }
     });
@@ -746,29 +730,32 @@ export class PostgresStore implements Store {
 
   replayMissing(appId: string, endpointId: string, since: number, until: number | null): Promise<number> {
     return this.tx(async (c) => {
-      const r = await one(c, 'SELECT event_types, channels FROM endpoints WHERE app_id = ? AND id = ?', [appId, endpointId]);
+      const r = await one(c, 'SELECT event_types, channels, ordering FROM endpoints WHERE app_id = ? AND id = ?', [appId, endpointId]);
       if (r === undefined) throw new NotFoundError('endpoint', endpointId);
       const ep = { eventTypes: parse<string[] | null>(r.event_types, null), channels: parse<string[] | null>(r.channels, null) };
+      const ordering = parse<{ key: string } | null>(r.ordering, null);
       const now = Date.now();
       const candidates = await all(
         c,
-        `SELECT m.id, m.event_type, m.channels FROM messages m
+        `SELECT m.id, m.event_type, m.channels, ${ordering === null ? 'NULL AS payload' : 'm.payload'} FROM messages m
          WHERE m.app_id = ? AND m.created_at >= ? AND m.created_at < ? AND m.payload IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ?)
          ORDER BY m.id`,
         [appId, since, until ?? Number.MAX_SAFE_INTEGER, endpointId],
       );
-      const ids = candidates
-        .filter((m) => endpointMatches(ep, { eventType: m.event_type as string, channels: parse(m.channels, null) }))
-        .map((m) => m.id as string);
-      if (ids.length === 0) return 0;
+      const chosen = candidates.filter((m) => endpointMatches(ep, { eventType: m.event_type as string, channels: parse(m.channels, null) }));
+      if (chosen.length === 0) return 0;
+      const ids = chosen.map((m) => m.id as string);
+      const keys = chosen.map((m) => (ordering === null ? null : keyReader(m.payload as string)(ordering)));
+      // Ids are drawn under the keys' locks, so each key's deliveries are committed in id order.
+      await lockKeys(c, keys.filter((k) => k !== null).map((k) => [endpointId, k]));
       // A concurrent replay or resend may have made some of them meanwhile: those are skipped, not counted.
       return run(
         c,
-        `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type, created_at)
-         SELECT u.id, ?, ?, 1, ?, 1, ? FROM unnest(?::text[]) WITH ORDINALITY AS u(id, ord) ORDER BY u.ord
+        `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type, order_key, created_at)
+         SELECT u.id, ?, ?, 1, ?, 1, u.order_key, ? FROM unnest(?::text[], ?::text[]) WITH ORDINALITY AS u(id, order_key, ord) ORDER BY u.ord
          ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
-        [endpointId, appId, now, now, ids],
+        [endpointId, appId, now, now, ids, keys],
       );
     });
   }
@@ -807,17 +794,24 @@ export class PostgresStore implements Store {
       // endpoints are left out in SQL (so they cannot starve the rest); partly full ones are
       // capped here. New traffic (priority 0) first; bulk re-sends (priority 1) fill what
       // room is left. Rows locked but not chosen are unlocked at commit, unchanged.
+      // A delivery with an ordering key must be the head of its key (inTurn); that is
+      // checked again under the key's lock below, since this statement's snapshot may
+      // already be out of date.
       const full = Object.keys(o.allowance).filter((ep) => o.allowance[ep]! <= 0);
       const taken = new Map<string, number>();
       const chosen: number[] = [];
+      // Endpoint and key of each keyed delivery chosen: one per key in a batch.
+      const keyed = new Map<string, [string, string]>();
+      const keyOf = new Map<number, string>();
       for (const priority of [0, 1]) {
         const rows = await all(
           c,
-          `SELECT id, endpoint_id FROM deliveries
+          `SELECT id, endpoint_id, order_key FROM deliveries d
            WHERE status IN (1, 3) AND priority = ? AND next_attempt_at <= ? AND endpoint_id <> ALL(?::text[])
+             AND ${inTurn('d')}
            ORDER BY next_attempt_at, id LIMIT ?
            FOR UPDATE SKIP LOCKED`,
-          [priority, o.now, full, o.limit],
+          [priority, o.now, full, o.now, o.limit],
         );
         // A long run of rows from endpoints already at their allowance ends the scan: the
         // next claim leaves those endpoints out in SQL and reaches what lies beyond.
@@ -830,6 +824,12 @@ export class PostgresStore implements Store {
             continue;
           }
           skipped = 0;
+          if (r.order_key !== null) {
+            const key = `${ep}\u0000${r.order_key as string}`;
+            if (keyed.has(key)) continue;
+            keyed.set(key, [ep, r.order_key as string]);
+            keyOf.set(r.id as number, key);
+          }
           taken.set(ep, n + 1);
           chosen.push(r.id as number);
           if (chosen.length >= o.limit) break;
@@ -838,11 +838,12 @@ export class PostgresStore implements Store {
       }
       if (chosen.length === 0) return [];
       if (o.endpointLimit !== undefined) await this.capToEndpointLimit(c, o, chosen);
+      if (keyOf.size > 0) await this.keepInTurn(c, o, chosen, keyOf, keyed);
       if (chosen.length === 0) return [];
       // Then what sending needs, for the chosen rows only, in the order chosen.
       const rows = await all(
         c,
-        `SELECT d.id AS delivery_id, d.msg_id, d.app_id, d.attempts, d.trigger_type,
+        `SELECT d.id AS delivery_id, d.msg_id, d.app_id, d.attempts, d.trigger_type, d.order_key,
                 m.event_type, m.payload, m.created_at AS msg_created_at, e.disabled, ${WORK_ENDPOINT_COLUMNS}
          FROM unnest(?::bigint[]) WITH ORDINALITY AS j(id, ord) JOIN deliveries d ON d.id = j.id
          JOIN messages m ON m.id = d.msg_id JOIN endpoints e ON e.id = d.endpoint_id
@@ -913,6 +914,56 @@ export class PostgresStore implements Store {
       return true;
     });
     chosen.splice(0, chosen.length, ...kept);
+  }
+
+  /**
+   * Drops from `chosen` (in place, keeping order) the keyed deliveries that are no longer
+   * the head of their key. The candidates were picked under the claim's first snapshot;
+   * another claim, a new message or a re-queue may have committed since. So each key's
+   * advisory lock is taken (after any endpoint locks), and the rule is checked again by a
+   * statement that starts after the locks are held, and so sees every commit made under
+   * them. Everything that leases a keyed delivery does so holding its key's lock, so two
+   * claims of one key run one after the other, the second seeing the first's lease: at most
+   * one live lease per key over all processes, and never one while an earlier delivery of the
+   * key is unfinished (ids of one key are drawn under its lock, so none can appear later
+   * with a smaller id). Re-queues (resend, recover, retry-failed) take no lock: the
+   * "no other live lease" half of the rule makes a re-queued head wait for a lease made
+   * before the re-queue was seen.
+   */
+  private async keepInTurn(
+    c: pg.PoolClient,
+    o: ClaimOptions,
+    chosen: number[],
+    keyOf: Map<number, string>,
+    keyed: Map<string, [string, string]>,
+  ): Promise<void> {
+    const ids = chosen.filter((id) => keyOf.has(id));
+    if (ids.length === 0) return;
+    await lockKeys(c, ids.map((id) => keyed.get(keyOf.get(id)!)!));
+    const ok = await all(c, `SELECT id FROM deliveries d WHERE id = ANY(?::bigint[]) AND ${inTurn('d')}`, [ids, o.now]);
+    const still = new Set(ok.map((r) => r.id as number));
+    const kept = chosen.filter((id) => !keyOf.has(id) || still.has(id));
+    chosen.splice(0, chosen.length, ...kept);
+  }
+
+  async skipOrderHead(appId: string, endpointId: string, orderKey: string, now: number, note: string): Promise<SkipOutcome> {
+    // The head's row lock, not the key's advisory lock: a claim holds the row lock of a
+    // candidate while it waits for the key's lock, so taking them the other way round here
+    // could deadlock. A claim leasing the head meanwhile is waited for, and then seen.
+    return this.tx(async (c) => {
+      const head = await one(c, `${KEY_HEAD} FOR UPDATE`, [endpointId, orderKey]);
+      if (head === undefined || head.app_id !== appId) return { skipped: null };
+      if (head.status === Status.Sending && (head.next_attempt_at as number) > now) return { sending: head.msg_id as string };
+      const ep = await one(c, 'SELECT url FROM endpoints WHERE id = ?', [endpointId]);
+      await run(c, `UPDATE deliveries SET status = ${Status.Fail}, lease_owner = NULL, next_attempt_at = NULL WHERE id = ?`, [head.id]);
+      await run(
+        c,
+        `INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms,
+           trigger_type, error, created_at) VALUES (?, ?, ?, ?, ?, ${Status.Fail}, 0, ?, 0, ${Trigger.Manual}, ?, ?)`,
+        [newId('atmpt', now), head.msg_id, endpointId, appId, ep!.url, note, note, now],
+      );
+      return { skipped: head.msg_id as string };
+    });
   }
 
   async renewLeases(owner: string, deliveryIds: number[], until: number): Promise<void> {
@@ -989,13 +1040,14 @@ export class PostgresStore implements Store {
   }
 
   async nextDueAt(): Promise<number | null> {
-    // One look-up per priority, each the first entry of its part of the index.
-    const r = await one(
-      this.pool,
-      `SELECT LEAST(
-         (SELECT MIN(next_attempt_at) FROM deliveries WHERE status IN (1, 3) AND priority = 0),
-         (SELECT MIN(next_attempt_at) FROM deliveries WHERE status IN (1, 3) AND priority = 1)) AS t`,
-    );
+    // Per priority, the first entry of its part of the index that claim would take:
+    // deliveries waiting behind the head of their key are passed over, or a key held by a
+    // failing head would wake the dispatchers at once, again and again.
+    const first = (priority: number) =>
+      `SELECT next_attempt_at FROM deliveries d WHERE status IN (1, 3) AND priority = ${priority} AND next_attempt_at IS NOT NULL
+         AND ${inTurn('d')} ORDER BY next_attempt_at LIMIT 1`;
+    const now = Date.now();
+    const r = await one(this.pool, `SELECT LEAST((${first(0)}), (${first(1)})) AS t`, [now, now]);
     return (r?.t as number | null | undefined) ?? null;
   }
 

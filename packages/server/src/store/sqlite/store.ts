@@ -3,8 +3,10 @@ import type { Statement } from 'better-sqlite3';
 import { newId } from '../../domain/ids.js';
 import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import { endpointMatches } from '../../domain/routing.js';
+import { keyReader } from '../../domain/ordering.js';
 import {
   Status,
+  Trigger,
   type Application,
   type Attempt,
   type Endpoint,
@@ -31,12 +33,14 @@ import type {
   MessageDestination,
   MessageFilter,
   MessageInput,
+  SkipOutcome,
   Store,
   Work,
 } from '../store.js';
 import { planPage, toPage } from '../paging.js';
 import { attemptConditions, messageConditions, type Dialect } from '../filters.js';
 import { appFrom, attemptFrom, contentFetchFrom, deliveryFrom, endpointFrom, eventTypeFrom, json, messageFrom, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATIONS } from './migrations.js';
 import { GroupCommit } from './group-commit.js';
 
@@ -240,6 +244,7 @@ export class SqliteStore implements Store {
       ep.webhookKey?.key ?? null,
       ep.payloadMode,
       ep.maxPayloadBytes,
+      json(ep.ordering),
       ep.updatedAt,
     ];
     try {
@@ -247,14 +252,14 @@ export class SqliteStore implements Store {
         this.q(
           `INSERT INTO endpoints (uid, url, description, version, disabled, event_types, channels, throttle_rate, metadata,
              headers, secret, previous_secrets, ping_ok, ping_detail, ping_at, key_header, key_value, payload_mode, max_payload_bytes,
-             updated_at, id, app_id, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             ordering, updated_at, id, app_id, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         ).run(...values, ep.id, ep.appId, ep.createdAt);
       } else {
         this.q(
           `UPDATE endpoints SET uid = ?, url = ?, description = ?, version = ?, disabled = ?, event_types = ?, channels = ?,
              throttle_rate = ?, metadata = ?, headers = ?, secret = ?, previous_secrets = ?, ping_ok = ?, ping_detail = ?, ping_at = ?,
-             key_header = ?, key_value = ?, payload_mode = ?, max_payload_bytes = ?, updated_at = ?
+             key_header = ?, key_value = ?, payload_mode = ?, max_payload_bytes = ?, ordering = ?, updated_at = ?
            WHERE id = ? AND app_id = ?`,
         ).run(...values, ep.id, ep.appId);
       }
@@ -270,6 +275,7 @@ export class SqliteStore implements Store {
       const ep: Endpoint = {
         payloadMode: 'full',
         maxPayloadBytes: null,
+        ordering: null,
         ...input,
         id: newId('ep', now),
         appId,
@@ -384,12 +390,13 @@ export class SqliteStore implements Store {
         payload: input.payload,
         channels: input.channels,
         tags: input.tags,
+        dataId: input.dataId ?? null,
         createdAt: now,
       };
       try {
         this.q(
-          `INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(message.id, appId, message.eventId, message.eventType, message.payload, json(message.channels), json(message.tags), now);
+          `INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags, data_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(message.id, appId, message.eventId, message.eventType, message.payload, json(message.channels), json(message.tags), message.dataId, now);
       } catch (err) {
         if (isUniqueViolation(err)) {
           throw new ConflictError(`a message with eventId "${input.eventId}" already exists in this application`, 'duplicate_event_id');
@@ -398,27 +405,33 @@ export class SqliteStore implements Store {
       }
       const candidates = (
         onlyEndpointId === undefined
-          ? this.q(`SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels FROM endpoints e WHERE app_id = ? AND disabled = 0`).all(appId)
-          : this.q(`SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels FROM endpoints e WHERE app_id = ? AND id = ?`).all(appId, onlyEndpointId)
+          ? this.q(`SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering FROM endpoints e WHERE app_id = ? AND disabled = 0`).all(appId)
+          : this.q(`SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering FROM endpoints e WHERE app_id = ? AND id = ?`).all(appId, onlyEndpointId)
       ) as Row[];
       const immediate = input.deliverAt === null || input.deliverAt <= now;
       const insert = this.q(
-        `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, order_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       );
+      const keyOf = keyReader(input.payload);
       let deliveries = 0;
       const leased: Work[] = [];
       for (const c of candidates) {
         const ep = { eventTypes: parse<string[] | null>(c.event_types, null), channels: parse<string[] | null>(c.channels, null) };
         if (onlyEndpointId === undefined && !endpointMatches(ep, message)) continue;
         deliveries++;
-        if (lease !== undefined && immediate && lease.take(c.endpoint_id as string)) {
+        // Null for an unordered endpoint, and for a payload without a usable key there:
+        // that delivery goes unordered (see orderKeyOf).
+        const orderKey = keyOf(parse(c.ordering, null));
+        // A delivery of a key with older ones unfinished waits for its turn, to be claimed.
+        const inTurnNow = orderKey === null || this.q(KEY_BUSY).get(c.endpoint_id, orderKey) === undefined;
+        if (lease !== undefined && immediate && inTurnNow && lease.take(c.endpoint_id as string)) {
           const leaseUntil = now + lease.leaseMs;
-          const id = insert.run(message.id, c.endpoint_id, appId, Status.Sending, leaseUntil, lease.owner, now).lastInsertRowid;
+          const id = insert.run(message.id, c.endpoint_id, appId, Status.Sending, leaseUntil, lease.owner, orderKey, now).lastInsertRowid;
           leased.push(
-            workFrom({ ...c, delivery_id: Number(id), msg_id: message.id, app_id: appId, attempts: 0, trigger_type: 0, event_type: message.eventType, payload: message.payload, msg_created_at: now }, now, leaseUntil),
+            workFrom({ ...c, delivery_id: Number(id), msg_id: message.id, app_id: appId, attempts: 0, trigger_type: 0, event_type: message.eventType, payload: message.payload, msg_created_at: now, order_key: orderKey }, now, leaseUntil),
           );
         } else {
-          insert.run(message.id, c.endpoint_id, appId, Status.Pending, input.deliverAt ?? now, null, now);
+          insert.run(message.id, c.endpoint_id, appId, Status.Pending, input.deliverAt ?? now, null, orderKey, now);
         }
       }
       return { message, deliveries, leased };
@@ -462,7 +475,7 @@ export class SqliteStore implements Store {
     const rows = this.q(
       `SELECT e.*, d.id AS d_id, d.msg_id AS d_msg_id, d.endpoint_id AS d_endpoint_id, d.app_id AS d_app_id, d.status AS d_status,
               d.attempts AS d_attempts, d.next_attempt_at AS d_next_attempt_at, d.last_attempt_at AS d_last_attempt_at,
-              d.trigger_type AS d_trigger_type, d.created_at AS d_created_at
+              d.trigger_type AS d_trigger_type, d.order_key AS d_order_key, d.created_at AS d_created_at
        FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
        WHERE d.app_id = ? AND d.msg_id = ? ${plan.condition ? `AND ${plan.condition}` : ''}
        ORDER BY e.id ${plan.direction} LIMIT ?`,
@@ -486,7 +499,7 @@ export class SqliteStore implements Store {
     const rows = this.q(
       `SELECT m.*, d.id AS d_id, d.msg_id AS d_msg_id, d.endpoint_id AS d_endpoint_id, d.app_id AS d_app_id, d.status AS d_status,
               d.attempts AS d_attempts, d.next_attempt_at AS d_next_attempt_at, d.last_attempt_at AS d_last_attempt_at,
-              d.trigger_type AS d_trigger_type, d.created_at AS d_created_at
+              d.trigger_type AS d_trigger_type, d.order_key AS d_order_key, d.created_at AS d_created_at
        FROM deliveries d JOIN messages m ON m.id = d.msg_id
        WHERE ${where.join(' AND ')} ORDER BY m.id ${plan.direction} LIMIT ?`,
     ).all(...params, plan.limit) as Row[];
@@ -513,10 +526,15 @@ export class SqliteStore implements Store {
          WHERE msg_id = ? AND endpoint_id = ? AND status != 3`,
       ).run(now, msgId, endpointId).changes;
       if (changed === 0) {
+        // A delivery made now takes its place in its key's order now, after those queued.
+        const r = this.q(
+          `SELECT m.payload, e.ordering FROM messages m JOIN endpoints e ON e.app_id = m.app_id AND e.id = ? WHERE m.app_id = ? AND m.id = ?`,
+        ).get(endpointId, appId, msgId) as Row | undefined;
+        const orderKey = r === undefined || r.payload === null ? null : keyReader(r.payload as string)(parse(r.ordering, null));
         this.q(
-          `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type, created_at)
-           VALUES (?, ?, ?, 1, ?, 1, ?) ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
-        ).run(msgId, endpointId, appId, now, now);
+          `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type, order_key, created_at)
+           VALUES (?, ?, ?, 1, ?, 1, ?, ?) ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
+        ).run(msgId, endpointId, appId, now, orderKey, now);
       }
     });
   }
@@ -564,22 +582,26 @@ export class SqliteStore implements Store {
 
   replayMissing(appId: string, endpointId: string, since: number, until: number | null): Promise<number> {
     return this.write(() => {
-      const r = this.q('SELECT event_types, channels FROM endpoints WHERE app_id = ? AND id = ?').get(appId, endpointId) as Row | undefined;
+      const r = this.q('SELECT event_types, channels, ordering FROM endpoints WHERE app_id = ? AND id = ?').get(appId, endpointId) as Row | undefined;
       if (r === undefined) throw new NotFoundError('endpoint', endpointId);
       const ep = { eventTypes: parse<string[] | null>(r.event_types, null), channels: parse<string[] | null>(r.channels, null) };
+      const ordering = parse<{ key: string } | null>(r.ordering, null);
       const now = Date.now();
+      // In message order, so that replayed messages of one key keep their order among themselves.
       const candidates = this.q(
-        `SELECT m.id, m.event_type, m.channels FROM messages m
+        `SELECT m.id, m.event_type, m.channels, ${ordering === null ? 'NULL AS payload' : 'm.payload'} FROM messages m
          WHERE m.app_id = ? AND m.created_at >= ? AND m.created_at < ? AND m.payload IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ?)`,
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ?)
+         ORDER BY m.id`,
       ).all(appId, since, until ?? Number.MAX_SAFE_INTEGER, endpointId) as Row[];
       const insert = this.q(
-        `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type, created_at) VALUES (?, ?, ?, 1, ?, 1, ?)`,
+        `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type, order_key, created_at) VALUES (?, ?, ?, 1, ?, 1, ?, ?)`,
       );
       let n = 0;
       for (const m of candidates) {
         if (!endpointMatches(ep, { eventType: m.event_type as string, channels: parse(m.channels, null) })) continue;
-        insert.run(m.id, endpointId, appId, now, now);
+        const orderKey = ordering === null ? null : keyReader(m.payload as string)(ordering);
+        insert.run(m.id, endpointId, appId, now, orderKey, now);
         n++;
       }
       return n;
@@ -621,19 +643,26 @@ export class SqliteStore implements Store {
       // cost follows the rows looked at. Full endpoints are left out in SQL (so they cannot
       // starve the rest); partly full ones are capped here, which keeps the index order.
       // New traffic (priority 0) first; bulk re-sends (priority 1) fill what room is left.
+      // A delivery with an ordering key is looked at only when it is the head of its key
+      // (inTurn); this store has one writer, so what this transaction reads stays true until
+      // it commits the leases. Rows without a key pay one look-up of their order_key.
       const full = JSON.stringify(Object.keys(o.allowance).filter((ep) => o.allowance[ep]! <= 0));
       const scan = this.q(
-        `SELECT id, endpoint_id FROM deliveries INDEXED BY deliveries_due
+        `SELECT id, endpoint_id, order_key FROM deliveries AS d INDEXED BY deliveries_due
          WHERE status IN (1, 3) AND priority = ? AND next_attempt_at <= ? AND endpoint_id NOT IN (SELECT value FROM json_each(?))
+           AND ${inTurn('d')}
          ORDER BY next_attempt_at LIMIT ?`,
       );
       const taken = new Map<string, number>();
+      // Endpoint and key of each keyed delivery chosen: one per key in a batch. inTurn
+      // already admits only heads; this keeps it so whatever the plan.
+      const keys = new Set<string>();
       const chosen: number[] = [];
       for (const priority of [0, 1]) {
         // A long run of rows from endpoints already at their allowance ends the scan: the
         // next claim leaves those endpoints out in SQL and reaches what lies beyond.
         let skipped = 0;
-        for (const r of scan.iterate(priority, o.now, full, o.limit) as IterableIterator<Row>) {
+        for (const r of scan.iterate(priority, o.now, full, o.now, o.limit) as IterableIterator<Row>) {
           const ep = r.endpoint_id as string;
           const n = taken.get(ep) ?? 0;
           if (n >= (o.allowance[ep] ?? o.perEndpoint)) {
@@ -641,6 +670,11 @@ export class SqliteStore implements Store {
             continue;
           }
           skipped = 0;
+          if (r.order_key !== null) {
+            const key = `${ep}\u0000${r.order_key as string}`;
+            if (keys.has(key)) continue;
+            keys.add(key);
+          }
           taken.set(ep, n + 1);
           chosen.push(r.id as number);
           if (chosen.length >= o.limit) break;
@@ -650,7 +684,7 @@ export class SqliteStore implements Store {
       if (chosen.length === 0) return [];
       // Then what sending needs, for the chosen rows only.
       const rows = this.q(
-        `SELECT d.id AS delivery_id, d.msg_id, d.app_id, d.attempts, d.trigger_type,
+        `SELECT d.id AS delivery_id, d.msg_id, d.app_id, d.attempts, d.trigger_type, d.order_key,
                 m.event_type, m.payload, m.created_at AS msg_created_at, e.disabled, ${WORK_ENDPOINT_COLUMNS}
          FROM json_each(?) j JOIN deliveries d ON d.id = j.value
          JOIN messages m ON m.id = d.msg_id JOIN endpoints e ON e.id = d.endpoint_id
@@ -671,6 +705,21 @@ export class SqliteStore implements Store {
         work.push(workFrom(r, o.now, leaseUntil));
       }
       return work;
+    });
+  }
+
+  skipOrderHead(appId: string, endpointId: string, orderKey: string, now: number, note: string): Promise<SkipOutcome> {
+    return this.write(() => {
+      const head = this.q(KEY_HEAD).get(endpointId, orderKey) as Row | undefined;
+      if (head === undefined || head.app_id !== appId) return { skipped: null };
+      if (head.status === Status.Sending && (head.next_attempt_at as number) > now) return { sending: head.msg_id as string };
+      const ep = this.q('SELECT url FROM endpoints WHERE id = ?').get(endpointId) as Row;
+      this.q(`UPDATE deliveries SET status = ${Status.Fail}, lease_owner = NULL, next_attempt_at = NULL WHERE id = ?`).run(head.id);
+      this.q(
+        `INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms,
+           trigger_type, error, created_at) VALUES (?, ?, ?, ?, ?, ${Status.Fail}, 0, ?, 0, ${Trigger.Manual}, ?, ?)`,
+      ).run(newId('atmpt', now), head.msg_id, endpointId, appId, ep.url, note, note, now);
+      return { skipped: head.msg_id as string };
     });
   }
 
@@ -725,12 +774,15 @@ export class SqliteStore implements Store {
   }
 
   async nextDueAt(): Promise<number | null> {
-    // One look-up per priority, each the first entry of its part of the index.
-    const r = this.q(
-      `SELECT MIN(t) AS t FROM (
-         SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status IN (1, 3) AND priority = 0
-         UNION ALL SELECT MIN(next_attempt_at) FROM deliveries WHERE status IN (1, 3) AND priority = 1)`,
-    ).get() as Row;
+    // Per priority, the first entry of its part of the index that claim would take:
+    // deliveries waiting behind the head of their key are passed over, or a key held by a
+    // failing head would wake the dispatcher at once, again and again.
+    const first = (priority: number) =>
+      `SELECT next_attempt_at FROM deliveries AS d INDEXED BY deliveries_due
+       WHERE status IN (1, 3) AND priority = ${priority} AND next_attempt_at IS NOT NULL AND ${inTurn('d')}
+       ORDER BY next_attempt_at LIMIT 1`;
+    const now = Date.now();
+    const r = this.q(`SELECT MIN(t) AS t FROM (SELECT (${first(0)}) AS t UNION ALL SELECT (${first(1)}))`).get(now, now) as Row;
     return (r.t as number | null) ?? null;
   }
 

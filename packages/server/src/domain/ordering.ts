@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+
+// Per-key ordering: an endpoint may name a place in the payload (a simple JSON path such as
+// `$.data.user_id` or `$.items[0].id`); messages whose payloads hold the same value there
+// are delivered to that endpoint one at a time, in the order they were queued.
+
+/** One step of a key path: a member name or an array index. */
+export type PathStep = string | number;
+
+// `$`, then one or more `.name` or `[n]` steps. Names are the characters JSON field names
+// usually have; anything fancier (quoted names, wildcards, filters) is refused, so that a
+// path means one value and reads the same everywhere.
+const STEP = /\.([A-Za-z0-9_-]+)|\[(0|[1-9][0-9]{0,8})\]/y;
+
+/** The steps of a key path, or why it is not one. */
+export function parseKeyPath(path: string): { steps: PathStep[] } | { error: string } {
+  if (!path.startsWith('$')) return { error: `"${path}" must start with "$", as in "$.data.user_id"` };
+  const steps: PathStep[] = [];
+  let at = 1;
+  while (at < path.length) {
+    STEP.lastIndex = at;
+    const m = STEP.exec(path);
+    if (m === null) {
+      return { error: `"${path}" is not a simple JSON path: expected ".name" or "[index]" at position ${at}, as in "$.data.items[0].id"` };
+    }
+    steps.push(m[1] !== undefined ? m[1] : Number(m[2]));
+    at = STEP.lastIndex;
+  }
+  if (steps.length === 0) return { error: `"${path}" names the whole payload; name a field in it, as in "$.data.user_id"` };
+  return { steps };
+}
+
+/** The value at `steps` in `value`, or undefined when the payload does not have it. */
+function valueAt(value: unknown, steps: PathStep[]): unknown {
+  let v = value;
+  for (const step of steps) {
+    if (typeof step === 'number') {
+      if (!Array.isArray(v)) return undefined;
+      v = v[step];
+    } else {
+      if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.hasOwn(v, step)) return undefined;
+      v = (v as Record<string, unknown>)[step];
+    }
+  }
+  return v;
+}
+
+/** Keys longer than this are kept as a digest, so that any key fits an index entry. */
+const MAX_KEY_LENGTH = 200;
+
+/**
+ * The ordering key as stored: the value itself, or for a very long one its SHA-256 (equal
+ * keys stay equal). The skip call passes the key it is given through this too.
+ */
+export function storedKey(key: string): string {
+  return key.length <= MAX_KEY_LENGTH ? key : `sha256:${createHash('sha256').update(key).digest('hex')}`;
+}
+
+/**
+ * The ordering key of a message for an endpoint that orders by `path`: the string at that
+ * place in the payload, or the number there written in decimal (as JavaScript writes it, so
+ * integers beyond 2^53 lose digits: send such ids as strings).
+ *
+ * Null when the payload has no string or number there (the field is missing, null, an
+ * object…): such a message is delivered unordered, neither waiting for nor holding up
+ * anything, rather than refused — the message was accepted for every other endpoint too.
+ */
+export function orderKeyOf(path: string, payload: unknown): string | null {
+  const parsed = parseKeyPath(path);
+  if ('error' in parsed) return null;
+  const v = valueAt(payload, parsed.steps);
+  if (typeof v === 'string') return storedKey(v);
+  if (typeof v === 'number' && Number.isFinite(v)) return storedKey(String(v));
+  return null;
+}
+
+/**
+ * Works out ordering keys for one message, parsing its payload at most once and only when
+ * some endpoint orders by a key.
+ */
+export function keyReader(payload: string): (ordering: { key: string } | null) => string | null {
+  let parsed: { value: unknown } | null = null;
+  return (ordering) => {
+    if (ordering === null) return null;
+    if (parsed === null) {
+      try {
+        parsed = { value: JSON.parse(payload) as unknown };
+      } catch {
+        parsed = { value: undefined }; // not JSON: no key anywhere in it
+      }
+    }
+    return orderKeyOf(ordering.key, parsed.value);
+  };
+}
