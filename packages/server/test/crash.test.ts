@@ -2,57 +2,13 @@
 // same SQLite file, every message that was answered 202 must reach the receiver.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startReceiver, tempDir, TOKEN, type Receiver } from './helpers.js';
+import { startReceiver, tempDir, type Receiver } from './helpers.js';
+import { childApi as api, startChild as startServerChild } from './child.js';
 
-const BIN = fileURLToPath(new URL('../bin/hookwell.js', import.meta.url));
-
-interface Child {
-  proc: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-}
-
-function startChild(db: string, port: number): Promise<Child> {
-  const proc = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--db', db], {
-    env: {
-      ...process.env,
-      HOOKWELL_ADMIN_TOKEN: TOKEN,
-      HOOKWELL_ALLOW_PRIVATE_TARGETS: 'true',
-      HOOKWELL_RETRY_SCHEDULE: '0.1,0.2,0.5',
-      HOOKWELL_LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 20_000);
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, url: m[1]!, exited });
-      }
-    });
-    proc.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    proc.on('exit', () => reject(new Error(`server exited early: ${out}`)));
-  });
-}
-
-async function api(url: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(url + path, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const SCHEDULE = { HOOKWELL_RETRY_SCHEDULE: '0.1,0.2,0.5' };
+const startChild = (db: string, port: number) => startServerChild(db, port, SCHEDULE);
 
 describe('crash safety', () => {
   let receiver: Receiver;
