@@ -18,7 +18,7 @@ import {
   type FieldProblem,
 } from '../domain/errors.js';
 import type { ListQuery } from '../domain/types.js';
-import type { Store } from '../store/store.js';
+import type { IdempotentResponse, Store } from '../store/store.js';
 import { SCHEMAS } from './schemas.js';
 
 export interface Deps {
@@ -179,8 +179,23 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
       if (waiting === undefined) break;
       await waiting;
     }
-    const previous = await store.getIdempotent(scope, key);
+    // Claimed in the same turn as the check above: a concurrent repeat arriving while the
+    // store is read below waits for this request instead of doing the work as well.
+    let done!: () => void;
+    inFlight.set(slot, new Promise<void>((resolve) => (done = resolve)));
+    const release = () => {
+      inFlight.delete(slot);
+      done();
+    };
+    let previous: IdempotentResponse | null;
+    try {
+      previous = await store.getIdempotent(scope, key);
+    } catch (err) {
+      release();
+      throw err;
+    }
     if (previous !== null && previous.createdAt > Date.now() - IDEMPOTENCY_TTL_MS) {
+      release();
       if (previous.bodyHash !== bodyHash) {
         return reply
           .code(409)
@@ -188,17 +203,7 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
       }
       return reply.code(previous.statusCode).header('content-type', 'application/json; charset=utf-8').header('idempotent-replayed', 'true').send(previous.body);
     }
-    let done!: () => void;
-    inFlight.set(slot, new Promise<void>((resolve) => (done = resolve)));
-    req.idempotency = {
-      scope,
-      key,
-      bodyHash,
-      done: () => {
-        inFlight.delete(slot);
-        done();
-      },
-    };
+    req.idempotency = { scope, key, bodyHash, done: release };
   });
 
   app.addHook('onSend', async (req, reply, payload) => {
