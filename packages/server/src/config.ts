@@ -36,6 +36,8 @@ export interface Config {
   publicUrl: string | null;
   /** How long a content link stays valid. */
   contentLinkTtlMs: number;
+  /** Largest backfill upload accepted, in bytes. */
+  maxBackfillBytes: number;
 }
 
 export class ConfigError extends Error {}
@@ -70,6 +72,7 @@ export const SETTINGS: Setting[] = [
   { key: 'logLevel', env: 'HOOKWELL_LOG_LEVEL', default: 'info', help: 'fatal, error, warn, info, debug or trace' },
   { key: 'publicUrl', env: 'HOOKWELL_PUBLIC_URL', default: '', shownDefault: 'the listen address', help: 'where receivers reach the API, for the content links of thin deliveries (set it on workers and behind proxies)' },
   { key: 'contentLinkTtlMs', env: 'HOOKWELL_CONTENT_LINK_TTL_S', default: '600', help: 'seconds a content link stays valid' },
+  { key: 'maxBackfillBytes', env: 'HOOKWELL_MAX_BACKFILL_BYTES', default: '1073741824', help: 'largest backfill upload accepted; larger gets 413 (one record may be up to HOOKWELL_MAX_PAYLOAD_BYTES)' },
   { key: 'validatePayloads', env: 'HOOKWELL_VALIDATE_PAYLOADS', default: 'false', help: "refuse (422) every message whose payload does not match its event type's schema, not only for types with validate: true" },
 ];
 
@@ -174,6 +177,7 @@ export function loadConfig(
     validatePayloads: boolean(get('validatePayloads').name, get('validatePayloads').value),
     publicUrl: publicUrl(get('publicUrl').name, get('publicUrl').value),
     contentLinkTtlMs: integer(get('contentLinkTtlMs').name, get('contentLinkTtlMs').value, 1, 7 * 86_400) * 1000,
+    maxBackfillBytes: integer(get('maxBackfillBytes').name, get('maxBackfillBytes').value, 1, Number.MAX_SAFE_INTEGER),
   };
 }
 

@@ -33,6 +33,7 @@ import { eventTypeRoutes } from './api/event-types.js';
 import { healthRoutes } from './api/health.js';
 import { checkRoutes } from './api/checks.js';
 import { contentRoutes } from './api/content.js';
+import { backfillReadRoutes, backfillRoutes } from './api/backfills.js';
 import { ContentLinks } from './delivery/content-links.js';
 import { ThinPayloads } from './delivery/thin.js';
 
@@ -104,6 +105,8 @@ export async function buildApi(deps: Deps): Promise<FastifyInstance> {
   eventTypeRoutes(app, deps);
   checkRoutes(app, deps);
   contentRoutes(app, deps);
+  await backfillRoutes(app, deps);
+  backfillReadRoutes(app, deps);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }
@@ -203,6 +206,8 @@ export async function startHookwell(cfg: Config, log: Logger): Promise<Hookwell>
 
   const purge = setInterval(() => {
     store.purgeIdempotent(Date.now() - IDEMPOTENCY_TTL_MS).catch((err: unknown) => log.error({ err }, 'purging idempotency keys failed'));
+    // Uploads that stopped moving an hour ago were cut off with their process.
+    store.purgeUnfinishedBackfills(Date.now() - 60 * 60 * 1000).catch((err: unknown) => log.error({ err }, 'purging unfinished backfills failed'));
   }, 60 * 60 * 1000);
   purge.unref();
 

@@ -17,7 +17,7 @@ import { Status, type Application, type Endpoint, type ListQuery, type Message, 
 import { PG_URL, pgReachable, tempDir } from './helpers.js';
 
 const RUN = randomBytes(5).toString('hex');
-const TABLES = ['meta', 'applications', 'endpoints', 'event_types', 'messages', 'deliveries', 'attempts', 'idempotency'];
+const TABLES = ['meta', 'applications', 'endpoints', 'event_types', 'messages', 'deliveries', 'attempts', 'idempotency', 'backfills', 'backfill_chunks', 'backfill_records'];
 
 const pgSkip = await pgReachable();
 
@@ -950,6 +950,79 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const late = await store.createEndpoint(app.id, endpointInput({ ordering: { key: '$.user' } }));
       await store.resend(app.id, ids.a2!, late.id);
       assert.equal((await deliveryOf(app.id, ids.a2!, late.id))?.orderKey, 'A');
+    });
+
+    // --- backfills ----------------------------------------------------------------------
+
+    const backfillInput = { userId: 'u-1', resource: 'workouts', provider: 'garmin', chunkSize: 2, notify: 'each' as const };
+    const rec = (seq: number) => ({ seq, record: `{"id":"r${seq}",  "x":[${seq}]}` });
+    const notice = (id: string, chunk: number | null) => messageInput({ eventType: 'historical.data.workouts.created', payload: `{"chunk":${chunk}}`, dataId: id, backfill: { id, chunk } });
+
+    it('keeps a backfill receiving until complete, then its chunks, records and notifications', async () => {
+      const app = await newApp();
+      const ep = await store.createEndpoint(app.id, endpointInput());
+      const bf = await store.createBackfill(app.id, backfillInput);
+      assert.match(bf.id, /^bf_/);
+      assert.equal(bf.status, 'receiving');
+      await store.addBackfillRecords(bf.id, [rec(0), rec(1), rec(2)]);
+      await store.addBackfillRecords(bf.id, [rec(3), rec(4)]);
+      assert.deepEqual(await store.getBackfill(app.id, bf.id), { ...bf, records: 5, updatedAt: (await store.getBackfill(app.id, bf.id))!.updatedAt });
+      const chunks = [0, 1, 2].map((index) => ({ index, startDate: 3000 - index * 2, endDate: 2999 - index * 2, records: index < 2 ? 2 : 1 }));
+      const done = await store.completeBackfill(app.id, bf.id, chunks, [0, 1, 2].map((c) => notice(bf.id, c)));
+      assert.deepEqual([done.status, done.records, done.chunks, done.msgId], ['complete', 5, 3, null]);
+      await assert.rejects(store.completeBackfill(app.id, bf.id, chunks, []), ConflictError);
+
+      const listed = await store.listBackfillChunks(bf.id);
+      assert.deepEqual(listed.map((c) => [c.index, c.startDate, c.endDate, c.records]), chunks.map((c) => [c.index, c.startDate, c.endDate, c.records]));
+      const msgs = await Promise.all(listed.map((c) => store.getMessage(app.id, c.msgId!)));
+      assert.deepEqual(msgs.map((m) => m?.backfill), [0, 1, 2].map((chunk) => ({ id: bf.id, chunk })));
+      assert.equal((await store.listMessages(app.id, page(), { dataId: bf.id })).data.length, 3);
+
+      // Records by seq, exactly as stored.
+      assert.deepEqual(await store.readBackfillRecords(bf.id, 2, 4, 10), [rec(2), rec(3)]);
+      assert.deepEqual(await store.readBackfillRecords(bf.id, 0, 5, 2), [rec(0), rec(1)]);
+
+      // The notifications go to the endpoint one at a time, in order, under the backfill's key.
+      const first = await store.claim(claimOptions());
+      assert.deepEqual(first.map((w) => [w.msgId, w.orderKey, w.backfill]), [[listed[0]!.msgId, `backfill:${bf.id}`, { id: bf.id, chunk: 0 }]]);
+      assert.equal(first[0]!.endpointId, ep.id);
+      await store.recordAttempts([record(first[0]!, 'w1', Status.Success)]);
+      assert.deepEqual((await store.claim(claimOptions())).map((w) => w.backfill?.chunk), [1]);
+
+      assert.deepEqual((await store.listBackfills(app.id, page())).data.map((b) => b.id), [bf.id]);
+      await store.deleteBackfill(app.id, bf.id);
+      assert.equal(await store.getBackfill(app.id, bf.id), null);
+      assert.deepEqual(await store.readBackfillRecords(bf.id, 0, 5, 10), []);
+      assert.deepEqual(await store.listBackfillChunks(bf.id), []);
+      await assert.rejects(store.deleteBackfill(app.id, bf.id), NotFoundError);
+    });
+
+    it('keeps the single notification of a backfill that notifies once on the backfill', async () => {
+      const app = await newApp();
+      const bf = await store.createBackfill(app.id, { ...backfillInput, notify: 'once' });
+      await store.addBackfillRecords(bf.id, [rec(0), rec(1), rec(2)]);
+      const chunks = [
+        { index: 0, startDate: 9, endDate: 8, records: 2 },
+        { index: 1, startDate: 7, endDate: 7, records: 1 },
+      ];
+      const done = await store.completeBackfill(app.id, bf.id, chunks, [notice(bf.id, null)]);
+      assert.match(done.msgId!, /^msg_/);
+      assert.deepEqual((await store.getMessage(app.id, done.msgId!))?.backfill, { id: bf.id, chunk: null });
+      assert.deepEqual((await store.listBackfillChunks(bf.id)).map((c) => c.msgId), [null, null]);
+    });
+
+    it('purges uploads that stopped before completing, and only those', async () => {
+      const app = await newApp();
+      const stale = await store.createBackfill(app.id, backfillInput);
+      await store.addBackfillRecords(stale.id, [rec(0)]);
+      const finished = await store.createBackfill(app.id, backfillInput);
+      await store.addBackfillRecords(finished.id, [rec(0)]);
+      await store.completeBackfill(app.id, finished.id, [{ index: 0, startDate: 1, endDate: 1, records: 1 }], [notice(finished.id, 0)]);
+      assert.equal(await store.purgeUnfinishedBackfills(Date.now() - 60_000), 0, 'a recent upload is left alone');
+      assert.equal(await store.purgeUnfinishedBackfills(Date.now() + 1), 1);
+      assert.equal(await store.getBackfill(app.id, stale.id), null);
+      assert.deepEqual(await store.readBackfillRecords(stale.id, 0, 10, 10), []);
+      assert.equal((await store.getBackfill(app.id, finished.id))?.status, 'complete');
     });
 
     // --- reports ------------------------------------------------------------------------

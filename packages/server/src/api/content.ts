@@ -3,22 +3,56 @@ import { NotFoundError } from '../domain/errors.js';
 import { errorResponses } from './schemas.js';
 import type { Deps } from './http.js';
 import { requireApp } from './applications.js';
+import { recordRange } from '../domain/backfill.js';
+import type { BackfillRef } from '../domain/types.js';
 
 /** Content links: the full payload of a thin delivery, for the bearer of a valid link. */
 export const CONTENT_ROUTE = '/api/v1/content/:msg_id';
 
+/** A page holds at most `limit` records, and stops early once it has this many bytes. */
+const PAGE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * One page of the records a backfill notification leads to, as JSON text with each record
+ * exactly as uploaded; null when the backfill was deleted.
+ */
+async function backfillPage(d: Deps, appId: string, ref: BackfillRef, iterator: string | undefined, limit: number): Promise<string | null> {
+  const bf = await d.store.getBackfill(appId, ref.id);
+  if (bf === null || bf.status !== 'complete') return null;
+  const range = recordRange(bf, ref.chunk);
+  const from = iterator === undefined ? range.from : Math.max(range.from, Number(iterator));
+  const rows = from >= range.to ? [] : await d.store.readBackfillRecords(bf.id, from, range.to, limit);
+  let bytes = 0;
+  let kept = 0;
+  while (kept < rows.length && (kept === 0 || bytes + rows[kept]!.record.length <= PAGE_BYTES)) bytes += rows[kept++]!.record.length;
+  const next = kept === 0 ? range.to : rows[kept - 1]!.seq + 1;
+  const done = next >= range.to;
+  const meta = { backfill_id: bf.id, chunk: ref.chunk, user_id: bf.userId, provider: bf.provider, resource: bf.resource };
+  return `{"data":[${rows.slice(0, kept).map((r) => r.record).join(',')}],"iterator":${done ? 'null' : `"${next}"`},"done":${done},${JSON.stringify(meta).slice(1)}`;
+}
+
 export function contentRoutes(app: FastifyInstance, d: Deps): void {
-  app.get<{ Params: { msg_id: string }; Querystring: { token?: string } }>(
+  app.get<{ Params: { msg_id: string }; Querystring: { token?: string; iterator?: string; limit?: number } }>(
     CONTENT_ROUTE,
     {
       schema: {
         operationId: 'hookwell.content.get',
         summary: "A message's payload, exactly as sent, for the holder of a content link from a thin delivery",
-        description: 'Needs no bearer token: the link is the credential, valid for one message and one endpoint until it expires.',
+        description:
+          'Needs no bearer token: the link is the credential, valid for one message and one endpoint until it expires. ' +
+          "For a backfill's notification, the records of its chunk (or of the whole backfill), oldest last, a page at a time: " +
+          '{"data": [...], "iterator": "...", "done": false}; pass iterator back for the next page.',
         tags: ['Content'],
         security: [],
         params: { type: 'object', properties: { msg_id: { type: 'string' } }, required: ['msg_id'] },
-        querystring: { type: 'object', properties: { token: { type: 'string' } } },
+        querystring: {
+          type: 'object',
+          properties: {
+            token: { type: 'string' },
+            iterator: { type: 'string', pattern: '^[0-9]{1,15}$', description: 'Backfills: where the next page starts, from the previous page.' },
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100, description: 'Backfills: most records in a page.' },
+          },
+        },
         response: { 200: { description: 'The payload', type: 'object', additionalProperties: true }, 401: { $ref: 'HttpErrorOut#' } },
       },
     },
@@ -36,6 +70,15 @@ export function contentRoutes(app: FastifyInstance, d: Deps): void {
         await record(401);
         const detail = !grant.ok ? grant.why : message === null || message.id !== msgId ? 'the content link is not valid for this message' : 'the content was deleted';
         return reply.code(401).send({ code: 'invalid_content_link', detail });
+      }
+      if (message.backfill !== null) {
+        const page = await backfillPage(d, message.appId, message.backfill, req.query.iterator, req.query.limit ?? 100);
+        if (page === null) {
+          await record(401);
+          return reply.code(401).send({ code: 'invalid_content_link', detail: 'the content was deleted' });
+        }
+        await record(200);
+        return reply.code(200).header('cache-control', 'no-store').type('application/json').serializer((x: unknown) => x as string).send(page);
       }
       await record(200);
       // The payload as stored, byte for byte, not re-serialised.

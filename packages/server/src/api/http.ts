@@ -34,6 +34,10 @@ export interface Deps {
 }
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route reads its body as a stream, and handles an idempotency-key itself. */
+    streamedBody?: boolean;
+  }
   interface FastifyRequest {
     rawBody?: string;
     idempotency?: { scope: string; key: string; bodyHash: string; done: () => void };
@@ -169,7 +173,7 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
 
   app.addHook('preHandler', async (req, reply) => {
     const key = req.headers['idempotency-key'];
-    if (req.method !== 'POST' || typeof key !== 'string' || key === '') return;
+    if (req.method !== 'POST' || typeof key !== 'string' || key === '' || req.routeOptions.config.streamedBody === true) return;
     // The route and its parameters, so a trailing slash or a query string is the same request.
     const scope = `${req.method} ${req.routeOptions.url} ${JSON.stringify(req.params)}`;
     const bodyHash = createHash('sha256').update(req.rawBody ?? '').digest('hex');

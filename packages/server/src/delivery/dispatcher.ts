@@ -284,7 +284,8 @@ export class Dispatcher implements WorkSignals {
   }
 
   private async attempt(w: Work, s: EndpointState): Promise<void> {
-    const result = this.thin?.isThin(w) ? await this.sender.send(w, await this.thin.body(w)) : await this.sender.send(w);
+    const body = this.thin === null ? undefined : w.backfill !== null ? this.thin.withLink(w) : this.thin.isThin(w) ? await this.thin.body(w) : undefined;
+    const result = await this.sender.send(w, body);
     const now = Date.now();
     const attemptsMade = w.attempts + 1;
     const decision = decide(this.cfg.retrySchedule, attemptsMade, result, now);

@@ -48,6 +48,19 @@ export class ThinPayloads {
     });
   }
 
+  /**
+   * A backfill notification's body: its payload with `data.content_url`, a fresh link to
+   * its records, and `data.content_expires_at`. It is small already, so it is sent so
+   * whatever the endpoint's payload mode.
+   */
+  withLink(w: Work, now = Date.now()): string {
+    const link = this.links.make(w.appId, w.msgId, w.endpointId, now);
+    const payload = JSON.parse(w.payload) as { data: Record<string, unknown> };
+    payload.data.content_url = link.url;
+    payload.data.content_expires_at = new Date(link.expiresAt).toISOString();
+    return JSON.stringify(payload);
+  }
+
   private async identifierPaths(eventType: string): Promise<string[][]> {
     const now = Date.now();
     const hit = this.paths.get(eventType);

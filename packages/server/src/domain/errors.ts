@@ -30,8 +30,8 @@ export class ValidationError extends Error {
 }
 
 export class PayloadTooLargeError extends Error {
-  constructor(readonly size: number, readonly limit: number) {
-    super(`payload is ${size} bytes; the limit is ${limit} bytes`);
+  constructor(readonly size: number, readonly limit: number, message?: string) {
+    super(message ?? `payload is ${size} bytes; the limit is ${limit} bytes`);
   }
 }
 

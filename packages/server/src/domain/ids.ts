@@ -46,7 +46,7 @@ function base62(bytes: Buffer): string {
   return digits.join('');
 }
 
-export type IdPrefix = 'app' | 'ep' | 'msg' | 'atmpt' | 'qtask';
+export type IdPrefix = 'app' | 'ep' | 'msg' | 'atmpt' | 'qtask' | 'bf';
 
 export function newId(prefix: IdPrefix, nowMs: number = Date.now()): string {
   return `${prefix}_${base62(nextBytes(nowMs))}`;
@@ -59,7 +59,7 @@ export function idFloor(prefix: IdPrefix, ms: number): string {
   return `${prefix}_${base62(bytes)}`;
 }
 
-const ID_RE = /^(app|ep|msg|atmpt|qtask)_[0-9A-Za-z]{27}$/;
+const ID_RE = /^(app|ep|msg|atmpt|qtask|bf)_[0-9A-Za-z]{27}$/;
 
 export function isId(prefix: IdPrefix, value: string): boolean {
   const m = ID_RE.exec(value);

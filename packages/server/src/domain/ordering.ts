@@ -31,7 +31,7 @@ export function parseKeyPath(path: string): { steps: PathStep[] } | { error: str
 }
 
 /** The value at `steps` in `value`, or undefined when the payload does not have it. */
-function valueAt(value: unknown, steps: PathStep[]): unknown {
+export function valueAt(value: unknown, steps: PathStep[]): unknown {
   let v = value;
   for (const step of steps) {
     if (typeof step === 'number') {

@@ -83,7 +83,48 @@ export interface Message {
   tags: string[] | null;
   /** The stable id of the record the message is about (a workout, a meal log), if given. */
   dataId: string | null;
+  /**
+   * For a backfill's notification: the records its content link leads to, those of one
+   * chunk or (chunk null) of the whole backfill. Null for every other message.
+   */
+  backfill: BackfillRef | null;
   createdAt: number;
+}
+
+export interface BackfillRef {
+  id: string;
+  chunk: number | null;
+}
+
+/** A user's history of one resource from one provider, uploaded at once, kept in chunks. */
+export interface Backfill {
+  id: string;
+  appId: string;
+  userId: string;
+  resource: string;
+  provider: string;
+  chunkSize: number;
+  /** "each": one notification per chunk; "once": one after the last chunk. */
+  notify: 'each' | 'once';
+  /** "receiving" while the records are being uploaded; "complete" once stored and notified. */
+  status: 'receiving' | 'complete';
+  records: number;
+  chunks: number;
+  /** The single notification of a backfill that notifies once, when made. */
+  msgId: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** One chunk of a backfill: records [index * chunkSize, …), newest first. */
+export interface BackfillChunk {
+  index: number;
+  /** The dates of the chunk's newest and oldest records (ms). */
+  startDate: number;
+  endDate: number;
+  records: number;
+  /** Its notification; null when the backfill notifies once. */
+  msgId: string | null;
 }
 
 /** Delivery status, numbered as the Svix API numbers MessageStatus. */

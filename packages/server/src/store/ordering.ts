@@ -38,3 +38,17 @@ export const KEY_BUSY = `SELECT 1 FROM deliveries WHERE endpoint_id = ? AND orde
 /** Binds two `?`: the endpoint and the key. The head of the key: its earliest unfinished delivery. */
 export const KEY_HEAD = `SELECT id, msg_id, app_id, status, next_attempt_at FROM deliveries
   WHERE endpoint_id = ? AND order_key = ? AND status IN (1, 3) ORDER BY id LIMIT 1`;
+
+/**
+ * The order key of a backfill notification's delivery to an endpoint that does not order by
+ * a key of its own: the backfill's, so that its notifications reach each endpoint one at a
+ * time, most recent chunk first and the final one last. Null for other messages.
+ */
+export function backfillKey(m: { backfill: { id: string } | null }): string | null {
+  return m.backfill === null ? null : `backfill:${m.backfill.id}`;
+}
+
+/** A message row's backfill, for backfillKey. */
+export function backfillOf(r: Record<string, unknown>): { backfill: { id: string } | null } {
+  return { backfill: typeof r.backfill_id === 'string' ? { id: r.backfill_id } : null };
+}

@@ -1,6 +1,6 @@
 // Rows to records, shared by the SQLite and PostgreSQL stores: both name their columns
 // alike and keep JSON as text, so only how a flag reads differs (1 or true).
-import type { Application, Attempt, Delivery, Endpoint, EventType, Message, StatusCode, TriggerCode } from '../domain/types.js';
+import type { Application, Attempt, Backfill, BackfillChunk, BackfillRef, Delivery, Endpoint, EventType, Message, StatusCode, TriggerCode } from '../domain/types.js';
 import type { ContentFetch, Work } from './store.js';
 
 const flag = (v: unknown): boolean => v === 1 || v === true;
@@ -84,7 +84,40 @@ export function messageFrom(r: Row, prefix = ''): Message {
     channels: parse(r[`${prefix}channels`], null),
     tags: parse(r[`${prefix}tags`], null),
     dataId: (r[`${prefix}data_id`] as string | null | undefined) ?? null,
+    backfill: backfillRefFrom(r[`${prefix}backfill_id`], r[`${prefix}backfill_chunk`]),
     createdAt: r[`${prefix}created_at`] as number,
+  };
+}
+
+function backfillRefFrom(id: unknown, chunk: unknown): BackfillRef | null {
+  return typeof id === 'string' ? { id, chunk: chunk === null || chunk === undefined ? null : Number(chunk) } : null;
+}
+
+export function backfillFrom(r: Row): Backfill {
+  return {
+    id: r.id as string,
+    appId: r.app_id as string,
+    userId: r.user_id as string,
+    resource: r.resource as string,
+    provider: r.provider as string,
+    chunkSize: r.chunk_size as number,
+    notify: r.notify === 'once' ? 'once' : 'each',
+    status: r.status === 'complete' ? 'complete' : 'receiving',
+    records: Number(r.records),
+    chunks: r.chunks as number,
+    msgId: (r.msg_id as string | null) ?? null,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+export function backfillChunkFrom(r: Row): BackfillChunk {
+  return {
+    index: r.idx as number,
+    startDate: r.start_date as number,
+    endDate: r.end_date as number,
+    records: r.records as number,
+    msgId: (r.msg_id as string | null) ?? null,
   };
 }
 
@@ -152,6 +185,7 @@ export function workFrom(r: Row, now: number, leaseUntil: number): Work {
     throttleRate: (r.throttle_rate as number | null) ?? null,
     trigger: r.trigger_type as TriggerCode,
     orderKey: (r.order_key as string | null | undefined) ?? null,
+    backfill: backfillRefFrom(r.backfill_id, r.backfill_chunk),
     leaseUntil,
   };
 }

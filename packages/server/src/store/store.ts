@@ -1,6 +1,9 @@
 import type {
   Application,
   Attempt,
+  Backfill,
+  BackfillChunk,
+  BackfillRef,
   Delivery,
   Endpoint,
   EventType,
@@ -43,6 +46,20 @@ export interface MessageInput {
   deliverAt: number | null;
   /** The stable id of the record the message is about, for finding its messages again. */
   dataId?: string | null;
+  /**
+   * A backfill's notification. Its deliveries to an endpoint that orders by a key take
+   * that key (from the payload) and otherwise the backfill's own, so each endpoint gets a
+   * backfill's notifications one at a time, in the order they were made.
+   */
+  backfill?: BackfillRef | null;
+}
+
+export type BackfillInput = Pick<Backfill, 'userId' | 'resource' | 'provider' | 'chunkSize' | 'notify'>;
+
+/** One stored record of a backfill: its place in the upload (0 is the newest) and its exact text. */
+export interface BackfillRecord {
+  seq: number;
+  record: string;
 }
 
 export interface MessageFilter {
@@ -117,6 +134,8 @@ export interface Work {
   trigger: TriggerCode;
   /** The ordering key this delivery went out under (it was the head of its key); null when unordered. */
   orderKey: string | null;
+  /** For a backfill's notification, what its content link leads to; the link is added when sent. */
+  backfill: BackfillRef | null;
   /** The lease expiry written when claimed. */
   leaseUntil: number;
 }
@@ -276,6 +295,27 @@ export interface Store {
    * back behind the head of their ordering key do not count: they move when the head does.
    */
   nextDueAt(): Promise<number | null>;
+
+  /** Starts a backfill, "receiving" until completeBackfill. */
+  createBackfill(appId: string, input: BackfillInput): Promise<Backfill>;
+  /** Stores records of a receiving backfill. Not durable by itself: completeBackfill's commit is. */
+  addBackfillRecords(backfillId: string, records: BackfillRecord[]): Promise<void>;
+  /**
+   * In one durable commit: records the chunks, creates the notifications (their
+   * deliveries queued in the order given) and marks the backfill complete. With
+   * notify "each", notices[i] is chunk i's notification; with "once", notices[0] is the
+   * only one. Refused (ConflictError) unless the backfill is receiving.
+   */
+  completeBackfill(appId: string, backfillId: string, chunks: Omit<BackfillChunk, 'msgId'>[], notices: MessageInput[]): Promise<Backfill>;
+  /** Removes a backfill, its chunks and its records; its notifications stay, their links then lead nowhere. */
+  deleteBackfill(appId: string, backfillId: string): Promise<void>;
+  getBackfill(appId: string, id: string): Promise<Backfill | null>;
+  listBackfills(appId: string, q: ListQuery): Promise<Page<Backfill>>;
+  listBackfillChunks(backfillId: string): Promise<BackfillChunk[]>;
+  /** Records with fromSeq <= seq < toSeq, in order, at most `limit`. */
+  readBackfillRecords(backfillId: string, fromSeq: number, toSeq: number, limit: number): Promise<BackfillRecord[]>;
+  /** Removes backfills still receiving that have not moved since `olderThan` (uploads cut off by a crash). */
+  purgeUnfinishedBackfills(olderThan: number): Promise<number>;
 
   recordContentFetch(fetch: ContentFetch): Promise<void>;
   /** A message's content fetches, newest first. */

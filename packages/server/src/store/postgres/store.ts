@@ -6,6 +6,8 @@ import {
   Trigger,
   type Application,
   type Attempt,
+  type Backfill,
+  type BackfillChunk,
   type Endpoint,
   type EventType,
   type ListQuery,
@@ -16,6 +18,8 @@ import type {
   AppInput,
   AttemptFilter,
   AttemptRecord,
+  BackfillInput,
+  BackfillRecord,
   ClaimOptions,
   ContentFetch,
   DeliveryFilter,
@@ -36,10 +40,10 @@ import type {
 } from '../store.js';
 import { planPage, toPage } from '../paging.js';
 import { attemptConditions, messageConditions, type Dialect } from '../filters.js';
-import { appFrom, attemptFrom, contentFetchFrom, deliveryFrom, endpointFrom, eventTypeFrom, json, messageFrom, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, eventTypeFrom, json, messageFrom, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { keyReader } from '../../domain/ordering.js';
-import { inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
+import { backfillKey, backfillOf, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
 
 // The PostgreSQL store: the same rows, results and errors as SqliteStore, for several
@@ -498,70 +502,105 @@ export class PostgresStore implements Store {
     input: MessageInput,
     options: { onlyEndpointId?: string; lease?: LeaseOffer } = {},
   ): Promise<{ message: Message; deliveries: number; leased: Work[] }> {
+    return this.tx((c) => this.insertMessage(c, appId, input, options, Date.now()));
+  }
+
+  /** createMessage's work, inside a transaction. */
+  private async insertMessage(
+    c: pg.PoolClient,
+    appId: string,
+    input: MessageInput,
+    options: { onlyEndpointId?: string; lease?: LeaseOffer },
+    now: number,
+  ): Promise<{ message: Message; deliveries: number; leased: Work[] }> {
     const { onlyEndpointId, lease } = options;
-    return this.tx(async (c) => {
-      const now = Date.now();
-      const message: Message = {
-        id: newId('msg', now),
-        appId,
-        eventId: input.eventId,
-        eventType: input.eventType,
-        payload: input.payload,
-        channels: input.channels,
-        tags: input.tags,
-        dataId: input.dataId ?? null,
-        createdAt: now,
-      };
-      try {
-        await run(
-          c,
-          `INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags, data_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          [message.id, appId, message.eventId, message.eventType, message.payload, json(message.channels), json(message.tags), message.dataId, now],
+    const message: Message = {
+      id: newId('msg', now),
+      appId,
+      eventId: input.eventId,
+      eventType: input.eventType,
+      payload: input.payload,
+      channels: input.channels,
+      tags: input.tags,
+      dataId: input.dataId ?? null,
+      backfill: input.backfill ?? null,
+      createdAt: now,
+    };
+    try {
+      await run(
+        c,
+        `INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags, data_id, backfill_id, backfill_chunk, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          message.id,
+          appId,
+          message.eventId,
+          message.eventType,
+          message.payload,
+          json(message.channels),
+          json(message.tags),
+          message.dataId,
+          message.backfill?.id ?? null,
+          message.backfill?.chunk ?? null,
+          now,
+        ],
+      );
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new ConflictError(`a message with eventId "${input.eventId}" already exists in this application`, 'duplicate_event_id');
+      }
+      throw err;
+    }
+    const candidates =
+      onlyEndpointId === undefined
+        ? await all(c, `SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering FROM endpoints e WHERE app_id = ? AND NOT disabled ORDER BY e.id`, [appId])
+        : await all(c, `SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering FROM endpoints e WHERE app_id = ? AND id = ?`, [appId, onlyEndpointId]);
+    const immediate = input.deliverAt === null || input.deliverAt <= now;
+    const insert = `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, order_key, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`;
+    const keyOf = keyReader(input.payload);
+    const matching = candidates
+      .filter((e) => {
+        const ep = { eventTypes: parse<string[] | null>(e.event_types, null), channels: parse<string[] | null>(e.channels, null) };
+        return onlyEndpointId !== undefined || endpointMatches(ep, message);
+      })
+      // Null for an unordered endpoint, and for a payload without a usable key there:
+      // that delivery goes unordered (see orderKeyOf).
+      .map((e) => ({ e, orderKey: keyOf(parse(e.ordering, null)) ?? backfillKey(message) }));
+    await lockKeys(c, matching.filter((m) => m.orderKey !== null).map((m) => [m.e.endpoint_id as string, m.orderKey!]));
+    const leased: Work[] = [];
+    for (const { e, orderKey } of matching) {
+      // Under the key's lock: a delivery of a key with older ones unfinished waits for its turn.
+      const inTurnNow = orderKey === null || (await one(c, KEY_BUSY, [e.endpoint_id, orderKey])) === undefined;
+      if (lease !== undefined && immediate && inTurnNow && lease.take(e.endpoint_id as string)) {
+        const leaseUntil = now + lease.leaseMs;
+        const r = await one(c, insert, [message.id, e.endpoint_id, appId, Status.Sending, leaseUntil, lease.owner, orderKey, now]);
+        leased.push(
+          workFrom(
+            {
+              ...e,
+              delivery_id: r!.id,
+              msg_id: message.id,
+              app_id: appId,
+              attempts: 0,
+              trigger_type: 0,
+              event_type: message.eventType,
+              payload: message.payload,
+              msg_created_at: now,
+              order_key: orderKey,
+              backfill_id: message.backfill?.id ?? null,
+              backfill_chunk: message.backfill?.chunk ?? null,
+            },
+            now,
+            leaseUntil,
+          ),
         );
-      } catch (err) {
-        if (isUniqueViolation(err)) {
-          throw new ConflictError(`a message with eventId "${input.eventId}" already exists in this application`, 'duplicate_event_id');
-        }
-        throw err;
+      } else {
+        await run(c, insert, [message.id, e.endpoint_id, appId, Status.Pending, input.deliverAt ?? now, null, orderKey, now]);
       }
-      const candidates =
-        onlyEndpointId === undefined
-          ? await all(c, `SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering FROM endpoints e WHERE app_id = ? AND NOT disabled ORDER BY e.id`, [appId])
-          : await all(c, `SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering FROM endpoints e WHERE app_id = ? AND id = ?`, [appId, onlyEndpointId]);
-      const immediate = input.deliverAt === null || input.deliverAt <= now;
-      const insert = `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, order_key, created_at)
-                      VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`;
-      const keyOf = keyReader(input.payload);
-      const matching = candidates
-        .filter((e) => {
-          const ep = { eventTypes: parse<string[] | null>(e.event_types, null), channels: parse<string[] | null>(e.channels, null) };
-          return onlyEndpointId !== undefined || endpointMatches(ep, message);
-        })
-        // Null for an unordered endpoint, and for a payload without a usable key there:
-        // that delivery goes unordered (see orderKeyOf).
-        .map((e) => ({ e, orderKey: keyOf(parse(e.ordering, null)) }));
-      await lockKeys(c, matching.filter((m) => m.orderKey !== null).map((m) => [m.e.endpoint_id as string, m.orderKey!]));
-      const leased: Work[] = [];
-      for (const { e, orderKey } of matching) {
-        // Under the key's lock: a delivery of a key with older ones unfinished waits for its turn.
-        const inTurnNow = orderKey === null || (await one(c, KEY_BUSY, [e.endpoint_id, orderKey])) === undefined;
-        if (lease !== undefined && immediate && inTurnNow && lease.take(e.endpoint_id as string)) {
-          const leaseUntil = now + lease.leaseMs;
-          const r = await one(c, insert, [message.id, e.endpoint_id, appId, Status.Sending, leaseUntil, lease.owner, orderKey, now]);
-          leased.push(
-            workFrom(
-              { ...e, delivery_id: r!.id, msg_id: message.id, app_id: appId, attempts: 0, trigger_type: 0, event_type: message.eventType, payload: message.payload, msg_created_at: now, order_key: orderKey },
-              now,
-              leaseUntil,
-            ),
-          );
-        } else {
-          await run(c, insert, [message.id, e.endpoint_id, appId, Status.Pending, input.deliverAt ?? now, null, orderKey, now]);
-        }
-      }
-      const deliveries = matching.length;
-      return { message, deliveries, leased };
-    });
+    }
+    const deliveries = matching.length;
+    return { message, deliveries, leased };
   }
 
   async getMessage(appId: string, ref: string): Promise<Message | null> {
@@ -669,10 +708,13 @@ export class PostgresStore implements Store {
         // A delivery made now takes its place in its key's order now, after those queued.
         const r = await one(
           c,
-          `SELECT m.payload, e.ordering FROM messages m JOIN endpoints e ON e.app_id = m.app_id AND e.id = ? WHERE m.app_id = ? AND m.id = ?`,
+          `SELECT m.payload, m.backfill_id, e.ordering FROM messages m JOIN endpoints e ON e.app_id = m.app_id AND e.id = ? WHERE m.app_id = ? AND m.id = ?`,
           [endpointId, appId, msgId],
         );
-        const orderKey = r === undefined || r.payload === null ? null : keyReader(r.payload as string)(parse(r.ordering, null));
+        const orderKey =
+          r === undefined || r.payload === null
+            ? null
+            : (keyReader(r.payload as string)(parse(r.ordering, null)) ?? backfillKey(backfillOf(r)));
         if (orderKey !== null) await lockKeys(c, [[endpointId, orderKey]]);
         await run(
           c,
@@ -737,7 +779,7 @@ export class PostgresStore implements Store {
       const now = Date.now();
       const candidates = await all(
         c,
-        `SELECT m.id, m.event_type, m.channels, ${ordering === null ? 'NULL AS payload' : 'm.payload'} FROM messages m
+        `SELECT m.id, m.event_type, m.channels, m.backfill_id, ${ordering === null ? 'NULL AS payload' : 'm.payload'} FROM messages m
          WHERE m.app_id = ? AND m.created_at >= ? AND m.created_at < ? AND m.payload IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ?)
          ORDER BY m.id`,
@@ -746,7 +788,7 @@ export class PostgresStore implements Store {
       const chosen = candidates.filter((m) => endpointMatches(ep, { eventType: m.event_type as string, channels: parse(m.channels, null) }));
       if (chosen.length === 0) return 0;
       const ids = chosen.map((m) => m.id as string);
-      const keys = chosen.map((m) => (ordering === null ? null : keyReader(m.payload as string)(ordering)));
+      const keys = chosen.map((m) => (ordering === null ? null : keyReader(m.payload as string)(ordering)) ?? backfillKey(backfillOf(m)));
       // Ids are drawn under the keys' locks, so each key's deliveries are committed in id order.
       await lockKeys(c, keys.filter((k) => k !== null).map((k) => [endpointId, k]));
       // A concurrent replay or resend may have made some of them meanwhile: those are skipped, not counted.
@@ -844,7 +886,7 @@ export class PostgresStore implements Store {
       const rows = await all(
         c,
         `SELECT d.id AS delivery_id, d.msg_id, d.app_id, d.attempts, d.trigger_type, d.order_key,
-                m.event_type, m.payload, m.created_at AS msg_created_at, e.disabled, ${WORK_ENDPOINT_COLUMNS}
+                m.event_type, m.payload, m.created_at AS msg_created_at, m.backfill_id, m.backfill_chunk, e.disabled, ${WORK_ENDPOINT_COLUMNS}
          FROM unnest(?::bigint[]) WITH ORDINALITY AS j(id, ord) JOIN deliveries d ON d.id = j.id
          JOIN messages m ON m.id = d.msg_id JOIN endpoints e ON e.id = d.endpoint_id
          ORDER BY j.ord`,
@@ -1052,6 +1094,113 @@ export class PostgresStore implements Store {
   }
 
   // --- content links ------------------------------------------------------------------
+
+  // --- backfills ----------------------------------------------------------------------
+
+  async createBackfill(appId: string, input: BackfillInput): Promise<Backfill> {
+    const now = Date.now();
+    const bf: Backfill = { ...input, id: newId('bf', now), appId, status: 'receiving', records: 0, chunks: 0, msgId: null, createdAt: now, updatedAt: now };
+    await run(
+      this.pool,
+      `INSERT INTO backfills (id, app_id, user_id, resource, provider, chunk_size, notify, status, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'receiving', ?, ?)`,
+      [bf.id, appId, bf.userId, bf.resource, bf.provider, bf.chunkSize, bf.notify, now, now],
+    );
+    return bf;
+  }
+
+  addBackfillRecords(backfillId: string, records: BackfillRecord[]): Promise<void> {
+    // Not waiting for the WAL flush: completeBackfill's commit, which does, comes after
+    // these in the log, and until it an upload is not acknowledged.
+    return this.tx(async (c) => {
+      await run(c, 'INSERT INTO backfill_records (backfill_id, seq, record) SELECT ?, * FROM unnest(?::bigint[], ?::text[])', [
+        backfillId,
+        records.map((r) => r.seq),
+        records.map((r) => r.record),
+      ]);
+      await run(c, 'UPDATE backfills SET records = records + ?, updated_at = ? WHERE id = ?', [records.length, Date.now(), backfillId]);
+    }, true);
+  }
+
+  completeBackfill(appId: string, backfillId: string, chunks: Omit<BackfillChunk, 'msgId'>[], notices: MessageInput[]): Promise<Backfill> {
+    return this.tx(async (c) => {
+      const r = await one(c, 'SELECT * FROM backfills WHERE app_id = ? AND id = ? FOR UPDATE', [appId, backfillId]);
+      if (r === undefined) throw new NotFoundError('backfill', backfillId);
+      if (r.status !== 'receiving') throw new ConflictError(`backfill ${backfillId} is already complete`);
+      const now = Date.now();
+      const ids: string[] = [];
+      for (const n of notices) ids.push((await this.insertMessage(c, appId, n, {}, now)).message.id);
+      const each = r.notify === 'each';
+      await run(
+        c,
+        `INSERT INTO backfill_chunks (backfill_id, idx, start_date, end_date, records, msg_id)
+         SELECT ?, * FROM unnest(?::integer[], ?::bigint[], ?::bigint[], ?::integer[], ?::text[])`,
+        [
+          backfillId,
+          chunks.map((ch) => ch.index),
+          chunks.map((ch) => ch.startDate),
+          chunks.map((ch) => ch.endDate),
+          chunks.map((ch) => ch.records),
+          chunks.map((ch) => (each ? (ids[ch.index] ?? null) : null)),
+        ],
+      );
+      const msgId = each ? null : (ids[0] ?? null);
+      await run(c, `UPDATE backfills SET status = 'complete', chunks = ?, msg_id = ?, updated_at = ? WHERE id = ?`, [chunks.length, msgId, now, backfillId]);
+      return { ...backfillFrom(r), status: 'complete', chunks: chunks.length, msgId, updatedAt: now };
+    });
+  }
+
+  deleteBackfill(appId: string, backfillId: string): Promise<void> {
+    return this.tx(async (c) => {
+      const r = await one(c, 'SELECT id FROM backfills WHERE app_id = ? AND id = ? FOR UPDATE', [appId, backfillId]);
+      if (r === undefined) throw new NotFoundError('backfill', backfillId);
+      await this.dropBackfill(c, backfillId);
+    });
+  }
+
+  private async dropBackfill(c: Db, backfillId: string): Promise<void> {
+    await run(c, 'DELETE FROM backfill_records WHERE backfill_id = ?', [backfillId]);
+    await run(c, 'DELETE FROM backfill_chunks WHERE backfill_id = ?', [backfillId]);
+    await run(c, 'DELETE FROM backfills WHERE id = ?', [backfillId]);
+  }
+
+  async getBackfill(appId: string, id: string): Promise<Backfill | null> {
+    const r = await one(this.pool, 'SELECT * FROM backfills WHERE app_id = ? AND id = ?', [appId, id]);
+    return r === undefined ? null : backfillFrom(r);
+  }
+
+  async listBackfills(appId: string, q: ListQuery): Promise<Page<Backfill>> {
+    const plan = planPage('id', q);
+    const rows = await all(
+      this.pool,
+      `SELECT * FROM backfills WHERE app_id = ? ${plan.condition ? `AND ${plan.condition}` : ''} ORDER BY id ${plan.direction} LIMIT ?`,
+      [appId, ...(plan.param === null ? [] : [plan.param]), plan.limit],
+    );
+    return toPage(rows, plan, (r) => r.id as string, backfillFrom);
+  }
+
+  async listBackfillChunks(backfillId: string): Promise<BackfillChunk[]> {
+    return (await all(this.pool, 'SELECT * FROM backfill_chunks WHERE backfill_id = ? ORDER BY idx', [backfillId])).map(backfillChunkFrom);
+  }
+
+  async readBackfillRecords(backfillId: string, fromSeq: number, toSeq: number, limit: number): Promise<BackfillRecord[]> {
+    const rows = await all(this.pool, 'SELECT seq, record FROM backfill_records WHERE backfill_id = ? AND seq >= ? AND seq < ? ORDER BY seq LIMIT ?', [
+      backfillId,
+      fromSeq,
+      toSeq,
+      limit,
+    ]);
+    return rows as unknown as BackfillRecord[];
+  }
+
+  purgeUnfinishedBackfills(olderThan: number): Promise<number> {
+    return this.tx(async (c) => {
+      // SKIP LOCKED: an upload completing at this moment is not waited for, nor removed.
+      const rows = await all(c, `SELECT id FROM backfills WHERE status = 'receiving' AND updated_at < ? FOR UPDATE SKIP LOCKED`, [olderThan]);
+      for (const r of rows) await this.dropBackfill(c, r.id as string);
+      return rows.length;
+    });
+  }
 
   async recordContentFetch(f: ContentFetch): Promise<void> {
     await run(

@@ -9,6 +9,8 @@ import {
   Trigger,
   type Application,
   type Attempt,
+  type Backfill,
+  type BackfillChunk,
   type Endpoint,
   type EventType,
   type ListQuery,
@@ -19,6 +21,8 @@ import type {
   AppInput,
   AttemptFilter,
   AttemptRecord,
+  BackfillInput,
+  BackfillRecord,
   ClaimOptions,
   ContentFetch,
   DeliveryFilter,
@@ -39,8 +43,8 @@ import type {
 } from '../store.js';
 import { planPage, toPage } from '../paging.js';
 import { attemptConditions, messageConditions, type Dialect } from '../filters.js';
-import { appFrom, attemptFrom, contentFetchFrom, deliveryFrom, endpointFrom, eventTypeFrom, json, messageFrom, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
-import { inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
+import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, eventTypeFrom, json, messageFrom, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { backfillKey, backfillOf, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATIONS } from './migrations.js';
 import { GroupCommit } from './group-commit.js';
 
@@ -88,6 +92,10 @@ export class SqliteStore implements Store {
       store.db
         .prepare(`UPDATE deliveries SET status = 1, lease_owner = NULL, next_attempt_at = ? WHERE status = 3`)
         .run(Date.now());
+      // Likewise an upload still receiving was cut off: nothing was acknowledged for it.
+      for (const r of store.db.prepare(`SELECT id FROM backfills WHERE status = 'receiving'`).all() as Row[]) {
+        store.db.transaction(() => store.dropBackfill(r.id as string))();
+      }
     }
     return store;
   }
@@ -379,63 +387,101 @@ export class SqliteStore implements Store {
     input: MessageInput,
     options: { onlyEndpointId?: string; lease?: LeaseOffer } = {},
   ): Promise<{ message: Message; deliveries: number; leased: Work[] }> {
+    return this.write(() => this.insertMessage(appId, input, options, Date.now()));
+  }
+
+  /** createMessage's work, inside a write. */
+  private insertMessage(
+    appId: string,
+    input: MessageInput,
+    options: { onlyEndpointId?: string; lease?: LeaseOffer },
+    now: number,
+  ): { message: Message; deliveries: number; leased: Work[] } {
     const { onlyEndpointId, lease } = options;
-    return this.write(() => {
-      const now = Date.now();
-      const message: Message = {
-        id: newId('msg', now),
+    const message: Message = {
+      id: newId('msg', now),
+      appId,
+      eventId: input.eventId,
+      eventType: input.eventType,
+      payload: input.payload,
+      channels: input.channels,
+      tags: input.tags,
+      dataId: input.dataId ?? null,
+      backfill: input.backfill ?? null,
+      createdAt: now,
+    };
+    try {
+      this.q(
+        `INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags, data_id, backfill_id, backfill_chunk, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        message.id,
         appId,
-        eventId: input.eventId,
-        eventType: input.eventType,
-        payload: input.payload,
-        channels: input.channels,
-        tags: input.tags,
-        dataId: input.dataId ?? null,
-        createdAt: now,
-      };
-      try {
-        this.q(
-          `INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags, data_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(message.id, appId, message.eventId, message.eventType, message.payload, json(message.channels), json(message.tags), message.dataId, now);
-      } catch (err) {
-        if (isUniqueViolation(err)) {
-          throw new ConflictError(`a message with eventId "${input.eventId}" already exists in this application`, 'duplicate_event_id');
-        }
-        throw err;
-      }
-      const candidates = (
-        onlyEndpointId === undefined
-          ? this.q(`SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering FROM endpoints e WHERE app_id = ? AND disabled = 0`).all(appId)
-          : this.q(`SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering FROM endpoints e WHERE app_id = ? AND id = ?`).all(appId, onlyEndpointId)
-      ) as Row[];
-      const immediate = input.deliverAt === null || input.deliverAt <= now;
-      const insert = this.q(
-        `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, order_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        message.eventId,
+        message.eventType,
+        message.payload,
+        json(message.channels),
+        json(message.tags),
+        message.dataId,
+        message.backfill?.id ?? null,
+        message.backfill?.chunk ?? null,
+        now,
       );
-      const keyOf = keyReader(input.payload);
-      let deliveries = 0;
-      const leased: Work[] = [];
-      for (const c of candidates) {
-        const ep = { eventTypes: parse<string[] | null>(c.event_types, null), channels: parse<string[] | null>(c.channels, null) };
-        if (onlyEndpointId === undefined && !endpointMatches(ep, message)) continue;
-        deliveries++;
-        // Null for an unordered endpoint, and for a payload without a usable key there:
-        // that delivery goes unordered (see orderKeyOf).
-        const orderKey = keyOf(parse(c.ordering, null));
-        // A delivery of a key with older ones unfinished waits for its turn, to be claimed.
-        const inTurnNow = orderKey === null || this.q(KEY_BUSY).get(c.endpoint_id, orderKey) === undefined;
-        if (lease !== undefined && immediate && inTurnNow && lease.take(c.endpoint_id as string)) {
-          const leaseUntil = now + lease.leaseMs;
-          const id = insert.run(message.id, c.endpoint_id, appId, Status.Sending, leaseUntil, lease.owner, orderKey, now).lastInsertRowid;
-          leased.push(
-            workFrom({ ...c, delivery_id: Number(id), msg_id: message.id, app_id: appId, attempts: 0, trigger_type: 0, event_type: message.eventType, payload: message.payload, msg_created_at: now, order_key: orderKey }, now, leaseUntil),
-          );
-        } else {
-          insert.run(message.id, c.endpoint_id, appId, Status.Pending, input.deliverAt ?? now, null, orderKey, now);
-        }
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new ConflictError(`a message with eventId "${input.eventId}" already exists in this application`, 'duplicate_event_id');
       }
-      return { message, deliveries, leased };
-    });
+      throw err;
+    }
+    const candidates = (
+      onlyEndpointId === undefined
+        ? this.q(`SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering FROM endpoints e WHERE app_id = ? AND disabled = 0`).all(appId)
+        : this.q(`SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering FROM endpoints e WHERE app_id = ? AND id = ?`).all(appId, onlyEndpointId)
+    ) as Row[];
+    const immediate = input.deliverAt === null || input.deliverAt <= now;
+    const insert = this.q(
+      `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, order_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const keyOf = keyReader(input.payload);
+    let deliveries = 0;
+    const leased: Work[] = [];
+    for (const c of candidates) {
+      const ep = { eventTypes: parse<string[] | null>(c.event_types, null), channels: parse<string[] | null>(c.channels, null) };
+      if (onlyEndpointId === undefined && !endpointMatches(ep, message)) continue;
+      deliveries++;
+      // Null for an unordered endpoint, and for a payload without a usable key there:
+      // that delivery goes unordered (see orderKeyOf).
+      const orderKey = keyOf(parse(c.ordering, null)) ?? backfillKey(message);
+      // A delivery of a key with older ones unfinished waits for its turn, to be claimed.
+      const inTurnNow = orderKey === null || this.q(KEY_BUSY).get(c.endpoint_id, orderKey) === undefined;
+      if (lease !== undefined && immediate && inTurnNow && lease.take(c.endpoint_id as string)) {
+        const leaseUntil = now + lease.leaseMs;
+        const id = insert.run(message.id, c.endpoint_id, appId, Status.Sending, leaseUntil, lease.owner, orderKey, now).lastInsertRowid;
+        leased.push(
+          workFrom(
+            {
+              ...c,
+              delivery_id: Number(id),
+              msg_id: message.id,
+              app_id: appId,
+              attempts: 0,
+              trigger_type: 0,
+              event_type: message.eventType,
+              payload: message.payload,
+              msg_created_at: now,
+              order_key: orderKey,
+              backfill_id: message.backfill?.id ?? null,
+              backfill_chunk: message.backfill?.chunk ?? null,
+            },
+            now,
+            leaseUntil,
+          ),
+        );
+      } else {
+        insert.run(message.id, c.endpoint_id, appId, Status.Pending, input.deliverAt ?? now, null, orderKey, now);
+      }
+    }
+    return { message, deliveries, leased };
   }
 
   async getMessage(appId: string, ref: string): Promise<Message | null> {
@@ -528,9 +574,12 @@ export class SqliteStore implements Store {
       if (changed === 0) {
         // A delivery made now takes its place in its key's order now, after those queued.
         const r = this.q(
-          `SELECT m.payload, e.ordering FROM messages m JOIN endpoints e ON e.app_id = m.app_id AND e.id = ? WHERE m.app_id = ? AND m.id = ?`,
+          `SELECT m.payload, m.backfill_id, e.ordering FROM messages m JOIN endpoints e ON e.app_id = m.app_id AND e.id = ? WHERE m.app_id = ? AND m.id = ?`,
         ).get(endpointId, appId, msgId) as Row | undefined;
-        const orderKey = r === undefined || r.payload === null ? null : keyReader(r.payload as string)(parse(r.ordering, null));
+        const orderKey =
+          r === undefined || r.payload === null
+            ? null
+            : (keyReader(r.payload as string)(parse(r.ordering, null)) ?? backfillKey(backfillOf(r)));
         this.q(
           `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type, order_key, created_at)
            VALUES (?, ?, ?, 1, ?, 1, ?, ?) ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
@@ -589,7 +638,7 @@ export class SqliteStore implements Store {
       const now = Date.now();
       // In message order, so that replayed messages of one key keep their order among themselves.
       const candidates = this.q(
-        `SELECT m.id, m.event_type, m.channels, ${ordering === null ? 'NULL AS payload' : 'm.payload'} FROM messages m
+        `SELECT m.id, m.event_type, m.channels, m.backfill_id, ${ordering === null ? 'NULL AS payload' : 'm.payload'} FROM messages m
          WHERE m.app_id = ? AND m.created_at >= ? AND m.created_at < ? AND m.payload IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ?)
          ORDER BY m.id`,
@@ -600,7 +649,7 @@ export class SqliteStore implements Store {
       let n = 0;
       for (const m of candidates) {
         if (!endpointMatches(ep, { eventType: m.event_type as string, channels: parse(m.channels, null) })) continue;
-        const orderKey = ordering === null ? null : keyReader(m.payload as string)(ordering);
+        const orderKey = (ordering === null ? null : keyReader(m.payload as string)(ordering)) ?? backfillKey(backfillOf(m));
         insert.run(m.id, endpointId, appId, now, orderKey, now);
         n++;
       }
@@ -685,7 +734,7 @@ export class SqliteStore implements Store {
       // Then what sending needs, for the chosen rows only.
       const rows = this.q(
         `SELECT d.id AS delivery_id, d.msg_id, d.app_id, d.attempts, d.trigger_type, d.order_key,
-                m.event_type, m.payload, m.created_at AS msg_created_at, e.disabled, ${WORK_ENDPOINT_COLUMNS}
+                m.event_type, m.payload, m.created_at AS msg_created_at, m.backfill_id, m.backfill_chunk, e.disabled, ${WORK_ENDPOINT_COLUMNS}
          FROM json_each(?) j JOIN deliveries d ON d.id = j.value
          JOIN messages m ON m.id = d.msg_id JOIN endpoints e ON e.id = d.endpoint_id
          ORDER BY j.key`,
@@ -787,6 +836,94 @@ export class SqliteStore implements Store {
   }
 
   // --- content links ------------------------------------------------------------------
+
+  // --- backfills ----------------------------------------------------------------------
+
+  createBackfill(appId: string, input: BackfillInput): Promise<Backfill> {
+    return this.write(() => {
+      const now = Date.now();
+      const bf: Backfill = { ...input, id: newId('bf', now), appId, status: 'receiving', records: 0, chunks: 0, msgId: null, createdAt: now, updatedAt: now };
+      this.q(
+        `INSERT INTO backfills (id, app_id, user_id, resource, provider, chunk_size, notify, status, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'receiving', ?, ?)`,
+      ).run(bf.id, appId, bf.userId, bf.resource, bf.provider, bf.chunkSize, bf.notify, now, now);
+      return bf;
+    });
+  }
+
+  addBackfillRecords(backfillId: string, records: BackfillRecord[]): Promise<void> {
+    // Not synced on its own: until completeBackfill's commit, which syncs the log these
+    // pages precede, a crash loses only an upload that was never acknowledged.
+    return this.writeBookkeeping(() => {
+      const insert = this.q('INSERT INTO backfill_records (backfill_id, seq, record) VALUES (?, ?, ?)');
+      for (const r of records) insert.run(backfillId, r.seq, r.record);
+      this.q('UPDATE backfills SET records = records + ?, updated_at = ? WHERE id = ?').run(records.length, Date.now(), backfillId);
+    });
+  }
+
+  completeBackfill(appId: string, backfillId: string, chunks: Omit<BackfillChunk, 'msgId'>[], notices: MessageInput[]): Promise<Backfill> {
+    return this.write(() => {
+      const r = this.q('SELECT * FROM backfills WHERE app_id = ? AND id = ?').get(appId, backfillId) as Row | undefined;
+      if (r === undefined) throw new NotFoundError('backfill', backfillId);
+      if (r.status !== 'receiving') throw new ConflictError(`backfill ${backfillId} is already complete`);
+      const now = Date.now();
+      const ids = notices.map((n) => this.insertMessage(appId, n, {}, now).message.id);
+      const each = r.notify === 'each';
+      const insert = this.q('INSERT INTO backfill_chunks (backfill_id, idx, start_date, end_date, records, msg_id) VALUES (?, ?, ?, ?, ?, ?)');
+      for (const c of chunks) insert.run(backfillId, c.index, c.startDate, c.endDate, c.records, each ? (ids[c.index] ?? null) : null);
+      const msgId = each ? null : (ids[0] ?? null);
+      this.q(`UPDATE backfills SET status = 'complete', chunks = ?, msg_id = ?, updated_at = ? WHERE id = ?`).run(chunks.length, msgId, now, backfillId);
+      return { ...backfillFrom(r), status: 'complete', chunks: chunks.length, msgId, updatedAt: now };
+    });
+  }
+
+  deleteBackfill(appId: string, backfillId: string): Promise<void> {
+    return this.write(() => {
+      const r = this.q('SELECT id FROM backfills WHERE app_id = ? AND id = ?').get(appId, backfillId);
+      if (r === undefined) throw new NotFoundError('backfill', backfillId);
+      this.dropBackfill(backfillId);
+    });
+  }
+
+  private dropBackfill(backfillId: string): void {
+    this.q('DELETE FROM backfill_records WHERE backfill_id = ?').run(backfillId);
+    this.q('DELETE FROM backfill_chunks WHERE backfill_id = ?').run(backfillId);
+    this.q('DELETE FROM backfills WHERE id = ?').run(backfillId);
+  }
+
+  async getBackfill(appId: string, id: string): Promise<Backfill | null> {
+    const r = this.q('SELECT * FROM backfills WHERE app_id = ? AND id = ?').get(appId, id) as Row | undefined;
+    return r === undefined ? null : backfillFrom(r);
+  }
+
+  async listBackfills(appId: string, q: ListQuery): Promise<Page<Backfill>> {
+    const plan = planPage('id', q);
+    const rows = this.q(
+      `SELECT * FROM backfills WHERE app_id = ? ${plan.condition ? `AND ${plan.condition}` : ''} ORDER BY id ${plan.direction} LIMIT ?`,
+    ).all(appId, ...(plan.param === null ? [] : [plan.param]), plan.limit) as Row[];
+    return toPage(rows, plan, (r) => r.id as string, backfillFrom);
+  }
+
+  async listBackfillChunks(backfillId: string): Promise<BackfillChunk[]> {
+    return (this.q('SELECT * FROM backfill_chunks WHERE backfill_id = ? ORDER BY idx').all(backfillId) as Row[]).map(backfillChunkFrom);
+  }
+
+  async readBackfillRecords(backfillId: string, fromSeq: number, toSeq: number, limit: number): Promise<BackfillRecord[]> {
+    return this.q('SELECT seq, record FROM backfill_records WHERE backfill_id = ? AND seq >= ? AND seq < ? ORDER BY seq LIMIT ?').all(
+      backfillId,
+      fromSeq,
+      toSeq,
+      limit,
+    ) as BackfillRecord[];
+  }
+
+  purgeUnfinishedBackfills(olderThan: number): Promise<number> {
+    return this.write(() => {
+      const ids = this.q(`SELECT id FROM backfills WHERE status = 'receiving' AND updated_at < ?`).all(olderThan) as Row[];
+      for (const r of ids) this.dropBackfill(r.id as string);
+      return ids.length;
+    });
+  }
 
   recordContentFetch(f: ContentFetch): Promise<void> {
     // A lost record of a read costs nothing else: no disk sync waited for.
