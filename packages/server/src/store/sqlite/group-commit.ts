@@ -24,7 +24,11 @@ export class GroupCommit {
   private idle: (() => void)[] = [];
   private synced = true;
 
-  constructor(private readonly db: Database.Database) {
+  /** `onRollback`: a transaction was rolled back whole; what was read from it may be undone. */
+  constructor(
+    private readonly db: Database.Database,
+    private readonly onRollback: () => void = () => undefined,
+  ) {
     this.db.pragma('synchronous = FULL');
     // A savepoint keeps the old content of every page its job changes, in a sub-journal.
     // That is a temporary file by default: a write syscall per page per job, most of the
@@ -75,6 +79,7 @@ export class GroupCommit {
       this.db.exec('COMMIT');
     } catch (err) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.onRollback();
       for (const job of jobs) job.reject(err);
       this.settleIdle();
       return;
