@@ -423,7 +423,9 @@ export class SqliteStore implements Store {
     options: { onlyEndpointId?: string; lease?: LeaseOffer } = {},
   ): Promise<{ message: Message; deliveries: number; leased: Work[] }> {
     const { onlyEndpointId, lease } = options;
-    return this.write(() => {
+    // Without a lease offer, writing a message changes nothing but the database (and the
+    // caches it reads through), so it can be done again after a rollback.
+    return this.commits.run(() => {
       const now = Date.now();
       const message: Message = {
         id: newId('msg', now),
@@ -477,7 +479,7 @@ export class SqliteStore implements Store {
         }
       }
       return { message, deliveries, leased };
-    });
+    }, true, lease === undefined);
   }
 
   async getMessage(appId: string, ref: string): Promise<Message | null> {
