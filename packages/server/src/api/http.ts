@@ -179,8 +179,23 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
       if (waiting === undefined) break;
       await waiting;
     }
-    const previous = await store.getIdempotent(scope, key);
+    // The slot is taken before the look-up, with no await in between: a repeat that
+    // arrives while the look-up is out waits for this request rather than doing the work too.
+    let resolve!: () => void;
+    inFlight.set(slot, new Promise<void>((r) => (resolve = r)));
+    const done = () => {
+      inFlight.delete(slot);
+      resolve();
+    };
+    let previous;
+    try {
+      previous = await store.getIdempotent(scope, key);
+    } catch (err) {
+      done();
+      throw err;
+    }
     if (previous !== null && previous.createdAt > Date.now() - IDEMPOTENCY_TTL_MS) {
+      done();
       if (previous.bodyHash !== bodyHash) {
         return reply
           .code(409)
@@ -188,17 +203,7 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
       }
       return reply.code(previous.statusCode).header('content-type', 'application/json; charset=utf-8').header('idempotent-replayed', 'true').send(previous.body);
     }
-    let done!: () => void;
-    inFlight.set(slot, new Promise<void>((resolve) => (done = resolve)));
-    req.idempotency = {
-      scope,
-      key,
-      bodyHash,
-      done: () => {
-        inFlight.delete(slot);
-        done();
-      },
-    };
+    req.idempotency = { scope, key, bodyHash, done };
   });
 
   app.addHook('onSend', async (req, reply, payload) => {
