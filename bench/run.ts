@@ -11,6 +11,13 @@
 //              (the app has one endpoint, so each message is also delivered to a local
 //              receiver meanwhile), against the same client code on a bare Node http
 //              server answering 202.
+//   ingest-validated — as ingest (deliveries due later, no live delivery), with a realistic
+//              payload: the last example of catalogue event type daily.data.workouts.created,
+//              sent once to an event type that validates it against that type's JSON Schema
+//              ("validate": true) and once to one with no schema, on one server, in the
+//              order plain, validated, validated, plain (half the window each) so that drift
+//              on the machine falls on both alike. Reports validationCost = 1 - validated/plain
+//              (target below 0.10), and each against the bare baseline as for ingest.
 //   delivery — how fast a backlog of accepted messages reaches a local receiver, against
 //              bare undici POSTs of the same payloads at the same concurrency.
 //   latency  — POST …/msg start → receipt at the receiver, open loop at 500 msg/s.
@@ -31,12 +38,12 @@
 // When PostgreSQL cannot be reached, its figures print a line with "error" and "skipped"
 // and the rest of the run goes on (the exit status stays 0 for that alone).
 //
-// Optional environment: BENCH_QUICK=1; BENCH_ONLY=ingest,delivery,latency,pg-ingest,pg-delivery-1,pg-delivery-2
+// Optional environment: BENCH_QUICK=1; BENCH_ONLY=ingest,ingest-validated,delivery,latency,pg-ingest,pg-delivery-1,pg-delivery-2
 // (a subset; "pg" stands for the three PostgreSQL figures, "pg-delivery" for both deliveries;
 // default: all of them); BENCH_PG_URL;
 // BENCH_SERVER_NODE_ARGS (node flags of every Hookwell child, e.g. "--cpu-prof --cpu-prof-dir=DIR");
 // BENCH_SERVER_NODE_OPTIONS (their NODE_OPTIONS).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -54,12 +61,12 @@ const ALIASES: Record<string, string[]> = {
   'pg-delivery': ['pg-delivery-1', 'pg-delivery-2'],
 };
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'ingest,delivery,latency,pg')
+  (process.env.BENCH_ONLY ?? 'ingest,ingest-validated,delivery,latency,pg')
     .split(',')
     .map((s) => s.trim())
     .flatMap((s) => ALIASES[s] ?? [s]),
 );
-const FIGURES = ['ingest', 'delivery', 'latency', 'pg-ingest', 'pg-delivery-1', 'pg-delivery-2'];
+const FIGURES = ['ingest', 'ingest-validated', 'delivery', 'latency', 'pg-ingest', 'pg-delivery-1', 'pg-delivery-2'];
 for (const name of ONLY) if (!FIGURES.includes(name)) log(`BENCH_ONLY: no figure "${name}" (there are ${FIGURES.join(', ')}, pg, pg-delivery)`);
 
 const P = {
@@ -76,6 +83,8 @@ const P = {
   pgPoolSize: 10,
 };
 const TARGET_RATIO = 0.4;
+/** Most of ingest throughput that validating payloads may cost. */
+const TARGET_VALIDATION_COST = 0.1;
 const TARGET_P99_MS = 50;
 
 const TOKEN = `bench_${randomBytes(18).toString('base64url')}`;
@@ -301,6 +310,110 @@ async function ingestFigure(backend: Backend): Promise<Record<string, unknown>> 
       withLiveDeliveryRatio: round(live.perSec / base.perSec, 3),
       deliveredDuringLiveIngest: delivered,
       ...(await pgInfo(database)),
+    };
+  } finally {
+    if (server !== null) await stopServer(server);
+    await Promise.all([receiver.stop(), bare.stop()]);
+    await database.drop();
+  }
+}
+
+// --- figure 1b: ingest with payload validation -------------------------------------------------
+
+const VALIDATED_TYPE = 'daily.data.workouts.created';
+
+/** The catalogue entry of VALIDATED_TYPE: its schemas, and the last example of its newest one. */
+function workoutsEntry(): { description: string; schemas: Record<string, { examples?: unknown[] }>; example: string } {
+  const file = new URL(`../packages/server/catalog/${VALIDATED_TYPE}.json`, import.meta.url);
+  const entry = JSON.parse(readFileSync(file, 'utf8')) as { description: string; schemas: Record<string, { examples?: unknown[] }> };
+  const newest = Object.keys(entry.schemas).sort((a, b) => Number(b) - Number(a))[0]!;
+  const examples = entry.schemas[newest]!.examples ?? [];
+  if (examples.length === 0) throw new Error(`${VALIDATED_TYPE}: the catalogue has no example payload`);
+  return { ...entry, example: JSON.stringify(examples[examples.length - 1]) };
+}
+
+async function ingestValidatedFigure(): Promise<Record<string, unknown>> {
+  const figure = 'ingest-validated';
+  const entry = workoutsEntry();
+  const receiver = await Helper.start('receiver.ts', 'receiver');
+  const bare = await Helper.start('bare-server.ts', 'bare-server');
+  const database = newDatabase('sqlite', 'ingest-validated');
+  let server: ServerHandle | null = null;
+  try {
+    server = await startServer({ db: database.db, token: TOKEN, label: `hookwell-${figure}` });
+    const api = new Api(server.url);
+    const appId = await api.appWithEndpoint('bench-ingest-validated', receiver.url);
+    await api.call('POST', '/api/v1/event-type', { name: VALIDATED_TYPE, description: entry.description, schemas: entry.schemas, validate: true });
+    // A validated message must really be checked: a payload breaking the schema is refused.
+    const refused = await api
+      .call('POST', `/api/v1/app/${appId}/msg`, { eventType: VALIDATED_TYPE, payload: { event_type: VALIDATED_TYPE, data: {} } })
+      .then(
+        () => false,
+        (err: Error) => / 422 /.test(err.message),
+      );
+    await api.close();
+    if (!refused) throw new Error(`${figure}: a payload that breaks the ${VALIDATED_TYPE} schema was not refused with 422`);
+
+    // As ingest's acceptance run: each delivery falls due after the run.
+    const later = new Date(Date.now() + 24 * 3600_000).toISOString();
+    const bodyOf = (eventType: string) => {
+      const body = `{"eventType":${JSON.stringify(eventType)},"payload":${entry.example},"deliverAt":"${later}"}`;
+      return () => body;
+    };
+    const client = {
+      path: `/api/v1/app/${appId}/msg`,
+      headers: AUTH,
+      concurrency: P.ingestConcurrency,
+      expectStatus: 202,
+      warmupMs: P.ingestWarmupMs,
+      measureMs: P.ingestMeasureMs,
+    };
+    const half = { ...client, origin: server.url, measureMs: P.ingestMeasureMs / 2 };
+
+    log(`${figure}: bare http baseline, same client and payload (before)`);
+    const baseBefore = await closedLoop({ ...client, origin: bare.url, body: bodyOf('bench.ingest') });
+    log(`${figure}: baseline ${round(baseBefore.perSec)} req/s`, baseBefore.failures);
+    log(`${figure}: hookwell, ${entry.example.length}-byte payload, plain / validated / validated / plain, ${P.ingestMeasureMs / 2} ms each`);
+    const runs: Record<'plain' | 'validated', { ok: number; seconds: number; failures: Record<string, number> }> = {
+      plain: { ok: 0, seconds: 0, failures: {} },
+      validated: { ok: 0, seconds: 0, failures: {} },
+    };
+    for (const kind of ['plain', 'validated', 'validated', 'plain'] as const) {
+      const r = await closedLoop({ ...half, body: bodyOf(kind === 'plain' ? 'bench.ingest' : VALIDATED_TYPE) });
+      log(`${figure}: ${kind} ${round(r.perSec)} msg/s`, r.failures);
+      const acc = runs[kind];
+      acc.ok += r.ok;
+      acc.seconds += r.seconds;
+      for (const [k, n] of Object.entries(r.failures)) acc.failures[k] = (acc.failures[k] ?? 0) + n;
+    }
+    await stopServer(server);
+    log(`${figure}: bare http baseline, same client and payload (after)`);
+    const baseAfter = await closedLoop({ ...client, origin: bare.url, body: bodyOf('bench.ingest') });
+    log(`${figure}: baseline ${round(baseAfter.perSec)} req/s`, baseAfter.failures);
+
+    const base = (baseBefore.perSec + baseAfter.perSec) / 2;
+    const plain = runs.plain.ok / runs.plain.seconds;
+    const validated = runs.validated.ok / runs.validated.seconds;
+    const cost = 1 - validated / plain;
+    return {
+      figure,
+      eventType: VALIDATED_TYPE,
+      payloadBytes: Buffer.byteLength(entry.example),
+      msgPerSec: round(validated),
+      plainMsgPerSec: round(plain),
+      validationCost: round(cost, 3),
+      targetValidationCost: TARGET_VALIDATION_COST,
+      meetsTarget: cost < TARGET_VALIDATION_COST,
+      ratio: round(validated / base, 3),
+      plainRatio: round(plain / base, 3),
+      baselineReqPerSec: round(base),
+      baselineBeforeAfter: [round(baseBefore.perSec), round(baseAfter.perSec)],
+      concurrency: P.ingestConcurrency,
+      measuredSec: { plain: round(runs.plain.seconds, 2), validated: round(runs.validated.seconds, 2) },
+      accepted: { plain: runs.plain.ok, validated: runs.validated.ok },
+      failures: { plain: runs.plain.failures, validated: runs.validated.failures },
+      baselineFailures: { ...baseBefore.failures, ...baseAfter.failures },
+      backend: 'sqlite',
     };
   } finally {
     if (server !== null) await stopServer(server);
@@ -700,6 +813,7 @@ async function main(): Promise<number> {
     return typeof v === 'number' ? v : null;
   };
   await run('ingest', () => ingestFigure('sqlite'));
+  await run('ingest-validated', ingestValidatedFigure);
   await run('delivery', () => deliveryFigure(num('ingest', 'msgPerSec'), 'sqlite'));
   await run('latency', latencyFigure);
   await run('pg-ingest', () => ingestFigure('postgres'));
@@ -717,6 +831,7 @@ async function main(): Promise<number> {
   });
 
   const ingestRatio = num('ingest', 'ratio');
+  const validationCost = num('ingest-validated', 'validationCost');
   const deliveryRatio = num('delivery', 'ratio');
   const p99 = num('latency', 'p99Ms');
   const pgIngestRatio = num('pg-ingest', 'ratio');
@@ -728,6 +843,8 @@ async function main(): Promise<number> {
     quick: QUICK,
     ingestMsgPerSec: num('ingest', 'msgPerSec'),
     ingestRatio,
+    ingestValidatedMsgPerSec: num('ingest-validated', 'msgPerSec'),
+    validationCost,
     deliveryMsgPerSec: num('delivery', 'msgPerSec'),
     deliveryRatio,
     latencyP50Ms: num('latency', 'p50Ms'),
@@ -739,9 +856,10 @@ async function main(): Promise<number> {
     pgDelivery2MsgPerSec: num('pg-delivery-2', 'msgPerSec'),
     pgDelivery2Ratio,
     pgTwoOverOne: num('pg-delivery-2', 'twoOverOne'),
-    targets: { ratio: TARGET_RATIO, p99Ms: TARGET_P99_MS },
+    targets: { ratio: TARGET_RATIO, p99Ms: TARGET_P99_MS, validationCost: TARGET_VALIDATION_COST },
     meetsTargets: {
       ingest: meets(ingestRatio),
+      ingestValidated: validationCost === null ? null : validationCost < TARGET_VALIDATION_COST,
       delivery: meets(deliveryRatio),
       latency: p99 === null ? null : p99 < TARGET_P99_MS,
       pgIngest: meets(pgIngestRatio),

@@ -71,6 +71,24 @@ describe('delivery', () => {
     assert.ok(!JSON.stringify(attempt).includes('s3cret'), 'attempt records carry no header values');
   });
 
+  it('delivers a message at its deliverAt, near or further off, and not before', async () => {
+    receiver.respond = () => ({ status: 204 });
+    const { app } = await setup(server, `${receiver.url}/scheduled`);
+    const start = Date.now();
+    const near = new Date(start + 400).toISOString();
+    const far = new Date(start + 2_500).toISOString();
+    await send(server, app, { when: 'far' }, { deliverAt: far });
+    await send(server, app, { when: 'near' }, { deliverAt: near });
+    const got = await eventually(async () => {
+      const list = receiver.received.filter((r) => r.path === '/scheduled');
+      return list.length >= 2 ? list : undefined;
+    }, 10_000);
+    const at = (when: string) => got.find((r) => JSON.parse(r.body.toString()).when === when)!.at;
+    assert.ok(at('near') >= Date.parse(near), 'not before its time');
+    assert.ok(at('far') >= Date.parse(far), 'not before its time');
+    assert.ok(at('far') - Date.parse(far) < 1_000, `the far one is delivered on time, not ${at('far') - Date.parse(far)} ms late`);
+  });
+
   it('retries on failure by the schedule and records every attempt', async () => {
     const { app } = await setup(server, `${receiver.url}/flaky`);
     let calls = 0;

@@ -35,4 +35,36 @@ describe('group commit', () => {
       cleanup();
     }
   });
+
+  it('gives each of a run of replayable jobs the outcome it would have alone', async () => {
+    const { dir, cleanup } = tempDir();
+    const db = new Database(join(dir, 'gc.db'));
+    try {
+      db.pragma('journal_mode = WAL');
+      db.exec('CREATE TABLE t (k TEXT PRIMARY KEY)');
+      const gc = new GroupCommit(db);
+      const runs = new Map<string, number>();
+      const insert = (...keys: string[]) => () => {
+        runs.set(keys[0]!, (runs.get(keys[0]!) ?? 0) + 1);
+        for (const k of keys) db.prepare('INSERT INTO t (k) VALUES (?)').run(k);
+        return keys[0];
+      };
+      const results = await Promise.allSettled([
+        gc.run(insert('a'), true, true),
+        gc.run(insert('b', 'a'), true, true), // a duplicate: rejected, and its 'b' is undone
+        gc.run(insert('b2'), true, true),
+        gc.run(insert('c')), // not replayable: run once, in its own savepoint
+        gc.run(insert('d'), true, true),
+        gc.run(insert('e'), true, true),
+      ]);
+      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+      assert.deepEqual(results.map((r) => (r.status === 'fulfilled' ? r.value : null)), ['a', null, 'b2', 'c', 'd', 'e']);
+      assert.deepEqual((db.prepare('SELECT k FROM t ORDER BY k').all() as { k: string }[]).map((r) => r.k), ['a', 'b2', 'c', 'd', 'e']);
+      // The run that failed was done again job by job (b2, after the throw, only then).
+      assert.deepEqual(Object.fromEntries(runs), { a: 2, b: 2, b2: 1, c: 1, d: 1, e: 1 });
+    } finally {
+      db.close();
+      cleanup();
+    }
+  });
 });

@@ -383,6 +383,44 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(await store.getMessage(otherApp.id, r.message.id), null);
     });
 
+    it('routes each message by its endpoints as they are when it is written', async () => {
+      const app = await newApp();
+      const send = async () => (await store.createMessage(app.id, messageInput())).deliveries;
+      const a = await store.createEndpoint(app.id, endpointInput());
+      assert.equal(await send(), 1);
+      const b = await store.createEndpoint(app.id, endpointInput());
+      assert.equal(await send(), 2);
+      await store.updateEndpoint(app.id, a.id, { eventTypes: ['order.paid'] });
+      assert.equal(await send(), 1);
+      await store.updateEndpoint(app.id, a.id, { eventTypes: null, disabled: true });
+      assert.equal(await send(), 1);
+      await store.updateEndpoint(app.id, a.id, { disabled: false });
+      assert.equal(await send(), 2);
+      // Disabled by a failed attempt.
+      const work = await store.claim(claimOptions());
+      const ofB = work.find((w) => w.endpointId === b.id)!;
+      await store.recordAttempts([record(ofB, 'w1', Status.Fail, { code: 410, disable: true })]);
+      assert.equal(await send(), 1);
+      await store.deleteEndpoint(app.id, a.id);
+      assert.equal(await send(), 0);
+      if (backend === 'sqlite') {
+        // Writes that share one commit run in the order they were made: each message sees
+        // the endpoint writes queued before it.
+        const [, two, , three] = await Promise.all([
+          store.updateEndpoint(app.id, b.id, { disabled: false }),
+          store.createMessage(app.id, messageInput()),
+          store.createEndpoint(app.id, endpointInput()),
+          store.createMessage(app.id, messageInput()),
+        ]);
+        assert.equal(two.deliveries, 1);
+        assert.equal(three.deliveries, 2);
+      }
+      await store.deleteApp(app.id);
+      const again = await newApp();
+      await store.createEndpoint(again.id, endpointInput());
+      assert.equal((await store.createMessage(again.id, messageInput())).deliveries, 1);
+    });
+
     it('refuses a duplicate eventId and writes nothing', async () => {
       const app = await newApp();
       const ep = await store.createEndpoint(app.id, endpointInput());

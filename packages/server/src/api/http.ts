@@ -18,7 +18,7 @@ import {
   type FieldProblem,
 } from '../domain/errors.js';
 import type { ListQuery } from '../domain/types.js';
-import type { IdempotentResponse, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { SCHEMAS } from './schemas.js';
 
 export interface Deps {
@@ -140,22 +140,28 @@ const PUBLIC_ROUTES = new Set(['/api/v1/health', '/openapi.json', '/api/v1/conte
 
 export function installAuth(app: FastifyInstance, tokenHash: Buffer): void {
   const accepted = new Set<string>();
-  app.addHook('onRequest', async (req, reply) => {
-    if (PUBLIC_ROUTES.has(req.routeOptions.url ?? '')) return;
+  // Callback style, as are the idempotency hooks: every request runs them, and an async
+  // hook costs a promise and a turn of the microtask queue each time. A hook that answers
+  // itself does not call done.
+  app.addHook('onRequest', (req, reply, done) => {
+    if (PUBLIC_ROUTES.has(req.routeOptions.url ?? '')) return done();
     const header = req.headers.authorization;
-    const m = header === undefined ? null : /^Bearer\s+(.+)$/i.exec(header);
-    if (m === null) {
-      return reply.code(401).send({ code: 'authentication_failed', detail: 'missing "Authorization: Bearer <token>" header' });
-    }
     // Clients send the same header on every request: one already found valid is not
     // hashed again. Only valid headers are kept, so a wrong token is always compared in
     // constant time.
-    if (accepted.has(header!)) return;
+    if (header !== undefined && accepted.has(header)) return done();
+    const m = header === undefined ? null : /^Bearer\s+(.+)$/i.exec(header);
+    if (m === null) {
+      reply.code(401).send({ code: 'authentication_failed', detail: 'missing "Authorization: Bearer <token>" header' });
+      return;
+    }
     if (!timingSafeEqual(hashToken(m[1]!.trim()), tokenHash)) {
-      return reply.code(401).send({ code: 'authentication_failed', detail: 'invalid token' });
+      reply.code(401).send({ code: 'authentication_failed', detail: 'invalid token' });
+      return;
     }
     if (accepted.size >= 64) accepted.clear();
     accepted.add(header!);
+    done();
   });
 }
 
@@ -171,9 +177,14 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 export function installIdempotency(app: FastifyInstance, store: Store): void {
   const inFlight = new Map<string, Promise<void>>();
 
-  app.addHook('preHandler', async (req, reply) => {
+  app.addHook('preHandler', (req, reply, done) => {
     const key = req.headers['idempotency-key'];
-    if (req.method !== 'POST' || typeof key !== 'string' || key === '' || req.routeOptions.config.streamedBody === true) return;
+    if (req.method !== 'POST' || typeof key !== 'string' || key === '' || req.routeOptions.config.streamedBody === true) return done();
+    // Fastify goes no further than done() once begin has answered the request itself.
+    begin(req, reply, key).then(() => done(), done);
+  });
+
+  const begin = async (req: FastifyRequest, reply: FastifyReply, key: string): Promise<void> => {
     // The route and its parameters, so a trailing slash or a query string is the same request.
     const scope = `${req.method} ${req.routeOptions.url} ${JSON.stringify(req.params)}`;
     const bodyHash = createHash('sha256').update(req.rawBody ?? '').digest('hex');
@@ -183,23 +194,23 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
       if (waiting === undefined) break;
       await waiting;
     }
-    // Claimed in the same turn as the check above: a concurrent repeat arriving while the
-    // store is read below waits for this request instead of doing the work as well.
-    let done!: () => void;
-    inFlight.set(slot, new Promise<void>((resolve) => (done = resolve)));
-    const release = () => {
+    // The slot is taken before the look-up, with no await in between: a repeat that
+    // arrives while the look-up is out waits for this request rather than doing the work too.
+    let resolve!: () => void;
+    inFlight.set(slot, new Promise<void>((r) => (resolve = r)));
+    const done = () => {
       inFlight.delete(slot);
-      done();
+      resolve();
     };
-    let previous: IdempotentResponse | null;
+    let previous;
     try {
       previous = await store.getIdempotent(scope, key);
     } catch (err) {
-      release();
+      done();
       throw err;
     }
     if (previous !== null && previous.createdAt > Date.now() - IDEMPOTENCY_TTL_MS) {
-      release();
+      done();
       if (previous.bodyHash !== bodyHash) {
         return reply
           .code(409)
@@ -207,29 +218,34 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
       }
       return reply.code(previous.statusCode).header('content-type', 'application/json; charset=utf-8').header('idempotent-replayed', 'true').send(previous.body);
     }
-    req.idempotency = { scope, key, bodyHash, done: release };
-  });
+    req.idempotency = { scope, key, bodyHash, done };
+  };
 
-  app.addHook('onSend', async (req, reply, payload) => {
+  app.addHook('onSend', (req, reply, payload, done) => {
     const idem = req.idempotency;
-    if (idem === undefined) return payload;
-    if (reply.statusCode >= 200 && reply.statusCode < 300) {
-      await store.putIdempotent(idem.scope, idem.key, {
+    if (idem === undefined || reply.statusCode < 200 || reply.statusCode >= 300) return done(null, payload);
+    store
+      .putIdempotent(idem.scope, idem.key, {
         bodyHash: idem.bodyHash,
         statusCode: reply.statusCode,
         body: typeof payload === 'string' ? payload : '',
         createdAt: Date.now(),
-      });
-    }
-    return payload;
+      })
+      .then(() => done(null, payload), done);
   });
 
-  const finish = async (req: FastifyRequest): Promise<void> => {
+  const finish = (req: FastifyRequest): void => {
     req.idempotency?.done();
     req.idempotency = undefined;
   };
-  app.addHook('onResponse', finish);
-  app.addHook('onRequestAbort', finish);
+  app.addHook('onResponse', (req, _reply, done) => {
+    finish(req);
+    done();
+  });
+  app.addHook('onRequestAbort', (req, done) => {
+    finish(req);
+    done();
+  });
 }
 
 // --- helpers for handlers ---------------------------------------------------------------

@@ -7,6 +7,7 @@ import { listQuery as toListQuery, timeParam, type Deps } from './http.js';
 import { presentMessage } from './present.js';
 import { appInput, requireApp, type ApplicationBody } from './applications.js';
 import { rawMember } from './raw-json.js';
+import { POLL_MS } from '../delivery/dispatcher.js';
 
 interface MessageBody {
   eventType: string;
@@ -114,8 +115,11 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       try {
         const created = await d.store.createMessage(a.id, input, { lease: offer });
         leased = created.leased;
-        // What was not leased waits in the store for a claim.
-        if (created.deliveries > leased.length) d.dispatcher.notify();
+        // What was not leased waits in the store for a claim. Deliveries due after the
+        // dispatchers' next regular look are left to it (it sets its timer by them): a claim
+        // now would find nothing, and at ingest rates that is a claim per commit.
+        const dueSoon = input.deliverAt === null || input.deliverAt <= Date.now() + POLL_MS;
+        if (created.deliveries > leased.length && dueSoon) d.dispatcher.notify();
         return reply.code(202).send(presentMessage(created.message, req.query.with_content !== false, b.payload));
       } finally {
         d.dispatcher.settle(offer, leased);

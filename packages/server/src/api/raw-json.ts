@@ -52,7 +52,9 @@ export function rawMember(json: string, key: string): string | null {
   let found: string | null = null;
   while (i < json.length && json[i] !== '}') {
     const keyEnd = skipString(json, i);
-    const name = JSON.parse(json.slice(i, keyEnd)) as string;
+    // A name without escapes is its text between the quotes: no parse needed.
+    const text = json.slice(i + 1, keyEnd - 1);
+    const name = text.includes('\\') ? (JSON.parse(json.slice(i, keyEnd)) as string) : text;
     i = skipWhitespace(json, keyEnd);
     i = skipWhitespace(json, i + 1); // past ':'
     const valueEnd = skipValue(json, i);

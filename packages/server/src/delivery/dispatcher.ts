@@ -15,6 +15,9 @@ export interface WorkSignals {
   notify(): void;
 }
 
+/** Every dispatcher looks for due work at least this often (ms), whether told of any or not. */
+export const POLL_MS = 1000;
+
 /** A lease offer for one message's deliveries, with what it has taken so far. */
 export interface DispatchOffer extends LeaseOffer {
   readonly reserved: Map<string, number>;
@@ -231,7 +234,7 @@ export class Dispatcher implements WorkSignals {
   /** Wakes the dispatcher when the next pending delivery falls due, or in a second at most. */
   private async armTimer(): Promise<void> {
     if (this.stopping) return;
-    let at = Date.now() + 1000;
+    let at = Date.now() + POLL_MS;
     try {
       const due = await this.store.nextDueAt();
       if (due !== null) at = Math.min(at, due);

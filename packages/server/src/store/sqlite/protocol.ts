@@ -1,4 +1,7 @@
 // Messages between the SQLite thread and its callers, and how errors cross between them.
+// Each side posts an array: the calls made in one turn of the caller's event loop, the
+// replies settled in one turn of the thread's, so a busy moment costs one message each
+// way rather than one per call.
 import { BadRequestError, ConflictError, NotFoundError, ValidationError, type FieldProblem } from '../../domain/errors.js';
 
 export interface Call {

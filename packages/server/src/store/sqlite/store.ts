@@ -53,6 +53,24 @@ function isUniqueViolation(err: unknown): boolean {
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
+/** An endpoint as messages are routed to it: its row for sending, its filters parsed. */
+interface Route {
+  row: Row;
+  eventTypes: string[] | null;
+  channels: string[] | null;
+  ordering: { key: string } | null;
+}
+
+const routeFrom = (r: Row): Route => ({
+  row: r,
+  eventTypes: parse<string[] | null>(r.event_types, null),
+  channels: parse<string[] | null>(r.channels, null),
+  ordering: parse<{ key: string } | null>(r.ordering, null),
+});
+
+/** A statement that changes rows of the endpoints table. */
+const WRITES_ENDPOINTS = /^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+endpoints\b/i;
+
 const DIALECT: Dialect = {
   arrayHolds: (column) => `EXISTS (SELECT 1 FROM json_each(${column}) WHERE value = ?)`,
   oneOf: (column) => `${column} IN (SELECT value FROM json_each(?))`,
@@ -68,6 +86,14 @@ export class SqliteStore implements Store {
    * is the only writer, so clearing on each change keeps the cache exact.
    */
   private readonly apps = new Map<string, Application>();
+  /**
+   * The enabled endpoints of each application, read as createMessage routes by them: every
+   * message would otherwise select and parse them again. Any statement that writes the
+   * endpoints table clears it when it is fetched (q), and so does a commit that fails, as
+   * its rollback may undo a write read back into it meanwhile.
+   */
+  private readonly routes = new Map<string, Route[]>();
+  private readonly endpointWriters = new Set<Statement>();
   private readonly commits: GroupCommit;
 
   private constructor(path: string) {
@@ -76,7 +102,10 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     // GroupCommit sets synchronous per commit: FULL, i.e. on disk before it returns, for
     // anything a client was told is stored.
-    this.commits = new GroupCommit(this.db);
+    this.commits = new GroupCommit(this.db, () => {
+      this.apps.clear();
+      this.routes.clear();
+    });
   }
 
   /**
@@ -121,8 +150,22 @@ export class SqliteStore implements Store {
     if (s === undefined) {
       s = this.db.prepare(sql);
       this.statements.set(sql, s);
+      if (WRITES_ENDPOINTS.test(sql)) this.endpointWriters.add(s);
     }
+    if (this.endpointWriters.has(s)) this.routes.clear();
     return s;
+  }
+
+  /** The enabled endpoints of an application, for routing its messages. */
+  private routesOf(appId: string): Route[] {
+    let routes = this.routes.get(appId);
+    if (routes === undefined) {
+      const rows = this.q(`SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering FROM endpoints e WHERE app_id = ? AND disabled = 0`).all(appId) as Row[];
+      routes = rows.map(routeFrom);
+      if (this.routes.size > 10_000) this.routes.clear();
+      this.routes.set(appId, routes);
+    }
+    return routes;
   }
 
   private write<T>(fn: () => T): Promise<T> {
@@ -387,7 +430,9 @@ export class SqliteStore implements Store {
     input: MessageInput,
     options: { onlyEndpointId?: string; lease?: LeaseOffer } = {},
   ): Promise<{ message: Message; deliveries: number; leased: Work[] }> {
-    return this.write(() => this.insertMessage(appId, input, options, Date.now()));
+    // Without a lease offer, writing a message changes nothing but the database (and the
+    // caches it reads through), so it can be done again after a rollback.
+    return this.commits.run(() => this.insertMessage(appId, input, options, Date.now()), true, options.lease === undefined);
   }
 
   /** createMessage's work, inside a write. */
@@ -433,11 +478,10 @@ export class SqliteStore implements Store {
       }
       throw err;
     }
-    const candidates = (
+    const candidates =
       onlyEndpointId === undefined
-        ? this.q(`SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering FROM endpoints e WHERE app_id = ? AND disabled = 0`).all(appId)
-        : this.q(`SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering FROM endpoints e WHERE app_id = ? AND id = ?`).all(appId, onlyEndpointId)
-    ) as Row[];
+        ? this.routesOf(appId)
+        : (this.q(`SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering FROM endpoints e WHERE app_id = ? AND id = ?`).all(appId, onlyEndpointId) as Row[]).map(routeFrom);
     const immediate = input.deliverAt === null || input.deliverAt <= now;
     const insert = this.q(
       `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, order_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -445,13 +489,13 @@ export class SqliteStore implements Store {
     const keyOf = keyReader(input.payload);
     let deliveries = 0;
     const leased: Work[] = [];
-    for (const c of candidates) {
-      const ep = { eventTypes: parse<string[] | null>(c.event_types, null), channels: parse<string[] | null>(c.channels, null) };
-      if (onlyEndpointId === undefined && !endpointMatches(ep, message)) continue;
+    for (const route of candidates) {
+      if (onlyEndpointId === undefined && !endpointMatches(route, message)) continue;
+      const c = route.row;
       deliveries++;
       // Null for an unordered endpoint, and for a payload without a usable key there:
       // that delivery goes unordered (see orderKeyOf).
-      const orderKey = keyOf(parse(c.ordering, null)) ?? backfillKey(message);
+      const orderKey = keyOf(route.ordering) ?? backfillKey(message);
       // A delivery of a key with older ones unfinished waits for its turn, to be claimed.
       const inTurnNow = orderKey === null || this.q(KEY_BUSY).get(c.endpoint_id, orderKey) === undefined;
       if (lease !== undefined && immediate && inTurnNow && lease.take(c.endpoint_id as string)) {

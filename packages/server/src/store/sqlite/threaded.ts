@@ -20,12 +20,14 @@ export async function openThreadedSqlite(path: string): Promise<Store> {
   const ready = new Promise<void>((resolve, reject) => {
     pending.set(0, { resolve: () => resolve(), reject });
   });
-  worker.on('message', (reply: Reply) => {
-    const p = pending.get(reply.id);
-    if (p === undefined) return;
-    pending.delete(reply.id);
-    if (reply.ok) p.resolve(reply.value);
-    else p.reject(decodeError(reply.error));
+  worker.on('message', (replies: Reply[]) => {
+    for (const reply of replies) {
+      const p = pending.get(reply.id);
+      if (p === undefined) continue;
+      pending.delete(reply.id);
+      if (reply.ok) p.resolve(reply.value);
+      else p.reject(decodeError(reply.error));
+    }
   });
   const failAll = (err: Error) => {
     failure = err;
@@ -36,12 +38,20 @@ export async function openThreadedSqlite(path: string): Promise<Store> {
   worker.on('exit', (code) => failAll(new Error(`the SQLite thread exited (code ${code})`)));
   await ready;
 
+  // Requests read in one pass of the event loop (one per connection with data) make their
+  // calls one after another; they go to the thread together once the pass is over.
+  let outbox: Call[] = [];
+  const sendCalls = () => {
+    const calls = outbox;
+    outbox = [];
+    if (failure === null) worker.postMessage(calls);
+  };
   const call = (method: string, args: unknown[]): Promise<unknown> => {
     if (failure !== null) return Promise.reject(failure);
     const id = nextId++;
     return new Promise((resolve, reject) => {
       pending.set(id, { resolve, reject });
-      worker.postMessage({ id, method, args } satisfies Call);
+      if (outbox.push({ id, method, args }) === 1) setImmediate(sendCalls);
     });
   };
 
