@@ -122,6 +122,11 @@ describe('a large backfill', () => {
       let killed = false;
       const body = new ReadableStream<Uint8Array>({
         async pull(controller) {
+          // Once the server is gone, the body ends whether or not the client still reads it.
+          if (killed) {
+            controller.close();
+            return;
+          }
           controller.enqueue(Buffer.from(`${Array.from({ length: 256 }, () => record(next++)).join('\n')}\n`));
           // Several batches in, the server dies mid-upload.
           if (next >= 5000 && !killed) {
