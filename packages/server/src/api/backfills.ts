@@ -7,7 +7,7 @@ import { RecordSplitter } from '../domain/record-stream.js';
 import type { Backfill, BackfillChunk } from '../domain/types.js';
 import type { BackfillRecord } from '../store/store.js';
 import { errorResponses } from './schemas.js';
-import { IDEMPOTENCY_TTL_MS, listQuery as toListQuery, type Deps } from './http.js';
+import { answerRepeat, isLive, listQuery as toListQuery, type Deps } from './http.js';
 import { requireApp } from './applications.js';
 
 /** Content types of a streamed upload; application/json is a JSON array of records. */
@@ -134,25 +134,27 @@ async function upload(d: Deps, req: FastifyRequest<{ Params: { app_id: string };
   const readDate = dateReader(q.dateField);
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   const splitter = new RecordSplitter(type === 'application/json' ? 'json' : 'ndjson', d.cfg.maxPayloadBytes);
-  const limit = d.cfg.maxBackfillBytes;
   const hash = createHash('sha256');
+  // The body as it arrives, hashed for idempotency and held to the upload limit.
+  const limit = d.cfg.maxBackfillBytes;
   let bytes = 0;
+  async function* pieces(): AsyncGenerator<Buffer> {
+    for await (const buf of body as AsyncIterable<Buffer>) {
+      bytes += buf.length;
+      if (bytes > limit) throw new PayloadTooLargeError(bytes, limit, `the backfill is over the limit of ${limit} bytes (HOOKWELL_MAX_BACKFILL_BYTES)`);
+      hash.update(buf);
+      yield buf;
+    }
+  }
 
   // Idempotency: the body's hash is known only once it is read, so a repeat is read too
   // (and not stored) before it is answered with the first response, or refused.
   const key = typeof req.headers['idempotency-key'] === 'string' && req.headers['idempotency-key'] !== '' ? req.headers['idempotency-key'] : null;
   const scope = `POST /api/v1/app/:app_id/backfill ${JSON.stringify({ app_id: a.id, ...q })}`;
   const previous = key === null ? null : await d.store.getIdempotent(scope, key);
-  if (previous !== null && previous.createdAt > Date.now() - IDEMPOTENCY_TTL_MS) {
-    for await (const buf of body as AsyncIterable<Buffer>) {
-      bytes += buf.length;
-      if (bytes > limit) throw tooLarge(bytes, limit);
-      hash.update(buf);
-    }
-    if (previous.bodyHash !== hash.digest('hex')) {
-      return reply.code(409).send({ code: 'idempotency_conflict', detail: 'this idempotency-key was already used with a different request body' });
-    }
-    return reply.code(previous.statusCode).header('content-type', 'application/json; charset=utf-8').header('idempotent-replayed', 'true').send(previous.body);
+  if (isLive(previous)) {
+    for await (const _ of pieces());
+    return answerRepeat(reply, previous, hash.digest('hex'));
   }
 
   const bf = await d.store.createBackfill(a.id, { userId: q.userId, resource: q.resource, provider: q.provider, chunkSize: q.chunkSize, notify: q.notify });
@@ -182,10 +184,7 @@ async function upload(d: Deps, req: FastifyRequest<{ Params: { app_id: string };
       if (batch.length >= BATCH_RECORDS || batchBytes >= BATCH_BYTES) await flush();
     };
     // Reading waits while a batch is written, so the client is slowed to the store's pace.
-    for await (const buf of body as AsyncIterable<Buffer>) {
-      bytes += buf.length;
-      if (bytes > limit) throw tooLarge(bytes, limit);
-      hash.update(buf);
+    for await (const buf of pieces()) {
       for (const text of splitter.push(buf)) await accept(text);
     }
     for (const text of splitter.end()) await accept(text);
@@ -208,10 +207,6 @@ async function upload(d: Deps, req: FastifyRequest<{ Params: { app_id: string };
     await d.store.deleteBackfill(a.id, bf.id).catch((e: unknown) => d.log.error({ err: e, backfill: bf.id }, 'removing a failed backfill failed'));
     throw err;
   }
-}
-
-function tooLarge(bytes: number, limit: number): PayloadTooLargeError {
-  return new PayloadTooLargeError(bytes, limit, `the backfill is over the limit of ${limit} bytes (HOOKWELL_MAX_BACKFILL_BYTES)`);
 }
 
 export function backfillReadRoutes(app: FastifyInstance, d: Deps): void {

@@ -18,7 +18,7 @@ import {
   type FieldProblem,
 } from '../domain/errors.js';
 import type { ListQuery } from '../domain/types.js';
-import type { Store } from '../store/store.js';
+import type { IdempotentResponse, Store } from '../store/store.js';
 import { SCHEMAS } from './schemas.js';
 
 export interface Deps {
@@ -174,6 +174,19 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
  * with another body it is refused. Concurrent repeats wait for the first to finish.
  * Only successful responses are kept, so a request that failed can be retried as is.
  */
+/** Whether a stored response still answers repeats of its request. */
+export function isLive(previous: IdempotentResponse | null): previous is IdempotentResponse {
+  return previous !== null && previous.createdAt > Date.now() - IDEMPOTENCY_TTL_MS;
+}
+
+/** Answers a repeat of a request: the first response again, or 409 when the body differs. */
+export function answerRepeat(reply: FastifyReply, previous: IdempotentResponse, bodyHash: string): FastifyReply {
+  if (previous.bodyHash !== bodyHash) {
+    return reply.code(409).send({ code: 'idempotency_conflict', detail: 'this idempotency-key was already used with a different request body' });
+  }
+  return reply.code(previous.statusCode).header('content-type', 'application/json; charset=utf-8').header('idempotent-replayed', 'true').send(previous.body);
+}
+
 export function installIdempotency(app: FastifyInstance, store: Store): void {
   const inFlight = new Map<string, Promise<void>>();
 
@@ -209,14 +222,9 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
       done();
       throw err;
     }
-    if (previous !== null && previous.createdAt > Date.now() - IDEMPOTENCY_TTL_MS) {
+    if (isLive(previous)) {
       done();
-      if (previous.bodyHash !== bodyHash) {
-        return reply
-          .code(409)
-          .send({ code: 'idempotency_conflict', detail: 'this idempotency-key was already used with a different request body' });
-      }
-      return reply.code(previous.statusCode).header('content-type', 'application/json; charset=utf-8').header('idempotent-replayed', 'true').send(previous.body);
+      return answerRepeat(reply, previous, bodyHash);
     }
     req.idempotency = { scope, key, bodyHash, done };
   };

@@ -42,13 +42,9 @@ export const KEY_HEAD = `SELECT id, msg_id, app_id, status, next_attempt_at FROM
 /**
  * The order key of a backfill notification's delivery to an endpoint that does not order by
  * a key of its own: the backfill's, so that its notifications reach each endpoint one at a
- * time, most recent chunk first and the final one last. Null for other messages.
+ * time, most recent chunk first and the final one last. Null for other messages (a message
+ * row's backfill_id, or a Message's backfill id, is null for them).
  */
-export function backfillKey(m: { backfill: { id: string } | null }): string | null {
-  return m.backfill === null ? null : `backfill:${m.backfill.id}`;
-}
-
-/** A message row's backfill, for backfillKey. */
-export function backfillOf(r: Record<string, unknown>): { backfill: { id: string } | null } {
-  return { backfill: typeof r.backfill_id === 'string' ? { id: r.backfill_id } : null };
+export function backfillKey(backfillId: unknown): string | null {
+  return typeof backfillId === 'string' ? `backfill:${backfillId}` : null;
 }

@@ -43,7 +43,7 @@ import { attemptConditions, messageConditions, type Dialect } from '../filters.j
 import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, eventTypeFrom, json, messageFrom, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { keyReader } from '../../domain/ordering.js';
-import { backfillKey, backfillOf, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
+import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
 
 // The PostgreSQL store: the same rows, results and errors as SqliteStore, for several
@@ -566,7 +566,7 @@ export class PostgresStore implements Store {
       })
       // Null for an unordered endpoint, and for a payload without a usable key there:
       // that delivery goes unordered (see orderKeyOf).
-      .map((e) => ({ e, orderKey: keyOf(parse(e.ordering, null)) ?? backfillKey(message) }));
+      .map((e) => ({ e, orderKey: keyOf(parse(e.ordering, null)) ?? backfillKey(message.backfill?.id) }));
     await lockKeys(c, matching.filter((m) => m.orderKey !== null).map((m) => [m.e.endpoint_id as string, m.orderKey!]));
     const leased: Work[] = [];
     for (const { e, orderKey } of matching) {
@@ -714,7 +714,7 @@ export class PostgresStore implements Store {
         const orderKey =
           r === undefined || r.payload === null
             ? null
-            : (keyReader(r.payload as string)(parse(r.ordering, null)) ?? backfillKey(backfillOf(r)));
+            : (keyReader(r.payload as string)(parse(r.ordering, null)) ?? backfillKey(r.backfill_id));
         if (orderKey !== null) await lockKeys(c, [[endpointId, orderKey]]);
         await run(
           c,
@@ -788,7 +788,7 @@ export class PostgresStore implements Store {
       const chosen = candidates.filter((m) => endpointMatches(ep, { eventType: m.event_type as string, channels: parse(m.channels, null) }));
       if (chosen.length === 0) return 0;
       const ids = chosen.map((m) => m.id as string);
-      const keys = chosen.map((m) => (ordering === null ? null : keyReader(m.payload as string)(ordering)) ?? backfillKey(backfillOf(m)));
+      const keys = chosen.map((m) => (ordering === null ? null : keyReader(m.payload as string)(ordering)) ?? backfillKey(m.backfill_id));
       // Ids are drawn under the keys' locks, so each key's deliveries are committed in id order.
       await lockKeys(c, keys.filter((k) => k !== null).map((k) => [endpointId, k]));
       // A concurrent replay or resend may have made some of them meanwhile: those are skipped, not counted.

@@ -44,7 +44,7 @@ import type {
 import { planPage, toPage } from '../paging.js';
 import { attemptConditions, messageConditions, type Dialect } from '../filters.js';
 import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, eventTypeFrom, json, messageFrom, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
-import { backfillKey, backfillOf, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
+import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATIONS } from './migrations.js';
 import { GroupCommit } from './group-commit.js';
 
@@ -495,7 +495,7 @@ export class SqliteStore implements Store {
       deliveries++;
       // Null for an unordered endpoint, and for a payload without a usable key there:
       // that delivery goes unordered (see orderKeyOf).
-      const orderKey = keyOf(route.ordering) ?? backfillKey(message);
+      const orderKey = keyOf(route.ordering) ?? backfillKey(message.backfill?.id);
       // A delivery of a key with older ones unfinished waits for its turn, to be claimed.
       const inTurnNow = orderKey === null || this.q(KEY_BUSY).get(c.endpoint_id, orderKey) === undefined;
       if (lease !== undefined && immediate && inTurnNow && lease.take(c.endpoint_id as string)) {
@@ -623,7 +623,7 @@ export class SqliteStore implements Store {
         const orderKey =
           r === undefined || r.payload === null
             ? null
-            : (keyReader(r.payload as string)(parse(r.ordering, null)) ?? backfillKey(backfillOf(r)));
+            : (keyReader(r.payload as string)(parse(r.ordering, null)) ?? backfillKey(r.backfill_id));
         this.q(
           `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type, order_key, created_at)
            VALUES (?, ?, ?, 1, ?, 1, ?, ?) ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
@@ -693,7 +693,7 @@ export class SqliteStore implements Store {
       let n = 0;
       for (const m of candidates) {
         if (!endpointMatches(ep, { eventType: m.event_type as string, channels: parse(m.channels, null) })) continue;
-        const orderKey = (ordering === null ? null : keyReader(m.payload as string)(ordering)) ?? backfillKey(backfillOf(m));
+        const orderKey = (ordering === null ? null : keyReader(m.payload as string)(ordering)) ?? backfillKey(m.backfill_id);
         insert.run(m.id, endpointId, appId, now, orderKey, now);
         n++;
       }
