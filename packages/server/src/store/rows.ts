@@ -1,7 +1,10 @@
-// Rows to records, shared by the SQLite and PostgreSQL stores: both name their columns
-// alike and keep JSON as text, so only how a flag reads differs (1 or true).
+// Rows to records (and a new message to its row), shared by the SQLite and PostgreSQL
+// stores: both name their columns alike and keep JSON as text, so only how a flag reads
+// differs (1 or true).
 import type { Application, Attempt, Backfill, BackfillChunk, BackfillRef, Delivery, Endpoint, EventType, Message, StatusCode, TriggerCode } from '../domain/types.js';
-import type { ContentFetch, Work } from './store.js';
+import type { ContentFetch, MessageInput, Work } from './store.js';
+import { newId } from '../domain/ids.js';
+import { ConflictError } from '../domain/errors.js';
 
 const flag = (v: unknown): boolean => v === 1 || v === true;
 
@@ -92,6 +95,33 @@ export function messageFrom(r: Row, prefix = ''): Message {
 function backfillRefFrom(id: unknown, chunk: unknown): BackfillRef | null {
   return typeof id === 'string' ? { id, chunk: chunk === null || chunk === undefined ? null : Number(chunk) } : null;
 }
+
+/** A message about to be stored: both stores insert it with INSERT_MESSAGE and messageParams. */
+export function newMessage(appId: string, input: MessageInput, now: number): Message {
+  return {
+    id: newId('msg', now),
+    appId,
+    eventId: input.eventId,
+    eventType: input.eventType,
+    payload: input.payload,
+    channels: input.channels,
+    tags: input.tags,
+    dataId: input.dataId ?? null,
+    backfill: input.backfill ?? null,
+    createdAt: now,
+  };
+}
+
+export const INSERT_MESSAGE = `INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags, data_id, backfill_id, backfill_chunk, created_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+export function messageParams(m: Message): unknown[] {
+  return [m.id, m.appId, m.eventId, m.eventType, m.payload, json(m.channels), json(m.tags), m.dataId, m.backfill?.id ?? null, m.backfill?.chunk ?? null, m.createdAt];
+}
+
+/** What inserting a message whose eventId the application already has throws. */
+export const duplicateEventId = (eventId: string | null): ConflictError =>
+  new ConflictError(`a message with eventId "${eventId}" already exists in this application`, 'duplicate_event_id');
 
 export function backfillFrom(r: Row): Backfill {
   return {

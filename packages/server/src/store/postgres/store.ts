@@ -40,7 +40,7 @@ import type {
 } from '../store.js';
 import { planPage, toPage } from '../paging.js';
 import { attemptConditions, messageConditions, type Dialect } from '../filters.js';
-import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, eventTypeFrom, json, messageFrom, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, json, messageFrom, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { keyReader } from '../../domain/ordering.js';
 import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
@@ -514,41 +514,11 @@ export class PostgresStore implements Store {
     now: number,
   ): Promise<{ message: Message; deliveries: number; leased: Work[] }> {
     const { onlyEndpointId, lease } = options;
-    const message: Message = {
-      id: newId('msg', now),
-      appId,
-      eventId: input.eventId,
-      eventType: input.eventType,
-      payload: input.payload,
-      channels: input.channels,
-      tags: input.tags,
-      dataId: input.dataId ?? null,
-      backfill: input.backfill ?? null,
-      createdAt: now,
-    };
+    const message = newMessage(appId, input, now);
     try {
-      await run(
-        c,
-        `INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags, data_id, backfill_id, backfill_chunk, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [
-          message.id,
-          appId,
-          message.eventId,
-          message.eventType,
-          message.payload,
-          json(message.channels),
-          json(message.tags),
-          message.dataId,
-          message.backfill?.id ?? null,
-          message.backfill?.chunk ?? null,
-          now,
-        ],
-      );
+      await run(c, INSERT_MESSAGE, messageParams(message));
     } catch (err) {
-      if (isUniqueViolation(err)) {
-        throw new ConflictError(`a message with eventId "${input.eventId}" already exists in this application`, 'duplicate_event_id');
-      }
+      if (isUniqueViolation(err)) throw duplicateEventId(input.eventId);
       throw err;
     }
     const candidates =
