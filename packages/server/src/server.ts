@@ -5,7 +5,6 @@ import type { Logger } from 'pino';
 import { isPostgresUrl, redactUrl, type Config } from './config.js';
 import { Dispatcher, type WorkSignals } from './delivery/dispatcher.js';
 import { Sender } from './delivery/sender.js';
-import { openThreadedSqlite } from './store/sqlite/threaded.js';
 import type { Store } from './store/store.js';
 import { isConnectionError, PostgresStore, type DatabaseHealth } from './store/postgres/store.js';
 import { WorkNotifier } from './store/postgres/notifier.js';
@@ -118,7 +117,7 @@ export async function buildApi(deps: Deps): Promise<FastifyInstance> {
  */
 async function openStore(cfg: Config, log: Logger, tool = false): Promise<{ store: Store; notifier: WorkNotifier | null }> {
   if (!isPostgresUrl(cfg.db)) {
-    return { store: tool ? SqliteStore.open(cfg.db, { releaseLeases: false }) : await openThreadedSqlite(cfg.db), notifier: null };
+    return { store: SqliteStore.open(cfg.db, { releaseLeases: !tool }), notifier: null };
   }
   let down = false;
   const health: DatabaseHealth = {

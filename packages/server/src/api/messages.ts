@@ -108,8 +108,8 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
         deliverAt: timeParam(b.deliverAt) ?? null,
         dataId: b.dataId ?? null,
       };
-      // A store that can (the in-process ones) leases deliveries the dispatcher has room for
-      // to it in the same commit; the threaded SQLite store leaves them all to be claimed.
+      // A store used by this process alone (SQLite) leases deliveries the dispatcher has room
+      // for to it in the same commit; a shared one (PostgreSQL) leaves them all to be claimed.
       const offer = d.store.leasesOnCreate ? d.dispatcher.leaseOffer() : undefined;
       let leased: Work[] = [];
       try {
