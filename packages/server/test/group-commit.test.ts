@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { unlinkSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { GroupCommit } from '../src/store/sqlite/group-commit.js';
 import { tempDir } from './helpers.js';
@@ -62,6 +63,34 @@ describe('group commit', () => {
       assert.deepEqual((db.prepare('SELECT k FROM t ORDER BY k').all() as { k: string }[]).map((r) => r.k), ['a', 'b2', 'c', 'd', 'e']);
       // The run that failed was done again job by job (b2, after the throw, only then).
       assert.deepEqual(Object.fromEntries(runs), { a: 2, b: 2, b2: 1, c: 1, d: 1, e: 1 });
+    } finally {
+      db.close();
+      cleanup();
+    }
+  });
+
+  it('tells no caller its write is stored when the write-ahead log cannot be synced', async () => {
+    const { dir, cleanup } = tempDir();
+    const file = join(dir, 'gc.db');
+    const db = new Database(file);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.exec('CREATE TABLE t (k TEXT PRIMARY KEY)');
+      const gc = new GroupCommit(db);
+      // SQLite keeps its descriptor; the path the log is synced through is gone.
+      unlinkSync(`${file}-wal`);
+      const results = await Promise.allSettled([
+        gc.run(() => db.prepare('INSERT INTO t (k) VALUES (?)').run('a')),
+        gc.run(() => db.prepare('INSERT INTO t (k) VALUES (?)').run('b')),
+      ]);
+      for (const r of results) {
+        assert.equal(r.status, 'rejected');
+        assert.match(String((r as PromiseRejectedResult).reason), /syncing the database's write-ahead log failed: ENOENT/);
+      }
+      // Bookkeeping, whose loss only repeats a delivery, waits for no sync.
+      assert.equal(await gc.run(() => 'claimed', false), 'claimed');
+      await gc.drain();
+      gc.close();
     } finally {
       db.close();
       cleanup();

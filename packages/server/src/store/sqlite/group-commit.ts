@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type Database from 'better-sqlite3';
 
 interface Job {
@@ -22,23 +24,39 @@ type Outcome = { ok: boolean; value: unknown };
  * shares one savepoint; if one of them throws, the run is rolled back and done again a
  * job per savepoint, which gives each job the same outcome as on its own.
  *
- * A commit that holds a durable job is synced to disk before it returns (synchronous=FULL).
- * One holding only bookkeeping whose loss merely repeats a delivery (claims, attempt
- * records) skips the sync; in WAL mode the next synced commit makes it durable too, and
- * a crashed process loses nothing either way, only a power cut can.
+ * A commit that holds a durable job is on disk before any of its promises settle. In WAL
+ * mode that is an fdatasync of the -wal file once COMMIT has written its frames there:
+ * the connection runs with synchronous=NORMAL (commits write, checkpoints sync), and the
+ * sync is made here, on libuv's thread pool, so the serving thread goes on reading and
+ * checking the next requests meanwhile. One sync is out at a time, and nothing is
+ * committed while it is: the jobs that arrive wait for it and then go together, which
+ * keeps commits as large as when the thread itself waited for the disk. A commit holding
+ * only bookkeeping whose loss merely repeats a delivery (claims, attempt records) waits
+ * for no sync; the next synced commit makes it durable too. A database not in WAL mode
+ * (in memory) is synced by SQLite itself (synchronous=FULL) for durable commits.
  */
 export class GroupCommit {
   private queue: Job[] = [];
   private scheduled = false;
   private idle: (() => void)[] = [];
   private synced = true;
+  /** The -wal file, synced here; null when SQLite syncs (not in WAL mode). */
+  private readonly walPath: string | null;
+  private walFd: number | null = null;
+  /** An fdatasync is out; flushes wait for it. */
+  private syncing = false;
+  /** Committed jobs, and their outcomes, that the next sync makes durable. */
+  private awaitingSync: { jobs: Job[]; outcomes: Outcome[] }[] = [];
 
   /** `onRollback`: a transaction was rolled back whole; what was read from it may be undone. */
   constructor(
     private readonly db: Database.Database,
     private readonly onRollback: () => void = () => undefined,
   ) {
-    this.db.pragma('synchronous = FULL');
+    const wal = this.db.pragma('journal_mode', { simple: true }) === 'wal' && !this.db.memory;
+    this.walPath = wal ? `${path.resolve(this.db.name)}-wal` : null;
+    this.synced = !wal;
+    this.db.pragma(wal ? 'synchronous = NORMAL' : 'synchronous = FULL');
     // A savepoint keeps the old content of every page its job changes, in a sub-journal.
     // That is a temporary file by default: a write syscall per page per job, most of the
     // system time of a busy commit. In memory it is a copy; it never needs to outlive
@@ -67,17 +85,35 @@ export class GroupCommit {
 
   /** Resolves once everything queued so far has been committed. */
   drain(): Promise<void> {
-    if (this.queue.length === 0 && !this.scheduled) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
+  /** Closes the -wal file's descriptor; call after drain, before the database closes. */
+  close(): void {
+    if (this.walFd !== null) fs.closeSync(this.walFd);
+    this.walFd = null;
+  }
+
+  private isIdle(): boolean {
+    return this.queue.length === 0 && !this.scheduled && !this.syncing;
+  }
+
   private flush(): void {
+    // Picked up again when the sync that is out returns.
+    if (this.syncing) return;
+    if (this.queue.length === 0) {
+      this.scheduled = false;
+      return;
+    }
     const jobs = this.queue;
     this.queue = [];
     this.scheduled = false;
     const outcomes: Outcome[] = [];
-    const sync = jobs.some((j) => j.durable);
-    if (sync !== this.synced) {
+    const durable = jobs.some((j) => j.durable);
+    // Only without a -wal file of our own to sync does SQLite sync in COMMIT.
+    const sync = durable && this.walPath === null;
+    if (this.walPath === null && sync !== this.synced) {
       this.db.pragma(sync ? 'synchronous = FULL' : 'synchronous = NORMAL');
       this.synced = sync;
     }
@@ -99,12 +135,38 @@ export class GroupCommit {
       this.settleIdle();
       return;
     }
-    jobs.forEach((job, i) => {
-      const o = outcomes[i]!;
-      if (o.ok) job.resolve(o.value);
-      else job.reject(o.value);
-    });
-    this.settleIdle();
+    if (durable && this.walPath !== null) {
+      this.awaitingSync.push({ jobs, outcomes });
+      this.syncWal();
+    } else {
+      settle(jobs, outcomes);
+      this.settleIdle();
+    }
+  }
+
+  /** Syncs the -wal file and then settles what waited for it, or fails it all. */
+  private syncWal(): void {
+    const commits = this.awaitingSync;
+    this.awaitingSync = [];
+    this.syncing = true;
+    const done = (err: NodeJS.ErrnoException | null) => {
+      this.syncing = false;
+      for (const c of commits) {
+        if (err === null) settle(c.jobs, c.outcomes);
+        // Committed, but not known to be on disk: the caller must not be told it is stored.
+        else for (const job of c.jobs) job.reject(new Error(`syncing the database's write-ahead log failed: ${err.message}`));
+      }
+      // What queued meanwhile goes in a turn of its own, once these answers are out.
+      if (this.queue.length > 0) setImmediate(() => this.flush());
+      else this.settleIdle();
+    };
+    try {
+      this.walFd ??= fs.openSync(this.walPath!, 'r+');
+    } catch (err) {
+      done(err as NodeJS.ErrnoException);
+      return;
+    }
+    fs.fdatasync(this.walFd, done);
   }
 
   private runAlone(job: Job): Outcome {
@@ -137,10 +199,18 @@ export class GroupCommit {
   }
 
   private settleIdle(): void {
-    if (this.queue.length === 0 && !this.scheduled) {
+    if (this.isIdle()) {
       const waiters = this.idle;
       this.idle = [];
       for (const w of waiters) w();
     }
   }
+}
+
+function settle(jobs: Job[], outcomes: Outcome[]): void {
+  jobs.forEach((job, i) => {
+    const o = outcomes[i]!;
+    if (o.ok) job.resolve(o.value);
+    else job.reject(o.value);
+  });
 }

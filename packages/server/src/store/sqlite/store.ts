@@ -100,8 +100,8 @@ export class SqliteStore implements Store {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
-    // GroupCommit sets synchronous per commit: FULL, i.e. on disk before it returns, for
-    // anything a client was told is stored.
+    // GroupCommit makes every commit that holds anything a client is told is stored
+    // durable (the -wal file synced) before it settles.
     this.commits = new GroupCommit(this.db, () => {
       this.apps.clear();
       this.routes.clear();
@@ -179,6 +179,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.commits.drain();
+    this.commits.close();
     this.db.close();
   }
 
