@@ -100,6 +100,13 @@ export class SqliteStore implements Store {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
+    // Checkpoint when the log holds 10,000 pages (about 40 MB), not SQLite's 1,000. Under
+    // a steady stream of small commits the same few right-hand pages of every index are
+    // logged again and again; a checkpoint writes each of them to the database file once,
+    // so rarer checkpoints write far less, and the serving thread (which runs them, with
+    // their syncs) stops less often. Ingest gained 6-10% over 1,000 pages and again over
+    // 4,000; the longest commit, the one that checkpoints, grew from about 12 to 35 ms.
+    this.db.pragma('wal_autocheckpoint = 10000');
     // GroupCommit makes every commit that holds anything a client is told is stored
     // durable (the -wal file synced) before it settles.
     this.commits = new GroupCommit(this.db, () => {
