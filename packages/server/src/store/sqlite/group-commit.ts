@@ -45,8 +45,6 @@ export class GroupCommit {
   private walFd: number | null = null;
   /** An fdatasync is out; flushes wait for it. */
   private syncing = false;
-  /** Committed jobs, and their outcomes, that the next sync makes durable. */
-  private awaitingSync: { jobs: Job[]; outcomes: Outcome[] }[] = [];
 
   /** `onRollback`: a transaction was rolled back whole; what was read from it may be undone. */
   constructor(
@@ -136,26 +134,21 @@ export class GroupCommit {
       return;
     }
     if (durable && this.walPath !== null) {
-      this.awaitingSync.push({ jobs, outcomes });
-      this.syncWal();
+      this.syncWal(jobs, outcomes);
     } else {
       settle(jobs, outcomes);
       this.settleIdle();
     }
   }
 
-  /** Syncs the -wal file and then settles what waited for it, or fails it all. */
-  private syncWal(): void {
-    const commits = this.awaitingSync;
-    this.awaitingSync = [];
+  /** Syncs the -wal file, then settles the jobs of the commit just made, or fails them. */
+  private syncWal(jobs: Job[], outcomes: Outcome[]): void {
     this.syncing = true;
     const done = (err: NodeJS.ErrnoException | null) => {
       this.syncing = false;
-      for (const c of commits) {
-        if (err === null) settle(c.jobs, c.outcomes);
-        // Committed, but not known to be on disk: the caller must not be told it is stored.
-        else for (const job of c.jobs) job.reject(new Error(`syncing the database's write-ahead log failed: ${err.message}`));
-      }
+      if (err === null) settle(jobs, outcomes);
+      // Committed, but not known to be on disk: the caller must not be told it is stored.
+      else for (const job of jobs) job.reject(new Error(`syncing the database's write-ahead log failed: ${err.message}`));
       // What queued meanwhile goes in a turn of its own, once these answers are out.
       if (this.queue.length > 0) setImmediate(() => this.flush());
       else this.settleIdle();
