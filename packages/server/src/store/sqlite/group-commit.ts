@@ -39,6 +39,7 @@ export class GroupCommit {
   private queue: Job[] = [];
   private scheduled = false;
   private idle: (() => void)[] = [];
+  /** Without a WAL: whether the connection is at synchronous=FULL. */
   private synced = true;
   /** The -wal file, synced here; null when SQLite syncs (not in WAL mode). */
   private readonly walPath: string | null;
@@ -53,7 +54,6 @@ export class GroupCommit {
   ) {
     const wal = this.db.pragma('journal_mode', { simple: true }) === 'wal' && !this.db.memory;
     this.walPath = wal ? `${path.resolve(this.db.name)}-wal` : null;
-    this.synced = !wal;
     this.db.pragma(wal ? 'synchronous = NORMAL' : 'synchronous = FULL');
     // A savepoint keeps the old content of every page its job changes, in a sub-journal.
     // That is a temporary file by default: a write syscall per page per job, most of the
@@ -110,10 +110,9 @@ export class GroupCommit {
     const outcomes: Outcome[] = [];
     const durable = jobs.some((j) => j.durable);
     // Only without a -wal file of our own to sync does SQLite sync in COMMIT.
-    const sync = durable && this.walPath === null;
-    if (this.walPath === null && sync !== this.synced) {
-      this.db.pragma(sync ? 'synchronous = FULL' : 'synchronous = NORMAL');
-      this.synced = sync;
+    if (this.walPath === null && durable !== this.synced) {
+      this.db.pragma(durable ? 'synchronous = FULL' : 'synchronous = NORMAL');
+      this.synced = durable;
     }
     try {
       this.db.exec('BEGIN IMMEDIATE');
