@@ -61,7 +61,7 @@ export const SETTINGS: Setting[] = [
   { key: 'dbPoolSize', env: 'HOOKWELL_DB_POOL_SIZE', default: '10', help: 'PostgreSQL connections per process' },
   { key: 'leaseMs', env: 'HOOKWELL_LEASE_MS', default: '60000', help: "how long a claimed delivery is held without renewal; a dead worker's deliveries return after it" },
   { key: 'adminToken', env: 'HOOKWELL_ADMIN_TOKEN', default: '', shownDefault: 'generated', help: 'bearer token of the management API; generated, stored and printed once when unset' },
-  { key: 'allowPrivateTargets', env: 'HOOKWELL_ALLOW_PRIVATE_TARGETS', default: 'false', help: 'allow deliveries to loopback, private, link-local and unspecified addresses' },
+  { key: 'allowPrivateTargets', env: 'HOOKWELL_ALLOW_PRIVATE_TARGETS', default: 'false', help: 'allow deliveries to any address; when false only public unicast addresses are called' },
   { key: 'retrySchedule', env: 'HOOKWELL_RETRY_SCHEDULE', default: '5,300,1800,7200,18000,36000,36000', help: 'seconds before each retry after the first attempt (±20% jitter)' },
   { key: 'requestTimeoutMs', env: 'HOOKWELL_REQUEST_TIMEOUT_MS', default: '15000', help: 'timeout of one delivery attempt, in ms' },
   { key: 'maxPayloadBytes', env: 'HOOKWELL_MAX_PAYLOAD_BYTES', default: '1048576', help: 'largest message payload accepted; larger gets 413' },

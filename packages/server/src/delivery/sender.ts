@@ -4,7 +4,7 @@ import { Agent, type Dispatcher } from 'undici';
 import { signatureHeader } from '@hookwell/receiver';
 import type { Config } from '../config.js';
 import type { Work } from '../store/store.js';
-import { checkLiteralHost, guardedLookup, TargetRefusedError } from './target-guard.js';
+import { checkLiteralHost, guardedLookup, TARGET_UNRESOLVED, TargetRefusedError } from './target-guard.js';
 import { parseRetryAfter } from './schedule.js';
 
 export const RESPONSE_BODY_LIMIT = 16 * 1024;
@@ -30,11 +30,16 @@ function signingHeaders(mode: Config['signatureHeaders'], id: string, ts: number
   return out;
 }
 
+/** Resolver failures: all are "could not resolve", whatever the resolver said. */
+const DNS_ERRORS = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME', 'ENODATA', 'ESERVFAIL', 'EREFUSED']);
+
+/** Why an attempt got no response, in words the endpoint's owner may read (attempts, ping). */
 function describe(err: unknown, timeoutMs: number): string {
   if (err instanceof TargetRefusedError) return err.message;
   const e = err as { name?: string; code?: string; message?: string; cause?: unknown };
   if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no response within ${timeoutMs} ms`;
   if (e.cause instanceof TargetRefusedError) return e.cause.message;
+  if ((e.code !== undefined && DNS_ERRORS.has(e.code)) || DNS_ERRORS.has((e.cause as { code?: string } | undefined)?.code ?? '')) return TARGET_UNRESOLVED;
   const code = e.code ? `${e.code}: ` : '';
   return `${code}${e.message ?? String(err)}`;
 }
