@@ -101,7 +101,8 @@ export function installErrors(app: FastifyInstance, log: Logger): void {
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.code(err.statusCode).send({ code: 'bad_request', detail: err.message });
     }
-    log.error({ err, method: req.method, url: req.url }, 'request failed');
+    // The request as method and path (see logger.ts): its query string may hold a content link's token.
+    log.error({ err, req }, 'request failed');
     return reply.code(500).send({ code: 'internal_error', detail: 'internal server error' });
   });
   app.setNotFoundHandler((req, reply) => {
