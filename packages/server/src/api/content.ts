@@ -9,6 +9,13 @@ import type { BackfillRef } from '../domain/types.js';
 /** Content links: the full payload of a thin delivery, for the bearer of a valid link. */
 export const CONTENT_ROUTE = '/api/v1/content/:msg_id';
 
+/**
+ * Fetches kept per message, newest first (older ones are pruned as new ones are recorded):
+ * enough to see who read a message and when, and a bound on what a link's holder can make
+ * the store keep by fetching it over and over. The list route shows up to 250.
+ */
+export const CONTENT_FETCHES_KEPT = 100;
+
 /** A page holds at most `limit` records, and stops early once it has this many bytes. */
 const PAGE_BYTES = 8 * 1024 * 1024;
 
@@ -39,7 +46,8 @@ export function contentRoutes(app: FastifyInstance, d: Deps): void {
         operationId: 'hookwell.content.get',
         summary: "A message's payload, exactly as sent, for the holder of a content link from a thin delivery",
         description:
-          'Needs no bearer token: the link is the credential, valid for one message and one endpoint until it expires. ' +
+          'Needs no bearer token: the link is the credential, valid for one message and one endpoint until it expires, ' +
+          'or until the endpoint is deleted, disabled or its secret rotated. ' +
           "For a backfill's notification, the records of its chunk (or of the whole backfill), oldest last, a page at a time: " +
           '{"data": [...], "iterator": "...", "done": false}; pass iterator back for the next page.',
         tags: ['Content'],
@@ -58,24 +66,38 @@ export function contentRoutes(app: FastifyInstance, d: Deps): void {
     },
     async (req, reply) => {
       const msgId = req.params.msg_id;
+      const refuse = (detail: string) => reply.code(401).send({ code: 'invalid_content_link', detail });
       const grant = d.links.read(msgId, req.query.token ?? '');
-      const message = grant.appId === undefined ? null : await d.store.getMessage(grant.appId, msgId);
+      // A token whose MAC does not hold is answered and forgotten: its ids are the caller's
+      // own words, and recording them would let anyone write into the record.
+      if (!grant.verified) return refuse(grant.why);
+      const [message, endpoint] = await Promise.all([d.store.getMessage(grant.appId, msgId), d.store.getEndpoint(grant.appId, grant.endpointId)]);
+      if (message === null || message.id !== msgId) return refuse('the content link is not valid for this message');
+      // Only values the link's MAC vouches for are recorded.
       const record = (status: number) =>
-        message === null
-          ? Promise.resolve()
-          : d.store
-              .recordContentFetch({ appId: message.appId, msgId, endpointId: grant.endpointId ?? null, status, remoteAddr: req.ip ?? null, createdAt: Date.now() })
-              .catch((err: unknown) => d.log.error({ err }, 'recording a content fetch failed'));
-      if (!grant.ok || message === null || message.payload === null || message.id !== msgId) {
+        d.store
+          .recordContentFetch({ appId: message.appId, msgId: message.id, endpointId: grant.endpointId, status, remoteAddr: req.ip ?? null, createdAt: Date.now() }, CONTENT_FETCHES_KEPT)
+          .catch((err: unknown) => d.log.error({ err }, 'recording a content fetch failed'));
+      const why = grant.expired
+        ? 'the content link has expired'
+        : endpoint === null || endpoint.id !== grant.endpointId
+          ? 'the content link was revoked: its endpoint was deleted'
+          : endpoint.disabled
+            ? 'the content link was revoked: its endpoint is disabled'
+            : !d.links.madeUnder(grant, endpoint.secret)
+              ? "the content link was revoked: its endpoint's secret was rotated"
+              : message.payload === null
+                ? 'the content was deleted'
+                : null;
+      if (why !== null) {
         await record(401);
-        const detail = !grant.ok ? grant.why : message === null || message.id !== msgId ? 'the content link is not valid for this message' : 'the content was deleted';
-        return reply.code(401).send({ code: 'invalid_content_link', detail });
+        return refuse(why);
       }
       if (message.backfill !== null) {
         const page = await backfillPage(d, message.appId, message.backfill, req.query.iterator, req.query.limit ?? 100);
         if (page === null) {
           await record(401);
-          return reply.code(401).send({ code: 'invalid_content_link', detail: 'the content was deleted' });
+          return refuse('the content was deleted');
         }
         await record(200);
         return reply.code(200).header('cache-control', 'no-store').type('application/json').serializer((x: unknown) => x as string).send(page);

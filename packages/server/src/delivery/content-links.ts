@@ -1,10 +1,21 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
+/** What a content link's token says, once its MAC is checked; nothing is believed before. */
+export type LinkGrant =
+  | { verified: false; why: string }
+  | { verified: true; appId: string; endpointId: string; expiresAt: number; expired: boolean; secretTag: string };
+
 /**
  * Signed, expiring links to a message's content, each valid for one message and one
- * endpoint. A token is `<appId>.<endpointId>.<expiry ms>.<mac>`, the MAC (HMAC-SHA256 with
- * the installation's link key) covering those and the message id from the URL, so a token
- * used for another message, altered, or expired is refused. Nothing is stored per link.
+ * endpoint. A token is `<appId>.<endpointId>.<expiry ms>.<secret tag>.<mac>`, the MAC
+ * (HMAC-SHA256 with the installation's link key) covering those and the message id from the
+ * URL, so a token used for another message, altered, or expired is refused. Nothing is
+ * stored per link.
+ *
+ * The secret tag is a keyed fingerprint of the endpoint's signing secret when the link was
+ * made. The content route compares it with the endpoint's current secret, so rotating the
+ * secret revokes every link made before, as deleting or disabling the endpoint does (the
+ * route checks both). It is keyed with the link key, so it tells nothing about the secret.
  */
 export class ContentLinks {
   constructor(
@@ -14,34 +25,43 @@ export class ContentLinks {
     readonly ttlMs: number,
   ) {}
 
-  private mac(appId: string, msgId: string, endpointId: string, expiresAt: number): string {
-    return createHmac('sha256', this.key).update(`${appId}\n${msgId}\n${endpointId}\n${expiresAt}`).digest('base64url');
+  private mac(appId: string, msgId: string, endpointId: string, expiresAt: number, secretTag: string): string {
+    return createHmac('sha256', this.key).update(`${appId}\n${msgId}\n${endpointId}\n${expiresAt}\n${secretTag}`).digest('base64url');
   }
 
-  make(appId: string, msgId: string, endpointId: string, now = Date.now()): { url: string; expiresAt: number } {
+  /** The fingerprint of an endpoint's signing secret that its links carry. */
+  secretTag(secret: string): string {
+    return createHmac('sha256', this.key).update(`endpoint secret\n${secret}`).digest('base64url').slice(0, 22);
+  }
+
+  /** A link for `endpointId`, whose current signing secret is `secret`. */
+  make(appId: string, msgId: string, endpointId: string, secret: string, now = Date.now()): { url: string; expiresAt: number } {
     const expiresAt = now + this.ttlMs;
-    const token = `${appId}.${endpointId}.${expiresAt}.${this.mac(appId, msgId, endpointId, expiresAt)}`;
+    const tag = this.secretTag(secret);
+    const token = `${appId}.${endpointId}.${expiresAt}.${tag}.${this.mac(appId, msgId, endpointId, expiresAt, tag)}`;
     return { url: `${this.baseUrl()}/api/v1/content/${encodeURIComponent(msgId)}?token=${token}`, expiresAt };
   }
 
-  /** What a token grants for `msgId`, or why it grants nothing. */
-  read(
-    msgId: string,
-    token: string,
-    now = Date.now(),
-  ): { ok: true; appId: string; endpointId: string } | { ok: false; why: string; appId?: string; endpointId?: string } {
+  /** What a token for `msgId` says, if its MAC holds; whether it still grants anything is the caller's to decide. */
+  read(msgId: string, token: string, now = Date.now()): LinkGrant {
     const parts = token.split('.');
-    if (parts.length !== 4) return { ok: false, why: 'the content link is malformed' };
-    const [appId, endpointId, expiry, mac] = parts as [string, string, string, string];
+    if (parts.length !== 5) return { verified: false, why: 'the content link is malformed' };
+    const [appId, endpointId, expiry, secretTag, mac] = parts as [string, string, string, string, string];
     const expiresAt = Number(expiry);
-    if (!/^\d+$/.test(expiry) || !Number.isSafeInteger(expiresAt)) return { ok: false, why: 'the content link is malformed' };
-    const expected = Buffer.from(this.mac(appId, msgId, endpointId, expiresAt));
+    if (!/^\d+$/.test(expiry) || !Number.isSafeInteger(expiresAt)) return { verified: false, why: 'the content link is malformed' };
+    const expected = Buffer.from(this.mac(appId, msgId, endpointId, expiresAt, secretTag));
     const given = Buffer.from(mac);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      return { ok: false, why: 'the content link is not valid for this message', appId, endpointId };
+      return { verified: false, why: 'the content link is not valid for this message' };
     }
-    if (expiresAt <= now) return { ok: false, why: 'the content link has expired', appId, endpointId };
-    return { ok: true, appId, endpointId };
+    return { verified: true, appId, endpointId, expiresAt, expired: expiresAt <= now, secretTag };
+  }
+
+  /** Whether a verified link was made under `secret`, the endpoint's signing secret now. */
+  madeUnder(grant: { secretTag: string }, secret: string): boolean {
+    const a = Buffer.from(grant.secretTag);
+    const b = Buffer.from(this.secretTag(secret));
+    return a.length === b.length && timingSafeEqual(a, b);
   }
 }
 

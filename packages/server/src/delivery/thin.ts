@@ -31,7 +31,7 @@ export class ThinPayloads {
 
   /** The body of a thin attempt, with a fresh link. */
   async body(w: Work, now = Date.now()): Promise<string> {
-    const link = this.links.make(w.appId, w.msgId, w.endpointId, now);
+    const link = this.links.make(w.appId, w.msgId, w.endpointId, w.secrets[0]!, now);
     let identifiers: Record<string, unknown> = {};
     try {
       identifiers = pick(JSON.parse(w.payload), await this.identifierPaths(w.eventType));
@@ -54,7 +54,7 @@ export class ThinPayloads {
    * whatever the endpoint's payload mode.
    */
   withLink(w: Work, now = Date.now()): string {
-    const link = this.links.make(w.appId, w.msgId, w.endpointId, now);
+    const link = this.links.make(w.appId, w.msgId, w.endpointId, w.secrets[0]!, now);
     const payload = JSON.parse(w.payload) as { data: Record<string, unknown> };
     payload.data.content_url = link.url;
     payload.data.content_expires_at = new Date(link.expiresAt).toISOString();

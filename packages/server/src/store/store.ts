@@ -317,7 +317,8 @@ export interface Store {
   /** Removes backfills still receiving that have not moved since `olderThan` (uploads cut off by a crash). */
   purgeUnfinishedBackfills(olderThan: number): Promise<number>;
 
-  recordContentFetch(fetch: ContentFetch): Promise<void>;
+  /** Records a fetch and keeps only the newest `keep` of its message, so the record cannot be grown without bound. */
+  recordContentFetch(fetch: ContentFetch, keep: number): Promise<void>;
   /** A message's content fetches, newest first. */
   listContentFetches(appId: string, msgId: string, limit: number): Promise<ContentFetch[]>;
 

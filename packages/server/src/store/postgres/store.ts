@@ -1172,11 +1172,18 @@ export class PostgresStore implements Store {
     });
   }
 
-  async recordContentFetch(f: ContentFetch): Promise<void> {
+  async recordContentFetch(f: ContentFetch, keep: number): Promise<void> {
+    // One statement: the insert, then the rows of this message older than its newest
+    // `keep` (found through (msg_id, id)). Concurrent fetches may each leave a row or two
+    // over the bound for a moment; the next insert prunes them.
     await run(
       this.pool,
-      'INSERT INTO content_fetches (app_id, msg_id, endpoint_id, status, remote_addr, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-      [f.appId, f.msgId, f.endpointId, f.status, f.remoteAddr, f.createdAt],
+      `WITH added AS (
+         INSERT INTO content_fetches (app_id, msg_id, endpoint_id, status, remote_addr, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id
+       )
+       DELETE FROM content_fetches WHERE msg_id = ?
+         AND id <= (SELECT id FROM content_fetches WHERE msg_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+      [f.appId, f.msgId, f.endpointId, f.status, f.remoteAddr, f.createdAt, f.msgId, f.msgId, keep - 1],
     );
   }
 

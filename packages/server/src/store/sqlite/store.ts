@@ -949,12 +949,16 @@ export class SqliteStore implements Store {
     });
   }
 
-  recordContentFetch(f: ContentFetch): Promise<void> {
+  recordContentFetch(f: ContentFetch, keep: number): Promise<void> {
     // A lost record of a read costs nothing else: no disk sync waited for.
     return this.writeBookkeeping(() => {
       this.q(
         'INSERT INTO content_fetches (app_id, msg_id, endpoint_id, status, remote_addr, created_at) VALUES (?, ?, ?, ?, ?, ?)',
       ).run(f.appId, f.msgId, f.endpointId, f.status, f.remoteAddr, f.createdAt);
+      // Rows of this message older than its newest `keep`, found through (msg_id, id).
+      this.q(
+        'DELETE FROM content_fetches WHERE msg_id = ? AND id <= (SELECT id FROM content_fetches WHERE msg_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
+      ).run(f.msgId, f.msgId, keep);
     });
   }
 
