@@ -52,17 +52,21 @@ function fullInput(name: string, b: EventTypeBody): EventTypeInput {
   };
 }
 
-/** An event type that validates its messages needs a schema that compiles: checked before anything is written. */
-function checkValidation(t: { schemas: Record<string, unknown> | null; validate: boolean }): void {
+/**
+ * An event type that validates its messages needs a schema that compiles, its patterns
+ * included (they must run on the linear-time engine): checked before anything is written.
+ * `at` is where the event type is in the request body.
+ */
+function checkValidation(t: { schemas: Record<string, unknown> | null; validate: boolean }, at: string[] = ['body']): void {
   if (!t.validate) return;
   const schema = newestSchema(t.schemas);
-  if (schema === null) throw ValidationError.field(['body', 'validate'], 'validate: true needs a JSON Schema in schemas', 'value_error.validate');
+  if (schema === null) throw ValidationError.field([...at, 'validate'], 'validate: true needs a JSON Schema in schemas', 'value_error.validate');
   const version = Object.keys(t.schemas!).find((v) => t.schemas![v] === schema)!;
   try {
     compilePayloadSchema(schema);
   } catch (err) {
     if (!(err instanceof SchemaError)) throw err;
-    throw ValidationError.field(['body', 'schemas', version], `not a usable JSON Schema: ${err.message}`, 'value_error.schema');
+    throw ValidationError.field([...at, 'schemas', version], `not a usable JSON Schema: ${err.message}`, 'value_error.schema');
   }
 }
 
@@ -115,6 +119,8 @@ export async function importEventTypes(
   for (const entry of entries) {
     const existing = await store.getEventType(entry.name);
     if (existing === null || differs(existing, entry)) changes.push({ entry, existing });
+    // A type that validates keeps doing so: its new schema must compile.
+    if (existing?.validate) checkValidation({ schemas: entry.schemas, validate: true }, ['body', entry.name]);
   }
   const archive: string[] = [];
   if (opts.replaceAll) {

@@ -3,6 +3,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { EventType } from './types.js';
 import { ValidationError, type FieldProblem } from './errors.js';
+import { linearRegExpEngine } from './schema-regexp.js';
 
 /**
  * Payload validation against event type schemas. A schema is compiled once per version
@@ -27,7 +28,9 @@ function configure<T extends Ajv>(ajv: T): T {
   return ajv;
 }
 
-const OPTIONS = { allErrors: true, strict: false, validateFormats: true } as const;
+// Patterns run on a linear-time engine (see schema-regexp.ts); one it cannot run makes the
+// schema fail to compile, so validate: true refuses it.
+const OPTIONS = { allErrors: true, strict: false, validateFormats: true, code: { regExp: linearRegExpEngine } } as const;
 let draft2020: Ajv2020 | null = null;
 let draft07: Ajv | null = null;
 
