@@ -2,12 +2,12 @@
 // webhook key in a header, and the status / retry view of an application's failures.
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { NotFoundError } from '../domain/errors.js';
+import { NotFoundError, ValidationError } from '../domain/errors.js';
 import { errorResponses, ref } from './schemas.js';
 import type { Deps } from './http.js';
 import { iso } from './present.js';
 import { requireApp } from './applications.js';
-import { checkHeaders, pingTarget, requireEndpoint } from './endpoints.js';
+import { headerProblem, pingTarget, requireEndpoint } from './endpoints.js';
 
 const params = {
   type: 'object',
@@ -56,7 +56,8 @@ export function checkRoutes(app: FastifyInstance, d: Deps): void {
     async (req) => {
       const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
       const header = req.body?.header ?? DEFAULT_KEY_HEADER;
-      checkHeaders({ [header]: '' }, ['body', 'header']);
+      const problem = headerProblem(header, null);
+      if (problem !== null) throw ValidationError.field(['body', 'header'], problem);
       const webhookKey = { header, key: randomBytes(32).toString('base64url') };
       await d.store.updateEndpoint(a.id, endpoint.id, { webhookKey });
       return webhookKey;

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { generateSecret, publicKeyOf } from '@hookwell/receiver';
 import { ConflictError, NotFoundError, ValidationError, type FieldProblem } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
+import { LIMITS } from '../domain/limits.js';
 import { checkName } from '../domain/names.js';
 import { parseKeyPath, storedKey } from '../domain/ordering.js';
 import type { Application, Endpoint, Ordering, PingResult } from '../domain/types.js';
@@ -32,13 +33,17 @@ export interface EndpointBody {
   ordering?: Ordering | null;
 }
 
-// Headers the delivery itself sets, or that would break HTTP framing if overridden.
+// Headers the delivery itself sets, or that would break HTTP framing if overridden, or that
+// undici refuses to send at all (expect, keep-alive, upgrade): any of them fails every delivery.
 const RESERVED_HEADERS = new Set([
   'content-type',
   'content-length',
   'transfer-encoding',
   'host',
   'connection',
+  'keep-alive',
+  'upgrade',
+  'expect',
   'user-agent',
   'webhook-id',
   'webhook-timestamp',
@@ -48,6 +53,10 @@ const RESERVED_HEADERS = new Set([
   'svix-signature',
 ]);
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// What undici sends in a header value (its isValidHeaderValue): tab, printable ASCII and the
+// rest of Latin-1, sent as single bytes. Control characters, DEL and anything past U+00FF it
+// refuses, and the delivery fails before it is sent.
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 export const MASK = '********';
 
 /** The response of the attempt that records a skipped head. */
@@ -71,17 +80,35 @@ export function checkUrl(url: string, loc: string[] = ['body', 'url']): void {
   }
 }
 
+/** Why a delivery could not send this header (see HEADER_NAME, HEADER_VALUE, RESERVED_HEADERS), or null. */
+export function headerProblem(name: string, value: string | null): string | null {
+  if (!HEADER_NAME.test(name)) return `"${name}" is not a valid header name`;
+  if (RESERVED_HEADERS.has(name.toLowerCase())) return `"${name}" is set by Hookwell or refused by its HTTP client, and cannot be set`;
+  if (value !== null && !HEADER_VALUE.test(value)) {
+    const bad = [...value].find((ch) => !HEADER_VALUE.test(ch))!;
+    const code = `U+${bad.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+    return `the value of "${name}" holds ${code}, which cannot be sent in a header: use tab, printable ASCII and Latin-1 characters only`;
+  }
+  return null;
+}
+
+/** Refuses (422, naming each header) what a delivery could not send. */
 export function checkHeaders(headers: Record<string, string | null>, loc: string[] = ['body', 'headers']): void {
   const problems: FieldProblem[] = [];
   for (const [name, value] of Object.entries(headers)) {
-    if (!HEADER_NAME.test(name)) problems.push({ loc: [...loc, name], msg: `"${name}" is not a valid header name`, type: 'value_error' });
-    else if (RESERVED_HEADERS.has(name.toLowerCase())) {
-      problems.push({ loc: [...loc, name], msg: `"${name}" is set by Hookwell and cannot be overridden`, type: 'value_error' });
-    } else if (value !== null && /[\r\n\0]/.test(value)) {
-      problems.push({ loc: [...loc, name], msg: 'header values must not contain line breaks', type: 'value_error' });
-    }
+    const msg = headerProblem(name, value);
+    if (msg !== null) problems.push({ loc: [...loc, name], msg, type: 'value_error' });
   }
   if (problems.length > 0) throw new ValidationError(problems);
+}
+
+/** The headers an endpoint keeps, all together, must fit what a receiver takes (LIMITS.headerBytes). */
+export function checkHeaderSize(headers: Record<string, string>, loc: string[] = ['body', 'headers']): void {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(headers)) bytes += name.length + value.length + 4; // "name: value\r\n", one byte a character
+  if (bytes > LIMITS.headerBytes) {
+    throw ValidationError.field(loc, `the headers come to ${bytes} bytes; at most ${LIMITS.headerBytes} bytes of headers can be sent with each delivery`);
+  }
 }
 
 async function checkEventTypes(d: Deps, names: string[] | null | undefined, field: string): Promise<void> {
@@ -150,7 +177,10 @@ export function checkOrdering(ordering: Ordering | null | undefined, loc: string
 
 async function endpointFields(d: Deps, b: EndpointBody, full: boolean): Promise<EndpointFields> {
   if (b.url !== undefined) checkUrl(b.url);
-  if (b.headers) checkHeaders(b.headers);
+  if (b.headers) {
+    checkHeaders(b.headers);
+    checkHeaderSize(b.headers);
+  }
   checkOrdering(b.ordering);
   const types = b.eventTypes !== undefined ? b.eventTypes : b.filterTypes;
   await checkEventTypes(d, types, b.eventTypes !== undefined ? 'eventTypes' : 'filterTypes');
@@ -372,7 +402,9 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
     async (req, reply) => {
       const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
       checkHeaders(req.body.headers);
-      await d.store.updateEndpoint(a.id, endpoint.id, { headers: mergeMasked(req.body.headers, endpoint.headers) });
+      const headers = mergeMasked(req.body.headers, endpoint.headers);
+      checkHeaderSize(headers);
+      await d.store.updateEndpoint(a.id, endpoint.id, { headers });
       return reply.code(204).send();
     },
   );
@@ -403,7 +435,9 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       const kept = Object.fromEntries(
         Object.entries(endpoint.headers).filter(([n]) => !removed.has(n.toLowerCase()) && !changedLower.has(n.toLowerCase())),
       );
-      await d.store.updateEndpoint(a.id, endpoint.id, { headers: { ...kept, ...mergeMasked(changed, endpoint.headers) } });
+      const headers = { ...kept, ...mergeMasked(changed, endpoint.headers) };
+      checkHeaderSize(headers);
+      await d.store.updateEndpoint(a.id, endpoint.id, { headers });
       return reply.code(204).send();
     },
   );
@@ -429,7 +463,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
     },
     async (req, reply) => {
       const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
-      const n = await d.store.recover(a.id, endpoint.id, timeParam(req.body.since)!, timeParam(req.body.until) ?? null);
+      const n = await d.store.recover(a.id, endpoint.id, timeParam(req.body.since, ['body', 'since'])!, timeParam(req.body.until, ['body', 'until']) ?? null);
       d.log.info({ endpointId: endpoint.id, deliveries: n }, 'recovering failed deliveries');
       d.dispatcher.notify();
       return reply.code(202).send(task('endpoint.recover'));
@@ -450,7 +484,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
     },
     async (req, reply) => {
       const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
-      const n = await d.store.replayMissing(a.id, endpoint.id, timeParam(req.body.since)!, timeParam(req.body.until) ?? null);
+      const n = await d.store.replayMissing(a.id, endpoint.id, timeParam(req.body.since, ['body', 'since'])!, timeParam(req.body.until, ['body', 'until']) ?? null);
       d.log.info({ endpointId: endpoint.id, deliveries: n }, 'replaying missing messages');
       d.dispatcher.notify();
       return reply.code(202).send(task('endpoint.replay'));
@@ -539,7 +573,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
     },
     async (req) => {
       const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
-      return d.store.endpointStats(a.id, endpoint.id, timeParam(req.query.since), timeParam(req.query.until));
+      return d.store.endpointStats(a.id, endpoint.id, timeParam(req.query.since, ['query', 'since']), timeParam(req.query.until, ['query', 'until']));
     },
   );
 }

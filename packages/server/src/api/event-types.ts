@@ -183,8 +183,13 @@ export function eventTypeRoutes(app: FastifyInstance, d: Deps): void {
   const importBody = {
     type: 'object',
     properties: {
-      catalog: { type: 'string', description: 'A built-in catalogue: "health"' },
-      eventTypes: { type: 'array', items: { type: 'object' }, description: 'A catalogue document: [{name, description, groupName, schemas}]' },
+      catalog: { type: 'string', maxLength: 64, description: 'A built-in catalogue: "health"' },
+      eventTypes: {
+        type: 'array',
+        items: { type: 'object' },
+        maxItems: 1000,
+        description: 'A catalogue document: [{name, description, groupName, schemas}]; description at most 4096 characters',
+      },
       spec: { type: ['object', 'null'], description: 'An OpenAPI 3.1 document whose webhooks become event types' },
       specRaw: { type: ['string', 'null'], description: 'The same, as JSON text' },
       dryRun: { type: 'boolean', default: false },

@@ -18,6 +18,7 @@ import {
   type FieldProblem,
 } from '../domain/errors.js';
 import type { ListQuery } from '../domain/types.js';
+import { LIMITS } from '../domain/limits.js';
 import type { IdempotentResponse, Store } from '../store/store.js';
 import { SCHEMAS } from './schemas.js';
 
@@ -193,7 +194,14 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
 
   app.addHook('preHandler', (req, reply, done) => {
     const key = req.headers['idempotency-key'];
-    if (req.method !== 'POST' || typeof key !== 'string' || key === '' || req.routeOptions.config.streamedBody === true) return done();
+    if (req.method !== 'POST' || typeof key !== 'string' || key === '') return done();
+    // Checked here for the streamed routes too, which read the key themselves.
+    if (key.length > LIMITS.idempotencyKey) {
+      return done(
+        ValidationError.field(['header', 'idempotency-key'], `idempotency-key is ${key.length} characters; at most ${LIMITS.idempotencyKey} are kept`, 'value_error.any_str.max_length'),
+      );
+    }
+    if (req.routeOptions.config.streamedBody === true) return done();
     // Fastify goes no further than done() once begin has answered the request itself.
     begin(req, reply, key).then(() => done(), done);
   });
@@ -267,9 +275,15 @@ export function listQuery(q: { limit?: number; iterator?: string | null; order?:
   };
 }
 
-export function timeParam(value: string | undefined | null): number | undefined {
+/**
+ * A date-time the schema let through, in milliseconds. The format admits a leap second
+ * (23:59:60), which no JavaScript Date holds: refused here, naming `loc`, rather than kept as NaN.
+ */
+export function timeParam(value: string | undefined | null, loc: string[]): number | undefined {
   if (value === undefined || value === null) return undefined;
-  return Date.parse(value);
+  const ms = Date.parse(value);
+  if (!Number.isFinite(ms)) throw ValidationError.field(loc, `${loc[loc.length - 1]} "${value}" is not a time Hookwell can hold (a leap second?)`, 'value_error.datetime');
+  return ms;
 }
 
 export type Reply = FastifyReply;

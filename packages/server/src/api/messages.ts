@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { NotFoundError, PayloadTooLargeError } from '../domain/errors.js';
+import { NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors.js';
+import { LIMITS } from '../domain/limits.js';
 import { checkName } from '../domain/names.js';
 import type { MessageFilter, Work } from '../store/store.js';
 import { errorResponses, listQuery, messageFilterQuery, ref } from './schemas.js';
@@ -36,9 +37,25 @@ export function messageFilter(q: MessageFilterQuery): MessageFilter {
     tag: q.tag,
     eventTypes: q.event_types?.flatMap((t) => t.split(',')).filter((t) => t !== ''),
     dataId: q.data_id,
-    before: timeParam(q.before),
-    after: timeParam(q.after),
+    before: timeParam(q.before, ['query', 'before']),
+    after: timeParam(q.after, ['query', 'after']),
   };
+}
+
+/**
+ * When to send a message, in ms. From 1970 on (an earlier time, like any past one, would
+ * mean now), and at most LIMITS.deliverAheadMs ahead: a time years off holds its ordering
+ * key and its row for as long, and outlives the payload's retention.
+ */
+function deliverAtOf(value: string | null | undefined): number | null {
+  const loc = ['body', 'deliverAt'];
+  const ms = timeParam(value, loc);
+  if (ms === undefined) return null;
+  if (ms < 0) throw ValidationError.field(loc, `deliverAt ${value} is before 1970`, 'value_error.datetime');
+  if (ms > Date.now() + LIMITS.deliverAheadMs) {
+    throw ValidationError.field(loc, `deliverAt ${value} is more than ${LIMITS.deliverAheadMs / 86_400_000} days ahead`, 'value_error.datetime');
+  }
+  return ms;
 }
 
 const appParams = { type: 'object', properties: { app_id: { type: 'string' } }, required: ['app_id'] };
@@ -91,6 +108,7 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       const payload = rawMember(req.rawBody!, 'payload')!;
       const size = Buffer.byteLength(payload);
       if (size > d.cfg.maxPayloadBytes) throw new PayloadTooLargeError(size, d.cfg.maxPayloadBytes);
+      const deliverAt = deliverAtOf(req.body.deliverAt);
       let a = await d.store.getApp(req.params.app_id);
       if (a === null) {
         if (req.body.application === undefined) throw new NotFoundError('application', req.params.app_id);
@@ -105,7 +123,7 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
         payload,
         channels: b.channels && b.channels.length > 0 ? b.channels : null,
         tags: b.tags && b.tags.length > 0 ? b.tags : null,
-        deliverAt: timeParam(b.deliverAt) ?? null,
+        deliverAt,
         dataId: b.dataId ?? null,
       };
       // A store used by this process alone (SQLite) leases deliveries the dispatcher has room

@@ -2,6 +2,8 @@
 // responses and are the single source of the OpenAPI document served at /openapi.json.
 // Where Svix's v1 and v2 SDKs name a field differently, both names are accepted.
 
+import { LIMITS, MAX_INT32 } from '../domain/limits.js';
+
 type Schema = Record<string, unknown>;
 
 const NAME_PATTERN = '^[a-zA-Z0-9\\-_.]+$';
@@ -12,13 +14,21 @@ const str = (extra: Schema = {}): Schema => ({ type: 'string', ...extra });
 const nullable = (s: Schema): Schema => ({ ...s, nullable: true });
 const int = (extra: Schema = {}): Schema => ({ type: 'integer', ...extra });
 const bool = (extra: Schema = {}): Schema => ({ type: 'boolean', ...extra });
-const dateTime = (): Schema => str({ format: 'date-time' });
+const dateTime = (extra: Schema = {}): Schema => str({ format: 'date-time', ...extra });
 const id = (prefix: string): Schema => str({ pattern: `^${prefix}_[A-Za-z0-9]{27}$`, example: `${prefix}_2lYhbWJ0GEAzSF4rRS1kUCnsYmM` });
 const uid = (): Schema => nullable(str({ minLength: 1, maxLength: 256, pattern: NAME_PATTERN, description: 'Your own unique identifier; usable wherever the id is.' }));
 const eventTypeName = (): Schema => str({ maxLength: 256, pattern: NAME_PATTERN, example: 'daily.data.workouts.created' });
-const metadata = (): Schema => ({ type: 'object', additionalProperties: { type: 'string' } });
+const metadata = (): Schema => ({
+  type: 'object',
+  maxProperties: LIMITS.metadataEntries,
+  propertyNames: { maxLength: LIMITS.metadataKey },
+  additionalProperties: { type: 'string', maxLength: LIMITS.metadataValue },
+});
+const description = (extra: Schema = {}): Schema => str({ maxLength: LIMITS.description, ...extra });
+/** Integers kept in an `integer` column: Ajv's integer takes 1e300, which no column holds. */
+const int32 = (extra: Schema = {}): Schema => int({ maximum: MAX_INT32, ...extra });
 const stringList = (item: Schema, extra: Schema = {}): Schema => nullable({ type: 'array', items: item, uniqueItems: true, ...extra });
-const eventTypeList = (): Schema => stringList(eventTypeName(), { minItems: 1 });
+const eventTypeList = (): Schema => stringList(eventTypeName(), { minItems: 1, maxItems: LIMITS.eventTypes });
 const channelList = (): Schema => stringList(str({ maxLength: 128, pattern: CHANNEL_PATTERN }), { minItems: 1, maxItems: 10 });
 const rate = (min: number): Schema => nullable(int({ minimum: min, maximum: 65535, description: 'Most messages per second to send.' }));
 const url = (): Schema => str({ format: 'uri', minLength: 1, maxLength: 65536, example: 'https://example.com/webhook/' });
@@ -48,7 +58,15 @@ const ordering = (): Schema =>
   });
 const dataId = (): Schema =>
   nullable(str({ minLength: 1, maxLength: 256, description: "Hookwell: the stable id of the record the message is about (a workout's id); list its messages with ?data_id=." }));
-const headerMap = (): Schema => ({ type: 'object', additionalProperties: { type: 'string' } });
+const HEADER_NAME_PATTERN = "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$";
+/** Header values are checked in endpoints.ts (checkHeaders): characters, clashes and total size. */
+const headerMap = (value: Schema = { type: 'string', maxLength: LIMITS.headerValue }): Schema => ({
+  type: 'object',
+  maxProperties: LIMITS.headers,
+  propertyNames: { maxLength: LIMITS.headerName },
+  additionalProperties: value,
+  description: `At most ${LIMITS.headers} headers of ${LIMITS.headerBytes} bytes in all; values of tab, printable ASCII and Latin-1 characters.`,
+});
 const obj = (properties: Record<string, Schema>, required: string[] = [], extra: Schema = {}): Schema => ({
   type: 'object',
   properties,
@@ -72,10 +90,10 @@ const statusText = (): Schema => str({ enum: ['success', 'pending', 'fail', 'sen
 
 const endpointCommon = (): Record<string, Schema> => ({
   url: url(),
-  description: str({ default: '' }),
+  description: description({ default: '' }),
   uid: uid(),
   disabled: bool({ default: false }),
-  version: nullable(int({ minimum: 1, description: 'Svix v1 SDK field; kept for compatibility.' })),
+  version: nullable(int32({ minimum: 1, description: 'Svix v1 SDK field; kept for compatibility.' })),
   eventTypes: eventTypeList(),
   filterTypes: eventTypeList(),
   channels: channelList(),
@@ -92,7 +110,7 @@ const payloadOptions = (): Record<string, Schema> => ({
     enum: ['full', 'thin'],
     description: 'thin: deliveries carry the type, time, identifiers and a link to the content instead of the payload',
   }),
-  maxPayloadBytes: nullable(int({ minimum: 1, description: 'Payloads larger than this are sent thin even in full mode' })),
+  maxPayloadBytes: nullable(int32({ minimum: 1, description: 'Payloads larger than this are sent thin even in full mode' })),
 });
 
 const pingResult = (): Schema =>
@@ -134,11 +152,11 @@ const messageOut = (): Record<string, Schema> => ({
 });
 
 const eventTypeFields = (): Record<string, Schema> => ({
-  description: str(),
+  description: description(),
   archived: bool({ default: false }),
   deprecated: bool({ default: false }),
   schemas: nullable({ type: 'object', additionalProperties: true }),
-  featureFlags: stringList(str({ maxLength: 256, pattern: NAME_PATTERN }), { minItems: 1 }),
+  featureFlags: stringList(str({ maxLength: 256, pattern: NAME_PATTERN }), { minItems: 1, maxItems: LIMITS.featureFlags }),
   featureFlag: nullable(str({ maxLength: 256, pattern: NAME_PATTERN })),
   groupName: nullable(str({ maxLength: 256, pattern: NAME_PATTERN })),
   validate: bool({ default: false, description: "Hookwell: refuse (422) messages whose payload does not match the newest schema" }),
@@ -158,7 +176,7 @@ const backgroundTask = (): Schema =>
 const applicationIn = (): Schema =>
   obj(
     {
-      name: str({ minLength: 1, example: 'Acme Health' }),
+      name: str({ minLength: 1, maxLength: LIMITS.name, example: 'Acme Health' }),
       uid: uid(),
       throttleRate: rate(1),
       rateLimit: rate(1),
@@ -177,7 +195,7 @@ export const SCHEMAS: Record<string, Schema> = {
 
   ApplicationIn: applicationIn(),
   ApplicationPatch: obj({
-    name: str({ minLength: 1 }),
+    name: str({ minLength: 1, maxLength: LIMITS.name }),
     uid: uid(),
     throttleRate: rate(0),
     rateLimit: rate(0),
@@ -202,12 +220,12 @@ export const SCHEMAS: Record<string, Schema> = {
   EndpointUpsertIn: obj({ ...endpointCommon(), verify: verifyFlag() }, ['url']),
   EndpointPatch: obj({
     url: str({ format: 'uri', minLength: 1, maxLength: 65536 }),
-    description: str(),
+    description: description(),
     uid: uid(),
     disabled: bool(),
-    version: nullable(int({ minimum: 1 })),
-    eventTypes: stringList(eventTypeName()),
-    filterTypes: stringList(eventTypeName()),
+    version: nullable(int32({ minimum: 1 })),
+    eventTypes: stringList(eventTypeName(), { maxItems: LIMITS.eventTypes }),
+    filterTypes: stringList(eventTypeName(), { maxItems: LIMITS.eventTypes }),
     channels: stringList(str({ maxLength: 128, pattern: CHANNEL_PATTERN }), { maxItems: 10 }),
     throttleRate: rate(0),
     rateLimit: rate(0),
@@ -230,8 +248,8 @@ export const SCHEMAS: Record<string, Schema> = {
   EndpointHeadersIn: obj({ headers: headerMap() }, ['headers']),
   EndpointHeadersPatchIn: obj(
     {
-      headers: { type: 'object', additionalProperties: nullable(str()) },
-      deleteHeaders: { type: 'array', items: str(), default: [] },
+      headers: headerMap(nullable(str({ maxLength: LIMITS.headerValue }))),
+      deleteHeaders: { type: 'array', items: str({ maxLength: LIMITS.headerName }), maxItems: LIMITS.headers, default: [] },
     },
     ['headers'],
   ),
@@ -251,14 +269,14 @@ export const SCHEMAS: Record<string, Schema> = {
   ReplayIn: obj({ since: dateTime(), until: nullable(dateTime()) }, ['since']),
   ReplayOut: backgroundTask(),
   OrderingSkipIn: obj(
-    { key: str({ description: 'The ordering key, as the payload holds it (a number written in decimal).' }) },
+    { key: str({ maxLength: LIMITS.orderingKeyValue, description: 'The ordering key, as the payload holds it (a number written in decimal).' }) },
     ['key'],
   ),
   OrderingSkipOut: obj(
     { skipped: nullable({ ...id('msg'), description: 'The message whose delivery was failed; null when nothing of that key was waiting.' }) },
     ['skipped'],
   ),
-  EventExampleIn: obj({ eventType: eventTypeName(), exampleIndex: int({ minimum: 0, default: 0 }) }, ['eventType']),
+  EventExampleIn: obj({ eventType: eventTypeName(), exampleIndex: int32({ minimum: 0, default: 0 }) }, ['eventType']),
 
   MessageIn: obj(
     {
@@ -268,11 +286,11 @@ export const SCHEMAS: Record<string, Schema> = {
       channels: channelList(),
       tags: stringList(str({ maxLength: 128, pattern: TAG_PATTERN }), { maxItems: 5 }),
       application: applicationIn(),
-      deliverAt: nullable(dateTime()),
+      deliverAt: nullable(dateTime({ description: 'When to send the message: a time at most 90 days ahead; an earlier one (from 1970 on) means now.' })),
       dataId: dataId(),
       payloadRetentionPeriod: nullable(int({ minimum: 1, maximum: 90 })),
       payloadRetentionHours: nullable(int({ minimum: 1, maximum: 2160 })),
-      transformationsParams: nullable({ type: 'object', additionalProperties: true }),
+      transformationsParams: nullable({ type: 'object', additionalProperties: true, maxProperties: 64, description: 'Accepted for Svix compatibility; not used.' }),
     },
     ['eventType', 'payload'],
   ),
@@ -310,11 +328,11 @@ export const SCHEMAS: Record<string, Schema> = {
   EventTypeIn: obj({ name: eventTypeName(), ...eventTypeFields() }, ['name', 'description']),
   EventTypeUpsertIn: obj(eventTypeFields(), ['description']),
   EventTypePatch: obj({
-    description: str(),
+    description: description(),
     archived: bool(),
     deprecated: bool(),
     schemas: nullable({ type: 'object', additionalProperties: true }),
-    featureFlags: stringList(str({ maxLength: 256, pattern: NAME_PATTERN })),
+    featureFlags: stringList(str({ maxLength: 256, pattern: NAME_PATTERN }), { maxItems: LIMITS.featureFlags }),
     featureFlag: nullable(str({ maxLength: 256, pattern: NAME_PATTERN })),
     groupName: nullable(str({ maxLength: 256, pattern: NAME_PATTERN })),
     validate: bool(),
@@ -340,7 +358,7 @@ export const SCHEMAS: Record<string, Schema> = {
 
   PingOut: pingResult(),
   WebhookKeyIn: obj({
-    header: str({ pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$", maxLength: 256, default: 'x-webhook-key', description: 'The header to send the key in.' }),
+    header: str({ pattern: HEADER_NAME_PATTERN, maxLength: LIMITS.headerName, default: 'x-webhook-key', description: 'The header to send the key in.' }),
   }),
   WebhookKeyOut: obj({ header: str(), key: str() }, ['header', 'key']),
   AppStatusOut: obj(
@@ -376,18 +394,18 @@ export { ref };
 export const listQuery = (extra: Record<string, Schema> = {}, ordered = true): Schema =>
   obj({
     limit: int({ minimum: 1, maximum: 250, default: 50 }),
-    iterator: nullable(str()),
+    iterator: nullable(str({ maxLength: LIMITS.iterator })),
     ...(ordered ? { order: str({ enum: ['ascending', 'descending'] }) } : {}),
     ...extra,
   });
 
 export const messageFilterQuery = (): Record<string, Schema> => ({
-  channel: str(),
-  tag: str(),
+  channel: str({ maxLength: 128 }),
+  tag: str({ maxLength: 128 }),
   before: dateTime(),
   after: dateTime(),
   // Repeated (?event_types=a&event_types=b) or comma-joined, as the Svix SDK sends it.
-  event_types: { type: 'array', items: str({ maxLength: 2560, pattern: '^[a-zA-Z0-9\\-_.,]+$' }) },
+  event_types: { type: 'array', items: str({ maxLength: 2560, pattern: '^[a-zA-Z0-9\\-_.,]+$' }), maxItems: 100 },
   data_id: str({ minLength: 1, maxLength: 256, description: 'Hookwell: only messages with this dataId.' }),
   with_content: bool({ default: true }),
 });

@@ -1,4 +1,5 @@
 import { ValidationError } from './errors.js';
+import { LIMITS } from './limits.js';
 import { isName } from './names.js';
 
 /** An event type as imported: from a catalogue file, or from one webhook of an OpenAPI document. */
@@ -26,7 +27,9 @@ export function fromCatalog(entries: unknown[]): ImportedEventType[] {
     if (!isObject(e)) bad(loc, 'must be an object');
     if (typeof e.name !== 'string' || !isName(e.name)) bad([...loc, 'name'], 'must be an event type name (letters, digits, "-", "_" and ".")');
     if (e.description !== undefined && typeof e.description !== 'string') bad([...loc, 'description'], 'must be a string');
+    if (typeof e.description === 'string' && e.description.length > LIMITS.description) bad([...loc, 'description'], `must be at most ${LIMITS.description} characters`);
     if (e.groupName !== undefined && e.groupName !== null && typeof e.groupName !== 'string') bad([...loc, 'groupName'], 'must be a string');
+    if (typeof e.groupName === 'string' && !isName(e.groupName)) bad([...loc, 'groupName'], 'must be 1 to 256 letters, digits, "-", "_" and "."');
     if (!isObject(e.schemas)) bad([...loc, 'schemas'], 'must be an object of JSON Schemas keyed by version, e.g. {"1": {…}}');
     return {
       name: e.name,
@@ -66,9 +69,14 @@ export function fromOpenApi(spec: unknown): ImportedEventType[] {
     }
     if (examples.length > 0 && !Array.isArray(schema.examples)) schema.examples = examples;
     const flag = op['x-svix-feature-flag'];
+    const description = String(op.description ?? op.summary ?? '');
+    if (description.length > LIMITS.description) bad([...loc, 'description'], `must be at most ${LIMITS.description} characters`);
+    const group = op['x-svix-group-name'];
+    if (typeof group === 'string' && !isName(group)) bad([...loc, 'x-svix-group-name'], 'must be 1 to 256 letters, digits, "-", "_" and "."');
+    if (typeof flag === 'string' && !isName(flag)) bad([...loc, 'x-svix-feature-flag'], 'must be 1 to 256 letters, digits, "-", "_" and "."');
     out.push({
       name,
-      description: String(op.description ?? op.summary ?? ''),
+      description,
       groupName: typeof op['x-svix-group-name'] === 'string' ? op['x-svix-group-name'] : null,
       deprecated: op.deprecated === true,
       featureFlags: typeof flag === 'string' ? [flag] : null,

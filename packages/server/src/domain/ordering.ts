@@ -12,6 +12,11 @@ export type PathStep = string | number;
 // path means one value and reads the same everywhere.
 const STEP = /\.([A-Za-z0-9_-]+)|\[(0|[1-9][0-9]{0,8})\]/y;
 
+// Names that lead into an object's prototype chain rather than its data. valueAt reads own
+// members only, so they would never match a payload's value anyway; a path naming one is
+// refused so that it never reaches code that might read it differently.
+const PROTOTYPE_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
+
 /** The steps of a key path, or why it is not one. */
 export function parseKeyPath(path: string): { steps: PathStep[] } | { error: string } {
   if (!path.startsWith('$')) return { error: `"${path}" must start with "$", as in "$.data.user_id"` };
@@ -22,6 +27,9 @@ export function parseKeyPath(path: string): { steps: PathStep[] } | { error: str
     const m = STEP.exec(path);
     if (m === null) {
       return { error: `"${path}" is not a simple JSON path: expected ".name" or "[index]" at position ${at}, as in "$.data.items[0].id"` };
+    }
+    if (m[1] !== undefined && PROTOTYPE_NAMES.has(m[1])) {
+      return { error: `"${path}" names "${m[1]}", which is refused in key paths: __proto__, constructor and prototype name no payload data` };
     }
     steps.push(m[1] !== undefined ? m[1] : Number(m[2]));
     at = STEP.lastIndex;
