@@ -38,6 +38,14 @@ export interface Config {
   contentLinkTtlMs: number;
   /** Largest backfill upload accepted, in bytes. */
   maxBackfillBytes: number;
+  /** The API's clients: most time from connecting (or the previous request) to the end of the headers. */
+  httpHeadersTimeoutMs: number;
+  /** Most time from the end of the headers to the end of the body; a streamed upload must instead keep moving. */
+  httpBodyTimeoutMs: number;
+  /** How long a kept connection may wait for its next request. */
+  httpIdleTimeoutMs: number;
+  /** Most connections to the API at once; more are closed as they arrive. */
+  httpMaxConnections: number;
 }
 
 export class ConfigError extends Error {}
@@ -73,6 +81,10 @@ export const SETTINGS: Setting[] = [
   { key: 'publicUrl', env: 'HOOKWELL_PUBLIC_URL', default: '', shownDefault: 'the listen address', help: 'where receivers reach the API, for the content links of thin deliveries (set it on workers and behind proxies)' },
   { key: 'contentLinkTtlMs', env: 'HOOKWELL_CONTENT_LINK_TTL_S', default: '600', help: 'seconds a content link stays valid' },
   { key: 'maxBackfillBytes', env: 'HOOKWELL_MAX_BACKFILL_BYTES', default: '1073741824', help: 'largest backfill upload accepted; larger gets 413 (one record may be up to HOOKWELL_MAX_PAYLOAD_BYTES)' },
+  { key: 'httpHeadersTimeoutMs', env: 'HOOKWELL_HTTP_HEADERS_TIMEOUT_MS', default: '10000', help: "API clients: ms from connecting (or the previous request) to the request's last header; also closes connections that send nothing" },
+  { key: 'httpBodyTimeoutMs', env: 'HOOKWELL_HTTP_BODY_TIMEOUT_MS', default: '20000', help: 'API clients: ms from the last header to the end of the body (408); a backfill upload must instead bring 32 KiB in every such window' },
+  { key: 'httpIdleTimeoutMs', env: 'HOOKWELL_HTTP_IDLE_TIMEOUT_MS', default: '30000', help: 'API clients: ms a kept-alive connection may wait for its next request' },
+  { key: 'httpMaxConnections', env: 'HOOKWELL_HTTP_MAX_CONNECTIONS', default: '4096', help: 'API clients: most connections at once; more are closed as they arrive' },
   { key: 'validatePayloads', env: 'HOOKWELL_VALIDATE_PAYLOADS', default: 'false', help: "refuse (422) every message whose payload does not match its event type's schema, not only for types with validate: true" },
 ];
 
@@ -178,6 +190,10 @@ export function loadConfig(
     publicUrl: publicUrl(get('publicUrl').name, get('publicUrl').value),
     contentLinkTtlMs: integer(get('contentLinkTtlMs').name, get('contentLinkTtlMs').value, 1, 7 * 86_400) * 1000,
     maxBackfillBytes: integer(get('maxBackfillBytes').name, get('maxBackfillBytes').value, 1, Number.MAX_SAFE_INTEGER),
+    httpHeadersTimeoutMs: integer(get('httpHeadersTimeoutMs').name, get('httpHeadersTimeoutMs').value, 100, 600_000),
+    httpBodyTimeoutMs: integer(get('httpBodyTimeoutMs').name, get('httpBodyTimeoutMs').value, 100, 3_600_000),
+    httpIdleTimeoutMs: integer(get('httpIdleTimeoutMs').name, get('httpIdleTimeoutMs').value, 100, 3_600_000),
+    httpMaxConnections: integer(get('httpMaxConnections').name, get('httpMaxConnections').value, 1, 1_000_000),
   };
 }
 

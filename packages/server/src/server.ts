@@ -24,6 +24,7 @@ import {
   type Deps,
 } from './api/http.js';
 import { SCHEMAS } from './api/schemas.js';
+import { installBodyDeadline, serverLimits } from './api/limits.js';
 import { applicationRoutes } from './api/applications.js';
 import { endpointRoutes } from './api/endpoints.js';
 import { messageRoutes } from './api/messages.js';
@@ -73,7 +74,10 @@ export async function buildApi(deps: Deps): Promise<FastifyInstance> {
     childLoggerFactory: (logger) => logger,
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
+    // Header, body and idle time of the API's clients (see api/limits.ts).
+    ...serverLimits(deps.cfg, deps.log),
   });
+  app.server.maxConnections = deps.cfg.httpMaxConnections;
   installValidation(app);
   installErrors(app, deps.log);
   installJsonParser(app);
@@ -94,6 +98,7 @@ export async function buildApi(deps: Deps): Promise<FastifyInstance> {
   });
 
   installAuth(app, deps.tokenHash);
+  installBodyDeadline(app, deps.cfg);
   installIdempotency(app, deps.store);
 
   healthRoutes(app, deps);

@@ -9,6 +9,7 @@ import type { BackfillRecord } from '../store/store.js';
 import { errorResponses } from './schemas.js';
 import { answerRepeat, isLive, listQuery as toListQuery, type Deps } from './http.js';
 import { requireApp } from './applications.js';
+import { uploadProgress } from './limits.js';
 
 /** Content types of a streamed upload; application/json is a JSON array of records. */
 const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines'];
@@ -139,7 +140,8 @@ async function upload(d: Deps, req: FastifyRequest<{ Params: { app_id: string };
   const limit = d.cfg.maxBackfillBytes;
   let bytes = 0;
   async function* pieces(): AsyncGenerator<Buffer> {
-    for await (const buf of body as AsyncIterable<Buffer>) {
+    // A client that stops sending is cut off there; the upload then fails as on a hang-up.
+    for await (const buf of uploadProgress(req, body, d.cfg)) {
       bytes += buf.length;
       if (bytes > limit) throw new PayloadTooLargeError(bytes, limit, `the backfill is over the limit of ${limit} bytes (HOOKWELL_MAX_BACKFILL_BYTES)`);
       hash.update(buf);
