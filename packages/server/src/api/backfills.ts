@@ -7,7 +7,7 @@ import { RecordSplitter } from '../domain/record-stream.js';
 import type { Backfill, BackfillChunk } from '../domain/types.js';
 import type { BackfillRecord } from '../store/store.js';
 import { errorResponses } from './schemas.js';
-import { answerRepeat, isLive, listQuery as toListQuery, type Deps } from './http.js';
+import { answerRepeat, listQuery as toListQuery, type Deps } from './http.js';
 import { requireApp } from './applications.js';
 import { uploadProgress } from './limits.js';
 
@@ -149,12 +149,14 @@ async function upload(d: Deps, req: FastifyRequest<{ Params: { app_id: string };
     }
   }
 
-  // Idempotency: the body's hash is known only once it is read, so a repeat is read too
-  // (and not stored) before it is answered with the first response, or refused.
+  // Idempotency: the key is held from here until the answer is sent, so a concurrent
+  // repeat waits for this upload and then gets its answer (see IdempotencyKeys). The body's
+  // hash is known only once it is read, so a repeat is read too (and not stored) before it
+  // is answered with the first response, or refused.
   const key = typeof req.headers['idempotency-key'] === 'string' && req.headers['idempotency-key'] !== '' ? req.headers['idempotency-key'] : null;
   const scope = `POST /api/v1/app/:app_id/backfill ${JSON.stringify({ app_id: a.id, ...q })}`;
-  const previous = key === null ? null : await d.store.getIdempotent(scope, key);
-  if (isLive(previous)) {
+  const previous = key === null ? null : await req.server.idempotencyKeys.begin(req, scope, key, null);
+  if (previous !== null) {
     for await (const _ of pieces());
     return answerRepeat(reply, previous, hash.digest('hex'));
   }
@@ -199,7 +201,8 @@ async function upload(d: Deps, req: FastifyRequest<{ Params: { app_id: string };
     const stored = await d.store.completeBackfill(a.id, bf.id, plan.chunks, messages);
     d.dispatcher.notify();
     const out = JSON.stringify(presentBackfill({ ...stored, records: plan.count }));
-    if (key !== null) await d.store.putIdempotent(scope, key, { bodyHash: hash.digest('hex'), statusCode: 202, body: out, createdAt: Date.now() });
+    // The idempotency hook stores this answer under the body's hash as it is sent.
+    if (req.idempotency !== undefined) req.idempotency.bodyHash = hash.digest('hex');
     return reply.code(202).type('application/json; charset=utf-8').send(out);
   } catch (err) {
     // The rest of the body is not read: the connection closes after the answer, which a

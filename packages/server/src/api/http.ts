@@ -41,7 +41,11 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     rawBody?: string;
-    idempotency?: { scope: string; key: string; bodyHash: string; done: () => void };
+    /** The idempotency-key this request holds; bodyHash null until a streamed body is read. */
+    idempotency?: { scope: string; key: string; bodyHash: string | null; done: () => void };
+  }
+  interface FastifyInstance {
+    idempotencyKeys: IdempotencyKeys;
   }
 }
 
@@ -189,8 +193,60 @@ export function answerRepeat(reply: FastifyReply, previous: IdempotentResponse, 
   return reply.code(previous.statusCode).header('content-type', 'application/json; charset=utf-8').header('idempotent-replayed', 'true').send(previous.body);
 }
 
+/**
+ * The idempotency-keys held by requests of this process. A request holds its key from
+ * before it looks for a stored answer until its own answer is stored and sent, so a repeat
+ * that arrives meanwhile waits and then finds that answer, rather than doing the work too.
+ * Shared by the hook below and the routes that read their body as a stream and handle the
+ * key themselves (backfill uploads), through `app.idempotencyKeys`.
+ */
+export class IdempotencyKeys {
+  private readonly held = new Map<string, Promise<void>>();
+
+  constructor(private readonly store: Store) {}
+
+  /**
+   * Waits until no other request holds `key` in `scope`, then looks for the stored answer.
+   * With a live one, lets the key go and returns it, for answerRepeat. Without, `req`
+   * keeps the key until its response is sent or it is aborted (installIdempotency's hooks
+   * store a 2xx answer under `bodyHash`, then let go) and null is returned. A streamed body
+   * passes null and sets `req.idempotency.bodyHash` once it has read the body.
+   */
+  async begin(req: FastifyRequest, scope: string, key: string, bodyHash: string | null): Promise<IdempotentResponse | null> {
+    const slot = `${scope}\n${key}`;
+    for (;;) {
+      const waiting = this.held.get(slot);
+      if (waiting === undefined) break;
+      await waiting;
+    }
+    // The slot is taken before the look-up, with no await in between: a repeat that
+    // arrives while the look-up is out waits for this request rather than doing the work too.
+    let resolve!: () => void;
+    const mine = new Promise<void>((r) => (resolve = r));
+    this.held.set(slot, mine);
+    const done = () => {
+      if (this.held.get(slot) === mine) this.held.delete(slot);
+      resolve();
+    };
+    let previous;
+    try {
+      previous = await this.store.getIdempotent(scope, key);
+    } catch (err) {
+      done();
+      throw err;
+    }
+    if (isLive(previous)) {
+      done();
+      return previous;
+    }
+    req.idempotency = { scope, key, bodyHash, done };
+    return null;
+  }
+}
+
 export function installIdempotency(app: FastifyInstance, store: Store): void {
-  const inFlight = new Map<string, Promise<void>>();
+  const keys = new IdempotencyKeys(store);
+  app.decorate('idempotencyKeys', keys);
 
   app.addHook('preHandler', (req, reply, done) => {
     const key = req.headers['idempotency-key'];
@@ -210,37 +266,13 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
     // The route and its parameters, so a trailing slash or a query string is the same request.
     const scope = `${req.method} ${req.routeOptions.url} ${JSON.stringify(req.params)}`;
     const bodyHash = createHash('sha256').update(req.rawBody ?? '').digest('hex');
-    const slot = `${scope}\n${key}`;
-    for (;;) {
-      const waiting = inFlight.get(slot);
-      if (waiting === undefined) break;
-      await waiting;
-    }
-    // The slot is taken before the look-up, with no await in between: a repeat that
-    // arrives while the look-up is out waits for this request rather than doing the work too.
-    let resolve!: () => void;
-    inFlight.set(slot, new Promise<void>((r) => (resolve = r)));
-    const done = () => {
-      inFlight.delete(slot);
-      resolve();
-    };
-    let previous;
-    try {
-      previous = await store.getIdempotent(scope, key);
-    } catch (err) {
-      done();
-      throw err;
-    }
-    if (isLive(previous)) {
-      done();
-      return answerRepeat(reply, previous, bodyHash);
-    }
-    req.idempotency = { scope, key, bodyHash, done };
+    const previous = await keys.begin(req, scope, key, bodyHash);
+    if (previous !== null) answerRepeat(reply, previous, bodyHash);
   };
 
   app.addHook('onSend', (req, reply, payload, done) => {
     const idem = req.idempotency;
-    if (idem === undefined || reply.statusCode < 200 || reply.statusCode >= 300) return done(null, payload);
+    if (idem === undefined || idem.bodyHash === null || reply.statusCode < 200 || reply.statusCode >= 300) return done(null, payload);
     store
       .putIdempotent(idem.scope, idem.key, {
         bodyHash: idem.bodyHash,
