@@ -24,7 +24,7 @@ import {
   type Deps,
 } from './api/http.js';
 import { SCHEMAS } from './api/schemas.js';
-import { installBodyDeadline, serverLimits } from './api/limits.js';
+import { installBodyDeadline, limitConnections, serverLimits } from './api/limits.js';
 import { applicationRoutes } from './api/applications.js';
 import { endpointRoutes } from './api/endpoints.js';
 import { messageRoutes } from './api/messages.js';
@@ -77,7 +77,7 @@ export async function buildApi(deps: Deps): Promise<FastifyInstance> {
     // Header, body and idle time of the API's clients (see api/limits.ts).
     ...serverLimits(deps.cfg, deps.log),
   });
-  app.server.maxConnections = deps.cfg.httpMaxConnections;
+  limitConnections(app.server, deps.cfg, deps.log);
   installValidation(app);
   installErrors(app, deps.log);
   installJsonParser(app);

@@ -12,7 +12,7 @@
 // - connections: Node's `maxConnections`; past it, new connections are closed at once.
 // A request whose body is not read (401, 404, a refused upload) closes its connection
 // after the answer rather than reading the rest, at whatever pace it comes.
-import type { ServerOptions } from 'node:http';
+import type { Server, ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify';
@@ -54,6 +54,24 @@ export function serverLimits(
     connectionTimeout: 0,
     clientErrorHandler: clientErrorHandler(log),
   };
+}
+
+/**
+ * Past `httpMaxConnections`, Node closes new connections as they arrive; that is said in the
+ * log at most once a minute, with how many were closed, so a flood does not flood the log.
+ */
+export function limitConnections(server: Server, cfg: Config, log: Logger): void {
+  server.maxConnections = cfg.httpMaxConnections;
+  let dropped = 0;
+  let quietUntil = 0;
+  server.on('drop', () => {
+    dropped++;
+    const now = Date.now();
+    if (now < quietUntil) return;
+    log.warn({ dropped, limit: cfg.httpMaxConnections }, 'closed new connections: the connection limit is reached (HOOKWELL_HTTP_MAX_CONNECTIONS)');
+    dropped = 0;
+    quietUntil = now + 60_000;
+  });
 }
 
 const STATUS: Record<string, [number, string]> = {
