@@ -77,4 +77,24 @@ describe('RecordSplitter', () => {
     assert.equal(Buffer.byteLength(exact), 100);
     assert.deepEqual(run('ndjson', exact, [50], 100), [exact]);
   });
+
+  it('refuses a record whose bytes are not UTF-8 rather than decode it altered, wherever the body is cut', () => {
+    const bad = Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+    const truncated = Buffer.concat([Buffer.from('{"a":"'), Buffer.from('🏃').subarray(0, 3), Buffer.from('"}')]);
+    for (const record of [bad, truncated]) {
+      for (const [format, body] of [
+        ['json', Buffer.concat([Buffer.from('[{"ok":1},'), record, Buffer.from(']')])],
+        ['ndjson', Buffer.concat([Buffer.from('{"ok":1}\n'), record, Buffer.from('\n')])],
+      ] as const) {
+        for (let cut = 0; cut <= body.length; cut++) {
+          const s = new RecordSplitter(format, 1 << 20);
+          assert.throws(
+            () => [...s.push(body.subarray(0, cut)), ...s.push(body.subarray(cut)), ...s.end()],
+            (e: Error) => e instanceof BadRequestError && e.code === 'invalid_utf8' && /record 2 is not valid UTF-8/.test(e.message),
+            `${format}, cut at ${cut}`,
+          );
+        }
+      }
+    }
+  });
 });

@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError } from '../domain/errors.js';
+import { BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../domain/errors.js';
+import { tooDeepAt, tooDeepMessage } from '../domain/json-limits.js';
 import { ChunkPlan, dateReader, notices, recordProblem } from '../domain/backfill.js';
 import { RecordSplitter } from '../domain/record-stream.js';
 import type { Backfill, BackfillChunk } from '../domain/types.js';
 import type { BackfillRecord } from '../store/store.js';
 import { errorResponses } from './schemas.js';
-import { answerRepeat, listQuery as toListQuery, type Deps } from './http.js';
+import { answerRepeat, listQuery as toListQuery, notUtf8Charset, type Deps } from './http.js';
 import { requireApp } from './applications.js';
 import { uploadProgress } from './limits.js';
 
@@ -98,6 +99,9 @@ export async function backfillRoutes(app: FastifyInstance, d: Deps): Promise<voi
       '/api/v1/app/:app_id/backfill',
       {
         config: { streamedBody: true },
+        // Before the body is read: any other type would reach the handler as something other
+        // than the request stream.
+        onRequest: (req, _reply, done) => done(uploadTypeProblem(req.headers['content-type'])),
         schema: {
           operationId: 'hookwell.backfill.create',
           summary: "Upload a user's history of one resource; Hookwell keeps it in chunks and notifies historical.data.<resource>.created",
@@ -125,6 +129,19 @@ export async function backfillRoutes(app: FastifyInstance, d: Deps): Promise<voi
       (req, reply) => upload(d, req, reply),
     );
   });
+}
+
+/** Why an upload's Content-Type is refused (415), or undefined when it is one taken. */
+function uploadTypeProblem(contentType: string | undefined): UnsupportedMediaTypeError | undefined {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json' && !NDJSON_TYPES.includes(type)) {
+    return new UnsupportedMediaTypeError(
+      `send the records as NDJSON (${NDJSON_TYPES.join(', ')}) or as a JSON array (application/json); ${type === '' ? 'the request has no Content-Type' : `not ${type}`}`,
+    );
+  }
+  const charset = notUtf8Charset(contentType);
+  if (charset !== null) return new UnsupportedMediaTypeError(`the body's charset is ${charset}; send the records in UTF-8 (charset=utf-8, or no charset)`);
+  return undefined;
 }
 
 /** The upload, read as it arrives (see BATCH_RECORDS for what it holds in memory). */
@@ -182,6 +199,8 @@ async function upload(d: Deps, req: FastifyRequest<{ Params: { app_id: string };
         throw new BadRequestError(`record ${n} is not valid JSON: ${(err as Error).message}`, 'invalid_json');
       }
       if (typeof record !== 'object' || record === null || Array.isArray(record)) throw recordProblem(n, `record ${n} is not a JSON object`, 'type_error');
+      // Records are served again as they are, but a reader walks them (see MAX_JSON_DEPTH).
+      if (tooDeepAt(text) !== -1) throw recordProblem(n, tooDeepMessage(`record ${n}`), 'value_error.depth');
       plan.add(readDate(record, n));
       batch.push({ seq: n - 1, record: text });
       batchBytes += text.length;

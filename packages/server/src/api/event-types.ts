@@ -8,7 +8,8 @@ import { fromCatalog, fromOpenApi, type ImportedEventType } from '../domain/even
 import { loadCatalog } from '../catalog.js';
 import { BadRequestError } from '../domain/errors.js';
 import { errorResponses, listQuery, ref } from './schemas.js';
-import { listQuery as toListQuery, type Deps } from './http.js';
+import { listQuery as toListQuery, tooDeep, type Deps } from './http.js';
+import { depthExceeds, tooDeepAt } from '../domain/json-limits.js';
 import { presentEventType } from './present.js';
 
 interface EventTypeBody {
@@ -89,6 +90,9 @@ function differs(existing: EventType, e: ImportedEventType): boolean {
     existing.groupName !== e.groupName ||
     existing.deprecated !== e.deprecated ||
     canonical(existing.featureFlags) !== canonical(e.featureFlags) ||
+    // One stored before JSON input was held to the depth limit is too deep to walk; the
+    // imported one, within it, replaces it.
+    depthExceeds(existing.schemas) ||
     canonical(existing.schemas) !== canonical(e.schemas)
   );
 }
@@ -176,6 +180,8 @@ function entriesOf(b: ImportBody): ImportedEventType[] {
   } catch (err) {
     throw ValidationError.field(['body', 'specRaw'], `is not a JSON document: ${(err as Error).message}`);
   }
+  // Text inside the body: the body parser's depth limit has not seen into it.
+  if (tooDeepAt(b.specRaw!) !== -1) throw tooDeep(b.specRaw!, ['body', 'specRaw'], 'specRaw');
   return fromOpenApi(parsed);
 }
 
@@ -252,7 +258,7 @@ export function eventTypeRoutes(app: FastifyInstance, d: Deps): void {
       const page = await d.store.listEventTypes(toListQuery(req.query, 'ascending'), req.query.include_archived === true);
       return {
         ...page,
-        data: page.data.map((t) => ({ ...presentEventType(t), schemas: req.query.with_content ? t.schemas : null })),
+        data: page.data.map((t) => (req.query.with_content ? presentEventType(t) : { ...presentEventType(t), schemas: null })),
       };
     },
   );

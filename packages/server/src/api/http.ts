@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash, hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Ajv, type ErrorObject } from 'ajv';
@@ -14,10 +15,12 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   UnavailableError,
+  UnsupportedMediaTypeError,
   ValidationError,
   type FieldProblem,
 } from '../domain/errors.js';
 import type { ListQuery } from '../domain/types.js';
+import { pathAt, tooDeepAt, tooDeepInBytes, tooDeepMessage } from '../domain/json-limits.js';
 import { LIMITS } from '../domain/limits.js';
 import type { IdempotentResponse, Store } from '../store/store.js';
 import { SCHEMAS } from './schemas.js';
@@ -95,6 +98,7 @@ export function installErrors(app: FastifyInstance, log: Logger): void {
     if (err instanceof PayloadTooLargeError) return reply.code(413).send({ code: 'payload_too_large', detail: err.message });
     if (err instanceof BadRequestError) return reply.code(400).send({ code: err.code, detail: err.message });
     if (err instanceof UnavailableError) return reply.code(503).send({ code: 'unavailable', detail: err.message });
+    if (err instanceof UnsupportedMediaTypeError) return reply.code(415).send({ code: 'unsupported_media_type', detail: err.message });
     switch (err.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
         return reply.code(413).send({ code: 'payload_too_large', detail: 'the request body is larger than the limit' });
@@ -122,16 +126,59 @@ const capitalise = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1)
 /** JSON bodies are parsed here so the raw text stays available (payloads are kept byte for byte). */
 export function installJsonParser(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    const text = body as string;
+  // Read as bytes: decoding to a string would turn bytes that are not UTF-8 into U+FFFD
+  // unnoticed, and a payload is delivered byte for byte.
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    const bytes = body as Buffer;
+    const charset = notUtf8Charset(req.headers['content-type']);
+    if (charset !== null) return done(new UnsupportedMediaTypeError(`the body's charset is ${charset}; send JSON in UTF-8 (charset=utf-8, or no charset)`), undefined);
+    if (!isUtf8(bytes)) return done(new BadRequestError(notUtf8Detail(bytes, 'the body'), 'invalid_utf8'), undefined);
+    const text = bytes.toString('utf8');
     req.rawBody = text;
     if (text.trim() === '') return done(null, undefined);
+    let value: unknown;
     try {
-      done(null, JSON.parse(text));
+      value = JSON.parse(text);
     } catch (err) {
-      done(new BadRequestError(`the body is not valid JSON: ${(err as Error).message}`, 'invalid_json'), undefined);
+      return done(new BadRequestError(`the body is not valid JSON: ${(err as Error).message}`, 'invalid_json'), undefined);
     }
+    // Checked on the text that was parsed, so nothing downstream (the schema check, Ajv,
+    // storage, the answer's serialiser) ever walks a value deeper than the limit.
+    if (tooDeepInBytes(bytes) !== -1) return done(tooDeep(text, ['body'], 'the body'), undefined);
+    done(null, value);
   });
+  // Fastify's own text/plain parser would hand a JSON route a string, refused then as "body
+  // must be object"; the type is what is wrong. An empty body is the route's to judge (a
+  // bodiless POST from a client that labels every request).
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('text/plain', (req, _payload, done) => {
+    if (req.headers['content-length'] === '0') return done(null, undefined);
+    done(new UnsupportedMediaTypeError('send the body as application/json'), undefined);
+  });
+}
+
+/** The charset a Content-Type names when it is not UTF-8 (JSON is UTF-8: RFC 8259 §8.1), else null. */
+export function notUtf8Charset(contentType: string | undefined): string | null {
+  const m = contentType === undefined ? null : /;\s*charset\s*=\s*("?)([^";\s]*)\1/i.exec(contentType);
+  if (m === null) return null;
+  const name = m[2]!.toLowerCase();
+  return name === 'utf-8' || name === 'utf8' ? null : `"${m[2]}"`;
+}
+
+/** Where the first byte that is not UTF-8 is, for a 400's detail. */
+export function notUtf8Detail(bytes: Buffer, what: string): string {
+  // The first replacement character of the decoded text marks it; its byte offset is that
+  // of the text before it (found only on this error path).
+  const text = bytes.toString('utf8');
+  const at = text.indexOf('\uFFFD');
+  const offset = at === -1 ? 0 : Buffer.byteLength(text.slice(0, at));
+  return `${what} is not valid UTF-8 (byte ${offset} is 0x${(bytes[offset] ?? 0).toString(16).padStart(2, '0')}); send JSON in UTF-8`;
+}
+
+/** A 422 naming where in a JSON document (`text`, under `loc`) its nesting goes past the limit. */
+export function tooDeep(text: string, loc: string[], what: string): ValidationError {
+  const at = tooDeepAt(text);
+  return ValidationError.field([...loc, ...pathAt(text, at === -1 ? 0 : at)], tooDeepMessage(what), 'value_error.depth');
 }
 
 // --- authentication ---------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // under both names (eventTypes/filterTypes, throttleRate/rateLimit).
 import { STATUS_TEXT, type Application, type Attempt, type Delivery, type Endpoint, type EventType, type Message } from '../domain/types.js';
 import { Status } from '../domain/types.js';
+import { depthExceeds, MAX_JSON_DEPTH, tooDeepAt } from '../domain/json-limits.js';
 
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -42,13 +43,30 @@ export function presentEndpoint(e: Endpoint) {
   };
 }
 
+/**
+ * A stored payload as a value to answer with. One stored before JSON input was held to
+ * MAX_JSON_DEPTH may nest deeper than a serialiser can walk (thousands of levels): it is
+ * shown as `{}`, as without content, rather than fail every listing that includes it. It
+ * is still delivered as stored.
+ */
+function storedPayload(text: string): unknown {
+  return tooDeepAt(text) === -1 ? JSON.parse(text) : {};
+}
+
+/** An event type's schemas as stored, but for a version nested too deep to answer with (as storedPayload). */
+function storedSchemas(schemas: Record<string, unknown> | null): Record<string, unknown> | null {
+  // The schemas object sits at level 2 of a request body; the versions below it at 3.
+  if (schemas === null || !depthExceeds(schemas, MAX_JSON_DEPTH - 1)) return schemas;
+  return Object.fromEntries(Object.entries(schemas).map(([v, schema]) => [v, depthExceeds(schema, MAX_JSON_DEPTH - 2) ? {} : schema]));
+}
+
 /** `payload` may be given already parsed, to spare a parse on the hot path. */
 export function presentMessage(m: Message, withContent = true, parsed?: unknown) {
   return {
     id: m.id,
     eventId: m.eventId,
     eventType: m.eventType,
-    payload: withContent && m.payload !== null ? (parsed ?? JSON.parse(m.payload)) : {},
+    payload: withContent && m.payload !== null ? (parsed ?? storedPayload(m.payload)) : {},
     channels: m.channels,
     tags: m.tags,
     dataId: m.dataId,
@@ -95,7 +113,7 @@ export function presentEventType(t: EventType) {
     description: t.description,
     archived: t.archived,
     deprecated: t.deprecated,
-    schemas: t.schemas,
+    schemas: storedSchemas(t.schemas),
     featureFlags: t.featureFlags,
     featureFlag: t.featureFlags?.[0] ?? null,
     groupName: t.groupName,

@@ -42,3 +42,6 @@ export class BadRequestError extends Error {
 }
 
 export class UnavailableError extends Error {}
+
+/** A body of a type, or in a charset, that the route does not take: answered 415. */
+export class UnsupportedMediaTypeError extends Error {}

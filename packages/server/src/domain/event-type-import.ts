@@ -1,6 +1,7 @@
 import { ValidationError } from './errors.js';
 import { LIMITS } from './limits.js';
 import { isName } from './names.js';
+import { MAX_JSON_DEPTH } from './json-limits.js';
 
 /** An event type as imported: from a catalogue file, or from one webhook of an OpenAPI document. */
 export interface ImportedEventType {
@@ -86,24 +87,53 @@ export function fromOpenApi(spec: unknown): ImportedEventType[] {
   return out;
 }
 
-/** A copy of `node` with local `$ref`s replaced by what they point to (cycles are refused). */
-function resolveRefs(node: unknown, root: Record<string, unknown>, loc: string[], seen: string[] = []): unknown {
-  if (Array.isArray(node)) return node.map((n) => resolveRefs(n, root, loc, seen));
+/**
+ * Most values one webhook's schema may hold once its references are resolved. Each
+ * reference is copied in where it is used, so a chain of schemas that each use the next
+ * twice doubles at every step: 40 of them would be 2^40 values from a small document.
+ */
+export const MAX_RESOLVED_VALUES = 100_000;
+
+/**
+ * Most levels a schema may nest once resolved: stored under `schemas` and a version, it is
+ * shown (and may be sent back) two levels down in a body held to MAX_JSON_DEPTH.
+ */
+const MAX_SCHEMA_DEPTH = MAX_JSON_DEPTH - 2;
+
+/**
+ * A copy of `node` with local `$ref`s replaced by what they point to (cycles are refused),
+ * held to MAX_SCHEMA_DEPTH and MAX_RESOLVED_VALUES; so its recursion is bounded too.
+ */
+function resolveRefs(node: unknown, root: Record<string, unknown>, loc: string[], seen: string[] = [], budget = { values: 0 }, depth = 1): unknown {
+  if (++budget.values > MAX_RESOLVED_VALUES) {
+    bad(loc, `with its references resolved, the schema holds more than ${MAX_RESOLVED_VALUES} values; refer to shared parts fewer times`);
+  }
+  if (typeof node !== 'object' || node === null) return node;
+  if (depth > MAX_SCHEMA_DEPTH) {
+    bad(loc, `with its references resolved, the schema nests objects and arrays more than ${MAX_SCHEMA_DEPTH} levels deep (${MAX_JSON_DEPTH} levels with the "schemas" and version around it)`);
+  }
+  if (Array.isArray(node)) return node.map((n) => resolveRefs(n, root, loc, seen, budget, depth + 1));
   if (!isObject(node)) return node;
   if (typeof node.$ref === 'string') {
     const ref = node.$ref;
     if (!ref.startsWith('#/')) bad(loc, `cannot follow the reference "${ref}": only references within the document are resolved`);
     if (seen.includes(ref)) bad(loc, `the reference "${ref}" refers to itself; recursive schemas cannot be imported`);
     let target: unknown = root;
-    for (const part of ref.slice(2).split('/').map((p) => decodeURIComponent(p).replace(/~1/g, '/').replace(/~0/g, '~'))) {
-      target = isObject(target) ? target[part] : undefined;
+    for (const part of ref.slice(2).split('/')) {
+      let name: string;
+      try {
+        name = decodeURIComponent(part).replace(/~1/g, '/').replace(/~0/g, '~');
+      } catch {
+        bad(loc, `the reference "${ref}" is not a valid JSON pointer (a malformed %-escape)`);
+      }
+      target = isObject(target) && Object.hasOwn(target, name) ? target[name] : undefined;
     }
     if (target === undefined) bad(loc, `the reference "${ref}" points at nothing`);
     const { $ref: _ref, ...siblings } = node;
-    const resolved = resolveRefs(target, root, loc, [...seen, ref]);
-    return Object.keys(siblings).length === 0 ? resolved : { ...(resolved as object), ...(resolveRefs(siblings, root, loc, seen) as object) };
+    // What it points to takes its place, at its level.
+    const resolved = resolveRefs(target, root, loc, [...seen, ref], budget, depth);
+    return Object.keys(siblings).length === 0 ? resolved : { ...(resolved as object), ...(resolveRefs(siblings, root, loc, seen, budget, depth) as object) };
   }
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(node)) out[k] = resolveRefs(v, root, loc, seen);
-  return out;
+  // Built from entries, so a member named "__proto__" stays a member.
+  return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, resolveRefs(v, root, loc, seen, budget, depth + 1)]));
 }

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { BadRequestError, PayloadTooLargeError } from './errors.js';
 
 /**
@@ -134,7 +135,11 @@ export class RecordSplitter {
     if (size > this.maxRecordBytes) {
       throw new PayloadTooLargeError(size, this.maxRecordBytes, `record ${this.count + 1} is larger than the limit of ${this.maxRecordBytes} bytes per record`);
     }
-    let text = (this.parts.length === 0 ? tail : Buffer.concat([...this.parts, tail])).toString('utf8');
+    const bytes = this.parts.length === 0 ? tail : Buffer.concat([...this.parts, tail]);
+    // Checked before decoding, which would put U+FFFD in place of bytes that are not UTF-8
+    // and store the record altered. A record's bytes are whole: it ends on an ASCII byte.
+    if (!isUtf8(bytes)) throw new BadRequestError(`record ${this.count + 1} is not valid UTF-8; send the records in UTF-8`, 'invalid_utf8');
+    let text = bytes.toString('utf8');
     this.parts = [];
     this.partBytes = 0;
     if (this.format === 'ndjson') {
