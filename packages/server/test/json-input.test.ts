@@ -260,6 +260,23 @@ describe('JSON input', () => {
     }
   });
 
+  test('a message committed is answered 202 even when its answer cannot be kept for idempotent replay', async () => {
+    const messages = await count(server, 'messages');
+    const store = server.hw.store;
+    const put = store.putIdempotent;
+    store.putIdempotent = async () => {
+      throw new Error('disk full');
+    };
+    try {
+      const res = await server.api('POST', '/api/v1/app/acme/msg', { eventType: 'user.created', payload: { once: true } }, { 'idempotency-key': 'kept-or-not' });
+      assert.equal(res.status, 202, res.text);
+      assert.equal(res.body.payload.once, true, res.text);
+    } finally {
+      store.putIdempotent = put;
+    }
+    assert.equal(await count(server, 'messages'), messages + 1);
+  });
+
   test('unusual but valid JSON is accepted and delivered byte for byte', async () => {
     const payloads = [
       '{"__proto__":{"admin":true},"constructor":{"prototype":{"x":1}}}',

@@ -327,7 +327,15 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
         body: typeof payload === 'string' ? payload : '',
         createdAt: Date.now(),
       })
-      .then(() => done(null, payload), done);
+      .then(
+        () => done(null, payload),
+        (err: unknown) => {
+          // The work is committed: answering 500 now would tell the client it failed, and
+          // its retry would do it twice. Only the replay of this answer is lost.
+          req.log.error({ err, idempotencyKey: idem.key }, 'storing the answer for idempotent replay failed; answering as done');
+          done(null, payload);
+        },
+      );
   });
 
   const finish = (req: FastifyRequest): void => {
