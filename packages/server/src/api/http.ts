@@ -24,6 +24,7 @@ import { pathAt, tooDeepAt, tooDeepInBytes, tooDeepMessage } from '../domain/jso
 import { LIMITS } from '../domain/limits.js';
 import type { IdempotentResponse, Store } from '../store/store.js';
 import { SCHEMAS } from './schemas.js';
+import { splitMember } from './raw-json.js';
 
 export interface Deps {
   store: Store;
@@ -41,9 +42,13 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route reads its body as a stream, and handles an idempotency-key itself. */
     streamedBody?: boolean;
+    /** The body's `payload` object is kept as text (`rawPayload`), not parsed; see splitMember. */
+    payloadAsText?: boolean;
   }
   interface FastifyRequest {
     rawBody?: string;
+    /** On a `payloadAsText` route: the exact text of the body's payload; `body.payload` is then `{}`. */
+    rawPayload?: string;
     /** The idempotency-key this request holds; bodyHash null until a streamed body is read. */
     idempotency?: { scope: string; key: string; bodyHash: string | null; done: () => void };
   }
@@ -138,7 +143,7 @@ export function installJsonParser(app: FastifyInstance): void {
     if (text.trim() === '') return done(null, undefined);
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      value = parseBody(req, text);
     } catch (err) {
       return done(new BadRequestError(`the body is not valid JSON: ${(err as Error).message}`, 'invalid_json'), undefined);
     }
@@ -179,6 +184,22 @@ export function notUtf8Detail(bytes: Buffer, what: string): string {
 export function tooDeep(text: string, loc: string[], what: string): ValidationError {
   const at = tooDeepAt(text);
   return ValidationError.field([...loc, ...pathAt(text, at === -1 ? 0 : at)], tooDeepMessage(what), 'value_error.depth');
+}
+
+/**
+ * The body's value. On a `payloadAsText` route a valid body's payload object is left as
+ * text, so a large payload is not built as a tree (and serialised again) only to be stored
+ * as the text it came as; any other body is parsed whole, errors included.
+ */
+function parseBody(req: FastifyRequest, text: string): unknown {
+  if (req.routeOptions.config.payloadAsText === true) {
+    const split = splitMember(text, 'payload');
+    if (split !== null) {
+      req.rawPayload = split.value;
+      return JSON.parse(split.rest);
+    }
+  }
+  return JSON.parse(text);
 }
 
 // --- authentication ---------------------------------------------------------------------
@@ -324,7 +345,7 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
       .putIdempotent(idem.scope, idem.key, {
         bodyHash: idem.bodyHash,
         statusCode: reply.statusCode,
-        body: typeof payload === 'string' ? payload : '',
+        body: typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : '',
         createdAt: Date.now(),
       })
       .then(

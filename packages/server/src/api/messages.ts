@@ -5,7 +5,7 @@ import { checkName } from '../domain/names.js';
 import type { MessageFilter, Work } from '../store/store.js';
 import { errorResponses, listQuery, messageFilterQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, timeParam, type Deps } from './http.js';
-import { presentMessage } from './present.js';
+import { messageOutJson, presentMessage } from './present.js';
 import { appInput, requireApp, type ApplicationBody } from './applications.js';
 import { rawMember } from './raw-json.js';
 import { POLL_MS } from '../delivery/dispatcher.js';
@@ -13,6 +13,7 @@ import { POLL_MS } from '../delivery/dispatcher.js';
 interface MessageBody {
   eventType: string;
   eventId?: string | null;
+  /** `{}` in the create route's handler: the payload is `req.rawPayload`, kept as text. */
   payload: Record<string, unknown>;
   channels?: string[] | null;
   tags?: string[] | null;
@@ -92,6 +93,9 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
     '/api/v1/app/:app_id/msg',
     {
       bodyLimit,
+      // The payload is stored, delivered and echoed as its text: a large one is never built
+      // as a tree (see splitMember).
+      config: { payloadAsText: true },
       schema: {
         operationId: 'v1.message.create',
         summary: 'Send a message to every endpoint that subscribes to it',
@@ -105,7 +109,7 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const payload = rawMember(req.rawBody!, 'payload')!;
+      const payload = req.rawPayload ?? rawMember(req.rawBody!, 'payload')!;
       const size = Buffer.byteLength(payload);
       if (size > d.cfg.maxPayloadBytes) throw new PayloadTooLargeError(size, d.cfg.maxPayloadBytes);
       const deliverAt = deliverAtOf(req.body.deliverAt);
@@ -116,7 +120,7 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
         a = await d.store.createApp(appInput(req.body.application, req.params.app_id));
       }
       const b = req.body;
-      await d.payloads.check(b.eventType, b.payload);
+      await d.payloads.checkText(b.eventType, payload);
       const input = {
         eventId: b.eventId ?? null,
         eventType: b.eventType,
@@ -138,7 +142,8 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
         // now would find nothing, and at ingest rates that is a claim per commit.
         const dueSoon = input.deliverAt === null || input.deliverAt <= Date.now() + POLL_MS;
         if (created.deliveries > leased.length && dueSoon) d.dispatcher.notify();
-        return reply.code(202).send(presentMessage(created.message, req.query.with_content !== false, b.payload));
+        const out = messageOutJson(created.message, req.query.with_content !== false);
+        return reply.code(202).header('content-type', 'application/json; charset=utf-8').send(out);
       } finally {
         d.dispatcher.settle(offer, leased);
       }

@@ -74,6 +74,27 @@ export function presentMessage(m: Message, withContent = true, parsed?: unknown)
   };
 }
 
+/**
+ * A message as MessageOut JSON with its payload's stored text spliced in, rather than parsed
+ * and serialised again: for a large payload a tree and a second string of it are spared.
+ * The fields come in the order the MessageOut serialiser writes them. A large one is
+ * written into a Buffer, so the payload is copied once, outside the JavaScript heap.
+ */
+export function messageOutJson(m: Message, withContent = true): string | Buffer {
+  const head = `{"id":${JSON.stringify(m.id)},"eventType":${JSON.stringify(m.eventType)},"payload":`;
+  const tail =
+    `,"timestamp":${JSON.stringify(iso(m.createdAt))},"eventId":${JSON.stringify(m.eventId ?? null)},"channels":${JSON.stringify(m.channels ?? null)}` +
+    `,"tags":${JSON.stringify(m.tags ?? null)},"dataId":${JSON.stringify(m.dataId ?? null)}}`;
+  const payload = withContent && m.payload !== null ? m.payload : '{}';
+  if (payload.length < 16 * 1024) return head + payload + tail;
+  const size = Buffer.byteLength(head) + Buffer.byteLength(payload) + Buffer.byteLength(tail);
+  const out = Buffer.allocUnsafe(size);
+  let at = out.write(head, 0, 'utf8');
+  at += out.write(payload, at, 'utf8');
+  out.write(tail, at, 'utf8');
+  return out;
+}
+
 function deliveryStatus(d: Delivery) {
   return {
     status: d.status,

@@ -98,6 +98,15 @@ export class PayloadValidator {
     throw new ValidationError(payloadProblems(validate.errors ?? []));
   }
 
+  /** As check, for a payload kept as JSON text: it is parsed only when it must match a schema. */
+  async checkText(eventType: string, text: string): Promise<void> {
+    const type = await this.eventType(eventType);
+    if (type === null || !(type.validate || this.validateAll)) return;
+    const validate = this.validatorFor(type);
+    if (validate === null || validate(JSON.parse(text))) return;
+    throw new ValidationError(payloadProblems(validate.errors ?? []));
+  }
+
   /** An event type changed here: read it afresh next time. */
   forget(name: string): void {
     this.types.delete(name);
