@@ -104,6 +104,19 @@ describe('payload validation', () => {
     assert.equal((await server.api('GET', '/api/v1/event-type/no.schema')).status, 404);
   });
 
+  it('creates no application for a message it refuses', async () => {
+    const refused = await server.api('POST', '/api/v1/app/new-app/msg', {
+      eventType: 'daily.data.workouts.created',
+      payload: { ...good, data: { ...good.data, calories: 'many' } },
+      application: { name: 'New app' },
+    });
+    assert.equal(refused.status, 422, refused.text);
+    assert.equal((await server.api('GET', '/api/v1/app/new-app')).status, 404, 'the application was created for a refused message');
+    const accepted = await server.api('POST', '/api/v1/app/new-app/msg', { eventType: 'daily.data.workouts.created', payload: good, application: { name: 'New app' } });
+    assert.equal(accepted.status, 202, accepted.text);
+    assert.equal((await server.api('GET', '/api/v1/app/new-app')).status, 200);
+  });
+
   it('accepts draft-07 schemas as well', async () => {
     const draft7 = { $schema: 'http://json-schema.org/draft-07/schema#', type: 'object', required: ['n'], properties: { n: { type: 'integer' } } };
     assert.equal((await server.api('POST', '/api/v1/event-type', { name: 'old.draft', description: 'x', schemas: { '1': draft7 }, validate: true })).status, 201);

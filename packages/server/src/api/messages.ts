@@ -113,14 +113,15 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       const size = Buffer.byteLength(payload);
       if (size > d.cfg.maxPayloadBytes) throw new PayloadTooLargeError(size, d.cfg.maxPayloadBytes);
       const deliverAt = deliverAtOf(req.body.deliverAt);
+      const b = req.body;
+      // Before an application is created for it: a refused message leaves nothing behind.
+      await d.payloads.checkText(b.eventType, payload);
       let a = await d.store.getApp(req.params.app_id);
       if (a === null) {
         if (req.body.application === undefined) throw new NotFoundError('application', req.params.app_id);
         checkName(req.params.app_id, ['path', 'app_id']);
         a = await d.store.createApp(appInput(req.body.application, req.params.app_id));
       }
-      const b = req.body;
-      await d.payloads.checkText(b.eventType, payload);
       const input = {
         eventId: b.eventId ?? null,
         eventType: b.eventType,
