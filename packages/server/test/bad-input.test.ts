@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
-import { eventually, query, startReceiver, startServer, TOKEN, type Receiver, type TestServer } from './helpers.js';
+import { eventually, query, request, startReceiver, startServer, TOKEN, type Receiver, type TestServer } from './helpers.js';
 
 const TABLES = ['applications', 'endpoints', 'messages', 'deliveries', 'attempts', 'event_types'] as const;
 type Counts = Record<(typeof TABLES)[number], number>;
@@ -58,17 +58,8 @@ function assertError(res: Res, status: number, code: string): void {
 }
 
 /** A request with exactly the given headers (no admin token unless given). */
-async function send(server: TestServer, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Res> {
-  const res = await fetch(server.url + path, { method, headers, body });
-  const text = await res.text();
-  let parsed: any;
-  try {
-    parsed = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  return { status: res.status, body: parsed, text, headers: res.headers };
-}
+const send = (server: TestServer, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Res> =>
+  request(server.url + path, method, headers, body);
 
 describe('bad input', () => {
   let server: TestServer;

@@ -29,13 +29,34 @@ export function tempDir(): { dir: string; cleanup: () => void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+export interface ApiResponse {
+  status: number;
+  /** The body parsed as JSON; undefined when empty or not JSON. */
+  body: any;
+  text: string;
+  headers: Headers;
+}
+
+/** One request with exactly the given headers and body, its answer read whole. */
+export async function request(url: string, method: string, headers: Record<string, string>, body?: string | Uint8Array): Promise<ApiResponse> {
+  const res = await fetch(url, { method, headers, body: typeof body === 'object' ? new Uint8Array(body) : body });
+  const text = await res.text();
+  let parsed: unknown = undefined;
+  try {
+    parsed = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, body: parsed, text, headers: res.headers };
+}
+
 export interface TestServer {
   hw: Hookwell;
   url: string;
   cfg: Config;
   dbPath: string;
   /** Calls the management API with the admin token. */
-  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; text: string; headers: Headers }>;
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
   stop(): Promise<void>;
 }
 
@@ -90,25 +111,12 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
   };
   const hw = await startHookwell(cfg, createLogger(cfg.logLevel));
   const url = hw.url!;
-  const api: TestServer['api'] = async (method, path, body, headers = {}) => {
-    const res = await fetch(url + path, {
-      method,
-      headers: {
-        authorization: `Bearer ${TOKEN}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...headers,
-      },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let parsed: unknown = undefined;
-    try {
-      parsed = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    return { status: res.status, body: parsed, text, headers: res.headers };
-  };
+  const api: TestServer['api'] = (method, path, body, headers = {}) =>
+    request(url + path, method, {
+      authorization: `Bearer ${TOKEN}`,
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...headers,
+    }, body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body));
   return {
     hw,
     url,

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { eventually, startReceiver, startServer, TOKEN, type Receiver, type TestServer } from './helpers.js';
+import { eventually, request, startReceiver, startServer, TOKEN, type Receiver, type TestServer } from './helpers.js';
 import { MAX_JSON_DEPTH } from '../src/domain/json-limits.js';
 
 type Res = Awaited<ReturnType<TestServer['api']>>;
@@ -43,17 +43,8 @@ const arrays = (n: number, inner = ''): string => '['.repeat(n) + inner + ']'.re
 /** `n` objects, one inside the other under "a". */
 const objects = (n: number, inner = '1'): string => '{"a":'.repeat(n) + inner + '}'.repeat(n);
 
-async function send(server: TestServer, method: string, path: string, headers: Record<string, string>, body?: string | Buffer): Promise<Res> {
-  const res = await fetch(server.url + path, { method, headers: { authorization: `Bearer ${TOKEN}`, ...headers }, body } as RequestInit);
-  const text = await res.text();
-  let parsed: any;
-  try {
-    parsed = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  return { status: res.status, body: parsed, text, headers: res.headers };
-}
+const send = (server: TestServer, method: string, path: string, headers: Record<string, string>, body?: string | Buffer): Promise<Res> =>
+  request(server.url + path, method, { authorization: `Bearer ${TOKEN}`, ...headers }, body);
 
 function assertTooDeep(res: Res, locStart: string[]): void {
   assert.equal(res.status, 422, res.text.slice(0, 500));
