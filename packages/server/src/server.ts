@@ -122,7 +122,25 @@ export async function buildApi(deps: Deps): Promise<FastifyInstance> {
  */
 async function openStore(cfg: Config, log: Logger, tool = false): Promise<{ store: Store; notifier: WorkNotifier | null }> {
   if (!isPostgresUrl(cfg.db)) {
-    return { store: SqliteStore.open(cfg.db, { releaseLeases: !tool }), notifier: null };
+    let failing = false;
+    const store = SqliteStore.open(cfg.db, {
+      releaseLeases: !tool,
+      probeBytes: cfg.maxPayloadBytes,
+      tightened: ({ file, was }) => log.warn({ file, was, now: '0600' }, 'a database file was readable by other users; made it owner-only'),
+      health: {
+        failed: (err) => {
+          if (failing) return;
+          failing = true;
+          log.error({ err }, 'the database cannot write; writes are answered 503 and health fails until one succeeds');
+        },
+        succeeded: () => {
+          if (!failing) return;
+          failing = false;
+          log.info('the database writes again');
+        },
+      },
+    });
+    return { store, notifier: null };
   }
   let down = false;
   const health: DatabaseHealth = {

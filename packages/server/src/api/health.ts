@@ -7,14 +7,14 @@ export function healthRoutes(app: FastifyInstance, d: Deps): void {
     {
       schema: {
         operationId: 'v1.health.get',
-        summary: 'Answers 204 while the server and its database work',
+        summary: 'Answers 204 while the server and its database work; 503 while the database is unreachable or cannot write',
         tags: ['Health'],
         security: [],
         response: { 204: { type: 'null', description: 'Healthy' } },
       },
     },
     async (_req, reply) => {
-      await d.store.getMeta('schema');
+      await d.store.checkHealth();
       return reply.code(204).send();
     },
   );

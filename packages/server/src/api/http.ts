@@ -102,7 +102,9 @@ export function installErrors(app: FastifyInstance, log: Logger): void {
     if (err instanceof ConflictError) return reply.code(409).send({ code: err.code, detail: err.message });
     if (err instanceof PayloadTooLargeError) return reply.code(413).send({ code: 'payload_too_large', detail: err.message });
     if (err instanceof BadRequestError) return reply.code(400).send({ code: err.code, detail: err.message });
-    if (err instanceof UnavailableError) return reply.code(503).send({ code: 'unavailable', detail: err.message });
+    if (err instanceof UnavailableError) {
+      return reply.code(503).header('retry-after', String(err.retryAfterSeconds)).send({ code: 'unavailable', detail: err.message });
+    }
     if (err instanceof UnsupportedMediaTypeError) return reply.code(415).send({ code: 'unsupported_media_type', detail: err.message });
     switch (err.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':

@@ -41,7 +41,12 @@ export class BadRequestError extends Error {
   }
 }
 
-export class UnavailableError extends Error {}
+/** The server cannot do it now (its database is down, its disk full): answered 503 with Retry-After. */
+export class UnavailableError extends Error {
+  constructor(message: string, readonly retryAfterSeconds = 5) {
+    super(message);
+  }
+}
 
 /** A body of a type, or in a charset, that the route does not take: answered 415. */
 export class UnsupportedMediaTypeError extends Error {}

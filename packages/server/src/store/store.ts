@@ -218,6 +218,8 @@ export interface Store {
    */
   readonly leasesOnCreate: boolean;
   close(): Promise<void>;
+  /** Throws UnavailableError while the database cannot do its work (for GET /health). */
+  checkHealth(): Promise<void>;
 
   getMeta(key: string): Promise<string | null>;
   setMeta(key: string, value: string): Promise<void>;

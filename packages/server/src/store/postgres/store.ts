@@ -252,6 +252,10 @@ export class PostgresStore implements Store {
     await this.pool.end();
   }
 
+  async checkHealth(): Promise<void> {
+    await this.getMeta('schema');
+  }
+
   // --- meta -------------------------------------------------------------------------
 
   async getMeta(key: string): Promise<string | null> {

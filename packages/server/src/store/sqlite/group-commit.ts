@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
+import { UnavailableError } from '../../domain/errors.js';
 
 interface Job {
   fn: () => unknown;
@@ -12,6 +13,40 @@ interface Job {
 }
 
 type Outcome = { ok: boolean; value: unknown };
+
+/** Hears when writes start failing for want of disk (or the disk failing), and when one works again. */
+export interface WriteHealth {
+  failed(err: unknown): void;
+  succeeded(): void;
+}
+
+/** Below this much free space the log is kept small (see watchSpace): a little above the ~40 MB it reaches between checkpoints. */
+const LOW_SPACE_BYTES = 64 * 1024 * 1024;
+const TRUNCATE_LOG_AT = 1024 * 1024;
+
+/** How long a client told the disk is full is asked to wait: freeing space takes a person or a clean-up job. */
+const FULL_RETRY_AFTER_S = 30;
+
+/**
+ * A write that failed because the disk did, not because of what was written: the disk is
+ * full, an I/O error, or the file system turned read-only. Such a failure is the server's,
+ * answered 503 (try again later), and it sinks the whole transaction, never one job of it.
+ */
+export function storageFailure(err: unknown): UnavailableError | null {
+  if (err instanceof UnavailableError) return err;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return null;
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') {
+    return new UnavailableError('the database cannot write: the disk is full', FULL_RETRY_AFTER_S);
+  }
+  if (code.startsWith('SQLITE_IOERR') || code === 'EIO') {
+    return new UnavailableError(`the database cannot write: a disk I/O error (${code})`, FULL_RETRY_AFTER_S);
+  }
+  if (code.startsWith('SQLITE_READONLY') || code === 'EROFS') {
+    return new UnavailableError(`the database cannot write: its file system is read-only (${code})`, FULL_RETRY_AFTER_S);
+  }
+  return null;
+}
 
 /**
  * Runs writes queued within one turn of the event loop in a single transaction, so
@@ -46,11 +81,18 @@ export class GroupCommit {
   private walFd: number | null = null;
   /** An fdatasync is out; flushes wait for it. */
   private syncing = false;
+  /** When free space was last looked at (see watchSpace). */
+  private spaceCheckedAt = 0;
 
-  /** `onRollback`: a transaction was rolled back whole; what was read from it may be undone. */
+  /**
+   * `onRollback`: a transaction was rolled back whole; what was read from it may be undone.
+   * `health`: told of each commit that failed for the disk's sake, and of each durable one
+   * that succeeded (bookkeeping commits may write nothing, so they prove nothing).
+   */
   constructor(
     private readonly db: Database.Database,
     private readonly onRollback: () => void = () => undefined,
+    private readonly health: WriteHealth = { failed: () => undefined, succeeded: () => undefined },
   ) {
     const wal = this.db.pragma('journal_mode', { simple: true }) === 'wal' && !this.db.memory;
     this.walPath = wal ? `${path.resolve(this.db.name)}-wal` : null;
@@ -126,18 +168,56 @@ export class GroupCommit {
       }
       this.db.exec('COMMIT');
     } catch (err) {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      // After SQLITE_FULL or an I/O error SQLite may have rolled back already.
+      if (this.db.inTransaction) {
+        try {
+          this.db.exec('ROLLBACK');
+        } catch {
+          // Nothing of it was committed either way.
+        }
+      }
       this.onRollback();
-      for (const job of jobs) job.reject(err);
+      const failure = storageFailure(err);
+      if (failure !== null) this.health.failed(err);
+      for (const job of jobs) job.reject(failure ?? err);
       this.settleIdle();
       return;
     }
     if (durable && this.walPath !== null) {
       this.syncWal(jobs, outcomes);
     } else {
+      if (durable) this.health.succeeded();
       settle(jobs, outcomes);
       this.settleIdle();
     }
+    this.watchSpace();
+  }
+
+  /**
+   * Between checkpoints the log grows to about 40 MB (wal_autocheckpoint), and a checkpoint
+   * lets it be written again from its start but does not shrink it. On a volume with less
+   * free than that, the log would take the last of it, and then the database could not take
+   * the log's content either: no checkpoint and no write until a person frees space (the
+   * commit that fails leaves its partial frames in the log, so nothing is left to grow the
+   * database by). So while free space is below LOW_SPACE_BYTES, the log is checkpointed and
+   * truncated whenever it passes TRUNCATE_LOG_AT: the database grows only by what is new,
+   * and the many copies of the same pages in the log give their space back. Looked at four
+   * times a second at most, off the serving thread; the checkpoint itself runs on it,
+   * between transactions and never while a sync is out.
+   */
+  private watchSpace(): void {
+    if (this.walPath === null || Date.now() - this.spaceCheckedAt < 250) return;
+    this.spaceCheckedAt = Date.now();
+    fs.statfs(path.dirname(this.walPath), (err, stats) => {
+      if (err !== null || stats.bavail * stats.bsize >= LOW_SPACE_BYTES) return;
+      if (this.syncing || this.walFd === null || !this.db.open || this.db.inTransaction) return;
+      try {
+        if (fs.fstatSync(this.walFd).size < TRUNCATE_LOG_AT) return;
+        this.db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch {
+        // Tried again after the next commit.
+      }
+    });
   }
 
   /** Syncs the -wal file, then settles the jobs of the commit just made, or fails them. */
@@ -145,9 +225,16 @@ export class GroupCommit {
     this.syncing = true;
     const done = (err: NodeJS.ErrnoException | null) => {
       this.syncing = false;
-      if (err === null) settle(jobs, outcomes);
-      // Committed, but not known to be on disk: the caller must not be told it is stored.
-      else for (const job of jobs) job.reject(new Error(`syncing the database's write-ahead log failed: ${err.message}`));
+      if (err === null) {
+        this.health.succeeded();
+        settle(jobs, outcomes);
+      } else {
+        // Committed, but not known to be on disk: the caller must not be told it is stored.
+        // (Told 503, a client sends again; the copy it may make is whole, never half.)
+        const failure = storageFailure(err);
+        if (failure !== null) this.health.failed(err);
+        for (const job of jobs) job.reject(failure ?? new Error(`syncing the database's write-ahead log failed: ${err.message}`));
+      }
       // What queued meanwhile goes in a turn of its own, once these answers are out.
       if (this.queue.length > 0) setImmediate(() => this.flush());
       else this.settleIdle();
@@ -168,6 +255,8 @@ export class GroupCommit {
       this.releaseSavepoint.run();
       return { ok: true, value };
     } catch (err) {
+      // The disk failing sinks the transaction (SQLite may have rolled it back already).
+      if (storageFailure(err) !== null) throw err;
       this.rollbackSavepoint.run();
       this.releaseSavepoint.run();
       return { ok: false, value: err };
@@ -181,7 +270,8 @@ export class GroupCommit {
     try {
       for (let k = from; k < to; k++) values.push(jobs[k]!.fn());
       this.releaseSavepoint.run();
-    } catch {
+    } catch (err) {
+      if (storageFailure(err) !== null) throw err;
       this.rollbackSavepoint.run();
       this.releaseSavepoint.run();
       return false;

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { newId } from '../../domain/ids.js';
@@ -46,7 +47,10 @@ import { attemptConditions, messageConditions, type Dialect } from '../filters.j
 import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, json, messageFrom, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATIONS } from './migrations.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit, type WriteHealth } from './group-commit.js';
+import { DatabaseInUseError, holderRecord, HOLDER_META_KEY, openFailure, secureFiles, ServeLock, type Tightened } from './files.js';
+
+const HEALTH_PROBE_KEY = 'health_probe';
 
 function isUniqueViolation(err: unknown): boolean {
   const code = err instanceof Error && 'code' in err ? (err as { code: string }).code : '';
@@ -95,9 +99,41 @@ export class SqliteStore implements Store {
   private readonly routes = new Map<string, Route[]>();
   private readonly endpointWriters = new Set<Statement>();
   private readonly commits: GroupCommit;
+  /** The last write failed for the disk's sake, and none has succeeded since. */
+  private writesFailing = false;
+  /** The size of the write checkHealth tries while writes fail. */
+  private probeBytes = 1024 * 1024;
 
-  private constructor(path: string) {
+  private constructor(path: string, private readonly lock: ServeLock | null, health: WriteHealth) {
     this.db = new Database(path);
+    try {
+      this.configure();
+      // GroupCommit makes every commit that holds anything a client is told is stored
+      // durable (the -wal file synced) before it settles.
+      this.commits = new GroupCommit(
+        this.db,
+        () => {
+          this.apps.clear();
+          this.routes.clear();
+        },
+        {
+          failed: (err) => {
+            this.writesFailing = true;
+            health.failed(err);
+          },
+          succeeded: () => {
+            this.writesFailing = false;
+            health.succeeded();
+          },
+        },
+      );
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+  }
+
+  private configure(): void {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
     // Checkpoint when the log holds 10,000 pages (about 40 MB), not SQLite's 1,000. Under
@@ -107,33 +143,58 @@ export class SqliteStore implements Store {
     // their syncs) stops less often. Ingest gained 6-10% over 1,000 pages and again over
     // 4,000; the longest commit, the one that checkpoints, grew from about 12 to 35 ms.
     this.db.pragma('wal_autocheckpoint = 10000');
-    // GroupCommit makes every commit that holds anything a client is told is stored
-    // durable (the -wal file synced) before it settles.
-    this.commits = new GroupCommit(this.db, () => {
-      this.apps.clear();
-      this.routes.clear();
-    });
+    // The log keeps the size it once reached: a checkpoint lets it be written again from
+    // its start, it does not shrink it. Past 64 MB (a large transaction, or checkpoints
+    // held off) it is cut back to that once it restarts, so it does not keep the space a
+    // growing database or a full disk needs. Above the ~40 MB of steady running, so that
+    // is never truncated and grown again.
+    this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
   }
 
   /**
-   * `releaseLeases: false` is for tools run beside a serving process (migrate, catalogue
-   * import): they must leave its leases alone.
+   * Opens, creates or migrates the database at `path`, its files owner-only (see
+   * secureFiles). A serving process (the default) holds the file's ServeLock, so a second
+   * server on it is refused rather than both delivering; `releaseLeases: false` is for
+   * tools run beside a serving process (migrate, catalogue import): they take no lock and
+   * leave its leases alone. A failure names the file and why. `probeBytes`: see checkHealth.
    */
-  static open(path: string, opts: { releaseLeases?: boolean } = {}): SqliteStore {
-    const store = new SqliteStore(path);
-    store.migrate();
-    // One process serves a SQLite file, so every lease found at start-up is from a process
-    // that is gone: give that work back at once rather than waiting out the lease.
-    if (opts.releaseLeases !== false) {
-      store.db
-        .prepare(`UPDATE deliveries SET status = 1, lease_owner = NULL, next_attempt_at = ? WHERE status = 3`)
-        .run(Date.now());
-      // Likewise an upload still receiving was cut off: nothing was acknowledged for it.
-      for (const r of store.db.prepare(`SELECT id FROM backfills WHERE status = 'receiving'`).all() as Row[]) {
-        store.db.transaction(() => store.dropBackfill(r.id as string))();
+  static open(
+    path: string,
+    opts: { releaseLeases?: boolean; health?: WriteHealth; tightened?: (t: Tightened) => void; probeBytes?: number } = {},
+  ): SqliteStore {
+    const serving = opts.releaseLeases !== false;
+    const file = path === ':memory:' ? path : resolve(path);
+    const health = opts.health ?? { failed: () => undefined, succeeded: () => undefined };
+    let lock: ServeLock | null = null;
+    let store: SqliteStore | null = null;
+    try {
+      if (file !== ':memory:') {
+        if (serving) lock = ServeLock.acquire(file);
+        for (const t of secureFiles(file)) opts.tightened?.(t);
       }
+      store = new SqliteStore(file, lock, health);
+      if (opts.probeBytes !== undefined) store.probeBytes = Math.max(64 * 1024, opts.probeBytes);
+      store.migrate();
+      if (serving) {
+        // Named when another server is refused the file.
+        store.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(HOLDER_META_KEY, holderRecord());
+        // One process serves a SQLite file, so every lease found at start-up is from a process
+        // that is gone: give that work back at once rather than waiting out the lease.
+        store.db
+          .prepare(`UPDATE deliveries SET status = 1, lease_owner = NULL, next_attempt_at = ? WHERE status = 3`)
+          .run(Date.now());
+        // Likewise an upload still receiving was cut off: nothing was acknowledged for it.
+        for (const r of store.db.prepare(`SELECT id FROM backfills WHERE status = 'receiving'`).all() as Row[]) {
+          store.db.transaction(() => store!.dropBackfill(r.id as string))();
+        }
+      }
+      return store;
+    } catch (err) {
+      if (store?.db.open) store.db.close();
+      lock?.release();
+      if (err instanceof DatabaseInUseError) throw err;
+      throw openFailure(file, err);
     }
-    return store;
   }
 
   private migrate(): void {
@@ -188,6 +249,28 @@ export class SqliteStore implements Store {
     await this.commits.drain();
     this.commits.close();
     this.db.close();
+    this.lock?.release();
+  }
+
+  /**
+   * Healthy unless the last write failed for the disk's sake. Then a write as large as the
+   * largest message (probeBytes) is tried, and removed again: health comes back once such
+   * a message could be stored, with or without traffic. A small probe would not do: it
+   * fits in the log's space that a larger failed commit left allocated, and would report
+   * health while every message still fails. Probing on every call, not only while writes
+   * fail, would make each health check a synced commit.
+   */
+  async checkHealth(): Promise<void> {
+    if (!this.writesFailing) {
+      await this.getMeta('schema');
+      return;
+    }
+    await this.write(() => {
+      this.q('INSERT INTO meta (key, value) VALUES (?, zeroblob(?)) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(HEALTH_PROBE_KEY, this.probeBytes);
+    });
+    await this.write(() => {
+      this.q('DELETE FROM meta WHERE key = ?').run(HEALTH_PROBE_KEY);
+    });
   }
 
   // --- meta -------------------------------------------------------------------------
