@@ -81,8 +81,9 @@ export class GroupCommit {
   private walFd: number | null = null;
   /** An fdatasync is out; flushes wait for it. */
   private syncing = false;
-  /** When free space was last looked at (see watchSpace). */
+  /** When free space was last looked at, and whether it was low then (see watchSpace). */
   private spaceCheckedAt = 0;
+  private lowSpace = false;
 
   /**
    * `onRollback`: a transaction was rolled back whole; what was read from it may be undone.
@@ -146,6 +147,8 @@ export class GroupCommit {
       this.scheduled = false;
       return;
     }
+    // Between transactions, with no sync out: the one place a checkpoint can always run.
+    this.keepLogSmall();
     const jobs = this.queue;
     this.queue = [];
     this.scheduled = false;
@@ -201,23 +204,27 @@ export class GroupCommit {
    * commit that fails leaves its partial frames in the log, so nothing is left to grow the
    * database by). So while free space is below LOW_SPACE_BYTES, the log is checkpointed and
    * truncated whenever it passes TRUNCATE_LOG_AT: the database grows only by what is new,
-   * and the many copies of the same pages in the log give their space back. Looked at four
-   * times a second at most, off the serving thread; the checkpoint itself runs on it,
-   * between transactions and never while a sync is out.
+   * and the many copies of the same pages in the log give their space back. Free space is
+   * looked at four times a second at most, off the serving thread; the checkpoint runs on
+   * it, before the next transaction (keepLogSmall). Checking the log's size only there, at
+   * every flush while space is low, keeps it small however busy the server is: a check made
+   * whenever the look-up returns would mostly find a sync out and have to skip.
    */
   private watchSpace(): void {
     if (this.walPath === null || Date.now() - this.spaceCheckedAt < 250) return;
     this.spaceCheckedAt = Date.now();
     fs.statfs(path.dirname(this.walPath), (err, stats) => {
-      if (err !== null || stats.bavail * stats.bsize >= LOW_SPACE_BYTES) return;
-      if (this.syncing || this.walFd === null || !this.db.open || this.db.inTransaction) return;
-      try {
-        if (fs.fstatSync(this.walFd).size < TRUNCATE_LOG_AT) return;
-        this.db.pragma('wal_checkpoint(TRUNCATE)');
-      } catch {
-        // Tried again after the next commit.
-      }
+      if (err === null) this.lowSpace = stats.bavail * stats.bsize < LOW_SPACE_BYTES;
     });
+  }
+
+  private keepLogSmall(): void {
+    if (!this.lowSpace || this.walFd === null || !this.db.open || this.db.inTransaction) return;
+    try {
+      if (fs.fstatSync(this.walFd).size >= TRUNCATE_LOG_AT) this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // Tried again at the next flush.
+    }
   }
 
   /** Syncs the -wal file, then settles the jobs of the commit just made, or fails them. */
