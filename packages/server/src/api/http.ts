@@ -42,12 +42,12 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route reads its body as a stream, and handles an idempotency-key itself. */
     streamedBody?: boolean;
-    /** The body's `payload` object is kept as text (`rawPayload`), not parsed; see splitMember. */
+    /** A large body's `payload` object is kept as text (`rawPayload`), not parsed; see parseBody. */
     payloadAsText?: boolean;
   }
   interface FastifyRequest {
     rawBody?: string;
-    /** On a `payloadAsText` route: the exact text of the body's payload; `body.payload` is then `{}`. */
+    /** On a `payloadAsText` route, for a large body: the exact text of its payload; `body.payload` is then `{}`. */
     rawPayload?: string;
     /** The idempotency-key this request holds; bodyHash null until a streamed body is read. */
     idempotency?: { scope: string; key: string; bodyHash: string | null; done: () => void };
@@ -189,12 +189,19 @@ export function tooDeep(text: string, loc: string[], what: string): ValidationEr
 }
 
 /**
+ * Bodies shorter than this are parsed whole even on a `payloadAsText` route: their tree is
+ * small, and a payload that must match a schema is then validated without a second parse
+ * (splitting every body made schema validation cost 10% of ingest instead of 6%).
+ */
+const SPLIT_FROM_CHARS = 64 * 1024;
+
+/**
  * The body's value. On a `payloadAsText` route a valid body's payload object is left as
  * text, so a large payload is not built as a tree (and serialised again) only to be stored
  * as the text it came as; any other body is parsed whole, errors included.
  */
 function parseBody(req: FastifyRequest, text: string): unknown {
-  if (req.routeOptions.config.payloadAsText === true) {
+  if (req.routeOptions.config.payloadAsText === true && text.length >= SPLIT_FROM_CHARS) {
     const split = splitMember(text, 'payload');
     if (split !== null) {
       req.rawPayload = split.value;
