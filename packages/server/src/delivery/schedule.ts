@@ -34,11 +34,23 @@ export function decide(schedule: number[], attemptsMade: number, outcome: Outcom
   return { next: Status.Pending, nextAttemptAt: now + Math.round(delay), disableEndpoint: false };
 }
 
-/** Retry-After is either delay-seconds or an HTTP date. */
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
+const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
+const TIME = '\\d{2}:\\d{2}:\\d{2}';
+/** IMF-fixdate and the obsolete RFC 850 form, both in GMT (RFC 9110, 5.6.7). */
+const ZONED_DATE = new RegExp(`^(?:${DAY}, \\d{2} ${MONTH} \\d{4}|(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, \\d{2}-${MONTH}-\\d{2}) ${TIME} GMT$`, 'i');
+/** asctime, which names no zone: an HTTP date is always GMT. */
+const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} [ \\d]\\d ${TIME} \\d{4}$`, 'i');
+
+/**
+ * Retry-After is either delay-seconds (1*DIGIT) or an HTTP date. Anything else is null:
+ * Date.parse alone would read "1.5", "-1" or "+5" as dates in 2001, and a date without
+ * a zone as local time.
+ */
 export function parseRetryAfter(value: string | string[] | undefined, now: number): number | null {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (v === undefined || v.trim() === '') return null;
-  if (/^\d+$/.test(v.trim())) return Number(v.trim());
-  const at = Date.parse(v);
+  const v = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (v === undefined || v === '') return null;
+  if (/^\d+$/.test(v)) return Number(v);
+  const at = ZONED_DATE.test(v) ? Date.parse(v) : ASCTIME_DATE.test(v) ? Date.parse(`${v} GMT`) : NaN;
   return Number.isNaN(at) ? null : Math.max(0, (at - now) / 1000);
 }
