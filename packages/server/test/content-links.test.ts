@@ -4,6 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { CONTENT_FETCHES_KEPT } from '../src/api/content.js';
+import { ContentLinks } from '../src/delivery/content-links.js';
 import { eventually, startReceiver, startServer, TOKEN, type Receiver, type TestServer } from './helpers.js';
 
 const PAYLOAD = '{"user_id": "u-42", "data": {"id": "rec-7", "readings": [5.4, 5.9]}}';
@@ -159,6 +160,43 @@ describe('content links', () => {
     );
   });
 
+  it('refuses a valid token re-pointed at another endpoint, application, message or expiry', async () => {
+    const t = await thinEndpoint();
+    // Beside it, endpoints with the same signing secret, in its application and in another:
+    // the secret tag the token carries fits them as well, so only the MAC tells them apart.
+    const secret = (await server.api('GET', `/api/v1/app/${t.app}/endpoint/${t.ep}/secret`)).body.key as string;
+    const sibling = await server.api('POST', `/api/v1/app/${t.app}/endpoint`, { url: `${receiver.url}${t.path}-b`, payloadMode: 'thin', secret });
+    assert.equal(sibling.status, 201, sibling.text);
+    const u = await thinEndpoint();
+    const twin = await server.api('POST', `/api/v1/app/${u.app}/endpoint`, { url: `${receiver.url}${u.path}-b`, payloadMode: 'thin', secret });
+    assert.equal(twin.status, 201, twin.text);
+    const { msg, url } = await linkFor(t);
+    const other = await linkFor(t);
+
+    const real = new URL(url);
+    const [appId, endpointId, expiry, tag, mac] = real.searchParams.get('token')!.split('.') as [string, string, string, string, string];
+    assert.equal(endpointId, t.ep);
+    const withToken = (parts: string[], path = real.pathname) => {
+      const bad = new URL(real);
+      bad.pathname = path;
+      bad.searchParams.set('token', parts.join('.'));
+      return bad.toString();
+    };
+    const repointed: Record<string, string> = {
+      'another endpoint of the application': withToken([appId, sibling.body.id, expiry, tag, mac]),
+      'another application': withToken([u.appId, twin.body.id, expiry, tag, mac]),
+      'another message': withToken([appId, endpointId, expiry, tag, mac], new URL(other.url).pathname),
+      'a later expiry': withToken([appId, endpointId, String(Number(expiry) + 3_600_000), tag, mac]),
+    };
+    for (const [what, bad] of Object.entries(repointed)) await expect401(bad, /not valid for this message/).catch((err: Error) => assert.fail(`${what}: ${err.message}`));
+    assert.deepEqual(await fetchesOf(t, msg), [], 'no refused token is recorded');
+    assert.deepEqual(await fetchesOf(t, other.msg), []);
+
+    const res = await fetch(url);
+    assert.equal(res.status, 200, 'the token as made still works');
+    assert.equal(await res.text(), PAYLOAD);
+  });
+
   it(`keeps the newest ${CONTENT_FETCHES_KEPT} fetches of a message`, async () => {
     const t = await thinEndpoint();
     const { msg, url } = await linkFor(t);
@@ -176,5 +214,30 @@ describe('content links', () => {
       return all.length === CONTENT_FETCHES_KEPT && all[0]!.createdAt >= kept[0]!.createdAt ? all : undefined;
     }, 5000, 'the newest fetch kept');
     assert.ok(newest[0]!.createdAt >= kept[0]!.createdAt);
+  });
+});
+
+describe('content link tokens', () => {
+  const links = new ContentLinks(Buffer.alloc(32, 7), () => 'https://hooks.example', 600_000);
+  const now = 1_700_000_000_000;
+  const token = (url: string) => new URL(url).searchParams.get('token')!;
+
+  it('verify only for the message, application, endpoint, expiry and secret they were made for', () => {
+    const made = token(links.make('app_A', 'msg_1', 'ep_A', 'whsec_one', now).url);
+    const grant = links.read('msg_1', made, now);
+    assert.deepEqual(grant, { verified: true, appId: 'app_A', endpointId: 'ep_A', expiresAt: now + 600_000, expired: false, secretTag: links.secretTag('whsec_one') });
+    const later = links.read('msg_1', made, now + 600_000);
+    assert.ok(later.verified && later.expired, 'at its expiry: verified, and expired');
+
+    const [appId, endpointId, expiry, tag, mac] = made.split('.') as [string, string, string, string, string];
+    const altered: Record<string, string> = {
+      application: [`app_B`, endpointId, expiry, tag, mac].join('.'),
+      endpoint: [appId, 'ep_B', expiry, tag, mac].join('.'),
+      expiry: [appId, endpointId, String(Number(expiry) + 1), tag, mac].join('.'),
+      'secret tag': [appId, endpointId, expiry, links.secretTag('whsec_two'), mac].join('.'),
+    };
+    for (const [what, t] of Object.entries(altered)) assert.equal(links.read('msg_1', t, now).verified, false, what);
+    assert.equal(links.read('msg_2', made, now).verified, false, 'another message');
+    assert.equal(new ContentLinks(Buffer.alloc(32, 8), () => '', 600_000).read('msg_1', made, now).verified, false, 'another installation');
   });
 });
