@@ -35,3 +35,11 @@ for (const [label, v] of verifiers) {
     });
   });
 }
+
+for (const [label, v] of verifiers) {
+  test(`${label}: a configured key that is not a non-empty string → invalid_secret, not a TypeError`, async () => {
+    for (const bad of [undefined, null, 42, '']) {
+      await assertRejectsCode(v({ 'x-webhook-key': key }, bad as unknown as string), 'invalid_secret', /^Invalid key: expected a non-empty string$/);
+    }
+  });
+}

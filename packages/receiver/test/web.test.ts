@@ -2,12 +2,13 @@
 // every case below runs against both, and a final test compares their errors one to one.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Webhook as SvixWebhook } from 'svix';
 import { Webhook as StdWebhook } from 'standardwebhooks';
-import { generateSecret, sign, verify, type VerifyOptions, type WebhookHeaders } from '../src/index.js';
+import { generateKeyPair, generateSecret, sign, verify, type VerifyOptions, type WebhookHeaders } from '../src/index.js';
 import { verifyAsync, WebhookVerificationError } from '../src/web.js';
 import { assertRejectsCode } from './helpers.js';
 
@@ -148,3 +149,37 @@ test('nothing reachable from the web entry point imports node: modules or uses B
   visit('web.ts');
   assert.deepEqual([...seen].sort(), ['core.ts', 'handler.ts', 'headers.ts', 'verify-async.ts', 'web.ts']);
 });
+
+// The checks both verifiers share (core.ts), each run against both.
+for (const [label, v] of verifiers) {
+  describe(`${label}: shared checks`, () => {
+    test('a signature that is a prefix or an extension of the right one is refused', async () => {
+      const right = headersFor()['webhook-signature'].slice('v1,'.length);
+      for (const wrong of [right.slice(0, 8), right.slice(0, -1), `${right}A`, `${right}${right}`]) {
+        await assertRejectsCode(v(body, { ...headersFor(), 'webhook-signature': `v1,${wrong}` }, secret, opts), 'no_matching_signature', /No matching v1 signature found/);
+      }
+    });
+
+    test('with an HMAC secret and a public key, a forged v1a entry alone is refused', async () => {
+      const { publicKey } = generateKeyPair();
+      const forged = `v1a,${Buffer.alloc(64, 7).toString('base64')}`;
+      await assertRejectsCode(v(body, { ...headersFor(), 'webhook-signature': forged }, [secret, publicKey], opts), 'no_matching_signature', /No matching v1 or v1a signature found/);
+      await assertRejectsCode(v(body, { ...headersFor(), 'webhook-signature': 'v2,abc' }, [secret, publicKey], opts), 'no_matching_signature', /No v1 or v1a signature present/);
+    });
+
+    test('an entry without a comma is no signature at all', async () => {
+      await assertRejectsCode(v(body, { ...headersFor(), 'webhook-signature': 'v1a' }, secret, opts), 'no_matching_signature', /^No v1 signature present in webhook-signature$/);
+    });
+
+    test('secrets that cannot be used are named as such', async () => {
+      await assertRejectsCode(v(body, headersFor(), [], opts), 'invalid_secret', /^Invalid secret: no secrets given$/);
+      await assertRejectsCode(v(body, headersFor(), 'whsec_not base64', opts), 'invalid_secret', /^Invalid secret: expected "whsec_<base64>", bare base64 or "whpk_<base64>"$/);
+    });
+
+    test('a header given as undefined under another casing does not hide the one given', async () => {
+      const h = headersFor();
+      const headers = { 'Webhook-Id': h['webhook-id'], 'webhook-id': undefined, 'webhook-timestamp': h['webhook-timestamp'], 'webhook-signature': h['webhook-signature'] };
+      assert.deepEqual(await v(body, headers, secret, opts), parsed);
+    });
+  });
+}
