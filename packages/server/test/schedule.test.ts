@@ -142,3 +142,12 @@ describe('parseRetryAfter', () => {
     }
   });
 });
+
+describe('parseRetryAfter: letter case', () => {
+  it('reads HTTP dates whatever the case of their names, as Date.parse does', () => {
+    const now = Date.UTC(2026, 4, 14, 12, 0, 0);
+    assert.equal(parseRetryAfter('thu, 14 may 2026 12:02:00 gmt', now), 120);
+    assert.equal(parseRetryAfter('THURSDAY, 14-MAY-26 12:02:00 GMT', now), 120);
+    assert.equal(parseRetryAfter('thu may 14 12:02:00 2026', now), 120);
+  });
+});
