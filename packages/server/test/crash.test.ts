@@ -2,9 +2,11 @@
 // same SQLite file, every message that was answered 202 must reach the receiver.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startReceiver, tempDir, type Receiver } from './helpers.js';
+import { eventually, query, startReceiver, tempDir, type Receiver } from './helpers.js';
 import { childApi as api, startChild as startServerChild } from './child.js';
 
 const SCHEDULE = { HOOKWELL_RETRY_SCHEDULE: '0.1,0.2,0.5' };
@@ -96,6 +98,56 @@ describe('crash safety', () => {
     child.proc.kill('SIGTERM');
     assert.equal(await child.exited, 0, 'SIGTERM drains and exits 0');
     assert.deepEqual(missing, [], `${missing.length} accepted messages were never delivered to both endpoints`);
+  });
+
+  it("sends a killed server's deliveries in flight again as soon as it restarts, not once their lease runs out", { timeout: 90_000 }, async () => {
+    const leaseDb = join(tmp.dir, 'lease.db');
+    // Leases and attempts far longer than the test: only the release at start-up can bring
+    // the deliveries back in time.
+    const env = { HOOKWELL_LEASE_MS: '600000', HOOKWELL_REQUEST_TIMEOUT_MS: '600000', HOOKWELL_RETRY_SCHEDULE: '600' };
+    // A receiver that holds every request unanswered until told otherwise, so the deliveries
+    // are leased and in flight when the server is killed.
+    let hold = true;
+    const held: ServerResponse[] = [];
+    const arrivals: string[] = [];
+    const hook = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        arrivals.push(String(req.headers['webhook-id']));
+        if (hold) held.push(res);
+        else res.end();
+      });
+    });
+    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+    try {
+      let child = await startServerChild(leaseDb, 0, env);
+      await api(child.url, 'POST', '/api/v1/app', { name: 'lease', uid: 'lease' });
+      await api(child.url, 'POST', '/api/v1/app/lease/endpoint', { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/held` });
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await api(child.url, 'POST', '/api/v1/app/lease/msg', { eventType: 'lease.test', payload: { i } })).body.id);
+      await eventually(() => (ids.every((id) => arrivals.includes(id)) ? true : undefined), 20_000, 'every message in flight');
+      const leased = query<{ n: number }>(leaseDb, 'SELECT count(*) AS n FROM deliveries WHERE status = 3 AND lease_owner IS NOT NULL')[0]!.n;
+      assert.equal(leased, 5, 'all five are leased to the running server');
+
+      child.proc.kill('SIGKILL');
+      assert.equal(await child.exited, null);
+      hold = false;
+      arrivals.length = 0;
+      child = await startServerChild(leaseDb, 0, env);
+      // Seconds, against a lease of ten minutes: a busy machine keeps this margin.
+      await eventually(() => (ids.every((id) => arrivals.includes(id)) ? true : undefined), 30_000, 'every held message sent again after the restart');
+      const attempts = await eventually(async () => {
+        const all = await Promise.all(ids.map(async (id) => (await api(child.url, 'GET', `/api/v1/app/lease/attempt/msg/${id}`)).body.data as { responseStatusCode: number }[]));
+        return all.every((a) => a.length === 1) ? all : undefined;
+      }, 10_000, 'the attempts recorded');
+      assert.deepEqual(attempts.map((a) => a[0]!.responseStatusCode), [200, 200, 200, 200, 200], 'each delivered once the server is back');
+      child.proc.kill('SIGTERM');
+      assert.equal(await child.exited, 0);
+    } finally {
+      for (const res of held) res.destroy();
+      hook.closeAllConnections();
+      await new Promise<void>((resolve) => hook.close(() => resolve()));
+    }
   });
 
   it('drains on SIGTERM: the attempt in flight finishes and is recorded, then exit 0', { timeout: 60_000 }, async () => {
