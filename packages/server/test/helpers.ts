@@ -77,6 +77,24 @@ export async function pgReachable(): Promise<string | false> {
   }
 }
 
+let pgChecked: Promise<string | false> | undefined;
+
+/**
+ * Fails (once per file, at once) when the PostgreSQL the tests use does not answer, naming it
+ * and how to start one: a server started on it would wait for the database without end, its
+ * logs silenced, and the suite would hang instead of failing. CI has PostgreSQL, so a missing
+ * one is an error, never a skip.
+ */
+export async function requirePostgres(): Promise<void> {
+  const why = await (pgChecked ??= pgReachable());
+  if (why === false) return;
+  throw new Error(
+    `${why}\nThese tests need PostgreSQL. Start one, e.g.\n` +
+      `  docker run -d --name hookwell-pg -p 5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust -e POSTGRES_DB=test postgres:16\n` +
+      `or point HOOKWELL_TEST_PG_URL at one (a database the user may create schemas and databases in).`,
+  );
+}
+
 /**
  * With HOOKWELL_TEST_BACKEND=postgres, startServer runs Hookwell on PostgreSQL (a schema of
  * its own per server, dropped on stop), so the same API tests check both stores.
@@ -85,6 +103,7 @@ const ON_POSTGRES = process.env.HOOKWELL_TEST_BACKEND === 'postgres';
 
 /** Starts Hookwell in this process. `env` overrides settings as HOOKWELL_* variables would. */
 export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+  if (ON_POSTGRES) await requirePostgres();
   const { dir, cleanup: removeDir } = tempDir();
   const dbPath = join(dir, 'hookwell.db');
   const schema = `hw_api_${randomBytes(5).toString('hex')}`;

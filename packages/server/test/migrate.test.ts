@@ -1,5 +1,5 @@
 // `hookwell migrate` as a child process against the real PostgreSQL and a SQLite file.
-import { describe, it, after } from 'node:test';
+import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { MIGRATIONS as PG_MIGRATIONS } from '../src/store/postgres/migrations.js';
 import { MIGRATIONS as SQLITE_MIGRATIONS } from '../src/store/sqlite/migrations.js';
-import { PG_URL, query, tempDir } from './helpers.js';
+import { PG_URL, query, requirePostgres, tempDir } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../bin/hookwell.js', import.meta.url));
 
@@ -33,6 +33,7 @@ describe('hookwell migrate', () => {
   const schema = `hw_migrate_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
   const { dir, cleanup } = tempDir();
+  before(requirePostgres);
   after(async () => {
     await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await admin.end();

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { Agent, request } from 'undici';
-import { PG_URL, pgReachable, TOKEN } from './helpers.js';
+import { PG_URL, requirePostgres, TOKEN } from './helpers.js';
 
 const RUN = randomBytes(4).toString('hex');
 const BIN = fileURLToPath(new URL('../bin/hookwell.js', import.meta.url));
@@ -23,8 +23,6 @@ const SERVER_DIR = fileURLToPath(new URL('..', import.meta.url));
 /** The application_name of this file's own connections, which terminations leave alone. */
 const ADMIN_APP = 'hookwell-test-admin';
 const UNAVAILABLE_LINE = 'the database is unavailable; the API answers 503';
-
-const pgSkip = await pgReachable();
 
 /** The same server and credentials, another database. */
 function urlOf(database: string): string {
@@ -427,12 +425,13 @@ function share(r: CountingReceiver, procs: Proc[]): string {
   return [...procs.map((p) => `pid ${p.pid}: ${by.get(p.pid) ?? 0}`), `unattributed: ${by.get(0) ?? 0}`].join(', ');
 }
 
-describe('PostgreSQL scale-out with several processes', { skip: pgSkip }, () => {
+describe('PostgreSQL scale-out with several processes', () => {
   let admin: pg.Pool;
   /** What the running test made, undone after it. */
   let mine: { schemas: string[]; databases: string[]; pools: pg.Pool[]; receivers: CountingReceiver[] } = { schemas: [], databases: [], pools: [], receivers: [] };
 
   before(async () => {
+    await requirePostgres();
     admin = new pg.Pool({ connectionString: PG_URL, max: 3, application_name: ADMIN_APP });
     admin.on('error', () => undefined);
   });

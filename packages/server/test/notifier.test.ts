@@ -1,11 +1,12 @@
 // LISTEN/NOTIFY wake-ups between Hookwell processes, against the real PostgreSQL
 // (HOOKWELL_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/test).
-import { describe, it, after } from 'node:test';
+import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { WorkNotifier } from '../src/store/postgres/notifier.js';
 import { createLogger } from '../src/logger.js';
+import { requirePostgres } from './helpers.js';
 
 const PG_URL = process.env.HOOKWELL_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SCHEMA = `hw_notify_${randomBytes(4).toString('hex')}`;
@@ -28,6 +29,7 @@ describe('waking workers through LISTEN/NOTIFY', () => {
   const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
   const log = createLogger('silent');
   const notifiers: WorkNotifier[] = [];
+  before(requirePostgres);
   after(async () => {
     for (const n of notifiers) await n.close();
     await pool.end();
