@@ -89,8 +89,6 @@ interface Resource {
   history: [start: string, end: string];
   /** The API path that lists these records, for the historical example's content_url. */
   contentPath: string;
-  /** Examples used verbatim ahead of the generated ones (the Vital document's own samples). */
-  documented?: { historical?: Example; created?: Example };
 }
 
 /** A point-in-time measurement, as Vital's timeseries resources send them. */
@@ -156,53 +154,10 @@ function interval(
 
 const constUnit = (unit: string): Schema => ({ description: `Always "${unit}".`, const: unit });
 
-// The two samples of the Vital document, verbatim.
-const VITAL_HISTORICAL_WORKOUTS_SAMPLE = {
-  event_type: 'historical.data.workouts.created',
-  data: {
-    user_id: 'e9e072e8-...',
-    start_date: '2020-06-21T08:23:01+00:00',
-    end_date: '1996-11-02T14:39:28+00:00',
-    is_final: true,
-    provider: 'zwift',
-  },
-};
-const VITAL_DAILY_WORKOUTS_SAMPLE = {
-  event_type: 'daily.data.workouts.created',
-  data: {
-    id: 'c90bd6fb-...',
-    average_hr: 198,
-    distance: 8544,
-    time_start: '2012-11-24T22:57:01+00:00',
-    time_end: '2017-04-22T04:57:31+00:00',
-    calories: 4470,
-    hr_zones: [8279],
-    user_id: 'ab3247dc-...',
-    moving_time: 4719,
-    total_elevation_gain: 8967,
-    elev_high: 3868,
-    max_speed: 8371,
-    average_watts: 9029,
-    max_watts: 1551,
-    provider_id: 'dolor ipsum reiciendis Lorem veniam elit. esse',
-    source: {
-      name: 'Zwift',
-      slug: 'zwift',
-      logo: 'https://logo.png',
-    },
-  },
-};
-const VITAL_CONNECTION_CREATED_SAMPLE = {
-  event_type: 'provider.connection.created',
-  data: {
-    user_id: '4eca10f9-...',
-    source: {
-      source_name: 'Strava',
-      source_slug: 'strava',
-      source_logo: 'https://storage.googleapis.com/vital-assets/strava.png',
-    },
-  },
-};
+// The Vital document's own samples (a workout of four and a half years with lorem ipsum as its
+// provider id, ids cut short with "...") are not used as examples: send-example and the
+// generated receiver types show what real data looks like. test/catalog.test.ts keeps them
+// verbatim and checks that they still validate against these schemas.
 
 const hr = (what: string): Schema => num(`${what} heart rate, in beats per minute.`, nonNegative);
 
@@ -341,7 +296,6 @@ export const RESOURCES: Resource[] = [
     update: { title: 'Tempo run by the river', calories: 538 },
     history: ['2023-03-15T00:00:00+00:00', '2024-03-14T00:00:00+00:00'],
     contentPath: '/v2/summary/workouts/{user_id}',
-    documented: { historical: VITAL_HISTORICAL_WORKOUTS_SAMPLE, created: VITAL_DAILY_WORKOUTS_SAMPLE },
   },
   {
     name: 'body',
@@ -695,8 +649,7 @@ function historical(r: Resource): CatalogEntry {
       content_url: `https://api.tryvital.io${r.contentPath.replace('{user_id}', user)}?${query}`,
     },
   };
-  const examples = r.documented?.historical ? [r.documented.historical, generated] : [generated];
-  return entry(name, description, schema(`Historical ${r.name.replaceAll('_', ' ')} backfilled`, description, data, name, examples));
+  return entry(name, description, schema(`Historical ${r.name.replaceAll('_', ' ')} backfilled`, description, data, name, [generated]));
 }
 
 function record(r: Resource): Schema {
@@ -723,9 +676,8 @@ function daily(r: Resource, change: 'created' | 'updated'): CatalogEntry {
   const created = { id: recordId, user_id: USERS[0], source: sourceOf(r.provider), ...r.example };
   const data = change === 'created' ? created : { ...created, ...r.update };
   const generated = { event_type: name, data };
-  const examples = change === 'created' && r.documented?.created ? [r.documented.created, generated] : [generated];
   const title = `${r.name.replaceAll('_', ' ')} ${change}`;
-  return entry(name, description, schema(title[0]!.toUpperCase() + title.slice(1), description, record(r), name, examples));
+  return entry(name, description, schema(title[0]!.toUpperCase() + title.slice(1), description, record(r), name, [generated]));
 }
 
 const connectionSource = obj('The provider.', ['source_name', 'source_slug'], {
@@ -748,7 +700,7 @@ function connectionCreated(): CatalogEntry {
       source: { source_name: 'Oura', source_slug: 'oura', source_logo: 'https://storage.googleapis.com/vital-assets/oura.png' },
     },
   };
-  return entry(name, description, schema('Provider connected', description, data, name, [VITAL_CONNECTION_CREATED_SAMPLE, generated]));
+  return entry(name, description, schema('Provider connected', description, data, name, [generated]));
 }
 
 function connectionError(): CatalogEntry {
