@@ -3,6 +3,7 @@
 // so both front ends check the same things in the same order and report the same codes.
 import {
   ASYMMETRIC_SIGNATURE_VERSION,
+  EVENT_TYPE_HEADER,
   HEADER_ID,
   HEADER_SIGNATURE,
   HEADER_TIMESTAMP,
@@ -226,6 +227,38 @@ export function constantTimeEqual(a: string | Uint8Array, b: string | Uint8Array
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= at(i) ^ bt(i);
   return diff === 0;
+}
+
+/**
+ * Where a payload names its own type, first match wins: `type` (Standard Webhooks), `eventType`
+ * and `event_type` (what Svix suggests besides; Vital sends `event_type`), `event` (Miri) and
+ * `meta.type` (Metriport). Kept to what known senders use, so an unrelated field is not taken
+ * for a type.
+ */
+export const EVENT_TYPE_FIELDS = ['type', 'eventType', 'event_type', 'event', 'meta.type'] as const;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The first non-empty string among EVENT_TYPE_FIELDS of a verified payload, or undefined. */
+export function payloadEventType(payload: unknown): string | undefined {
+  if (!isRecord(payload)) return undefined;
+  for (const field of EVENT_TYPE_FIELDS) {
+    let value: unknown = payload;
+    for (const step of field.split('.')) value = isRecord(value) && Object.hasOwn(value, step) ? value[step] : undefined;
+    if (typeof value === 'string' && value !== '') return value;
+  }
+  return undefined;
+}
+
+/**
+ * The event type a request is dispatched by. The signature covers the body, not the headers,
+ * so a type the signed payload names wins; only a payload that names none is dispatched by
+ * the `x-hookwell-event-type` header Hookwell sends with every delivery.
+ */
+export function eventTypeOf(payload: unknown, headers: WebhookHeaders): string | undefined {
+  return payloadEventType(payload) ?? (headerReader(headers)(EVENT_TYPE_HEADER) || undefined);
 }
 
 /** Configuration and presence checks of a static key; the caller compares digests. */

@@ -1,14 +1,17 @@
 // The request pipeline shared by every adapter: key check → signature check → ping → dedupe →
 // acknowledge → dispatch. Runtime-neutral (Web Crypto, Request/Response); the Node adapters in
 // node.ts only turn their framework's request into (raw bytes, headers) and write the result.
-import { headerReader, parsePayload, parseVerificationKeys, WebhookVerificationError, type WebhookHeaders } from './core.js';
+import { eventTypeOf, headerReader, parsePayload, parseVerificationKeys, WebhookVerificationError, type WebhookHeaders } from './core.js';
 import { verifyAsync, verifyKeyAsync } from './verify-async.js';
-import { EVENT_TYPE_HEADER, HEADER_ID, KEY_HEADER, SVIX_HEADER_ID } from './headers.js';
+import { HEADER_ID, KEY_HEADER, SVIX_HEADER_ID } from './headers.js';
 
 export interface WebhookEvent {
   /** `webhook-id` (or `svix-id`): stable across retries of the same message. */
   id: string | undefined;
-  /** From the `x-hookwell-event-type` header, else the payload's `type`, `eventType`, `event_type` or `event`. */
+  /**
+   * The payload's `type`, `eventType`, `event_type`, `event` or `meta.type`; only when it names
+   * none, the `x-hookwell-event-type` header (which the signature does not cover).
+   */
   type: string | undefined;
   /** The verified, parsed JSON body. */
   payload: unknown;
@@ -94,7 +97,6 @@ export interface WebhookHandler {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-const EVENT_TYPE_FIELDS = ['type', 'eventType', 'event_type', 'event'] as const;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -104,17 +106,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 function pingOf(payload: unknown): string | undefined {
   if (!isRecord(payload) || Object.keys(payload).length !== 1) return undefined;
   return typeof payload.ping === 'string' ? payload.ping : undefined;
-}
-
-function eventTypeOf(payload: unknown, headers: Headers): string | undefined {
-  const fromHeader = headers.get(EVENT_TYPE_HEADER);
-  if (fromHeader) return fromHeader;
-  if (!isRecord(payload)) return undefined;
-  for (const field of EVENT_TYPE_FIELDS) {
-    const value = payload[field];
-    if (typeof value === 'string' && value !== '') return value;
-  }
-  return undefined;
 }
 
 function toHeaders(headers: WebhookHeaders): Headers {

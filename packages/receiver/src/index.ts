@@ -2,6 +2,7 @@
 // handler with its Node adapters. Runtimes without node:crypto import '@hookwell/receiver/web'.
 export { sign, signatureHeader, generateSecret, generateKeyPair, publicKeyOf, type KeyPair } from './sign.js';
 export { verifyAsync, verifyKeyAsync } from './verify-async.js';
+export { eventTypeOf, payloadEventType, EVENT_TYPE_FIELDS } from './core.js';
 export {
   createHandler,
   verify,

@@ -13,6 +13,9 @@ export {
   type WebhookHandler,
 } from './handler.js';
 export {
+  eventTypeOf,
+  payloadEventType,
+  EVENT_TYPE_FIELDS,
   WebhookVerificationError,
   DEFAULT_TOLERANCE_SECONDS,
   type VerifyOptions,

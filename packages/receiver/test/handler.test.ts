@@ -2,7 +2,7 @@
 // covers the same rules through each real framework.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHandler, generateKeyPair, generateSecret, memoryDedupeStore, sign, type DedupeStore, type WebhookEvent } from '../src/index.js';
+import { createHandler, eventTypeOf, generateKeyPair, generateSecret, memoryDedupeStore, sign, type DedupeStore, type WebhookEvent } from '../src/index.js';
 import type { HandlerResponse } from '../src/web.js';
 
 const secret = generateSecret();
@@ -44,13 +44,38 @@ describe('dispatch', () => {
     assert.match(events[0]!.id!, /^msg_h_/);
   });
 
-  test('the x-hookwell-event-type header wins over the payload', async () => {
+  test('a type the signed payload names wins over the x-hookwell-event-type header, which is not signed', async () => {
     const { events, record } = recorder();
     const h = createHandler({ secret, on: { 'from.header': record, 'from.payload': record } });
     const body = '{"type":"from.payload"}';
     await settle(h.handle(body, signed(body, { 'x-hookwell-event-type': 'from.header' })));
-    assert.deepEqual(events.map((e) => e.type), ['from.header']);
+    assert.deepEqual(events.map((e) => e.type), ['from.payload']);
     assert.equal(events[0]!.headers.get('X-Hookwell-Event-Type'), 'from.header');
+  });
+
+  test('a payload that names no type is dispatched by the header; Metriport names it in meta.type', async () => {
+    const { events, record } = recorder();
+    const h = createHandler({ secret, on: { meal_log_created: record, 'devices.provider-connected': record, 'from.header': record } });
+    for (const [body, header] of [
+      ['{"user_id":"USER12345","calories":640}', 'meal_log_created'],
+      ['{"meta":{"messageId":"m-1","type":"devices.provider-connected"},"users":[]}', 'from.header'],
+      ['{"meta":{"type":""},"type":""}', 'from.header'],
+      ['{"meta":"devices.provider-connected"}', 'from.header'],
+    ] as const) {
+      assert.equal((await settle(h.handle(body, signed(body, { 'x-hookwell-event-type': header })))).status, 200);
+    }
+    assert.deepEqual(events.map((e) => e.type), ['meal_log_created', 'devices.provider-connected', 'from.header', 'from.header']);
+    assert.deepEqual(events[0]!.payload, { user_id: 'USER12345', calories: 640 });
+  });
+
+  test('eventTypeOf reads type, eventType, event_type, event, then meta.type, then the header', () => {
+    const h = { 'X-Hookwell-Event-Type': 'h.h' };
+    assert.equal(eventTypeOf({ event: 'a', meta: { type: 'b' } }, h), 'a');
+    assert.equal(eventTypeOf({ meta: { type: 'b' } }, h), 'b');
+    assert.equal(eventTypeOf({ type: 1, eventType: null, meta: [] }, h), 'h.h');
+    assert.equal(eventTypeOf(['type'], new Headers(h)), 'h.h');
+    assert.equal(eventTypeOf({ data: { type: 'nested' } }, {}), undefined);
+    assert.equal(eventTypeOf({ meta: Object.create({ type: 'inherited' }) }, { 'x-hookwell-event-type': '' }), undefined);
   });
 
   test('unknown types (including prototype names) go to onUnknown, or are acknowledged and dropped', async () => {

@@ -59,6 +59,9 @@ describe('generated health types', () => {
         'provider.connection.created': ({ payload }) => {
           connected.push(payload.data.source.source_slug);
         },
+        'devices.provider-connected': ({ payload }) => {
+          connected.push(...payload.users.flatMap((u) => u.providers));
+        },
       }),
     });
     const examples = example('daily.data.workouts.created') as DailyDataWorkoutsCreated[];
@@ -68,17 +71,20 @@ describe('generated health types', () => {
       assert.equal(res.status, 200);
       await res.after?.();
     }
-    // Delivered by Hookwell, the type also arrives as a header; it names the handler.
+    // Delivered by Hookwell, the type also arrives as a header; the payload's own type agrees.
     const connection = JSON.stringify((example('provider.connection.created') as unknown[])[0]);
     const res = await handler.handle(connection, signed(connection, 'msg_conn', { 'x-hookwell-event-type': 'provider.connection.created' }));
     await res.after?.();
+    // Metriport names the type in meta.type, which is read without any header.
+    const metriport = JSON.stringify((example('devices.provider-connected') as unknown[])[0]);
+    await (await handler.handle(metriport, signed(metriport, 'msg_metriport'))).after?.();
 
     assert.deepEqual(
       seen,
       examples.map((e) => ({ calories: e.data.calories, id: e.data.id, type: 'daily.data.workouts.created' })),
     );
-    assert.equal(seen[0]!.calories, 4470);
-    assert.deepEqual(connected, ['strava']);
+    assert.equal(seen[0]!.calories, 512);
+    assert.deepEqual(connected, ['oura', 'oura']);
   });
 
   test('the map covers every catalogue event type, with payload types that fail on misuse', () => {
