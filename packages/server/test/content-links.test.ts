@@ -4,7 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { CONTENT_FETCHES_KEPT } from '../src/api/content.js';
-import { ContentLinks } from '../src/delivery/content-links.js';
+import { ContentLinks, pick } from '../src/delivery/content-links.js';
 import { eventually, startReceiver, startServer, TOKEN, type Receiver, type TestServer } from './helpers.js';
 
 const PAYLOAD = '{"user_id": "u-42", "data": {"id": "rec-7", "readings": [5.4, 5.9]}}';
@@ -239,5 +239,81 @@ describe('content link tokens', () => {
     for (const [what, t] of Object.entries(altered)) assert.equal(links.read('msg_1', t, now).verified, false, what);
     assert.equal(links.read('msg_2', made, now).verified, false, 'another message');
     assert.equal(new ContentLinks(Buffer.alloc(32, 8), () => '', 600_000).read('msg_1', made, now).verified, false, 'another installation');
+  });
+});
+
+describe('content link tokens: reading', () => {
+  const links = new ContentLinks(Buffer.alloc(32, 7), () => 'https://hooks.example', 600_000);
+  const now = 1_700_000_000_000;
+  const made = new URL(links.make('app_A', 'msg_1', 'ep_A', 'whsec_one', now).url).searchParams.get('token')!;
+  const [appId, endpointId, expiry, tag, mac] = made.split('.') as [string, string, string, string, string];
+
+  it('carries a 22-character tag of the secret', () => {
+    assert.match(tag, /^[A-Za-z0-9_-]{22}$/);
+    assert.equal(links.secretTag('whsec_one'), tag);
+  });
+
+  it('calls a token without five parts malformed, and believes nothing of it', () => {
+    for (const t of ['', made.split('.').slice(0, 4).join('.'), `${made}.x`]) {
+      assert.deepEqual(links.read('msg_1', t, now), { verified: false, why: 'the content link is malformed' }, t);
+    }
+  });
+
+  it('reads the expiry only as decimal digits, so a token has one spelling', () => {
+    const e = Number(expiry);
+    // The first five are the expiry to Number(), so their MAC would hold; then no number, and one past 2^53.
+    for (const other of [`+${e}`, `${e}e0`, ` ${e}`, `${e} `, `0x${e.toString(16)}`, '', '99999999999999999999']) {
+      assert.deepEqual(links.read('msg_1', [appId, endpointId, other, tag, mac].join('.'), now), { verified: false, why: 'the content link is malformed' }, other);
+    }
+    assert.deepEqual(links.read('msg_1', [appId, endpointId, expiry, tag, `${mac}x`].join('.'), now), {
+      verified: false,
+      why: 'the content link is not valid for this message',
+    });
+  });
+
+  it('tells whether a grant was made under the secret, whatever the length of the tag it carries', () => {
+    assert.equal(links.madeUnder({ secretTag: tag }, 'whsec_one'), true);
+    assert.equal(links.madeUnder({ secretTag: tag }, 'whsec_two'), false);
+    assert.equal(links.madeUnder({ secretTag: tag.slice(1) }, 'whsec_one'), false);
+    assert.equal(links.madeUnder({ secretTag: `${tag}A` }, 'whsec_one'), false);
+  });
+});
+
+describe('pick: the identifiers of a thin delivery', () => {
+  const payload = {
+    user_id: 'u-1',
+    data: { id: 'rec-7', user_id: 'u-1', note: 'private', empty: null, nested: { a: 1, b: 2 } },
+    items: [{ id: 'i-1', name: 'n-1', secret: 's' }, { name: 'n-2' }, { id: 'i-3' }],
+    tags: ['a', 'b'],
+    count: 0,
+  };
+
+  it('keeps only the values at the paths, where they were', () => {
+    assert.deepEqual(pick(payload, [['user_id'], ['data', 'id']]), { user_id: 'u-1', data: { id: 'rec-7' } });
+    assert.deepEqual(pick(payload, [['data', 'nested']]), { data: { nested: { a: 1, b: 2 } } });
+    assert.deepEqual(pick(payload, [['data', 'empty'], ['count']]), { data: { empty: null }, count: 0 });
+  });
+
+  it('merges paths that share a beginning', () => {
+    assert.deepEqual(pick(payload, [['data', 'id'], ['data', 'user_id'], ['data', 'nested', 'b']]), { data: { id: 'rec-7', user_id: 'u-1', nested: { b: 2 } } });
+    assert.deepEqual(pick(payload, [['data', 'nested', 'a'], ['data', 'nested']]), { data: { nested: { a: 1, b: 2 } } });
+    assert.deepEqual(pick(payload, [['data', 'nested'], ['data', 'nested', 'a']]), { data: { nested: { a: 1, b: 2 } } });
+  });
+
+  it('reads "*" as every element of an array, keeping each element in its place', () => {
+    assert.deepEqual(pick(payload, [['items', '*', 'id']]), { items: [{ id: 'i-1' }, {}, { id: 'i-3' }] });
+    assert.deepEqual(pick(payload, [['items', '*', 'id'], ['items', '*', 'name']]), {
+      items: [{ id: 'i-1', name: 'n-1' }, { name: 'n-2' }, { id: 'i-3' }],
+    });
+    assert.deepEqual(pick(payload, [['tags', '*']]), { tags: ['a', 'b'] });
+    assert.deepEqual(pick(payload, [['tags', '*'], ['tags', '*']]), { tags: ['a', 'b'] });
+    assert.deepEqual(pick([{ id: 1, x: 2 }], [['*', 'id']]), { 0: { id: 1 } });
+  });
+
+  it('leaves out what the payload does not have', () => {
+    assert.deepEqual(pick(payload, [['missing'], ['data', 'missing'], ['data', 'id', 'deeper'], ['tags', 'x'], ['data', '*'], ['user_id', '*'], []]), {});
+    assert.deepEqual(pick(payload, [['items', 'id'], ['items', '0']]), {}, 'a name does not read an array');
+    assert.deepEqual(pick('text', [['length']]), {});
+    assert.deepEqual(pick(null, [['a']]), {});
   });
 });

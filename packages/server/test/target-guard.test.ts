@@ -5,10 +5,12 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LookupAddress } from 'node:dns';
 import {
+  checkLiteralHost,
   isPublicAddress,
   makeGuardedLookup,
   TARGET_NAME_NOT_ALLOWED,
   TARGET_NOT_ALLOWED,
+  TargetRefusedError,
 } from '../src/delivery/target-guard.js';
 import { eventually, startReceiver, startServer, type Receiver, type TestServer } from './helpers.js';
 
@@ -206,6 +208,32 @@ describe('target guard: private targets allowed', () => {
       assert.equal(ping.body.detail, 'could not resolve the target host name');
     } finally {
       await server.stop();
+    }
+  });
+});
+
+describe('target guard: the refusal', () => {
+  it('is a TargetRefusedError with its own code, saying only public addresses are called and naming the setting', async () => {
+    assert.throws(() => checkLiteralHost(new URL('http://[::1]:8080/x')), (err: unknown) => {
+      assert.ok(err instanceof TargetRefusedError);
+      assert.equal(err.code, 'HOOKWELL_TARGET_REFUSED');
+      assert.equal(err.message, 'the target address is not allowed: Hookwell delivers only to public addresses (set HOOKWELL_ALLOW_PRIVATE_TARGETS=true to allow private ones)');
+      return true;
+    });
+    const refused = await new Promise<NodeJS.ErrnoException | null>((resolve) =>
+      makeGuardedLookup((_host, _opts, cb) => cb(null, [{ address: '10.0.0.5', family: 4 }]))('svc.example', {}, (err) => resolve(err)),
+    );
+    assert.ok(refused instanceof TargetRefusedError);
+    assert.equal(refused.code, 'HOOKWELL_TARGET_REFUSED');
+    assert.equal(
+      refused.message,
+      'the target host name does not resolve to an allowed address: Hookwell delivers only to public addresses (set HOOKWELL_ALLOW_PRIVATE_TARGETS=true to allow private ones)',
+    );
+  });
+
+  it('leaves public literals and host names to connect', () => {
+    for (const url of ['http://8.8.8.8/x', 'https://[2606:4700:4700::1111]:8443/x', 'http://localhost/x', 'http://internal.corp/x']) {
+      assert.doesNotThrow(() => checkLiteralHost(new URL(url)), url);
     }
   });
 });
