@@ -1,22 +1,22 @@
 // Mutation testing: `npm run test:mutation [-- MODULE ...]`.
 //
 // Runs Stryker once per module below, each time mutating only that module's files and
-// running only its fast unit test files, so that a mutant costs a fraction of a second and
+// running only its unit test files (no servers), so that a mutant costs about a second and
 // a survivor points at a gap in those tests, not at an API suite that happens to pass by.
-// Reports go to reports/mutation/<module>/ (index.html, mutation.json); the mutation score
-// of each module is printed at the end. With module names, only those run.
+// Reports go to reports/mutation/<module>/ (index.html, mutation.json); the score of each
+// module, and its survivors, are printed at the end. With module names, only those run.
 //
-// Test runner: @stryker-mutator/tap-runner. A node:test file run directly (`node --import
-// tsx file.test.ts`) prints TAP when its output is not a terminal, which is what the runner
-// reads; the runner preloads its hook in each test process, so Stryker learns which test
-// files reach which mutants (coverage per file) and runs a mutant only against the files
-// that reach it, marking the rest "no coverage" without a run. The command runner would run
-// every file for every mutant and could not tell an untested mutant from a survivor.
+// Test runner: @stryker-mutator/tap-runner. Each test file runs as `node --import tsx
+// --test-reporter=tap FILE`, and the runner reads its TAP. It also preloads a hook in each
+// test process, so Stryker learns which test files reach which mutants (coverage per file),
+// runs a mutant only against the files that reach it, and marks an unreached one "no
+// coverage" without running anything. The command runner would run every file for every
+// mutant and could not tell an unreached mutant from a survivor.
 //
 // Stryker works on a copy of the project in .stryker-tmp/ (removed afterwards), with
 // node_modules linked, so the working tree is never changed. One test process at a time by
-// default: the machines are small and other suites may be running (HOOKWELL_MUTATION_CONCURRENCY
-// to change it).
+// default, as the machines are small (HOOKWELL_MUTATION_CONCURRENCY to change it).
+// Stryker 9 rather than 10: 10 needs Node 22, and the project supports Node 20.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Stryker } from '@stryker-mutator/core';
@@ -73,12 +73,16 @@ export const MODULES: Record<string, Module> = {
   },
 };
 
+/** The score each module is kept at; below FLOOR the run fails. Survivors that remain are equivalent mutants. */
+const GOAL = 90;
+const FLOOR = 85;
+
 function options(name: string, module: Module): PartialStrykerOptions {
   const report = `reports/mutation/${name}`;
   return {
     mutate: module.mutate,
     testRunner: 'tap',
-    tap: { testFiles: module.tests, nodeArgs: ['--import', 'tsx'], forceBail: true },
+    tap: { testFiles: module.tests, nodeArgs: ['--import', 'tsx', '--test-reporter=tap'], forceBail: true },
     coverageAnalysis: 'perTest',
     concurrency: Number(process.env.HOOKWELL_MUTATION_CONCURRENCY ?? 1),
     // The sandbox needs the sources, tests and manifests only; never the databases and
@@ -91,6 +95,7 @@ function options(name: string, module: Module): PartialStrykerOptions {
     jsonReporter: { fileName: `${report}/mutation.json` },
     clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },
     timeoutMS: 10_000,
+    thresholds: { high: GOAL, low: FLOOR, break: null },
   };
 }
 
@@ -99,6 +104,11 @@ function score(results: MutantResult[]): { detected: number; valid: number; surv
   const detected = results.filter((r) => r.status === 'Killed' || r.status === 'Timeout').length;
   const survived = results.filter((r) => r.status === 'Survived' || r.status === 'NoCoverage');
   return { detected, valid: detected + survived.length, survived };
+}
+
+function scoreLine(label: string, detected: number, valid: number): string {
+  const pct = valid === 0 ? 100 : (100 * detected) / valid;
+  return `${label.padEnd(48)} ${pct.toFixed(1).padStart(5)}%  (${detected} of ${valid} mutants detected)`;
 }
 
 async function main(): Promise<void> {
@@ -112,16 +122,23 @@ async function main(): Promise<void> {
   let failed = false;
   for (const name of names) {
     const results = await new Stryker(options(name, MODULES[name]!)).runMutationTest();
-    const { detected, valid, survived } = score(results);
-    const pct = valid === 0 ? 100 : (100 * detected) / valid;
-    lines.push(`${name.padEnd(14)} ${pct.toFixed(1).padStart(5)}%  (${detected}/${valid} detected, ${survived.length} undetected)`);
-    for (const s of survived) {
-      lines.push(`  ${s.status} ${s.fileName}:${s.location.start.line} ${s.mutatorName}: ${s.replacement ?? ''}`.slice(0, 200));
+    const { detected, valid } = score(results);
+    if (valid === 0 || (100 * detected) / valid < FLOOR) failed = true;
+    lines.push(scoreLine(name, detected, valid));
+    const files = [...new Set(results.map((r) => r.fileName))];
+    for (const file of files) {
+      const own = score(results.filter((r) => r.fileName === file));
+      if (files.length > 1) lines.push(scoreLine(`  ${path.relative(process.cwd(), file)}`, own.detected, own.valid));
+      for (const s of own.survived) {
+        lines.push(`    ${s.status} line ${s.location.start.line} ${s.mutatorName}: ${(s.replacement ?? '').replace(/\s+/g, ' ')}`.slice(0, 160));
+      }
     }
-    if (valid === 0) failed = true;
   }
   console.log(`\nMutation scores (reports in reports/mutation/<module>/):\n${lines.join('\n')}`);
-  if (failed) process.exitCode = 1;
+  if (failed) {
+    console.log(`A module scored below ${FLOOR}% (or had no mutants): kill its new survivors, or list them as equivalent.`);
+    process.exitCode = 1;
+  }
 }
 
 await main();
