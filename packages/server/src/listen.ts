@@ -3,7 +3,7 @@
 // on purpose so retries can be watched.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { verify, verifyKey, WebhookVerificationError } from '@hookwell/receiver';
+import { eventTypeOf, verify, verifyKey, WebhookVerificationError } from '@hookwell/receiver';
 
 export interface ListenOptions {
   port: number;
@@ -23,18 +23,9 @@ export interface ListenOptions {
   random?: () => number;
 }
 
-const TYPE_FIELDS = ['type', 'eventType', 'event_type', 'event'] as const;
-
+/** The type a receiver dispatches by (the payload's own, else the x-hookwell-event-type header), or "-". */
 function eventType(payload: unknown, req: IncomingMessage): string {
-  const header = req.headers['x-hookwell-event-type'];
-  if (typeof header === 'string') return header;
-  if (payload !== null && typeof payload === 'object') {
-    for (const f of TYPE_FIELDS) {
-      const v = (payload as Record<string, unknown>)[f];
-      if (typeof v === 'string') return v;
-    }
-  }
-  return '-';
+  return eventTypeOf(payload, req.headers) ?? '-';
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {

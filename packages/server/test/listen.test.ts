@@ -74,6 +74,24 @@ describe('hookwell listen', () => {
     assert.ok(l.lines.some((x) => /\sping\s+ping_\S+\s+verified -> 200/.test(x)), 'the ping is printed as verified');
   });
 
+  it("prints each message's event type: the payload's own, else the x-hookwell-event-type header", async () => {
+    const secret = generateSecret();
+    const l = await listen(['--secret', secret]);
+    listeners.push(l);
+    assert.equal((await server.api('POST', '/api/v1/app/dev/endpoint', { url: l.url, secret, channels: ['types'] })).status, 201);
+    const send = async (eventType: string, payload: unknown) =>
+      (await server.api('POST', '/api/v1/app/dev/msg', { eventType, channels: ['types'], payload })).body.id as string;
+    const untyped = await send('meal_log_created', { user_id: 'USER12345', calories: 640 });
+    const metriport = await send('devices.provider-connected', { meta: { messageId: 'm-1', type: 'devices.provider-connected' }, users: [] });
+    const named = await send('goal_completed', { event: 'goal_completed', user_id: 'USER12345' });
+    const differs = await send('x.header', { type: 'x.payload' });
+    const typeOf = async (id: string) => (await eventually(() => l.lines.find((x) => x.includes(id)))).trim().split(/\s+/)[1];
+    assert.equal(await typeOf(untyped), 'meal_log_created', 'from the header');
+    assert.equal(await typeOf(metriport), 'devices.provider-connected', 'from meta.type');
+    assert.equal(await typeOf(named), 'goal_completed', 'from the event field');
+    assert.equal(await typeOf(differs), 'x.payload', 'the signed payload wins over the header');
+  });
+
   it('rejects a request signed with another secret, and the server records the 401', async () => {
     const l = await listen(['--secret', generateSecret()]);
     listeners.push(l);

@@ -51,6 +51,9 @@ const RESERVED_HEADERS = new Set([
   'svix-id',
   'svix-timestamp',
   'svix-signature',
+  // Names the message's event type on every delivery (see delivery/sender.ts); a receiver
+  // dispatches on it, so an endpoint may not send another value.
+  'x-hookwell-event-type',
 ]);
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // What undici sends in a header value (its isValidHeaderValue): tab, printable ASCII and the

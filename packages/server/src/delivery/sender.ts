@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
-import { signatureHeader } from '@hookwell/receiver';
+import { EVENT_TYPE_HEADER, signatureHeader } from '@hookwell/receiver';
 import type { Config } from '../config.js';
 import type { Work } from '../store/store.js';
 import { checkLiteralHost, guardedLookup, TARGET_UNRESOLVED, TargetRefusedError } from './target-guard.js';
@@ -139,14 +139,21 @@ export class Sender {
     });
   }
 
-  /** One signed attempt of a delivery: its payload, or `body` in its place (a thin delivery). */
+  /**
+   * One signed attempt of a delivery: its payload, or `body` in its place (a thin delivery).
+   * Every attempt names its message's event type in `x-hookwell-event-type`, so a receiver can
+   * dispatch a payload that does not name it (the header is not signed: a payload that names
+   * its type is trusted over it).
+   */
   send(w: Work, body: string = w.payload): Promise<SendResult> {
-    return this.post(w.url, w.headers, w.secrets, w.msgId, Buffer.from(body, 'utf8'), this.cfg.requestTimeoutMs);
+    return this.post(w.url, w.headers, w.secrets, w.msgId, Buffer.from(body, 'utf8'), this.cfg.requestTimeoutMs, w.eventType);
   }
 
   /**
    * The ping/pong check of a URL: a signed `{"ping": "<random>"}` that passes only if the
-   * answer, within two seconds, is a 2xx carrying `{"pong": "<the same>"}`.
+   * answer, within two seconds, is a 2xx carrying `{"pong": "<the same>"}`. A ping is no
+   * message and has no event type, so it carries no event type header: receivers know it by
+   * its body, as Metriport's do.
    */
   async ping(target: { url: string; headers: Record<string, string>; secrets: string[] }): Promise<{ ok: boolean; detail: string }> {
     const challenge = randomBytes(18).toString('base64url');
@@ -173,15 +180,24 @@ export class Sender {
     id: string,
     body: Buffer,
     timeoutMs: number,
+    eventType: string | null = null,
   ): Promise<SendResult> {
     const started = performance.now();
     const ts = Math.floor(Date.now() / 1000);
+    // Endpoint headers first: those Hookwell sets win over a stored header of the same name
+    // (the API refuses such names, see RESERVED_HEADERS in api/endpoints.ts).
     const headers: Record<string, string> = {
       ...extraHeaders,
       'content-type': 'application/json',
       'user-agent': USER_AGENT,
       ...signingHeaders(this.cfg.signatureHeaders, id, ts, signatureHeader(secrets, id, ts, body)),
     };
+    if (eventType !== null) {
+      // An endpoint stored before the name was refused may hold it in another casing, which
+      // would go out as a second header beside this one.
+      for (const name in extraHeaders) if (name !== EVENT_TYPE_HEADER && name.toLowerCase() === EVENT_TYPE_HEADER) delete headers[name];
+      headers[EVENT_TYPE_HEADER] = eventType;
+    }
     let url: URL;
     try {
       url = this.parse(target);
