@@ -153,7 +153,13 @@ describe('historical backfills', () => {
     const all = await fetchAll(note.data.content_url, 8);
     assert.deepEqual(all.records, records);
     assert.equal(all.pages, 4);
-    await new Promise((r) => setTimeout(r, 300));
+    const stored = (await server.api('GET', '/api/v1/app/b/msg?limit=250')).body.data as { id: string; payload: { data?: { backfill_id?: string } } }[];
+    assert.deepEqual(stored.filter((m) => m.payload.data?.backfill_id === bf.id).map((m) => m.id), [bf.msgId], 'one notification stored');
+    // Another backfill's notification, sent after: once it has arrived, a second one of this
+    // backfill, written before it, would have been sent too.
+    const later = await upload('userId=u-2b&resource=workouts&provider=polar&notify=once', workouts(1).join('\n'));
+    assert.equal(later.status, 202, await later.clone().text());
+    await notesOf((await later.json()).id, 1);
     assert.equal((await notesOf(bf.id, 1)).length, 1, 'only one notification');
   });
 
