@@ -35,33 +35,62 @@ describe('waking workers through LISTEN/NOTIFY', () => {
     await pool.end();
   });
 
-  const pair = () => {
-    const writer = new WorkNotifier(PG_URL, pool, SCHEMA, log);
-    const worker = new WorkNotifier(PG_URL, pool, SCHEMA, log);
+  const pair = (writerPool: pg.Pool = pool, schema = SCHEMA) => {
+    const writer = new WorkNotifier(PG_URL, writerPool, schema, log);
+    const worker = new WorkNotifier(PG_URL, pool, schema, log);
     notifiers.push(writer, worker);
     let woken = 0;
     worker.listen(() => woken++);
     return { writer, worker, woken: () => woken };
   };
 
+  /** The pool, counting the queries sent through it and those finished. */
+  const counted = () => {
+    const n = { sent: 0, done: 0 };
+    const wrapped = new Proxy(pool, {
+      get: (target, prop, receiver) =>
+        prop === 'query'
+          ? (...args: unknown[]) => {
+              n.sent++;
+              return (target.query as (...a: unknown[]) => Promise<unknown>)(...args).finally(() => n.done++);
+            }
+          : Reflect.get(target, prop, receiver),
+    });
+    /** Resolves once every query sent has finished and the writer, having run its callbacks, sends no more. */
+    const settled = () =>
+      eventually(() => assert.equal(n.sent, n.done)).then(async () => {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (n.sent !== n.done) await settled();
+      });
+    return { pool: wrapped, n, settled };
+  };
+
   it('wakes a listener on connecting and on each signal, folding a burst into a few', async () => {
-    const { writer, woken } = pair();
+    const through = counted();
+    const { writer, woken } = pair(through.pool);
     await eventually(() => assert.equal(woken(), 1, 'woken once on connecting'));
     writer.signal();
     await eventually(() => assert.equal(woken(), 2));
+    await through.settled();
+    const before = through.n.sent;
     for (let i = 0; i < 200; i++) writer.signal();
-    await eventually(() => assert.ok(woken() >= 3));
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.ok(woken() <= 6, `a burst of 200 signals woke the listener ${woken() - 2} times`);
+    // Counted where they are sent, once all are done, rather than looked for after a pause:
+    // every notification sent wakes the listener once, and it waits for each of them.
+    await through.settled();
+    const notified = through.n.sent - before;
+    assert.ok(notified >= 1 && notified <= 3, `a burst of 200 signals sent ${notified} notifications`);
+    await eventually(() => assert.equal(woken(), 2 + notified, 'each notification wakes the listener'));
   });
 
   it('does not wake listeners of another schema', async () => {
-    const { woken } = pair();
+    const { worker, woken } = pair();
     await eventually(() => assert.equal(woken(), 1));
-    const stranger = new WorkNotifier(PG_URL, pool, `${SCHEMA}_other`, log);
-    notifiers.push(stranger);
-    stranger.signal();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const other = pair(pool, `${SCHEMA}_other`);
+    assert.notEqual(other.writer.channel, worker.channel);
+    await eventually(() => assert.equal(other.woken(), 1));
+    other.writer.signal();
+    // The other schema's listener hears it: the signal went out and was delivered.
+    await eventually(() => assert.equal(other.woken(), 2));
     assert.equal(woken(), 1);
   });
 
