@@ -8,14 +8,24 @@
 // frames and returned, then the 202 written to the client's socket. Each sync is held back
 // 15 ms before it runs (strace's delay injection, a slow disk), so a 202 that does not wait
 // for its sync is written before it returns, every time, rather than when a race is lost.
-import { describe, it } from 'node:test';
+//
+// PostgreSQL: the flushed end of the WAL (pg_current_wal_flush_lsn) is read right after each
+// 202, and must already be at or past the end of the message's commit record, found later in
+// the WAL (pg_walinspect) by the id of the transaction that wrote the message's row. A commit
+// made with synchronous_commit off is flushed only when the WAL writer gets to it: within
+// wal_writer_delay (200 ms by default) for the last, partly filled WAL page.
+import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 import { startChild, childApi, type Child } from './child.js';
-import { startReceiver, tempDir, type Receiver } from './helpers.js';
+import { PG_URL, requirePostgres, startReceiver, tempDir, TOKEN, type Receiver } from './helpers.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { startHookwell } from '../src/server.js';
 
 // --- strace ----------------------------------------------------------------------------------
 
@@ -192,7 +202,9 @@ async function traceServer(work: (url: string) => Promise<void>): Promise<Traced
     });
     await work(child.url);
     strace.kill('SIGINT'); // detaches, and the server goes on untraced
-    const detached = await Promise.race([straceExit, new Promise((resolve) => setTimeout(() => resolve('timeout'), 10_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const detached = await Promise.race([straceExit, new Promise((resolve) => (timer = setTimeout(() => resolve('timeout'), 10_000)))]);
+    clearTimeout(timer);
     assert.notEqual(detached, 'timeout', 'strace did not detach within 10 s');
     return { calls: parseTrace(readFileSync(tracePath, 'latin1')), walPath: `${db}-wal` };
   } finally {
@@ -315,6 +327,121 @@ describe('SQLite: a 202 leaves only after the sync that covers its message', { s
       assert.ok(mixed.size > 0, `no commit held both a message and an attempt record (${withAttempts.size} held attempts): the test did not mix them`);
     } finally {
       await receiver.close();
+    }
+  });
+});
+
+// --- PostgreSQL ------------------------------------------------------------------------------
+
+/** A WAL position ('16/B374D848') as a number, for comparing. */
+function lsn(text: string): bigint {
+  const [hi, lo] = text.split('/');
+  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
+}
+
+/** The same server and credentials, another database. */
+function urlOf(database: string): string {
+  const u = new URL(PG_URL);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+describe('PostgreSQL: a 202 leaves only once its commit is flushed', () => {
+  // A database of its own: pg_walinspect is installed there, and dropped with it.
+  const database = `hw_durability_${randomBytes(4).toString('hex')}`;
+  let created = false;
+
+  after(async () => {
+    if (!created) return;
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    try {
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('the WAL is flushed past each message\'s commit record when its 202 arrives', async (t) => {
+    await requirePostgres();
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    try {
+      const available = await admin.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'pg_walinspect'`);
+      if (available.rowCount === 0) {
+        t.skip('pg_walinspect (PostgreSQL 15 and later, in contrib) is not available: it finds each commit record in the WAL');
+        return;
+      }
+      await admin.query(`CREATE DATABASE ${database}`);
+      created = true;
+    } finally {
+      await admin.end();
+    }
+    const url = urlOf(database);
+    const setup = new pg.Client({ connectionString: url });
+    await setup.connect();
+    await setup.query('CREATE EXTENSION pg_walinspect');
+    // One observer per client, connected beforehand, so each reads the flush position at once.
+    const WORKERS = 4;
+    const observers = await Promise.all(
+      Array.from({ length: WORKERS }, async () => {
+        const c = new pg.Client({ connectionString: url });
+        await c.connect();
+        return c;
+      }),
+    );
+    const cfg = loadConfig(
+      { port: '0', db: url },
+      { HOOKWELL_ADMIN_TOKEN: TOKEN, HOOKWELL_LOG_LEVEL: 'silent', HOOKWELL_DB_POOL_SIZE: '4' },
+    );
+    const hw = await startHookwell(cfg, createLogger(cfg.logLevel));
+    try {
+      const app = await childApi(hw.url!, 'POST', '/api/v1/app', { name: 'durability' });
+      assert.equal(app.status, 201);
+      const from = (await setup.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
+      const seen: { id: string; flushed: string }[] = [];
+      await Promise.all(
+        observers.map(async (observer, w) => {
+          for (let i = 0; i < 10; i++) {
+            const res = await childApi(hw.url!, 'POST', `/api/v1/app/${app.body.id}/msg`, { eventType: 'lab.result', payload: { w, i } });
+            const flushed = (await observer.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn')).rows[0]!.lsn;
+            assert.equal(res.status, 202, JSON.stringify(res.body));
+            seen.push({ id: res.body.id, flushed });
+          }
+        }),
+      );
+      // Everything written so far is flushed before the WAL is read back.
+      const end = (await setup.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
+      const deadline = Date.now() + 5_000;
+      while (lsn((await setup.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn')).rows[0]!.lsn) < lsn(end)) {
+        assert.ok(Date.now() < deadline, 'the WAL was not flushed within 5 s');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const rows = (await setup.query<{ id: string; xid: string }>('SELECT id, xmin::text AS xid FROM messages WHERE id = ANY($1)', [seen.map((s) => s.id)])).rows;
+      const xidOf = new Map(rows.map((r) => [r.id, r.xid]));
+      const commits = (
+        await setup.query<{ xid: string; end_lsn: string }>(
+          `SELECT xid::text AS xid, end_lsn::text AS end_lsn FROM pg_get_wal_records_info($1, $2)
+            WHERE resource_manager = 'Transaction' AND record_type = 'COMMIT'`,
+          [from, end],
+        )
+      ).rows;
+      const commitEnd = new Map(commits.map((c) => [c.xid, c.end_lsn]));
+      const problems: string[] = [];
+      for (const s of seen) {
+        const xid = xidOf.get(s.id);
+        const committed = xid === undefined ? undefined : commitEnd.get(xid);
+        if (committed === undefined) problems.push(`${s.id}: ${xid === undefined ? 'not stored' : `no commit record of transaction ${xid} in the WAL`}`);
+        else if (lsn(s.flushed) < lsn(committed)) problems.push(`${s.id}: WAL flushed to ${s.flushed} when its 202 arrived, but its commit record ends at ${committed}`);
+      }
+      if (problems.length > 0) {
+        const shown = problems.slice(0, 10).join('\n  ');
+        assert.fail(`${problems.length} of ${seen.length} messages were answered 202 before their commit was flushed:\n  ${shown}${problems.length > 10 ? '\n  …' : ''}`);
+      }
+    } finally {
+      await hw.close();
+      await Promise.all(observers.map((c) => c.end()));
+      await setup.end();
     }
   });
 });
