@@ -202,7 +202,8 @@ describe('honest slow clients and the connection limit', () => {
     await sleep(100);
     const extra = await open(server.url);
     const ms = await extra.closed;
-    assert.ok(ms !== null && ms < 1000, `the sixth connection was ${ms === null ? 'kept' : `closed after ${ms} ms`}`);
+    // At once, not at the 5 s header timeout; the margin is for a busy machine.
+    assert.ok(ms !== null && ms < 2500, `the sixth connection was ${ms === null ? 'kept' : `closed after ${ms} ms`}`);
     assert.equal(extra.text(), '');
     // The held ones still work, and a place that frees up is taken again.
     held[0]!.send(`GET /api/v1/app HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nConnection: close\r\n\r\n`);
