@@ -317,3 +317,12 @@ describe('pick: the identifiers of a thin delivery', () => {
     assert.deepEqual(pick(null, [['a']]), {});
   });
 });
+
+describe('pick: edge cases', () => {
+  it('picks a null reached by two paths once, and nothing for an empty path', () => {
+    const payload = { data: { empty: null, id: 'rec-7' }, undefined: 'not a path' };
+    assert.deepEqual(pick(payload, [['data', 'empty'], ['data', 'empty']]), { data: { empty: null } });
+    assert.deepEqual(pick(payload, [['data', 'empty'], ['data']]), { data: { empty: null, id: 'rec-7' } });
+    assert.deepEqual(pick(payload, [[]]), {});
+  });
+});
