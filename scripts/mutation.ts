@@ -48,11 +48,13 @@ export const MODULES: Record<string, Module> = {
     mutate: [`${server}/src/domain/ordering.ts`, `${server}/src/store/ordering.ts`],
     tests: [`${server}/test/ordering-rule.test.ts`],
   },
-  // What a receiver checks before it believes a request: headers, timestamp, signatures, keys.
+  // What a receiver checks before it believes a request: headers, timestamp, signatures,
+  // keys; and which type a verified payload names (core.ts too, read by the handler).
   receiver: {
     mutate: [`${receiver}/src/core.ts`, `${receiver}/src/verify.ts`],
     tests: [
       `${receiver}/test/verify.test.ts`,
+      `${receiver}/test/handler.test.ts`,
       `${receiver}/test/verify-key.test.ts`,
       `${receiver}/test/asymmetric.test.ts`,
       `${receiver}/test/vectors.test.ts`,
