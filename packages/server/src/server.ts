@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
@@ -37,7 +38,13 @@ import { backfillReadRoutes, backfillRoutes } from './api/backfills.js';
 import { ContentLinks } from './delivery/content-links.js';
 import { ThinPayloads } from './delivery/thin.js';
 
-export const VERSION = '0.1.0';
+/**
+ * The package's own version, read from its package.json (one level up from both src/ and the
+ * built dist/), so `--version`, the health answer and the published package cannot disagree.
+ */
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 export interface Hookwell {
   /** The management API's address; null for a worker, which serves none. */
