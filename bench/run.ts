@@ -341,7 +341,7 @@ const VALIDATED_TYPE = 'daily.data.workouts.created';
 
 /** The catalogue entry of VALIDATED_TYPE: its schemas, and the last example of its newest one. */
 function workoutsEntry(): { description: string; schemas: Record<string, { examples?: unknown[] }>; example: string } {
-  const file = new URL(`../packages/server/catalog/${VALIDATED_TYPE}.json`, import.meta.url);
+  const file = new URL(`../packages/health/catalog/${VALIDATED_TYPE}.json`, import.meta.url);
   const entry = JSON.parse(readFileSync(file, 'utf8')) as { description: string; schemas: Record<string, { examples?: unknown[] }> };
   const newest = Object.keys(entry.schemas).sort((a, b) => Number(b) - Number(a))[0]!;
   const examples = entry.schemas[newest]!.examples ?? [];

@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileCatalogSchema, createCatalogAjv, identifierPaths, loadCatalog, loadCatalogDir, newestSchema, type CatalogEntry } from '../src/catalog.js';
-import { staleVitalFiles, vitalFiles } from '../catalog/build.js';
+import { staleVitalFiles, vitalFiles } from '../../health/scripts/build-catalog.js';
 
-const CATALOG_DIR = fileURLToPath(new URL('../catalog/', import.meta.url));
-const BUILD = join(CATALOG_DIR, 'build.ts');
+// The catalogue and the script that writes its Vital files are @hookwell/health's.
+const CATALOG_DIR = fileURLToPath(new URL('../../health/catalog/', import.meta.url));
+const BUILD = fileURLToPath(new URL('../../health/scripts/build-catalog.ts', import.meta.url));
 const catalog = loadCatalog();
 const byName = new Map(catalog.map((e) => [e.name, e]));
 

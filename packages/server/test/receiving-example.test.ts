@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { createHandler, type NodeWebhookHandler } from '@hookwell/receiver/node';
-import { healthHandlers } from '@hookwell/receiver/health';
+import { healthHandlers } from '@hookwell/health';
 import type { WebhookEvent } from '@hookwell/receiver';
 import { eventually, startServer, type TestServer } from './helpers.js';
 

@@ -8,14 +8,14 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createHandler, generateSecret, sign } from '../src/index.js';
-import { healthHandlers, type DailyDataWorkoutsCreated, type HealthEvents } from '../src/health.js';
+import { createHandler, generateSecret, sign } from '@hookwell/receiver';
+import { healthHandlers, type DailyDataWorkoutsCreated, type HealthEvents } from '../src/index.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const GEN = join(ROOT, 'packages/receiver/scripts/gen-health-types.ts');
-const HEALTH_TS = join(ROOT, 'packages/receiver/src/health.ts');
+const GEN = join(ROOT, 'packages/health/scripts/gen-types.ts');
+const HEALTH_TS = join(ROOT, 'packages/health/src/events.ts');
 const example = (name: string): unknown =>
-  (JSON.parse(readFileSync(join(ROOT, 'packages/server/catalog', `${name}.json`), 'utf8')) as { schemas: { '1': { examples: unknown[] } } }).schemas['1'].examples;
+  (JSON.parse(readFileSync(join(ROOT, 'packages/health/catalog', `${name}.json`), 'utf8')) as { schemas: { '1': { examples: unknown[] } } }).schemas['1'].examples;
 
 const secret = generateSecret();
 function signed(body: string, id: string, extra: Record<string, string> = {}) {
@@ -24,20 +24,20 @@ function signed(body: string, id: string, extra: Record<string, string> = {}) {
 }
 
 describe('generated health types', () => {
-  test('src/health.ts is what the generator writes from the catalogue (check mode exits 0)', () => {
+  test('src/events.ts is what the generator writes from the catalogue (check mode exits 0)', () => {
     execFileSync(process.execPath, ['--import', 'tsx', GEN, '--check'], { cwd: ROOT, stdio: 'pipe' });
   });
 
   test('check mode exits 1 and names the file when it is stale', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hookwell-health-'));
-    const stale = join(dir, 'health.ts');
+    const stale = join(dir, 'events.ts');
     try {
       writeFileSync(stale, readFileSync(HEALTH_TS, 'utf8').replace('calories: number;', 'calories: string;'));
       assert.throws(
         () => execFileSync(process.execPath, ['--import', 'tsx', GEN, '--check', '--out', stale], { cwd: ROOT, stdio: 'pipe' }),
         (error: { status: number; stderr: Buffer }) => {
           assert.equal(error.status, 1);
-          assert.match(error.stderr.toString(), /stale: .*health\.ts/);
+          assert.match(error.stderr.toString(), /stale: .*events\.ts/);
           return true;
         },
       );
@@ -116,7 +116,7 @@ describe('generated health types', () => {
     void typeOnly;
 
     const generated = readFileSync(HEALTH_TS, 'utf8');
-    const catalogue = readdirSync(join(ROOT, 'packages/server/catalog'))
+    const catalogue = readdirSync(join(ROOT, 'packages/health/catalog'))
       .filter((f) => f.endsWith('.json'))
       .map((f) => f.slice(0, -'.json'.length));
     assert.equal(catalogue.length, 87);

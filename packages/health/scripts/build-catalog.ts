@@ -2,11 +2,11 @@
 // daily.data.<r>.created and daily.data.<r>.updated, plus provider.connection.created and
 // provider.connection.error. 74 files that differ only in their record's fields are written from one
 // description per resource here, so a fix to the shared envelope is one edit, not 74.
-// The Miri and Metriport files beside this one are written by hand.
+// The Miri and Metriport files in ../catalog/ are written by hand.
 //
-//   node --import tsx packages/server/catalog/build.ts            rewrite the files in this folder
-//   node --import tsx packages/server/catalog/build.ts --out DIR  write them to DIR instead
-//   node --import tsx packages/server/catalog/build.ts --check    exit 1 naming each file that differs
+//   node --import tsx packages/health/scripts/build-catalog.ts            rewrite the files in ../catalog/
+//   node --import tsx packages/health/scripts/build-catalog.ts --out DIR  write them to DIR instead
+//   node --import tsx packages/health/scripts/build-catalog.ts --check    exit 1 naming each file that differs
 //
 // Output is a pure function of this file (no clock, no randomness), so a re-run gives the same bytes.
 import { createHash } from 'node:crypto';
@@ -764,7 +764,7 @@ export function staleVitalFiles(dir: string): string[] {
 }
 
 function main(argv: string[]): number {
-  const here = fileURLToPath(new URL('.', import.meta.url));
+  const here = fileURLToPath(new URL('../catalog/', import.meta.url));
   const outAt = argv.indexOf('--out');
   const dir = outAt >= 0 ? argv[outAt + 1] : here;
   if (!dir) throw new Error('--out needs a directory');
@@ -772,7 +772,7 @@ function main(argv: string[]): number {
     const stale = staleVitalFiles(dir);
     for (const file of stale) console.error(`stale: ${join(dir, file)}`);
     if (stale.length > 0) {
-      console.error('Run `node --import tsx packages/server/catalog/build.ts` to regenerate.');
+      console.error('Run `node --import tsx packages/health/scripts/build-catalog.ts` to regenerate.');
       return 1;
     }
     return 0;
