@@ -87,9 +87,22 @@ function options(name: string, module: Module): PartialStrykerOptions {
     tap: { testFiles: module.tests, nodeArgs: ['--import', 'tsx', '--test-reporter=tap'], forceBail: true },
     coverageAnalysis: 'perTest',
     concurrency: Number(process.env.HOOKWELL_MUTATION_CONCURRENCY ?? 1),
-    // The sandbox needs the sources, tests and manifests only; never the databases and
-    // scratch folders that test runs leave in the tree.
-    ignorePatterns: ['reports', 'bench', '.tmp', '*.db', '*.db-wal', '*.db-shm'],
+    // The sandbox gets the manifests, sources, tests and catalogues only: not builds, packed
+    // tarballs, databases or scratch folders, which other runs make and remove meanwhile.
+    ignorePatterns: [
+      '/*',
+      '!/package.json',
+      '!/tsconfig.json',
+      '!/packages',
+      '/packages/*/*',
+      '!/packages/*/package.json',
+      '!/packages/*/src',
+      '!/packages/*/test',
+      '!/packages/*/catalog',
+      '*.tgz',
+      '*.db',
+      '*.db-*',
+    ],
     tempDirName: '.stryker-tmp',
     cleanTempDir: 'always',
     reporters: ['clear-text', 'html', 'json'],
@@ -123,7 +136,14 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   let failed = false;
   for (const name of names) {
-    const results = await new Stryker(options(name, MODULES[name]!)).runMutationTest();
+    let results: MutantResult[];
+    try {
+      results = await new Stryker(options(name, MODULES[name]!)).runMutationTest();
+    } catch (err) {
+      lines.push(`${name.padEnd(48)} not measured: ${err instanceof Error ? err.message : String(err)}`);
+      failed = true;
+      continue;
+    }
     const { detected, valid } = score(results);
     if (valid === 0 || (100 * detected) / valid < FLOOR) failed = true;
     lines.push(scoreLine(name, detected, valid));
