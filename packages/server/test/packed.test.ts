@@ -8,6 +8,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,7 +103,105 @@ describe('the packed server, installed into an empty project', { timeout: 420_00
       await exited;
     }
   });
+
+  it("the README's sending and receiving examples work between the packed server and the packed receiver", { timeout: 300_000 }, async () => {
+    // As a customer's project would: the README's receiving code, verbatim but for its port and
+    // a saveMeal that prints what it is given, in a plain .mjs file next to the installed
+    // @hookwell/receiver, with Express from the registry.
+    await run('npm', ['install', '--no-audit', '--no-fund', 'express@5'], { cwd: project, timeout: INSTALL_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 64 << 20 });
+    const receiving = readmeBlock('## Receiving', '```js');
+    assert.match(receiving, /\.listen\(3000\)/);
+    writeFileSync(
+      join(project, 'receiver.mjs'),
+      `${receiving.replace('.listen(3000)', '.listen(Number(process.env.PORT), "127.0.0.1", () => console.log("listening"))')}\n` +
+        'function saveMeal(payload) {\n  console.log(JSON.stringify({ saved: payload }));\n}\n',
+    );
+    const sent = readmeMessage();
+
+    const serverProc = spawn('npx', ['--no', '--', 'hookwell', 'serve', '--port', '0', '--db', join(dir, 'example.db')], {
+      cwd: project,
+      env: { ...process.env, HOOKWELL_ADMIN_TOKEN: TOKEN, HOOKWELL_LOG_LEVEL: 'info', HOOKWELL_ALLOW_PRIVATE_TARGETS: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const serverExited = new Promise<number | null>((resolve) => serverProc.on('exit', (code) => resolve(code)));
+    let receiverProc: ChildProcess | undefined;
+    try {
+      const url = await loggedUrl(serverProc);
+      const api = async (method: string, path: string, body?: unknown) => {
+        const res = await fetch(url + path, {
+          method,
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+      };
+      const port = await freePort();
+      assert.equal((await api('POST', '/api/v1/app', { name: 'Acme Nutrition', uid: 'acme' })).status, 201);
+      assert.equal((await api('POST', '/api/v1/app/acme/endpoint', { url: `http://127.0.0.1:${port}/webhooks`, uid: 'main' })).status, 201);
+      const secret = (await api('GET', '/api/v1/app/acme/endpoint/main/secret')).body.key as string;
+
+      receiverProc = spawn(process.execPath, ['receiver.mjs'], { cwd: project, env: { ...process.env, PORT: String(port), WEBHOOK_SECRET: secret }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const output = lines(receiverProc);
+      await output.next('listening', 20_000);
+      assert.equal((await api('POST', '/api/v1/app/acme/msg', sent)).status, 202);
+      const saved = JSON.parse(await output.next('{"saved"', 20_000)) as { saved: unknown };
+      assert.deepEqual(saved.saved, sent.payload, "the README's handler got the README's payload");
+    } finally {
+      receiverProc?.kill('SIGKILL');
+      process.kill(-serverProc.pid!, 'SIGTERM');
+      await serverExited;
+    }
+  });
 });
+
+const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+
+/** The first code block of `fence` (e.g. "```js") in the README section that starts with `heading`. */
+function readmeBlock(heading: string, fence: string): string {
+  const section = README.slice(README.indexOf(heading));
+  const start = section.indexOf(`${fence}\n`);
+  assert.ok(start !== -1, `the README's "${heading}" has a ${fence} block`);
+  const body = section.slice(start + fence.length + 1);
+  return body.slice(0, body.indexOf('```'));
+}
+
+/** The body of the README's `curl … /app/acme/msg -d '…'` in "Sending a message". */
+function readmeMessage(): { eventType: string; eventId: string; payload: unknown } {
+  const section = README.slice(README.indexOf('## Sending a message'), README.indexOf('## Receiving'));
+  const m = /\/api\/v1\/app\/acme\/msg \\\n\s+-d '([^']+)'/.exec(section);
+  assert.ok(m, "the README's curl example sends a message");
+  return JSON.parse(m[1]!) as { eventType: string; eventId: string; payload: unknown };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** The lines a child prints, waited for by what they start or hold. */
+function lines(proc: ChildProcess): { next(containing: string, timeoutMs: number): Promise<string> } {
+  let out = '';
+  proc.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  proc.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  return {
+    async next(containing, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const line = out.split('\n').find((l) => l.includes(containing));
+        if (line !== undefined) return line;
+        if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`no line with ${containing}: ${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  };
+}
 
 function loggedUrl(proc: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
