@@ -297,3 +297,10 @@ test('fetch adapter: bodies over maxBodyBytes are answered 413', async () => {
   const res = await h.fetch(new Request('http://x/hook', { method: 'POST', body, headers: signed(body) }));
   assert.deepEqual([res.status, await res.json()], [413, { error: 'body_too_large' }]);
 });
+
+test('eventTypeOf falls back to the header for a null payload or a null meta', () => {
+  const h = { 'x-hookwell-event-type': 'h.h' };
+  assert.equal(eventTypeOf(null, h), 'h.h');
+  assert.equal(eventTypeOf({ meta: null }, h), 'h.h');
+  assert.equal(eventTypeOf({ type: null, meta: null }, {}), undefined);
+});
