@@ -122,6 +122,23 @@ export async function buildApi(deps: Deps): Promise<FastifyInstance> {
   return app;
 }
 
+/** Says in the log once when the database starts failing, and once when it works again. */
+function outageLog(log: Logger, failedMsg: string, recoveredMsg: string): { failed(err: unknown): void; succeeded(): void } {
+  let failing = false;
+  return {
+    failed: (err) => {
+      if (failing) return;
+      failing = true;
+      log.error({ err }, failedMsg);
+    },
+    succeeded: () => {
+      if (!failing) return;
+      failing = false;
+      log.info(recoveredMsg);
+    },
+  };
+}
+
 /**
  * Opens the configured store, waiting with back-off while PostgreSQL cannot be reached.
  * `tool`: for commands that run beside a serving process (they open SQLite in-process and
@@ -129,39 +146,15 @@ export async function buildApi(deps: Deps): Promise<FastifyInstance> {
  */
 async function openStore(cfg: Config, log: Logger, tool = false): Promise<{ store: Store; notifier: WorkNotifier | null }> {
   if (!isPostgresUrl(cfg.db)) {
-    let failing = false;
     const store = SqliteStore.open(cfg.db, {
       releaseLeases: !tool,
       probeBytes: cfg.maxPayloadBytes,
       tightened: ({ file, was }) => log.warn({ file, was, now: '0600' }, 'a database file was readable by other users; made it owner-only'),
-      health: {
-        failed: (err) => {
-          if (failing) return;
-          failing = true;
-          log.error({ err }, 'the database cannot write; writes are answered 503 and health fails until one succeeds');
-        },
-        succeeded: () => {
-          if (!failing) return;
-          failing = false;
-          log.info('the database writes again');
-        },
-      },
+      health: outageLog(log, 'the database cannot write; writes are answered 503 and health fails until one succeeds', 'the database writes again'),
     });
     return { store, notifier: null };
   }
-  let down = false;
-  const health: DatabaseHealth = {
-    failed: (err) => {
-      if (down) return;
-      down = true;
-      log.error({ err }, 'the database is unavailable; the API answers 503 and delivery waits until it is back');
-    },
-    succeeded: () => {
-      if (!down) return;
-      down = false;
-      log.info('the database is reachable again');
-    },
-  };
+  const health: DatabaseHealth = outageLog(log, 'the database is unavailable; the API answers 503 and delivery waits until it is back', 'the database is reachable again');
   for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
     try {
       const store = await PostgresStore.open(cfg.db, { schema: cfg.dbSchema ?? undefined, poolSize: cfg.dbPoolSize, health });
