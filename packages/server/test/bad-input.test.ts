@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
-import { eventually, query, request, startReceiver, startServer, TOKEN, type Receiver, type TestServer } from './helpers.js';
+import { acmeWithEndpoint, eventually, query, request, startReceiver, startServer, TOKEN, type Receiver, type TestServer } from './helpers.js';
 
 const TABLES = ['applications', 'endpoints', 'messages', 'deliveries', 'attempts', 'event_types'] as const;
 type Counts = Record<(typeof TABLES)[number], number>;
@@ -71,12 +71,8 @@ describe('bad input', () => {
   before(async () => {
     receiver = await startReceiver();
     server = await startServer();
-    assert.equal((await server.api('POST', '/api/v1/event-type', { name: 'user.created', description: 'A user signed up' })).status, 201);
-    assert.equal((await server.api('POST', '/api/v1/app', { name: 'Acme', uid: 'acme' })).status, 201);
+    endpointId = await acmeWithEndpoint(server, receiver.url);
     assert.equal((await server.api('POST', '/api/v1/app', { name: 'Other', uid: 'other' })).status, 201);
-    const ep = await server.api('POST', '/api/v1/app/acme/endpoint', { url: receiver.url + '/hook', uid: 'main' });
-    assert.equal(ep.status, 201, ep.text);
-    endpointId = ep.body.id;
     const msg = await server.api('POST', '/api/v1/app/acme/msg', { eventType: 'user.created', payload: { id: 1 } });
     assert.equal(msg.status, 202, msg.text);
     msgId = msg.body.id;

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
-import { startReceiver, startServer, TOKEN, type Receiver, type TestServer } from './helpers.js';
+import { acmeWithEndpoint, startReceiver, startServer, TOKEN, type Receiver, type TestServer } from './helpers.js';
 
 type Res = Awaited<ReturnType<TestServer['api']>>;
 
@@ -29,10 +29,7 @@ describe('field limits', () => {
   before(async () => {
     receiver = await startReceiver();
     server = await startServer();
-    assert.equal((await server.api('POST', '/api/v1/event-type', { name: 'user.created', description: 'A user signed up' })).status, 201);
-    assert.equal((await server.api('POST', '/api/v1/app', { name: 'Acme', uid: 'acme' })).status, 201);
-    const ep = await server.api('POST', '/api/v1/app/acme/endpoint', { url: receiver.url + '/hook', uid: 'main' });
-    assert.equal(ep.status, 201, ep.text);
+    await acmeWithEndpoint(server, receiver.url);
   });
 
   after(async () => {

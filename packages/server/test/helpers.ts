@@ -230,3 +230,17 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/**
+ * The fixture the input suites share: event type `user.created`, application `acme` and its
+ * endpoint `main` pointing at `receiverUrl` + `/hook`. Returns the endpoint's id.
+ */
+export async function acmeWithEndpoint(server: TestServer, receiverUrl: string): Promise<string> {
+  const type = await server.api('POST', '/api/v1/event-type', { name: 'user.created', description: 'A user signed up' });
+  if (type.status !== 201) throw new Error(`creating the event type answered ${type.status}: ${type.text}`);
+  const app = await server.api('POST', '/api/v1/app', { name: 'Acme', uid: 'acme' });
+  if (app.status !== 201) throw new Error(`creating the application answered ${app.status}: ${app.text}`);
+  const ep = await server.api('POST', '/api/v1/app/acme/endpoint', { url: receiverUrl + '/hook', uid: 'main' });
+  if (ep.status !== 201) throw new Error(`creating the endpoint answered ${ep.status}: ${ep.text}`);
+  return ep.body.id as string;
+}

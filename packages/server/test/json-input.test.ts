@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { eventually, request, startReceiver, startServer, TOKEN, type Receiver, type TestServer } from './helpers.js';
+import { acmeWithEndpoint, eventually, request, startReceiver, startServer, TOKEN, type Receiver, type TestServer } from './helpers.js';
 import { MAX_JSON_DEPTH } from '../src/domain/json-limits.js';
 
 type Res = Awaited<ReturnType<TestServer['api']>>;
@@ -69,9 +69,7 @@ describe('JSON input', () => {
   before(async () => {
     receiver = await startReceiver();
     server = await startServer();
-    assert.equal((await server.api('POST', '/api/v1/event-type', { name: 'user.created', description: 'A user signed up' })).status, 201);
-    assert.equal((await server.api('POST', '/api/v1/app', { name: 'Acme', uid: 'acme' })).status, 201);
-    assert.equal((await server.api('POST', '/api/v1/app/acme/endpoint', { url: receiver.url + '/hook', uid: 'main' })).status, 201);
+    await acmeWithEndpoint(server, receiver.url);
   });
 
   after(async () => {
