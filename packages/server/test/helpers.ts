@@ -1,7 +1,7 @@
 // Shared by the server's tests: a real Hookwell on a temporary SQLite file and port 0,
 // and a real HTTP receiver on loopback that records what it is sent.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -243,4 +243,15 @@ export async function acmeWithEndpoint(server: TestServer, receiverUrl: string):
   const ep = await server.api('POST', '/api/v1/app/acme/endpoint', { url: receiverUrl + '/hook', uid: 'main' });
   if (ep.status !== 201) throw new Error(`creating the endpoint answered ${ep.status}: ${ep.text}`);
   return ep.body.id as string;
+}
+
+/** The README, for tests that run its examples as written. */
+export const README = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+
+/** The body of the README's `curl … /app/acme/msg -d '…'` in "Sending a message". */
+export function readmeMessage(): { eventType: string; eventId: string; payload: unknown } {
+  const section = README.slice(README.indexOf('## Sending a message'), README.indexOf('## Receiving'));
+  const m = /\/api\/v1\/app\/acme\/msg \\\n\s+-d '([^']+)'/.exec(section);
+  if (m === null) throw new Error("the README's curl example no longer sends a message to /api/v1/app/acme/msg");
+  return JSON.parse(m[1]!) as { eventType: string; eventId: string; payload: unknown };
 }

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { TOKEN } from './helpers.js';
+import { README, readmeMessage, TOKEN } from './helpers.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -155,7 +155,6 @@ describe('the packed server, installed into an empty project', { timeout: 420_00
   });
 });
 
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 
 /** The first code block of `fence` (e.g. "```js") in the README section that starts with `heading`. */
 function readmeBlock(heading: string, fence: string): string {
@@ -164,14 +163,6 @@ function readmeBlock(heading: string, fence: string): string {
   assert.ok(start !== -1, `the README's "${heading}" has a ${fence} block`);
   const body = section.slice(start + fence.length + 1);
   return body.slice(0, body.indexOf('```'));
-}
-
-/** The body of the README's `curl … /app/acme/msg -d '…'` in "Sending a message". */
-function readmeMessage(): { eventType: string; eventId: string; payload: unknown } {
-  const section = README.slice(README.indexOf('## Sending a message'), README.indexOf('## Receiving'));
-  const m = /\/api\/v1\/app\/acme\/msg \\\n\s+-d '([^']+)'/.exec(section);
-  assert.ok(m, "the README's curl example sends a message");
-  return JSON.parse(m[1]!) as { eventType: string; eventId: string; payload: unknown };
 }
 
 function freePort(): Promise<number> {

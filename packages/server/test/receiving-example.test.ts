@@ -4,24 +4,13 @@
 // README itself, so the test follows it as written.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { createHandler, type NodeWebhookHandler } from '@hookwell/receiver/node';
 import { healthHandlers } from '@hookwell/health';
 import type { WebhookEvent } from '@hookwell/receiver';
-import { eventually, startServer, type TestServer } from './helpers.js';
-
-const README = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-
-/** The body of the README's `curl … /app/acme/msg -d '…'` in "Sending a message". */
-function readmeMessage(): { eventType: string; eventId: string; payload: unknown } {
-  const section = README.slice(README.indexOf('## Sending a message'), README.indexOf('## Receiving'));
-  const m = /\/api\/v1\/app\/acme\/msg \\\n\s+-d '([^']+)'/.exec(section);
-  assert.ok(m, "the README's curl example sends a message");
-  return JSON.parse(m[1]!);
-}
+import { eventually, README, readmeMessage, startServer, type TestServer } from './helpers.js';
 
 /** The event type the README's receiving example handles: `on: { <type>: … }`. */
 function readmeHandlerType(): string {
