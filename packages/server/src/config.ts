@@ -46,6 +46,8 @@ export interface Config {
   httpIdleTimeoutMs: number;
   /** Most connections to the API at once; more are closed as they arrive. */
   httpMaxConnections: number;
+  /** CSP frame-ancestors sources of the app portal: the sites that may embed it. */
+  portalFrameAncestors: string;
 }
 
 export class ConfigError extends Error {}
@@ -85,6 +87,7 @@ export const SETTINGS: Setting[] = [
   { key: 'httpBodyTimeoutMs', env: 'HOOKWELL_HTTP_BODY_TIMEOUT_MS', default: '20000', help: 'API clients: ms from the last header to the end of the body (408); a backfill upload must instead bring 32 KiB in every such window' },
   { key: 'httpIdleTimeoutMs', env: 'HOOKWELL_HTTP_IDLE_TIMEOUT_MS', default: '30000', help: 'API clients: ms a kept-alive connection may wait for its next request' },
   { key: 'httpMaxConnections', env: 'HOOKWELL_HTTP_MAX_CONNECTIONS', default: '4096', help: 'API clients: most connections at once; more are closed as they arrive' },
+  { key: 'portalFrameAncestors', env: 'HOOKWELL_PORTAL_FRAME_ANCESTORS', default: "'self'", help: "space-separated CSP sources of the sites that may embed the app portal in a frame (e.g. https://app.example.com), or 'none'" },
   { key: 'validatePayloads', env: 'HOOKWELL_VALIDATE_PAYLOADS', default: 'false', help: "refuse (422) every message whose payload does not match its event type's schema, not only for types with validate: true" },
 ];
 
@@ -194,7 +197,26 @@ export function loadConfig(
     httpBodyTimeoutMs: integer(get('httpBodyTimeoutMs').name, get('httpBodyTimeoutMs').value, 100, 3_600_000),
     httpIdleTimeoutMs: integer(get('httpIdleTimeoutMs').name, get('httpIdleTimeoutMs').value, 100, 3_600_000),
     httpMaxConnections: integer(get('httpMaxConnections').name, get('httpMaxConnections').value, 1, 1_000_000),
+    portalFrameAncestors: frameAncestors(get('portalFrameAncestors').name, get('portalFrameAncestors').value),
   };
+}
+
+const SCHEME_SOURCE = /^[a-z][a-z0-9+.-]*:$/i;
+const HOST_SOURCE = /^(?:[a-z][a-z0-9+.-]*:\/\/)?(?:\*|(?:\*\.)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*)(?::(?:\d{1,5}|\*))?(?:\/[a-z0-9\-._~%!$&()*+=:@/]*)?$/i;
+
+/**
+ * CSP frame-ancestors sources. The value goes into a response header, so anything that could
+ * end the directive or the header (";", ",", quotes other than the two keywords) is refused.
+ */
+function frameAncestors(name: string, raw: string): string {
+  const sources = raw.trim().split(/[ \t]+/).filter((s) => s !== '');
+  if (sources.length === 0) throw new ConfigError(`${name} must name at least one CSP source such as 'self' or https://app.example.com`);
+  for (const s of sources) {
+    if (s === "'none'" && sources.length > 1) throw new ConfigError(`${name}: 'none' must stand alone, got "${raw}"`);
+    if (s === "'self'" || s === "'none'" || SCHEME_SOURCE.test(s) || HOST_SOURCE.test(s)) continue;
+    throw new ConfigError(`${name}: "${s}" is not a CSP source (use 'self', 'none', a scheme such as https:, or an origin such as https://app.example.com or https://*.example.com)`);
+  }
+  return sources.join(' ');
 }
 
 function publicUrl(name: string, raw: string): string | null {
