@@ -17,7 +17,6 @@ import { loadCatalog } from './catalog.js';
 import {
   hashToken,
   IDEMPOTENCY_TTL_MS,
-  installAuth,
   installErrors,
   installIdempotency,
   installJsonParser,
@@ -25,6 +24,7 @@ import {
   type Deps,
 } from './api/http.js';
 import { SCHEMAS } from './api/schemas.js';
+import { authRoutes, installAuth } from './api/auth.js';
 import { installBodyDeadline, limitConnections, serverLimits } from './api/limits.js';
 import { applicationRoutes } from './api/applications.js';
 import { endpointRoutes } from './api/endpoints.js';
@@ -104,11 +104,12 @@ export async function buildApi(deps: Deps): Promise<FastifyInstance> {
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
 
-  installAuth(app, deps.tokenHash);
+  installAuth(app, deps.tokenHash, deps.store);
   installBodyDeadline(app, deps.cfg);
   installIdempotency(app, deps.store);
 
   healthRoutes(app, deps);
+  authRoutes(app, deps);
   applicationRoutes(app, deps);
   endpointRoutes(app, deps);
   messageRoutes(app, deps);
@@ -192,7 +193,8 @@ export async function startHookwell(cfg: Config, log: Logger): Promise<Hookwell>
   // One key for every process sharing the database: a link made by a worker is read by an API process.
   const linkKey = await store.ensureMeta(LINK_KEY_META_KEY, randomBytes(32).toString('hex'));
   let url: string | null = null;
-  const links = new ContentLinks(Buffer.from(linkKey, 'hex'), () => cfg.publicUrl ?? url ?? `http://${cfg.host}:${cfg.port}`, cfg.contentLinkTtlMs);
+  const publicUrl = () => cfg.publicUrl ?? url ?? `http://${cfg.host}:${cfg.port}`;
+  const links = new ContentLinks(Buffer.from(linkKey, 'hex'), publicUrl, cfg.contentLinkTtlMs);
   const thin = new ThinPayloads(links, (name) => store.getEventType(name));
   const dispatcher = delivering ? new Dispatcher(store, sender, cfg, log, notifier !== null, thin) : null;
   // Other processes sharing the database hear of new work through the notifier.
@@ -214,7 +216,7 @@ export async function startHookwell(cfg: Config, log: Logger): Promise<Hookwell>
     const payloads = new PayloadValidator((name) => store.getEventType(name), cfg.validatePayloads, 1000, (name, err) =>
       log.warn({ eventType: name, err: err.message }, "the event type's schema cannot be compiled; its messages are not validated"),
     );
-    app = await buildApi({ store, dispatcher: signals, payloads, links, sender, cfg, log, tokenHash: token.hash });
+    app = await buildApi({ store, dispatcher: signals, payloads, links, sender, cfg, log, tokenHash: token.hash, publicUrl });
     await app.listen({ port: cfg.port, host: cfg.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : cfg.port;
@@ -230,6 +232,7 @@ export async function startHookwell(cfg: Config, log: Logger): Promise<Hookwell>
     store.purgeIdempotent(Date.now() - IDEMPOTENCY_TTL_MS).catch((err: unknown) => log.error({ err }, 'purging idempotency keys failed'));
     // Uploads that stopped moving an hour ago were cut off with their process.
     store.purgeUnfinishedBackfills(Date.now() - 60 * 60 * 1000).catch((err: unknown) => log.error({ err }, 'purging unfinished backfills failed'));
+    store.purgePortalTokens(Date.now() - 24 * 60 * 60 * 1000).catch((err: unknown) => log.error({ err }, 'purging expired portal tokens failed'));
   }, 60 * 60 * 1000);
   purge.unref();
 

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { createHash, hash, timingSafeEqual } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
@@ -36,6 +36,8 @@ export interface Deps {
   log: Logger;
   /** SHA-256 of the admin token. */
   tokenHash: Buffer;
+  /** Where browsers and receivers reach this server: HOOKWELL_PUBLIC_URL, else the listen address. */
+  publicUrl: () => string;
 }
 
 declare module 'fastify' {
@@ -216,36 +218,6 @@ function parseBody(req: FastifyRequest, text: string): unknown {
 export function hashToken(token: string): Buffer {
   // The one-shot form: every request is checked, and a Hash object per call costs more than the hashing.
   return hash('sha256', token, 'buffer');
-}
-
-// The content route's credential is its signed link, not the admin token.
-const PUBLIC_ROUTES = new Set(['/api/v1/health', '/openapi.json', '/api/v1/content/:msg_id']);
-
-export function installAuth(app: FastifyInstance, tokenHash: Buffer): void {
-  const accepted = new Set<string>();
-  // Callback style, as are the idempotency hooks: every request runs them, and an async
-  // hook costs a promise and a turn of the microtask queue each time. A hook that answers
-  // itself does not call done.
-  app.addHook('onRequest', (req, reply, done) => {
-    if (PUBLIC_ROUTES.has(req.routeOptions.url ?? '')) return done();
-    const header = req.headers.authorization;
-    // Clients send the same header on every request: one already found valid is not
-    // hashed again. Only valid headers are kept, so a wrong token is always compared in
-    // constant time.
-    if (header !== undefined && accepted.has(header)) return done();
-    const m = header === undefined ? null : /^Bearer\s+(.+)$/i.exec(header);
-    if (m === null) {
-      reply.code(401).send({ code: 'authentication_failed', detail: 'missing "Authorization: Bearer <token>" header' });
-      return;
-    }
-    if (!timingSafeEqual(hashToken(m[1]!.trim()), tokenHash)) {
-      reply.code(401).send({ code: 'authentication_failed', detail: 'invalid token' });
-      return;
-    }
-    if (accepted.size >= 64) accepted.clear();
-    accepted.add(header!);
-    done();
-  });
 }
 
 // --- idempotency ------------------------------------------------------------------------

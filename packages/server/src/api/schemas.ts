@@ -3,6 +3,7 @@
 // Where Svix's v1 and v2 SDKs name a field differently, both names are accepted.
 
 import { LIMITS, MAX_INT32 } from '../domain/limits.js';
+import { PORTAL_CAPABILITIES } from '../domain/access.js';
 
 type Schema = Record<string, unknown>;
 
@@ -194,6 +195,33 @@ export const SCHEMAS: Record<string, Schema> = {
   HTTPValidationError: obj({ detail: { type: 'array', items: ref('ValidationError') } }, ['detail']),
 
   ApplicationIn: applicationIn(),
+  AppPortalAccessIn: obj({
+    application: ref('ApplicationIn'),
+    expiry: nullable(int({ minimum: 3600, maximum: 604800, default: 604800, description: 'How long the token is valid, in seconds (1 hour to 7 days).' })),
+    readOnly: nullable(bool({ description: 'Only the ViewBase capability: the portal shows and changes nothing else.' })),
+    capabilities: stringList(str({ enum: [...PORTAL_CAPABILITIES] }), {
+      description: 'What the token may do; ViewBase is always required. Every capability when omitted.',
+    }),
+    featureFlags: { type: 'array', uniqueItems: true, items: str({ maxLength: 256, pattern: NAME_PATTERN }), maxItems: 25 },
+    sessionId: nullable(str({ minLength: 1, maxLength: 64, pattern: '^[a-zA-Z0-9@_-]+$', description: 'Expire-all can end only the tokens of given sessions.' })),
+  }),
+  AppPortalAccessOut: obj({ url: str({ format: 'uri' }), token: str({ example: 'hwp_Ox5M0dXgm0pTbJl1gqYVqQWPLMHKB0l0gJzUjWnhY2c' }) }, ['url', 'token']),
+  ApplicationTokenExpireIn: obj({
+    expiry: nullable(int({ minimum: 0, maximum: 259200, description: 'Seconds until the tokens expire; now when omitted.' })),
+    sessionIds: { type: 'array', items: str({ minLength: 1, maxLength: 64, pattern: '^[a-zA-Z0-9@_-]+$' }), maxItems: 1000 },
+  }),
+  WhoamiOut: obj(
+    {
+      permissionSource: str({ enum: ['admin', 'appPortal'] }),
+      appId: nullable(str()),
+      readOnly: bool(),
+      capabilities: { type: 'array', items: str() },
+      featureFlags: { type: 'array', items: str() },
+      expiresAt: nullable(dateTime()),
+      sessionId: nullable(str()),
+    },
+    ['permissionSource', 'appId', 'readOnly', 'capabilities', 'featureFlags', 'expiresAt', 'sessionId'],
+  ),
   ApplicationPatch: obj({
     name: str({ minLength: 1, maxLength: LIMITS.name }),
     uid: uid(),
@@ -413,6 +441,7 @@ export const messageFilterQuery = (): Record<string, Schema> => ({
 export const errorResponses = (): Record<string, Schema> => ({
   400: ref('HttpErrorOut'),
   401: ref('HttpErrorOut'),
+  403: ref('HttpErrorOut'),
   404: ref('HttpErrorOut'),
   409: ref('HttpErrorOut'),
   422: ref('HTTPValidationError'),

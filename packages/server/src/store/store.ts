@@ -200,6 +200,18 @@ export interface ContentFetch {
  */
 export type SkipOutcome = { skipped: string | null } | { sending: string };
 
+/** A bearer scoped to one application (the app portal's); only its SHA-256 is kept. */
+export interface PortalToken {
+  /** SHA-256 of the token, hex. */
+  tokenHash: string;
+  appId: string;
+  capabilities: string[];
+  featureFlags: string[];
+  sessionId: string | null;
+  createdAt: number;
+  expiresAt: number;
+}
+
 export interface IdempotentResponse {
   bodyHash: string;
   statusCode: number;
@@ -328,4 +340,12 @@ export interface Store {
   /** Stores the response, replacing an expired one under the same key. */
   putIdempotent(scope: string, key: string, value: IdempotentResponse): Promise<void>;
   purgeIdempotent(olderThan: number): Promise<void>;
+
+  createPortalToken(token: PortalToken): Promise<void>;
+  getPortalToken(tokenHash: string): Promise<PortalToken | null>;
+  /** Sets the expiry of an application's live tokens (of those sessions, when given) to `at`; returns how many. */
+  expirePortalTokens(appId: string, at: number, sessionIds?: string[]): Promise<number>;
+  /** Ends one token now (logout). */
+  expirePortalToken(tokenHash: string, at: number): Promise<void>;
+  purgePortalTokens(expiredBefore: number): Promise<void>;
 }

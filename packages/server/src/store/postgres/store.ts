@@ -35,9 +35,11 @@ import type {
   MessageFilter,
   MessageInput,
   SkipOutcome,
+  PortalToken,
   Store,
   Work,
 } from '../store.js';
+import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
 import { planPage, toPage } from '../paging.js';
 import { attemptConditions, messageConditions, type Dialect } from '../filters.js';
 import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, json, messageFrom, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
@@ -1216,5 +1218,26 @@ export class PostgresStore implements Store {
 
   async purgeIdempotent(olderThan: number): Promise<void> {
     await run(this.pool, 'DELETE FROM idempotency WHERE created_at < ?', [olderThan]);
+  }
+
+  async createPortalToken(token: PortalToken): Promise<void> {
+    await run(this.pool, INSERT_PORTAL_TOKEN, portalTokenParams(token));
+  }
+
+  async getPortalToken(tokenHash: string): Promise<PortalToken | null> {
+    const r = await one(this.pool, SELECT_PORTAL_TOKEN, [tokenHash]);
+    return r === undefined ? null : portalTokenFrom(r);
+  }
+
+  expirePortalTokens(appId: string, at: number, sessionIds?: string[]): Promise<number> {
+    return run(this.pool, expirePortalTokensSql(sessionIds), expirePortalTokensParams(appId, at, sessionIds));
+  }
+
+  async expirePortalToken(tokenHash: string, at: number): Promise<void> {
+    await run(this.pool, EXPIRE_PORTAL_TOKEN, [at, tokenHash, at]);
+  }
+
+  async purgePortalTokens(expiredBefore: number): Promise<void> {
+    await run(this.pool, PURGE_PORTAL_TOKENS, [expiredBefore]);
   }
 }

@@ -39,6 +39,7 @@ import type {
   MessageFilter,
   MessageInput,
   SkipOutcome,
+  PortalToken,
   Store,
   Work,
 } from '../store.js';
@@ -47,6 +48,7 @@ import { attemptConditions, messageConditions, type Dialect } from '../filters.j
 import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, json, messageFrom, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATIONS } from './migrations.js';
+import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
 import { GroupCommit, type WriteHealth } from './group-commit.js';
 import { DatabaseInUseError, holderRecord, HOLDER_META_KEY, openFailure, secureFiles, ServeLock, type Tightened } from './files.js';
 
@@ -1071,6 +1073,33 @@ export class SqliteStore implements Store {
   purgeIdempotent(olderThan: number): Promise<void> {
     return this.write(() => {
       this.q('DELETE FROM idempotency WHERE created_at < ?').run(olderThan);
+    });
+  }
+
+  createPortalToken(token: PortalToken): Promise<void> {
+    return this.write(() => {
+      this.q(INSERT_PORTAL_TOKEN).run(...portalTokenParams(token));
+    });
+  }
+
+  async getPortalToken(tokenHash: string): Promise<PortalToken | null> {
+    const r = this.q(SELECT_PORTAL_TOKEN).get(tokenHash) as Row | undefined;
+    return r === undefined ? null : portalTokenFrom(r);
+  }
+
+  expirePortalTokens(appId: string, at: number, sessionIds?: string[]): Promise<number> {
+    return this.write(() => this.db.prepare(expirePortalTokensSql(sessionIds)).run(...expirePortalTokensParams(appId, at, sessionIds)).changes);
+  }
+
+  expirePortalToken(tokenHash: string, at: number): Promise<void> {
+    return this.write(() => {
+      this.q(EXPIRE_PORTAL_TOKEN).run(at, tokenHash, at);
+    });
+  }
+
+  purgePortalTokens(expiredBefore: number): Promise<void> {
+    return this.write(() => {
+      this.q(PURGE_PORTAL_TOKENS).run(expiredBefore);
     });
   }
 }
