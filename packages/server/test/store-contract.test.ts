@@ -1130,6 +1130,160 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       ]);
     });
 
+    // --- the dashboard's and the portal's reads ---------------------------------------------
+
+    /** Claims everything due and records each delivery as `outcome(w)` says, at `at(w)`, taking `ms(w)`. */
+    async function settle(outcome: (w: Work) => StatusCode | null, at: (w: Work) => number = () => Date.now(), ms: (w: Work) => number = () => 12) {
+      const work = await store.claim(claimOptions({ owner: 'settler' }));
+      const decided = work.map((w) => [w, outcome(w)] as const);
+      await store.recordAttempts(
+        decided.flatMap(([w, next]) => {
+          if (next === null) return [];
+          const r = record(w, 'settler', next, { createdAt: at(w) });
+          return [{ ...r, attempt: { ...r.attempt, responseDurationMs: ms(w) } }];
+        }),
+      );
+      await store.release('settler', decided.filter(([, next]) => next === null).map(([w]) => w.deliveryId));
+    }
+
+    it('lists the messages with a delivery in a status, with the other filters and keyset paging', async () => {
+      const app = await newApp();
+      const a = await store.createEndpoint(app.id, endpointInput());
+      const b = await store.createEndpoint(app.id, endpointInput());
+      const m1 = (await store.createMessage(app.id, messageInput({ eventType: 'x.one' }))).message;
+      const m2 = (await store.createMessage(app.id, messageInput({ eventType: 'x.two' }))).message;
+      const m3 = (await store.createMessage(app.id, messageInput({ eventType: 'x.one' }))).message;
+      const m4 = (await store.createMessage(app.id, messageInput({ eventType: 'x.two' }))).message;
+      // m1 both succeed; m2 fails at b; m3 stays pending; m4 fails at both.
+      await settle((w) => (w.msgId === m3.id ? null : w.msgId === m4.id || (w.msgId === m2.id && w.endpointId === b.id) ? Status.Fail : Status.Success));
+      const ids = async (status: StatusCode, extra: Parameters<Store['listMessages']>[2] = {}, q = page(50, null, 'descending')) =>
+        (await store.listMessages(app.id, q, { ...extra, status })).data.map((m) => m.id);
+      assert.deepEqual(await ids(Status.Success), [m2.id, m1.id]);
+      assert.deepEqual(await ids(Status.Fail), [m4.id, m2.id]);
+      assert.deepEqual(await ids(Status.Pending), [m3.id]);
+      assert.deepEqual(await ids(Status.Sending), []);
+      assert.deepEqual(await ids(Status.Fail, { eventTypes: ['x.two'] }), [m4.id, m2.id]);
+      assert.deepEqual(await ids(Status.Success, { eventTypes: ['x.one'] }), [m1.id]);
+      assert.deepEqual(await ids(Status.Fail, { before: m4.createdAt }), m2.createdAt < m4.createdAt ? [m2.id] : []);
+      // Each message once, however many of its deliveries match; pages follow on.
+      const first = await store.listMessages(app.id, page(1, null, 'descending'), { status: Status.Fail });
+      assert.deepEqual(first.data.map((m) => m.id), [m4.id]);
+      assert.equal(first.done, false);
+      const second = await store.listMessages(app.id, page(1, first.iterator, 'descending'), { status: Status.Fail });
+      assert.deepEqual(second.data.map((m) => m.id), [m2.id]);
+      const third = await store.listMessages(app.id, page(1, second.iterator, 'descending'), { status: Status.Fail });
+      assert.deepEqual(third.data, []);
+      assert.equal(third.done, true);
+      assert.equal(a.appId, app.id);
+    });
+
+    it("counts an endpoint's attempts per bucket, outcome and duration, in its application and range only", async () => {
+      const app = await newApp();
+      const ep = await store.createEndpoint(app.id, endpointInput());
+      const other = await store.createEndpoint(app.id, endpointInput());
+      const hour = 3_600_000;
+      const t0 = Math.floor(Date.now() / hour) * hour - 5 * hour;
+      const plan: { at: number; status: StatusCode; ms: number }[] = [
+        { at: t0 - 1, status: Status.Success, ms: 999 }, // before the range
+        { at: t0 + 60_000, status: Status.Success, ms: 10 },
+        { at: t0 + 120_000, status: Status.Success, ms: 10 },
+        { at: t0 + 180_000, status: Status.Fail, ms: 30 },
+        { at: t0 + hour + 5, status: Status.Success, ms: 50 },
+        { at: t0 + 3 * hour, status: Status.Fail, ms: 70 }, // at `until`: out
+      ];
+      const byMsg = new Map<string, (typeof plan)[number]>();
+      for (const p of plan) byMsg.set((await store.createMessage(app.id, messageInput(), { onlyEndpointId: ep.id })).message.id, p);
+      await store.createMessage(app.id, messageInput(), { onlyEndpointId: other.id });
+      await settle(
+        (w) => (w.endpointId === other.id ? Status.Success : byMsg.get(w.msgId)!.status),
+        (w) => (w.endpointId === other.id ? t0 + 60_000 : byMsg.get(w.msgId)!.at),
+        (w) => (w.endpointId === other.id ? 1 : byMsg.get(w.msgId)!.ms),
+      );
+      const rows = await store.attemptDurations(app.id, ep.id, t0, t0 + 3 * hour, hour);
+      const sorted = rows.map((r) => [r.bucket, r.status, r.durationMs, r.count]).sort((x, y) => x[0]! - y[0]! || x[1]! - y[1]!);
+      assert.deepEqual(sorted, [
+        [0, Status.Success, 10, 2],
+        [0, Status.Fail, 30, 1],
+        [1, Status.Success, 50, 1],
+      ]);
+      const stranger = await newApp();
+      assert.deepEqual(await store.attemptDurations(stranger.id, ep.id, t0, t0 + 3 * hour, hour), []);
+    });
+
+    it('gives an overview: backlog, traffic per bucket, failing endpoints most failed first, totals', async () => {
+      const empty = await store.overview({ since: 0, until: Date.now() + 1, bucketMs: 3_600_000, failingLimit: 50, countSince: 0 });
+      assert.deepEqual(empty.backlog, { pending: 0, sending: 0, oldestDueAt: null });
+      assert.deepEqual(empty.failingEndpoints, []);
+      assert.deepEqual(empty.totals, { applications: 0, endpoints: 0, messagesSince: 0 });
+
+      const app = await newApp(null, 'Acme');
+      const worse = await store.createEndpoint(app.id, endpointInput({ url: 'https://worse.example/hook' }));
+      const bad = await store.createEndpoint(app.id, endpointInput({ url: 'https://bad.example/hook' }));
+      const good = await store.createEndpoint(app.id, endpointInput());
+      const start = Date.now();
+      for (let i = 0; i < 3; i++) await store.createMessage(app.id, messageInput());
+      const failedAt = start + 1000;
+      // worse fails all 3, bad fails 1, good succeeds.
+      let badFailures = 0;
+      await settle(
+        (w) => (w.endpointId === good.id ? Status.Success : w.endpointId === worse.id ? Status.Fail : badFailures++ === 0 ? Status.Fail : Status.Success),
+        () => failedAt,
+      );
+      const pendingDue = Date.now() + 60_000;
+      await store.createMessage(app.id, messageInput({ deliverAt: pendingDue }), { onlyEndpointId: good.id });
+      const o = await store.overview({ since: start - 10, until: failedAt + 10, bucketMs: 1_000_000_000, failingLimit: 50, countSince: start - 10 });
+      assert.equal(o.backlog.pending, 1);
+      assert.equal(o.backlog.sending, 0);
+      assert.equal(o.backlog.oldestDueAt, pendingDue);
+      assert.deepEqual([...o.messages.values()].reduce((x, y) => x + y, 0), 4);
+      assert.equal([...o.success.values()].reduce((x, y) => x + y, 0), 5);
+      assert.equal([...o.fail.values()].reduce((x, y) => x + y, 0), 4);
+      assert.deepEqual(
+        o.failingEndpoints.map((f) => [f.endpointId, f.appId, f.appName, f.url, f.failed, f.lastFailureAt]),
+        [
+          [worse.id, app.id, 'Acme', 'https://worse.example/hook', 3, failedAt],
+          [bad.id, app.id, 'Acme', 'https://bad.example/hook', 1, failedAt],
+        ],
+      );
+      assert.deepEqual(o.totals, { applications: 1, endpoints: 3, messagesSince: 4 });
+      const limited = await store.overview({ since: start, until: failedAt + 10, bucketMs: 3_600_000, failingLimit: 1, countSince: Date.now() + 1 });
+      assert.deepEqual(limited.failingEndpoints.map((f) => f.endpointId), [worse.id]);
+      assert.equal(limited.totals.messagesSince, 0);
+    });
+
+    it('lists applications by a search of name or uid in any case, with their counts, in pages', async () => {
+      const acme = await newApp('acme-nutrition', 'Acme Nutrition');
+      const vital = await newApp('vital', 'Vital 100% Health');
+      const other = await newApp(null, 'Other_Co');
+      const ep1 = await store.createEndpoint(acme.id, endpointInput());
+      await store.createEndpoint(acme.id, endpointInput());
+      await store.createMessage(acme.id, messageInput(), { onlyEndpointId: ep1.id });
+      await store.createMessage(acme.id, messageInput(), { onlyEndpointId: ep1.id });
+      await settle(() => Status.Fail);
+      const names = async (search: string | null) => (await store.listAppSummaries(page(), search, 0)).data.map((s) => s.app.name);
+      assert.deepEqual(await names(null), ['Acme Nutrition', 'Vital 100% Health', 'Other_Co']);
+      assert.deepEqual(await names('NUTRI'), ['Acme Nutrition']);
+      assert.deepEqual(await names('ital'), ['Vital 100% Health']);
+      assert.deepEqual(await names('acme-'), ['Acme Nutrition'], 'the uid is searched too');
+      // LIKE's wildcards are taken literally.
+      assert.deepEqual(await names('%'), ['Vital 100% Health']);
+      assert.deepEqual(await names('r_c'), ['Other_Co']);
+      assert.deepEqual(await names('zzz'), []);
+      const all = await store.listAppSummaries(page(), null, 0);
+      const acmeRow = all.data.find((s) => s.app.id === acme.id)!;
+      assert.deepEqual([acmeRow.endpoints, acmeRow.messagesSince, acmeRow.failing], [2, 2, 1]);
+      assert.deepEqual(acmeRow.app, acme);
+      const vitalRow = all.data.find((s) => s.app.id === vital.id)!;
+      assert.deepEqual([vitalRow.endpoints, vitalRow.messagesSince, vitalRow.failing], [0, 0, 0]);
+      assert.equal((await store.listAppSummaries(page(), null, Date.now() + 1)).data.find((s) => s.app.id === acme.id)!.messagesSince, 0);
+      const p1 = await store.listAppSummaries(page(2), null, 0);
+      assert.deepEqual(p1.data.map((s) => s.app.id), [acme.id, vital.id]);
+      assert.equal(p1.done, false);
+      const p2 = await store.listAppSummaries(page(2, p1.iterator), null, 0);
+      assert.deepEqual(p2.data.map((s) => s.app.id), [other.id]);
+      assert.equal(p2.done, true);
+    });
+
     // --- PostgreSQL only ----------------------------------------------------------------
 
     if (backend === 'postgres') {

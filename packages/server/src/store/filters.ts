@@ -1,5 +1,6 @@
 // The WHERE clauses of message and attempt listings, shared by both stores. JSON arrays are
 // kept as text in both; only how SQL looks inside one differs, and that is the dialect.
+import type { StatusCode } from '../domain/types.js';
 import type { AttemptFilter, MessageFilter } from './store.js';
 
 export interface Dialect {
@@ -36,6 +37,17 @@ export function messageConditions(d: Dialect, filter: MessageFilter, alias: stri
     where.push(`${alias}.created_at > ?`);
     params.push(filter.after);
   }
+}
+
+/**
+ * Messages `m` with at least one delivery in the status. A probe of deliveries_msg_status
+ * per message: the log is walked newest first either way, and a status seldom seen only
+ * makes the walk longer, never a scan of every delivery.
+ */
+export function deliveryStatusCondition(status: StatusCode | undefined, alias: string, where: string[], params: unknown[]): void {
+  if (status === undefined) return;
+  where.push(`EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = ${alias}.id AND d.status = ?)`);
+  params.push(status);
 }
 
 /** Conditions on attempts `a` of one application; time bounds apply to the attempt itself. */

@@ -1,3 +1,4 @@
+import type { AppSummary, DurationCount, Overview, OverviewRange } from './insights.js';
 import type {
   Application,
   Attempt,
@@ -266,12 +267,19 @@ export interface Store {
     options?: { onlyEndpointId?: string; lease?: LeaseOffer },
   ): Promise<{ message: Message; deliveries: number; leased: Work[] }>;
   getMessage(appId: string, ref: string): Promise<Message | null>;
-  listMessages(appId: string, q: ListQuery, filter: MessageFilter): Promise<Page<Message>>;
+  /** With `status`: only messages with at least one delivery in that status. */
+  listMessages(appId: string, q: ListQuery, filter: DeliveryFilter): Promise<Page<Message>>;
   expungeMessage(appId: string, msgId: string): Promise<void>;
 
   listMessageDestinations(appId: string, msgId: string, q: ListQuery): Promise<Page<MessageDestination>>;
   listEndpointMessages(appId: string, endpointId: string, q: ListQuery, filter: DeliveryFilter): Promise<Page<EndpointMessage>>;
   endpointStats(appId: string, endpointId: string, since?: number, until?: number): Promise<EndpointStats>;
+  /** The endpoint's successful and failed attempts in [since, until), per bucket of `bucketMs` from `since` and duration. */
+  attemptDurations(appId: string, endpointId: string, since: number, until: number, bucketMs: number): Promise<DurationCount[]>;
+  /** Over all applications: the queue, messages and attempt outcomes per bucket in [since, until), failing endpoints, totals. */
+  overview(range: OverviewRange): Promise<Overview>;
+  /** Applications whose name or uid holds `search` (any case), with their counts; messages counted from `since`. */
+  listAppSummaries(q: ListQuery, search: string | null, since: number): Promise<Page<AppSummary>>;
 
   /** Queues one manual attempt of the message to the endpoint, creating the delivery if needed. */
   resend(appId: string, msgId: string, endpointId: string): Promise<void>;

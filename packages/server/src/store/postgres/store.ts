@@ -32,7 +32,6 @@ import type {
   IdempotentResponse,
   LeaseOffer,
   MessageDestination,
-  MessageFilter,
   MessageInput,
   SkipOutcome,
   PortalToken,
@@ -41,7 +40,8 @@ import type {
 } from '../store.js';
 import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
 import { planPage, toPage } from '../paging.js';
-import { attemptConditions, messageConditions, type Dialect } from '../filters.js';
+import { attemptConditions, deliveryStatusCondition, messageConditions, type Dialect } from '../filters.js';
+import { appSummaries, appSummaryFrom, BACKLOG, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
 import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, json, messageFrom, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { keyReader } from '../../domain/ordering.js';
@@ -589,11 +589,12 @@ export class PostgresStore implements Store {
     return r === undefined ? null : messageFrom(r);
   }
 
-  async listMessages(appId: string, q: ListQuery, filter: MessageFilter): Promise<Page<Message>> {
+  async listMessages(appId: string, q: ListQuery, filter: DeliveryFilter): Promise<Page<Message>> {
     const plan = planPage('m.id', q);
     const where = ['m.app_id = ?'];
     const params: unknown[] = [appId];
     messageConditions(DIALECT, filter, 'm', where, params);
+    deliveryStatusCondition(filter.status, 'm', where, params);
     if (plan.condition) {
       where.push(plan.condition);
       params.push(plan.param);
@@ -668,6 +669,32 @@ export class PostgresStore implements Store {
     const names = ['success', 'pending', 'fail', 'sending', 'canceled'] as const;
     for (const r of rows) stats[names[r.status as number]!] += r.n as number;
     return stats;
+  }
+
+  async attemptDurations(appId: string, endpointId: string, since: number, until: number, bucketMs: number): Promise<DurationCount[]> {
+    const { sql, params } = durationCounts(appId, endpointId, since, until, bucketMs);
+    return (await all(this.pool, sql, params)).map(durationCountFrom);
+  }
+
+  async overview({ since, until, bucketMs, failingLimit, countSince }: OverviewRange): Promise<Overview> {
+    // One snapshot, so the figures agree with each other.
+    return this.tx(async (c) => {
+      await c.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      const read = ({ sql, params }: { sql: string; params: unknown[] }) => all(c, sql, params);
+      return overviewFrom(
+        (await one(c, BACKLOG))!,
+        await read(messagesPerBucket(since, until, bucketMs)),
+        await read(outcomesPerBucket(since, until, bucketMs)),
+        await read(failingEndpoints(failingLimit)),
+        (await read(totals(countSince)))[0]!,
+      );
+    });
+  }
+
+  async listAppSummaries(q: ListQuery, search: string | null, since: number): Promise<Page<AppSummary>> {
+    const plan = planPage('a.id', q);
+    const { sql, params } = appSummaries(search, since, plan.condition, plan.param, plan.direction, plan.limit);
+    return toPage(await all(this.pool, sql, params), plan, (r) => r.id as string, appSummaryFrom);
   }
 
   resend(appId: string, msgId: string, endpointId: string): Promise<void> {

@@ -36,7 +36,6 @@ import type {
   IdempotentResponse,
   LeaseOffer,
   MessageDestination,
-  MessageFilter,
   MessageInput,
   SkipOutcome,
   PortalToken,
@@ -44,7 +43,8 @@ import type {
   Work,
 } from '../store.js';
 import { planPage, toPage } from '../paging.js';
-import { attemptConditions, messageConditions, type Dialect } from '../filters.js';
+import { attemptConditions, deliveryStatusCondition, messageConditions, type Dialect } from '../filters.js';
+import { appSummaries, appSummaryFrom, BACKLOG, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
 import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, json, messageFrom, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATIONS } from './migrations.js';
@@ -598,11 +598,12 @@ export class SqliteStore implements Store {
     return r === undefined ? null : messageFrom(r);
   }
 
-  async listMessages(appId: string, q: ListQuery, filter: MessageFilter): Promise<Page<Message>> {
+  async listMessages(appId: string, q: ListQuery, filter: DeliveryFilter): Promise<Page<Message>> {
     const plan = planPage('m.id', q);
     const where = ['m.app_id = ?'];
     const params: unknown[] = [appId];
     messageConditions(DIALECT, filter, 'm', where, params);
+    deliveryStatusCondition(filter.status, 'm', where, params);
     if (plan.condition) {
       where.push(plan.condition);
       params.push(plan.param);
@@ -670,6 +671,31 @@ export class SqliteStore implements Store {
     const names = ['success', 'pending', 'fail', 'sending', 'canceled'] as const;
     for (const r of rows) stats[names[r.status as number]!] += r.n as number;
     return stats;
+  }
+
+  async attemptDurations(appId: string, endpointId: string, since: number, until: number, bucketMs: number): Promise<DurationCount[]> {
+    const { sql, params } = durationCounts(appId, endpointId, since, until, bucketMs);
+    return (this.q(sql).all(...params) as Row[]).map(durationCountFrom);
+  }
+
+  async overview({ since, until, bucketMs, failingLimit, countSince }: OverviewRange): Promise<Overview> {
+    const read = ({ sql, params }: { sql: string; params: unknown[] }) => this.q(sql).all(...params) as Row[];
+    // One read transaction, so the figures agree with each other.
+    return this.db.transaction(() =>
+      overviewFrom(
+        this.q(BACKLOG).get() as Row,
+        read(messagesPerBucket(since, until, bucketMs)),
+        read(outcomesPerBucket(since, until, bucketMs)),
+        read(failingEndpoints(failingLimit)),
+        read(totals(countSince))[0]!,
+      ),
+    )();
+  }
+
+  async listAppSummaries(q: ListQuery, search: string | null, since: number): Promise<Page<AppSummary>> {
+    const plan = planPage('a.id', q);
+    const { sql, params } = appSummaries(search, since, plan.condition, plan.param, plan.direction, plan.limit);
+    return toPage(this.q(sql).all(...params) as Row[], plan, (r) => r.id as string, appSummaryFrom);
   }
 
   resend(appId: string, msgId: string, endpointId: string): Promise<void> {
