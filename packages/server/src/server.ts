@@ -35,8 +35,10 @@ import { healthRoutes } from './api/health.js';
 import { checkRoutes } from './api/checks.js';
 import { contentRoutes } from './api/content.js';
 import { backfillReadRoutes, backfillRoutes } from './api/backfills.js';
+import { dashboardRoutes } from './api/dashboard.js';
 import { ContentLinks } from './delivery/content-links.js';
 import { ThinPayloads } from './delivery/thin.js';
+import { uiRoutes } from './api/ui.js';
 
 /**
  * The package's own version, read from its package.json (one level up from both src/ and the
@@ -119,6 +121,8 @@ export async function buildApi(deps: Deps): Promise<FastifyInstance> {
   contentRoutes(app, deps);
   await backfillRoutes(app, deps);
   backfillReadRoutes(app, deps);
+  dashboardRoutes(app, deps);
+  await uiRoutes(app, deps);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -5,6 +5,7 @@ import { newId } from '../domain/ids.js';
 import { LIMITS } from '../domain/limits.js';
 import { checkName } from '../domain/names.js';
 import { parseKeyPath, storedKey } from '../domain/ordering.js';
+import { attemptSeries, BUCKET_MS, bucketRange, MAX_BUCKETS, type BucketName } from '../domain/series.js';
 import type { Application, Endpoint, Ordering, PingResult } from '../domain/types.js';
 import type { EndpointFields, EndpointInput } from '../store/store.js';
 import { errorResponses, listQuery, ref } from './schemas.js';
@@ -577,6 +578,47 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
     async (req) => {
       const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
       return d.store.endpointStats(a.id, endpoint.id, timeParam(req.query.since, ['query', 'since']), timeParam(req.query.until, ['query', 'until']));
+    },
+  );
+
+  app.get<P & { Querystring: { since?: string; until?: string; bucket?: BucketName } }>(
+    '/api/v1/app/:app_id/endpoint/:endpoint_id/stats/series',
+    {
+      schema: {
+        operationId: 'hookwell.endpoint.get-stats-series',
+        summary: "This endpoint's successful and failed attempts, and their latency, per hour or day",
+        description: `Hookwell: one point per bucket from \`since\` (rounded down to a whole hour or day, UTC) to \`until\`, oldest first, empty buckets included; at most ${MAX_BUCKETS} buckets.`,
+        tags,
+        params,
+        querystring: {
+          type: 'object',
+          properties: {
+            since: { type: 'string', format: 'date-time', description: 'Default: 24 hours before until.' },
+            until: { type: 'string', format: 'date-time', description: 'Default: now.' },
+            bucket: { type: 'string', enum: Object.keys(BUCKET_MS), default: 'hour' },
+          },
+        },
+        response: { 200: ref('EndpointStatsSeriesOut'), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const bucket = req.query.bucket ?? 'hour';
+      const bucketMs = BUCKET_MS[bucket];
+      const until = timeParam(req.query.until, ['query', 'until']) ?? Date.now();
+      const since = timeParam(req.query.since, ['query', 'since']) ?? until - 86_400_000;
+      if (since >= until) throw ValidationError.field(['query', 'since'], 'since must be before until', 'value_error');
+      const range = bucketRange(since, until, bucketMs);
+      if (range.count > MAX_BUCKETS) {
+        throw ValidationError.field(
+          ['query', 'since'],
+          `since to until spans ${range.count} buckets of a ${bucket}; at most ${MAX_BUCKETS} (take a larger bucket or a shorter range)`,
+          'value_error.range',
+        );
+      }
+      const rows = await d.store.attemptDurations(a.id, endpoint.id, range.start, until, bucketMs);
+      const data = attemptSeries(range.start, range.count, bucketMs, rows).map((p) => ({ ...p, start: iso(p.start) }));
+      return { bucket, data };
     },
   );
 }

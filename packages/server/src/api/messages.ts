@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
 import { checkName } from '../domain/names.js';
+import type { StatusCode } from '../domain/types.js';
 import type { MessageFilter, Work } from '../store/store.js';
 import { errorResponses, listQuery, messageFilterQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, timeParam, type Deps } from './http.js';
@@ -70,7 +71,7 @@ const tags = ['Message'];
 export function messageRoutes(app: FastifyInstance, d: Deps): void {
   const bodyLimit = d.cfg.maxPayloadBytes + 64 * 1024;
 
-  app.get<{ Params: { app_id: string }; Querystring: MessageFilterQuery & { limit?: number; iterator?: string } }>(
+  app.get<{ Params: { app_id: string }; Querystring: MessageFilterQuery & { limit?: number; iterator?: string; status?: StatusCode } }>(
     '/api/v1/app/:app_id/msg',
     {
       schema: {
@@ -78,13 +79,23 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
         summary: 'List messages, newest first',
         tags,
         params: appParams,
-        querystring: listQuery(messageFilterQuery(), false),
+        querystring: listQuery(
+          {
+            ...messageFilterQuery(),
+            status: {
+              type: 'integer',
+              enum: [0, 1, 2, 3, 4],
+              description: 'Hookwell: only messages with at least one delivery in this status (0 success, 1 pending, 2 fail, 3 sending, 4 canceled).',
+            },
+          },
+          false,
+        ),
         response: { 200: ref('ListResponse_MessageOut_'), ...errorResponses() },
       },
     },
     async (req) => {
       const a = await requireApp(d, req.params.app_id);
-      const page = await d.store.listMessages(a.id, toListQuery(req.query, 'descending'), messageFilter(req.query));
+      const page = await d.store.listMessages(a.id, toListQuery(req.query, 'descending'), { ...messageFilter(req.query), status: req.query.status });
       return { ...page, data: page.data.map((m) => presentMessage(m, req.query.with_content !== false)) };
     },
   );

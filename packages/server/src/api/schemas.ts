@@ -414,6 +414,68 @@ export const SCHEMAS: Record<string, Schema> = {
     ['enabled', 'statusDetail', 'processing', 'failed', 'endpoints'],
   ),
   RetryFailedOut: obj({ queued: int({ description: 'How many failed deliveries were queued again.' }) }, ['queued']),
+
+  // Hookwell: the portal's charts and the operator dashboard.
+  EndpointStatsSeriesOut: obj(
+    {
+      bucket: str({ enum: ['hour', 'day'] }),
+      data: {
+        type: 'array',
+        items: obj(
+          {
+            start: dateTime(),
+            success: int(),
+            fail: int(),
+            latencyP50Ms: nullable(int({ description: 'Median attempt duration; null when the bucket has no attempts.' })),
+            latencyP95Ms: nullable(int()),
+          },
+          ['start', 'success', 'fail', 'latencyP50Ms', 'latencyP95Ms'],
+        ),
+      },
+    },
+    ['bucket', 'data'],
+  ),
+  DashboardOverviewOut: obj(
+    {
+      backlog: obj(
+        {
+          pending: int(),
+          sending: int(),
+          oldestDueAt: nullable(dateTime({ description: 'When the earliest pending delivery fell or falls due.' })),
+        },
+        ['pending', 'sending', 'oldestDueAt'],
+      ),
+      throughput: {
+        type: 'array',
+        description: 'Per hour of the last 24, oldest first: messages created, successful and failed attempts.',
+        items: obj({ start: dateTime(), messages: int(), success: int(), fail: int() }, ['start', 'messages', 'success', 'fail']),
+      },
+      failingEndpoints: {
+        type: 'array',
+        description: 'Endpoints with failed deliveries, most first (at most 50).',
+        items: obj(
+          { appId: str(), appName: str(), endpointId: str(), url: str(), failed: int(), lastFailureAt: nullable(dateTime()) },
+          ['appId', 'appName', 'endpointId', 'url', 'failed', 'lastFailureAt'],
+        ),
+      },
+      totals: obj({ applications: int(), endpoints: int(), messages24h: int() }, ['applications', 'endpoints', 'messages24h']),
+    },
+    ['backlog', 'throughput', 'failingEndpoints', 'totals'],
+  ),
+  DashboardAppOut: {
+    allOf: [
+      ref('ApplicationOut'),
+      obj(
+        {
+          endpoints: int(),
+          messages24h: int({ description: 'Messages created in the last 24 hours.' }),
+          failing: int({ description: 'Endpoints with at least one failed delivery.' }),
+        },
+        ['endpoints', 'messages24h', 'failing'],
+      ),
+    ],
+  },
+  ListResponse_DashboardAppOut_: list('DashboardAppOut'),
 };
 
 export { ref };
