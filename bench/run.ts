@@ -22,6 +22,8 @@
 //   delivery — how fast a backlog of accepted messages reaches a local receiver, against
 //              bare undici POSTs of the same payloads at the same concurrency.
 //   latency  — POST …/msg start → receipt at the receiver, open loop at 500 msg/s.
+//   message-log — the message log's pages (GET …/msg: first, deep, and each filter) with
+//              100,000 messages in one application, p50/p99 server-side; see message-log.ts.
 //
 // Figures on PostgreSQL (BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/test), each
 // on a fresh schema (HOOKWELL_DB_SCHEMA) that is dropped afterwards, measured the same way
@@ -30,6 +32,7 @@
 //   pg-delivery-1 — as delivery: the backlog is written through the API by a process of
 //                   role api (which delivers nothing, so it stays due), that process is
 //                   stopped, and one process of role worker delivers it.
+//   pg-message-log — as message-log.
 //   pg-delivery-2 — the same on a fresh schema with two worker processes at once; the
 //                   endpoint's concurrency limit (64, as for delivery) holds over both.
 //                   Also reports twoOverOne, its rate over pg-delivery-1's.
@@ -39,8 +42,8 @@
 // When PostgreSQL cannot be reached, its figures print a line with "error" and "skipped"
 // and the rest of the run goes on (the exit status stays 0 for that alone).
 //
-// Optional environment: BENCH_QUICK=1; BENCH_ONLY=ingest,ingest-validated,delivery,latency,pg-ingest,pg-delivery-1,pg-delivery-2
-// (a subset; "pg" stands for the three PostgreSQL figures, "pg-delivery" for both deliveries;
+// Optional environment: BENCH_QUICK=1; BENCH_ONLY=ingest,ingest-validated,delivery,latency,message-log,pg-ingest,pg-delivery-1,pg-delivery-2,pg-message-log
+// (a subset; "pg" stands for the four PostgreSQL figures, "pg-delivery" for both deliveries;
 // default: all of them); BENCH_PG_URL;
 // BENCH_SERVER_NODE_ARGS (node flags of every Hookwell child, e.g. "--cpu-prof --cpu-prof-dir=DIR");
 // BENCH_SERVER_NODE_OPTIONS (their NODE_OPTIONS).
@@ -55,19 +58,20 @@ import { closedLoop, sendCount, type ClosedLoopResult } from './lib/load.ts';
 import { Helper, killAllSync, startServer, startWorker, stopChild, type ServerHandle, type WorkerHandle } from './lib/procs.ts';
 import { backendsOf, dropSchema, dropSchemasSync, newSchema, PG_URL, PgUnreachable, pgVersion, querySchema, redacted } from './lib/pg.ts';
 import { busyShare, machineCpu, processCpuSec } from './lib/cpu.ts';
+import { messageLogFigure } from './message-log.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const ALIASES: Record<string, string[]> = {
-  pg: ['pg-ingest', 'pg-delivery-1', 'pg-delivery-2'],
+  pg: ['pg-ingest', 'pg-delivery-1', 'pg-delivery-2', 'pg-message-log'],
   'pg-delivery': ['pg-delivery-1', 'pg-delivery-2'],
 };
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'ingest,ingest-validated,delivery,latency,pg')
+  (process.env.BENCH_ONLY ?? 'ingest,ingest-validated,delivery,latency,message-log,pg')
     .split(',')
     .map((s) => s.trim())
     .flatMap((s) => ALIASES[s] ?? [s]),
 );
-const FIGURES = ['ingest', 'ingest-validated', 'delivery', 'latency', 'pg-ingest', 'pg-delivery-1', 'pg-delivery-2'];
+const FIGURES = ['ingest', 'ingest-validated', 'delivery', 'latency', 'message-log', 'pg-ingest', 'pg-delivery-1', 'pg-delivery-2', 'pg-message-log'];
 for (const name of ONLY) if (!FIGURES.includes(name)) log(`BENCH_ONLY: no figure "${name}" (there are ${FIGURES.join(', ')}, pg, pg-delivery)`);
 
 const P = {
@@ -80,6 +84,9 @@ const P = {
   latencyWarmupMs: QUICK ? 1_000 : 2_000,
   latencyMeasureMs: QUICK ? 3_000 : 20_000,
   latencyConnections: 64,
+  /** Messages in the application of the message-log figures, and timed calls per query. */
+  logMessages: QUICK ? 10_000 : 100_000,
+  logCalls: QUICK ? 10 : 50,
   /** HOOKWELL_DB_POOL_SIZE of every PostgreSQL process (Hookwell's default). */
   pgPoolSize: 10,
 };
@@ -87,6 +94,8 @@ const TARGET_RATIO = 0.4;
 /** Most of ingest throughput that validating payloads may cost. */
 const TARGET_VALIDATION_COST = 0.1;
 const TARGET_P99_MS = 50;
+/** Most a message log page may take server-side, at p99, with 100,000 messages in the application. */
+const TARGET_LOG_MS = 50;
 
 const TOKEN = `bench_${randomBytes(18).toString('base64url')}`;
 const AUTH = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
@@ -805,6 +814,21 @@ async function latencyFigure(): Promise<Record<string, unknown>> {
   }
 }
 
+// --- figure 4: the message log -----------------------------------------------------------------
+
+async function logFigure(backend: Backend): Promise<Record<string, unknown>> {
+  if (backend === 'postgres') await pgReady();
+  const database = newDatabase(backend, 'log');
+  try {
+    return {
+      ...(await messageLogFigure({ backend, db: database.db, schema: database.schema, messages: P.logMessages, calls: P.logCalls })),
+      ...(await pgInfo(database)),
+    };
+  } finally {
+    await database.drop();
+  }
+}
+
 // --- main -----------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
@@ -833,6 +857,7 @@ async function main(): Promise<number> {
   await run('ingest-validated', ingestValidatedFigure);
   await run('delivery', () => deliveryFigure(num('ingest', 'msgPerSec'), 'sqlite'));
   await run('latency', latencyFigure);
+  await run('message-log', () => logFigure('sqlite'));
   await run('pg-ingest', () => ingestFigure('postgres'));
   await run('pg-delivery-1', () => deliveryFigure(null, 'postgres', 1));
   await run('pg-delivery-2', async () => {
@@ -846,6 +871,8 @@ async function main(): Promise<number> {
     // Rate with two workers over the rate with one; also with each against its own baseline.
     return { ...two, twoOverOne: ratioOf('msgPerSec'), twoOverOneOfRatios: ratioOf('ratio') };
   });
+
+  await run('pg-message-log', () => logFigure('postgres'));
 
   const ingestRatio = num('ingest', 'ratio');
   const validationCost = num('ingest-validated', 'validationCost');
@@ -873,7 +900,9 @@ async function main(): Promise<number> {
     pgDelivery2MsgPerSec: num('pg-delivery-2', 'msgPerSec'),
     pgDelivery2Ratio,
     pgTwoOverOne: num('pg-delivery-2', 'twoOverOne'),
-    targets: { ratio: TARGET_RATIO, p99Ms: TARGET_P99_MS, validationCost: TARGET_VALIDATION_COST },
+    messageLogWorstP99Ms: num('message-log', 'worstP99Ms'),
+    pgMessageLogWorstP99Ms: num('pg-message-log', 'worstP99Ms'),
+    targets: { ratio: TARGET_RATIO, p99Ms: TARGET_P99_MS, validationCost: TARGET_VALIDATION_COST, messageLogP99Ms: TARGET_LOG_MS },
     meetsTargets: {
       ingest: meets(ingestRatio),
       ingestValidated: validationCost === null ? null : validationCost < TARGET_VALIDATION_COST,
@@ -882,6 +911,8 @@ async function main(): Promise<number> {
       pgIngest: meets(pgIngestRatio),
       pgDelivery1: meets(pgDelivery1Ratio),
       pgDelivery2: meets(pgDelivery2Ratio),
+      messageLog: num('message-log', 'worstP99Ms') === null ? null : num('message-log', 'worstP99Ms')! < TARGET_LOG_MS,
+      pgMessageLog: num('pg-message-log', 'worstP99Ms') === null ? null : num('pg-message-log', 'worstP99Ms')! < TARGET_LOG_MS,
     },
     errors: Object.values(results).filter((r) => 'error' in r).map((r) => r.figure),
     totalSec: round((performance.now() - started) / 1000, 1),
