@@ -1,9 +1,10 @@
 import { render } from 'preact';
+import 'uplot/dist/uPlot.min.css';
 import './styles.css';
+import { Portal } from './portal';
+import { Dashboard } from './dashboard/dashboard';
 
-function Root() {
-  const portal = location.pathname.startsWith('/portal');
-  return <main><h1>{portal ? 'Hookwell portal' : 'Hookwell dashboard'}</h1></main>;
-}
-
-render(<Root />, document.getElementById('root')!);
+// One bundle serves both pages; the path says which.
+const portal = location.pathname.replace(/\/+$/, '') === '/portal';
+document.title = portal ? 'Webhooks portal' : 'Hookwell dashboard';
+render(portal ? <Portal /> : <Dashboard />, document.getElementById('root')!);
