@@ -61,6 +61,15 @@ export function newId(prefix: IdPrefix, nowMs: number = Date.now()): string {
   return `${prefix}_${base62(nextBytes(nowMs))}`;
 }
 
+/**
+ * A new id and the millisecond it carries: `nowMs`, or later when the clock went back. A
+ * row stamped with this time has `created_at < t` exactly when `id < idFloor(prefix, t)`.
+ */
+export function newIdAt(prefix: IdPrefix, nowMs: number): { id: string; ms: number } {
+  const id = newId(prefix, nowMs);
+  return { id, ms: lastMs };
+}
+
 /** The smallest id of this prefix created at or after `ms`; used for time-based filters. */
 export function idFloor(prefix: IdPrefix, ms: number): string {
   const bytes = Buffer.alloc(20);

@@ -1,5 +1,6 @@
 // The WHERE clauses of message and attempt listings, shared by both stores. JSON arrays are
 // kept as text in both; only how SQL looks inside one differs, and that is the dialect.
+import { idFloor } from '../domain/ids.js';
 import type { StatusCode } from '../domain/types.js';
 import type { AttemptFilter, MessageFilter } from './store.js';
 
@@ -29,13 +30,15 @@ export function messageConditions(d: Dialect, filter: MessageFilter, alias: stri
     where.push(`${alias}.data_id = ?`);
     params.push(filter.dataId);
   }
+  // A message's created_at is its id's time (rows.ts newMessage), so the same bounds on the
+  // id make a time range a range of the (app_id, id) index instead of a walk of the log.
   if (filter.before !== undefined) {
-    where.push(`${alias}.created_at < ?`);
-    params.push(filter.before);
+    where.push(`${alias}.created_at < ?`, `${alias}.id < ?`);
+    params.push(filter.before, idFloor('msg', filter.before));
   }
   if (filter.after !== undefined) {
-    where.push(`${alias}.created_at > ?`);
-    params.push(filter.after);
+    where.push(`${alias}.created_at > ?`, `${alias}.id >= ?`);
+    params.push(filter.after, idFloor('msg', Math.floor(filter.after) + 1));
   }
 }
 

@@ -3,7 +3,7 @@
 // differs (1 or true).
 import type { Application, Attempt, Backfill, BackfillChunk, BackfillRef, Delivery, Endpoint, EventType, Message, StatusCode, TriggerCode } from '../domain/types.js';
 import type { ContentFetch, MessageInput, Work } from './store.js';
-import { newId } from '../domain/ids.js';
+import { newIdAt } from '../domain/ids.js';
 import { ConflictError } from '../domain/errors.js';
 
 const flag = (v: unknown): boolean => v === 1 || v === true;
@@ -98,8 +98,10 @@ function backfillRefFrom(id: unknown, chunk: unknown): BackfillRef | null {
 
 /** A message about to be stored: both stores insert it with INSERT_MESSAGE and messageParams. */
 export function newMessage(appId: string, input: MessageInput, now: number): Message {
+  // created_at is the id's own time, so the log's time filters are ranges of ids (filters.ts).
+  const { id, ms } = newIdAt('msg', now);
   return {
-    id: newId('msg', now),
+    id,
     appId,
     eventId: input.eventId,
     eventType: input.eventType,
@@ -108,7 +110,7 @@ export function newMessage(appId: string, input: MessageInput, now: number): Mes
     tags: input.tags,
     dataId: input.dataId ?? null,
     backfill: input.backfill ?? null,
-    createdAt: now,
+    createdAt: ms,
   };
 }
 
