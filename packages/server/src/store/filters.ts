@@ -43,7 +43,7 @@ export function messageConditions(d: Dialect, filter: MessageFilter, alias: stri
 }
 
 /**
- * Messages `m` with at least one delivery in the status. A probe of deliveries_msg_status
+ * Messages `m` with at least one delivery in the status. A probe of deliveries_msg (msg_id, …)
  * per message: the log is walked newest first either way, and a status seldom seen only
  * makes the walk longer, never a scan of every delivery.
  */
