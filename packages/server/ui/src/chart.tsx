@@ -43,6 +43,7 @@ export function Chart({ title, times, series, yLabel, testid }: { title: string;
           fill: s.bars ? cssVar(s.colorVar, '#36c') + '55' : undefined,
           paths: s.bars ? uPlot.paths.bars!({ size: [0.6, 40] }) : undefined,
           spanGaps: false,
+          points: { show: !s.bars },
         })),
       ],
     };

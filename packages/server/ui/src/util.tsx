@@ -81,7 +81,7 @@ export function ErrorNote({ error, testid }: { error: ApiError | null; testid?: 
   if (error === null) return null;
   return (
     <p class="error" role="alert" data-testid={testid ?? 'error'}>
-      {error.status === 404 && error.code === 'not_available' ? 'Not available on this server.' : error.message}
+      {error.message}
     </p>
   );
 }

@@ -101,46 +101,62 @@ export function EndpointList({ ctx }: { ctx: AppCtx }) {
 
 /** The catalogue, grouped, as checkboxes, each type's description, schema and example one click away. */
 function TypePicker({ types, picked, onChange }: { types: EventType[]; picked: Set<string>; onChange: (s: Set<string>) => void }) {
-  const toggle = (name: string, on: boolean) => {
+  const [filter, setFilter] = useState('');
+  const toggle = (names: string[], on: boolean) => {
     const next = new Set(picked);
-    if (on) next.add(name);
-    else next.delete(name);
+    for (const name of names) {
+      if (on) next.add(name);
+      else next.delete(name);
+    }
     onChange(next);
   };
   if (types.length === 0) return <p class="muted">The catalogue has no event types: the endpoint will receive every type.</p>;
+  const f = filter.trim().toLowerCase();
+  const shown = types.filter((t) => !t.archived && (f === '' || t.name.toLowerCase().includes(f) || t.description.toLowerCase().includes(f)));
   return (
     <fieldset data-testid="event-type-picker">
-      <legend>Event types (none picked: every type)</legend>
-      {groupTypes(types).map(([group, list]) => (
-        <fieldset key={group} class="group">
-          <legend>{group}</legend>
-          {list.map((t) => {
-            const id = `et-${t.name}`;
-            const example = exampleOf(t.schemas);
-            return (
-              <div key={t.name} class="type-row">
-                <input type="checkbox" id={id} checked={picked.has(t.name)} onChange={(e) => toggle(t.name, e.currentTarget.checked)} data-testid={`event-type-${t.name}`} />{' '}
-                <label for={id} class="mono">
-                  {t.name}
-                </label>{' '}
-                <span class="muted">{t.description}</span>
-                {(t.schemas || example !== undefined) && (
-                  <details>
-                    <summary>Schema and example of {t.name}</summary>
-                    {t.schemas && <pre class="code">{fmtJson(t.schemas)}</pre>}
-                    {example !== undefined && (
-                      <>
-                        <h4>Example</h4>
-                        <pre class="code">{fmtJson(example)}</pre>
-                      </>
-                    )}
-                  </details>
-                )}
-              </div>
-            );
-          })}
-        </fieldset>
-      ))}
+      <legend>Event types ({picked.size === 0 ? 'none picked: every type' : `${picked.size} picked`})</legend>
+      <label for="et-filter">Filter event types</label> <input id="et-filter" type="search" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} data-testid="event-type-filter" />
+      {groupTypes(shown).map(([group, list]) => {
+        const names = list.map((t) => t.name);
+        const count = names.filter((n) => picked.has(n)).length;
+        const gid = `etg-${group}`;
+        return (
+          <details key={group} class="group" open={f !== '' || count > 0} data-testid={`event-type-group-${group}`}>
+            <summary>
+              {group} ({count} of {list.length} picked)
+            </summary>
+            <div class="type-row">
+              <input type="checkbox" id={gid} checked={count === list.length} onChange={(e) => toggle(names, e.currentTarget.checked)} /> <label for={gid}>All of {group}</label>
+            </div>
+            {list.map((t) => {
+              const id = `et-${t.name}`;
+              const example = exampleOf(t.schemas);
+              return (
+                <div key={t.name} class="type-row">
+                  <input type="checkbox" id={id} checked={picked.has(t.name)} onChange={(e) => toggle([t.name], e.currentTarget.checked)} data-testid={`event-type-${t.name}`} />{' '}
+                  <label for={id} class="mono">
+                    {t.name}
+                  </label>{' '}
+                  <span class="muted">{t.description}</span>
+                  {(t.schemas || example !== undefined) && (
+                    <details>
+                      <summary>Schema and example of {t.name}</summary>
+                      {t.schemas && <pre class="code">{fmtJson(t.schemas)}</pre>}
+                      {example !== undefined && (
+                        <>
+                          <h4>Example</h4>
+                          <pre class="code">{fmtJson(example)}</pre>
+                        </>
+                      )}
+                    </details>
+                  )}
+                </div>
+              );
+            })}
+          </details>
+        );
+      })}
     </fieldset>
   );
 }
