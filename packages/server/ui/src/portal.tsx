@@ -3,7 +3,7 @@ import { Api, ApiError, enc, type AppCtx, type Whoami } from './api';
 import { AppViews } from './app/views';
 import type { Application } from './app/types';
 import { applyTheme, readTheme } from './theme';
-import { ErrorNote, Loading, toError, useHash } from './util';
+import { ErrorNote, Loading, fmtTime, toError, useHash } from './util';
 
 const KEY = 'hookwell.portal.token';
 
@@ -65,6 +65,11 @@ export function Portal() {
         {theme.logo && <img src={theme.logo} alt="" class="logo" referrerpolicy="no-referrer" />}
         <h1 data-testid="app-name">{who.app.name}</h1>
         <span class="muted">Webhooks</span>
+        {who.whoami.expiresAt && (
+          <span class="muted" data-testid="link-expiry">
+            Link valid until {fmtTime(who.whoami.expiresAt)}
+          </span>
+        )}
         {who.whoami.readOnly && (
           <span class="badge" data-testid="read-only">
             read-only
