@@ -3,7 +3,7 @@ import { Api, ApiError, enc, type AppCtx, type Whoami } from './api';
 import { AppViews } from './app/views';
 import type { Application } from './app/types';
 import { applyTheme, readTheme } from './theme';
-import { ErrorNote, Loading, fmtTime, toError, useHash } from './util';
+import { ErrorNote, Loading, fmtTime, session, toError, useHash } from './util';
 
 const KEY = 'hookwell.portal.token';
 
@@ -14,10 +14,10 @@ const KEY = 'hookwell.portal.token';
 function takeToken(): string | null {
   const m = /^#key=([^&]+)/.exec(location.hash);
   if (m) {
-    sessionStorage.setItem(KEY, decodeURIComponent(m[1]!));
+    session.set(KEY, decodeURIComponent(m[1]!));
     history.replaceState(null, '', `${location.pathname}${location.search}#/`);
   }
-  return sessionStorage.getItem(KEY);
+  return session.get(KEY);
 }
 
 export function Portal() {
@@ -53,7 +53,7 @@ export function Portal() {
     }
   }, [hash]);
 
-  if (token === null || (error && error.status === 401)) return <TokenForm error={error} onToken={(t) => (sessionStorage.setItem(KEY, t), setError(null), setWho(null), setToken(t))} />;
+  if (token === null || (error && error.status === 401)) return <TokenForm error={error} onToken={(t) => (session.set(KEY, t), setError(null), setWho(null), setToken(t))} />;
   if (error) return <ErrorNote error={error} testid="portal-error" />;
   if (!who || !api) return <Loading />;
   const theme = readTheme(who.app.metadata);

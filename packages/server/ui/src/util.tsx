@@ -203,3 +203,33 @@ export function StatusBadge({ status, text }: { status: number; text?: string })
   const t = text ?? STATUS_TEXT[status] ?? String(status);
   return <span class={`badge badge-${t}`} data-testid="status-badge">{t}</span>;
 }
+
+/**
+ * sessionStorage, or memory where the browser refuses storage to a framed page (third-party
+ * storage blocked): the portal then still works until the frame reloads.
+ */
+const memory = new Map<string, string>();
+export const session = {
+  get(key: string): string | null {
+    try {
+      return sessionStorage.getItem(key);
+    } catch {
+      return memory.get(key) ?? null;
+    }
+  },
+  set(key: string, value: string): void {
+    try {
+      sessionStorage.setItem(key, value);
+    } catch {
+      memory.set(key, value);
+    }
+  },
+  remove(key: string): void {
+    memory.delete(key);
+    try {
+      sessionStorage.removeItem(key);
+    } catch {
+      // nothing stored there
+    }
+  },
+};

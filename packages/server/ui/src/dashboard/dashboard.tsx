@@ -3,7 +3,7 @@ import { ALL_CAPABILITIES, Api, ApiError, enc, type AppCtx, type Page, type Whoa
 import { AppViews } from '../app/views';
 import type { Application } from '../app/types';
 import { Chart } from '../chart';
-import { CopyButton, ErrorNote, Loading, Section, Unavailable, fmtTime, go, useAction, useHash, useLoad } from '../util';
+import { CopyButton, ErrorNote, Loading, Section, Unavailable, fmtTime, go, session, useAction, useHash, useLoad } from '../util';
 import { EventTypes } from './event-types';
 
 const KEY = 'hookwell.admin.token';
@@ -18,12 +18,12 @@ interface Overview {
 type AppRow = Application & { endpoints?: number; messages24h?: number; failing?: number };
 
 export function Dashboard() {
-  const [token, setToken] = useState<string | null>(() => sessionStorage.getItem(KEY));
+  const [token, setToken] = useState<string | null>(() => session.get(KEY));
   const [expired, setExpired] = useState(false);
   const hash = useHash();
   const api = useMemo(() => (token === null ? null : new Api(token, () => setExpired(true))), [token]);
   const signOut = () => {
-    sessionStorage.removeItem(KEY);
+    session.remove(KEY);
     setToken(null);
   };
   if (api === null || expired)
@@ -31,7 +31,7 @@ export function Dashboard() {
       <SignIn
         expired={expired}
         onToken={(t) => {
-          sessionStorage.setItem(KEY, t);
+          session.set(KEY, t);
           setExpired(false);
           setToken(t);
         }}
