@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { UI_DIR } from '../src/api/ui.js';
@@ -80,9 +81,36 @@ describe('the web UI', () => {
     }
   });
 
+  it('loads at most 200 kB of gzipped JavaScript at first', async () => {
+    const html = (await request(server.url + '/dashboard', 'GET', {})).text;
+    const scripts = [...html.matchAll(/<script\b[^>]*\bsrc="(\/ui\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    let total = 0;
+    for (const src of scripts) total += gzipSync(Buffer.from(await (await fetch(server.url + src)).arrayBuffer())).length;
+    assert.ok(total > 0 && total <= 200 * 1024, `initial JavaScript is ${total} bytes gzipped`);
+  });
+
   it('answers 404 for an asset that does not exist, and keeps the API behind its token', async () => {
     assert.equal((await request(server.url + '/ui/assets/nothing-here.js', 'GET', {})).status, 404);
     assert.equal((await request(server.url + '/api/v1/app', 'GET', {})).status, 401);
+  });
+});
+
+describe("the UI's sources", () => {
+  it('never write HTML: payloads, headers and bodies are rendered as text by Preact', () => {
+    const root = new URL('../ui/src/', import.meta.url).pathname;
+    const files: string[] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        if (statSync(path).isDirectory()) walk(path);
+        else if (/\.tsx?$/.test(name)) files.push(path);
+      }
+    };
+    walk(root);
+    assert.ok(files.length > 5, 'the sources are found');
+    for (const f of files) {
+      assert.doesNotMatch(readFileSync(f, 'utf8'), /dangerouslySetInnerHTML|innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function/, f);
+    }
   });
 });
 
