@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { appPath, can, enc, type AppCtx, type Page, type Query } from '../api';
 import { ErrorNote, Loading, Section, Status, StatusBadge, fmtJson, fmtTime, go, localToIso, useAction, useLoad } from '../util';
 import { AttemptTable, useCatalogue } from './endpoints';
@@ -197,6 +197,18 @@ export function MessageDetail({ ctx, msgId }: { ctx: AppCtx; msgId: string }) {
   const attempts = useLoad(() => ctx.api.get<Page<Attempt>>(appPath(ctx, `/attempt/msg/${enc(msgId)}`), { limit: 250 }), [msgId]);
   const act = useAction();
   const refresh = () => (deliveries.reload(), attempts.reload());
+  // While a delivery is under way, look again for a short while (not forever: a retry may be hours off).
+  const polls = useRef(0);
+  const inFlight = deliveries.data?.data.some((d) => d.status === 1 || d.status === 3) ?? false;
+  useEffect(() => {
+    if (!inFlight || polls.current >= 15) return;
+    const t = setTimeout(() => {
+      polls.current++;
+      refresh();
+    }, 2000);
+    return () => clearTimeout(t);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [deliveries.data]);
   if (msg.error) return <ErrorNote error={msg.error} />;
   if (!msg.data) return <Loading />;
   const m = msg.data;
@@ -264,7 +276,8 @@ export function MessageDetail({ ctx, msgId }: { ctx: AppCtx; msgId: string }) {
                           onClick={() =>
                             act.run(async () => {
                               await ctx.api.post(appPath(ctx, `/msg/${enc(m.id)}/endpoint/${enc(d.id)}/resend`), {});
-                              setTimeout(refresh, 1000);
+                              polls.current = 0;
+                              refresh();
                               return `Resent to ${d.url}.`;
                             })
                           }
