@@ -105,6 +105,20 @@ describe('JSON input', () => {
     assert.equal((await server.api('GET', '/api/v1/app/acme/msg')).status, 200);
   });
 
+  test('a POST with no body is an empty object: optional fields take their defaults, a missing one is named', async () => {
+    const ep = (await server.api('GET', '/api/v1/app/acme/endpoint/main')).body.id as string;
+    const key = await send(server, 'POST', `/api/v1/app/acme/endpoint/${ep}/key`, {});
+    assert.equal(key.status, 200, key.text);
+    assert.equal(key.body.header, 'x-webhook-key');
+    const msg = await send(server, 'POST', '/api/v1/app/acme/msg', {});
+    assert.equal(msg.status, 422, msg.text);
+    assert.deepEqual(msg.body.detail.map((p: { loc: string[] }) => p.loc.join('.')).sort(), ['body.eventType', 'body.payload']);
+    // So is an empty one labelled as JSON, as some clients send it.
+    const labelled = await send(server, 'POST', `/api/v1/app/acme/endpoint/${ep}/key`, { 'content-type': 'application/json' }, '');
+    assert.equal(labelled.status, 200, labelled.text);
+    assert.notEqual(labelled.body.key, key.body.key, 'a new key each time');
+  });
+
   test('a body exactly at the limit is accepted and delivered byte for byte', async () => {
     // The body is level 1, the payload level 2, "a" level 3.
     const payload = `{"a":${arrays(MAX_JSON_DEPTH - 2, '"deep"')}}`;

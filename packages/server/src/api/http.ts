@@ -156,6 +156,13 @@ export function installJsonParser(app: FastifyInstance): void {
     if (tooDeepInBytes(bytes) !== -1) return done(tooDeep(text, ['body'], 'the body'), undefined);
     done(null, value);
   });
+  // A POST with no body at all (`curl -X POST`, an SDK call with no options) is an empty
+  // object to a route whose body is one: its optional fields take their defaults, and a
+  // missing required one is named, rather than "body must be object".
+  app.addHook('preValidation', (req, _reply, done) => {
+    if (req.body === undefined && req.routeOptions.schema?.body !== undefined && req.routeOptions.config.streamedBody !== true) req.body = {};
+    done();
+  });
   // Fastify's own text/plain parser would hand a JSON route a string, refused then as "body
   // must be object"; the type is what is wrong. An empty body is the route's to judge (a
   // bodiless POST from a client that labels every request).
