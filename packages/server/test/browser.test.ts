@@ -213,6 +213,13 @@ describe('the web UI in a real browser', { timeout: 110_000 }, () => {
     assert.equal(who.body.appId, created.id);
     assert.equal(who.body.permissionSource, 'appPortal');
     assert.equal(who.body.readOnly, false);
+    // The read-only box gives a read-only link.
+    await page.getByTestId('portal-link').getByLabel('read-only').check();
+    await page.getByRole('button', { name: 'Copy portal link for Acme Nutrition' }).click();
+    await until('a new link', async () => ((await page.getByTestId('portal-link-url').inputValue()) !== shown ? true : undefined));
+    const roWho = await call(new URL(await page.getByTestId('portal-link-url').inputValue()).hash.slice('#key='.length), 'GET', '/api/v1/auth/whoami');
+    assert.equal(roWho.body.readOnly, true, roWho.text);
+    assert.deepEqual(roWho.body.capabilities, ['ViewBase']);
     // The applications list counts it.
     await page.getByTestId('nav-apps').click();
     await textOf(page.locator(`[data-testid="application-row"][data-app-id="${created.id}"]`), 'Acme Nutrition', 'the applications list');
@@ -325,12 +332,22 @@ describe('the web UI in a real browser', { timeout: 110_000 }, () => {
     await textOf(page.locator('[data-testid="attempt-row"][data-status="success"]').getByTestId('attempt-code'), '200', 'the successful attempt');
     await page.locator('[data-testid="attempt-row"][data-status="fail"]').first().waitFor();
 
-    // The other one goes with "retry all failed", whose counts show it.
+    // The log, filtered on failed deliveries, lists the other one only.
     await tab(page, 'messages');
+    const failedRows = async () => page.getByTestId('message-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-message-id')));
+    await page.getByTestId('filter-status').selectOption('2');
+    await page.getByTestId('apply-filters').click();
+    await until('the failed filter to list one message', async () => ((await failedRows()).length === 1 ? true : undefined));
+    assert.deepEqual(await failedRows(), [second]);
+
+    // It goes with "retry all failed", whose counts show it.
     await page.getByTestId('retry-all-failed-button').click();
     await textOf(page.getByTestId('retry-all-failed-counts'), /Failed before: 1\. Queued again: 1\./, 'the retry counts');
     await until('the second message to arrive', () => (deliveriesTo('/brokenbowl').filter((r) => r.headers['webhook-id'] === second).length === 3 ? true : undefined));
     assert.equal((await api('GET', '/api/v1/app/brokenbowl/status')).failed, 0);
+    assert.deepEqual((await api('GET', '/api/v1/app/brokenbowl/msg?status=2')).data, [], 'the API lists no failed message');
+    await page.getByTestId('refresh-messages').click();
+    await page.getByTestId('no-messages').waitFor();
     await page.goto(`${server.url}/portal#/messages/${second}`);
     await refreshUntil(page, 'the retried delivery to show success', async () =>
       (await page.locator('[data-testid="delivery-row"][data-status="success"]').count()) === 1 ? true : undefined,
@@ -424,6 +441,7 @@ describe('the web UI in a real browser', { timeout: 110_000 }, () => {
     const rp = roFlow.page;
     await openPortal(rp, ro.url, 'Alpha Foods');
     await rp.getByTestId('read-only').waitFor();
+    assert.equal(await rp.getByTestId('portal').getAttribute('data-readonly'), 'true');
     const writeControls = /add endpoint|edit|delete|rotate|resend|retry|recover|send example|disable|enable|ping|generate|remove|save/i;
     for (const [hash, testid] of pages) {
       await rp.goto(`${server.url}/portal${hash}`);
@@ -516,12 +534,14 @@ describe('the web UI in a real browser', { timeout: 110_000 }, () => {
       await ready.first().waitFor();
       await page.waitForLoadState('networkidle');
       if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE_SOURCE);
-      const result = await page.evaluate(async () => {
-        const r = await (window as unknown as { axe: { run: (c: Document, o: unknown) => Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: unknown[] }[] }[] }> } }).axe.run(document, {
-          resultTypes: ['violations'],
-        });
-        return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
+      const { passed, result } = await page.evaluate(async () => {
+        type Rule = { id: string; impact: string | null; help: string; nodes: { target: unknown[] }[] };
+        const axe = (window as unknown as { axe: { run: (c: Document, o: unknown) => Promise<{ violations: Rule[]; passes: Rule[] }> } }).axe;
+        const r = await axe.run(document, { resultTypes: ['violations'] });
+        return { passed: r.passes.length, result: r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) })) };
       });
+      // A run that checked nothing would pass anything.
+      assert.ok(passed >= 5, `axe checked ${passed} rules on ${name}`);
       for (const v of result) {
         const line = `${name}: ${v.id} (${v.impact}) ${v.help} at ${v.targets.slice(0, 5).join(', ')}`;
         if (v.impact === 'serious' || v.impact === 'critical') failures.push(line);
