@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
-import { compilePayloadSchema, newestSchema, SchemaError } from '../domain/payloads.js';
+import { compilePayloadSchema, newestSchema, payloadSchemaProblems, SchemaError } from '../domain/payloads.js';
 import { checkName } from '../domain/names.js';
 import type { EventTypeInput, Store } from '../store/store.js';
 import type { EventType } from '../domain/types.js';
@@ -242,6 +242,37 @@ export function eventTypeRoutes(app: FastifyInstance, d: Deps): void {
       },
     );
   }
+
+  // For an editor of schemas, checking as the operator types: the compile `validate: true`
+  // runs on save, so what it answers here is what saving would meet. Admin only (not in
+  // PORTAL_ROUTES): a portal reads event types, it does not write them.
+  app.post<{ Body: { schemas: Record<string, Record<string, unknown>> } }>(
+    '/api/v1/event-type/check-schema',
+    {
+      schema: {
+        operationId: 'hookwell.event-type.check-schema',
+        summary: 'Check that JSON Schemas compile as payload schemas, without saving anything',
+        description:
+          'Each version is compiled as an event type with validate: true compiles it (its patterns on RE2, its $refs resolved). ' +
+          '422 names each problem under body.schemas.<version>: type value_error.schema for what saving with validate: true would refuse, ' +
+          'value_error.schema.ignored for a part the compiled schema would skip (an unknown keyword or format), which checks nothing.',
+        tags,
+        body: ref('EventTypeSchemaCheckIn'),
+        response: { 200: ref('EventTypeSchemaCheckOut'), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const problems = Object.entries(req.body.schemas).flatMap(([version, schema]) =>
+        payloadSchemaProblems(schema).map((p) => ({
+          loc: ['body', 'schemas', version, ...p.path],
+          msg: p.ignored ? `${p.message}: payloads would be checked without it` : `not a usable JSON Schema: ${p.message}`,
+          type: p.ignored ? 'value_error.schema.ignored' : 'value_error.schema',
+        })),
+      );
+      if (problems.length > 0) throw new ValidationError(problems);
+      return { ok: true };
+    },
+  );
 
   app.get<{ Querystring: { limit?: number; iterator?: string; order?: string; include_archived?: boolean; with_content?: boolean } }>(
     '/api/v1/event-type',

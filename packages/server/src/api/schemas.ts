@@ -382,6 +382,19 @@ export const SCHEMAS: Record<string, Schema> = {
     ['name', 'description', 'deprecated', 'createdAt', 'updatedAt'],
   ),
   ListResponse_EventTypeOut_: list('EventTypeOut'),
+  EventTypeSchemaCheckIn: obj(
+    {
+      schemas: {
+        type: 'object',
+        minProperties: 1,
+        additionalProperties: { type: 'object' },
+        description: "As an event type's schemas: a JSON Schema per version.",
+        example: { '1': { type: 'object', properties: { calories: { type: 'number' } } } },
+      },
+    },
+    ['schemas'],
+  ),
+  EventTypeSchemaCheckOut: obj({ ok: bool({ const: true }) }, ['ok']),
   EmptyResponse: obj({}),
 
   PingOut: pingResult(),

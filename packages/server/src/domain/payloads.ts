@@ -31,22 +31,97 @@ function configure<T extends Ajv>(ajv: T): T {
 // Patterns run on a linear-time engine (see schema-regexp.ts); one it cannot run makes the
 // schema fail to compile, so validate: true refuses it.
 const OPTIONS = { allErrors: true, strict: false, validateFormats: true, code: { regExp: linearRegExpEngine } } as const;
-let draft2020: Ajv2020 | null = null;
-let draft07: Ajv | null = null;
+// For checking a schema as it is edited: the same, without Ajv's console warnings (each
+// check would print them), and a strict twin refusing what OPTIONS lets Ajv skip (unknown
+// keywords and formats), to say which parts of a schema would check nothing.
+const QUIET = { ...OPTIONS, logger: false } as const;
+const STRICT = { ...QUIET, strictSchema: true } as const;
+type Mode = 'serve' | 'quiet' | 'strict';
+const instances = new Map<string, Ajv>();
+
+function ajvFor(schema: Record<string, unknown>, mode: Mode): Ajv {
+  const named = typeof schema.$schema === 'string' ? schema.$schema : '';
+  const older = /draft-0[4-7]/.test(named);
+  const key = `${mode}:${older ? '07' : '2020'}`;
+  let ajv = instances.get(key);
+  if (ajv === undefined) {
+    const options = mode === 'serve' ? OPTIONS : mode === 'quiet' ? QUIET : STRICT;
+    ajv = configure(older ? new Ajv(options) : new Ajv2020(options));
+    instances.set(key, ajv);
+  }
+  return ajv;
+}
+
+// Compiled without its $id so that two event types may share one, and a schema can be
+// compiled again after a change.
+function withoutId(schema: Record<string, unknown>): Record<string, unknown> {
+  const { $id: _id, ...body } = schema;
+  return body;
+}
 
 /** Compiles a payload schema, or throws SchemaError saying why it cannot be used. */
 export function compilePayloadSchema(schema: Record<string, unknown>): ValidateFunction {
-  const named = typeof schema.$schema === 'string' ? schema.$schema : '';
-  const older = /draft-0[4-7]/.test(named);
-  const ajv = older ? (draft07 ??= configure(new Ajv(OPTIONS))) : (draft2020 ??= configure(new Ajv2020(OPTIONS)));
-  // Compiled without its $id so that two event types may share one, and a schema can be
-  // compiled again after a change.
-  const { $id: _id, ...body } = schema;
   try {
-    return ajv.compile(body);
+    return ajvFor(schema, 'serve').compile(withoutId(schema));
   } catch (err) {
     throw new SchemaError((err as Error).message);
   }
+}
+
+export interface SchemaProblem {
+  /** Where in the schema, as JSON Pointer segments, when Ajv says. */
+  path: string[];
+  message: string;
+  /** true: the schema compiles, but this part of it is skipped when payloads are checked. */
+  ignored: boolean;
+}
+
+/**
+ * What compilePayloadSchema would refuse in a schema, else the parts of it it would skip;
+ * empty when there is neither. Ajv stops at the first problem it meets while compiling, so
+ * this names one at a time, except a schema that breaks its meta-schema, named in full.
+ */
+export function payloadSchemaProblems(schema: Record<string, unknown>): SchemaProblem[] {
+  const body = withoutId(schema);
+  const ajv = ajvFor(schema, 'quiet');
+  try {
+    if (ajv.validateSchema(body) === false) {
+      // The first error at a place: those after it come from the meta-schema's anyOf
+      // branches ("must be array", "must match a schema in anyOf") and say nothing more.
+      const first = new Map<string, ErrorObject>();
+      for (const e of ajv.errors ?? []) if (!first.has(e.instancePath)) first.set(e.instancePath, e);
+      return [...first.values()].map((e) => ({
+        path: pointer(e.instancePath),
+        message: `${e.instancePath === '' ? 'the schema' : e.instancePath.slice(1)} ${e.message ?? 'is invalid'}`,
+        ignored: false,
+      }));
+    }
+  } catch {
+    // A meta-schema Ajv does not have: compiling below names it.
+  }
+  // Each compile here is dropped from Ajv's cache (keyed by the object) afterwards: a
+  // schema checked on every pause in typing must not stay in memory.
+  for (const mode of ['quiet', 'strict'] as const) {
+    const checker = ajvFor(schema, mode);
+    try {
+      checker.compile(body);
+    } catch (err) {
+      const message = (err as Error).message;
+      const at = /at path "#([^"]*)"/.exec(message);
+      return [{ path: pointer(at?.[1] ?? ''), message, ignored: mode === 'strict' }];
+    } finally {
+      checker.removeSchema(body);
+    }
+  }
+  return [];
+}
+
+/** `/properties/a~1b` as ["properties", "a/b"]. */
+function pointer(p: string): string[] {
+  return p
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 /** `$.data.calories` for the instance path `/data/calories`. */
