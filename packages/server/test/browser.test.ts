@@ -406,19 +406,21 @@ describe('the web UI in a real browser', { timeout: 110_000 }, () => {
     const flow = await open();
     const { page } = flow;
     await openPortal(page, url, 'Alpha Foods');
-    const pages: [string, string][] = [
-      ['#/endpoints', 'endpoint-table'],
-      [`#/endpoints/${aEp}`, 'endpoint-detail'],
-      ['#/messages', 'message-table'],
-      [`#/messages/${aMsg}`, 'message-detail'],
-      ['#/testing', 'testing'],
-      ['#/backfills', 'backfills'],
+    // Each page, once what it loads is on screen, and something of A's it must show.
+    const pages: [string, string, string][] = [
+      ['#/endpoints', 'endpoint-success-rate', `${receiver.url}/alpha`],
+      [`#/endpoints/${aEp}`, 'attempt-row', aEp],
+      ['#/messages', 'message-row', aMsg],
+      [`#/messages/${aMsg}`, 'attempt-row', 'alpha-meal'],
+      ['#/testing', 'testing', `${receiver.url}/alpha`],
+      ['#/backfills', 'no-backfills', 'Alpha Foods'],
     ];
-    for (const [hash, testid] of pages) {
+    for (const [hash, testid, own] of pages) {
       await page.goto(`${server.url}/portal${hash}`);
-      await page.getByTestId(testid).waitFor();
+      await page.getByTestId(testid).first().waitFor();
       await page.waitForLoadState('networkidle');
       const html = await page.content();
+      assert.ok(html.includes(own), `${hash} of app A shows ${own}`);
       for (const trace of bTraces) assert.ok(!html.includes(trace), `${hash} of app A shows ${trace} of app B`);
     }
     // B's ids typed into A's portal find nothing.
