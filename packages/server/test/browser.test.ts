@@ -40,6 +40,9 @@ describe('the web UI in a real browser', { timeout: 110_000 }, () => {
   /** Receiver paths that answer 500 with BROKEN_BODY until removed. */
   const broken = new Set<string>();
   const flows: BrowserContext[] = [];
+  let elsewhere: Receiver;
+  /** The page that /host serves: a platform's page framing the portal. */
+  let hostPage = '';
   /** The link flow 1 copies, opened by the customer in flow 2. */
   let copiedLink: string | undefined;
 
@@ -145,10 +148,15 @@ describe('the web UI in a real browser', { timeout: 110_000 }, () => {
   }
 
   before(async () => {
-    // One quick retry, then "failed": the failure flow does not wait for the real schedule.
-    server = await startServer({ HOOKWELL_RETRY_SCHEDULE: '0.1' });
+    // The receiver's origin also stands for the platform's own site, which embeds the portal;
+    // another origin stands for any other site.
     receiver = await startReceiver();
+    elsewhere = await startReceiver();
+    elsewhere.respond = () => ({ status: 200, headers: { 'content-type': 'text/html' }, body: hostPage });
+    // One quick retry, then "failed": the failure flow does not wait for the real schedule.
+    server = await startServer({ HOOKWELL_RETRY_SCHEDULE: '0.1', HOOKWELL_PORTAL_FRAME_ANCESTORS: receiver.url });
     receiver.respond = (r) => {
+      if (r.path === '/host') return { status: 200, headers: { 'content-type': 'text/html' }, body: hostPage };
       if (r.path === '/no-pong') return { status: 200, body: 'hello' };
       if (isPing(r)) return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pong: pingOf(r) }) };
       if (broken.has(r.path)) return { status: 500, headers: { 'content-type': 'application/json' }, body: BROKEN_BODY };
@@ -167,6 +175,7 @@ describe('the web UI in a real browser', { timeout: 110_000 }, () => {
     for (const c of flows.splice(0)) await c.close().catch(() => undefined);
     await browser?.close();
     await receiver?.close();
+    await elsewhere?.close();
     await server?.stop();
   });
 
@@ -596,6 +605,34 @@ describe('the web UI in a real browser', { timeout: 110_000 }, () => {
     assert.equal(checked.length, 17);
     for (const line of lesser) t.diagnostic(`axe: ${line}`);
     assert.deepEqual(failures, [], `axe found serious or critical violations:\n${failures.join('\n')}`);
+    await close(flow);
+  });
+
+  it("8. the portal works in a frame of the platform's site; other sites cannot frame it, nor anyone the dashboard", async () => {
+    await app('Framed Foods', 'framed');
+    await endpoint('framed', '/framed');
+    const { url } = await portalLink('framed');
+    hostPage = `<!doctype html><html lang="en"><title>Platform</title><h1>Your webhooks</h1><iframe id="portal" title="Webhooks" src="${url}" width="1200" height="700"></iframe><iframe id="dashboard" title="Dashboard" src="${server.url}/dashboard"></iframe></html>`;
+    const flow = await open();
+    const { page } = flow;
+    const refusals = () => flow.problems.filter((p) => /frame-ancestors/.test(p));
+
+    await page.goto(`${receiver.url}/host`);
+    const framed = page.frameLocator('#portal');
+    await textOf(framed.getByTestId('app-name'), 'Framed Foods', 'the framed portal');
+    await textOf(framed.getByTestId('endpoint-row'), `${receiver.url}/framed`, 'the framed endpoint list');
+    await framed.getByTestId('tab-messages').click();
+    await framed.getByTestId('message-log').waitFor();
+    // The dashboard frame is refused ('none').
+    await until('the dashboard frame to be refused', () => (refusals().some((p) => p.includes("'none'")) ? true : undefined));
+    assert.equal(await page.frameLocator('#dashboard').getByTestId('sign-in').count(), 0, 'the dashboard never renders in a frame');
+    assert.equal(refusals().length, 1, refusals().join('\n'));
+
+    // Another site gets no portal.
+    await page.goto(`${elsewhere.url}/host`);
+    await until('the portal frame to be refused elsewhere', () => (refusals().some((p) => p.includes(`frame-ancestors ${receiver.url}`)) ? true : undefined));
+    assert.equal(await page.frameLocator('#portal').getByTestId('app-name').count(), 0, 'the portal does not render in a frame of another site');
+    flow.problems.splice(0, flow.problems.length, ...flow.problems.filter((p) => !/frame-ancestors/.test(p)));
     await close(flow);
   });
 });
