@@ -541,9 +541,11 @@ describe('the web UI in a real browser', { timeout: 110_000 }, () => {
     const failures: string[] = [];
     /** Moderate and minor violations: reported, not failed on. */
     const lesser: string[] = [];
-    const check = async (name: string, ready: Locator) => {
+    /** `expand` opens every <details> first (response bodies, the charts' tables), so that they are checked too. */
+    const check = async (name: string, ready: Locator, expand = false) => {
       await ready.first().waitFor();
       await page.waitForLoadState('networkidle');
+      if (expand) await page.evaluate(() => document.querySelectorAll('details').forEach((d) => (d.open = true)));
       if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE_SOURCE);
       const { passed, result } = await page.evaluate(async () => {
         type Rule = { id: string; impact: string | null; help: string; nodes: { target: unknown[] }[] };
@@ -566,7 +568,7 @@ describe('the web UI in a real browser', { timeout: 110_000 }, () => {
     await page.goto(`${server.url}/dashboard`);
     await check('dashboard sign-in', page.getByTestId('sign-in'));
     await signIn(page);
-    await check('dashboard overview', page.getByTestId('chart-throughput'));
+    await check('dashboard overview', page.getByTestId('chart-throughput'), true);
     await page.getByTestId('nav-apps').click();
     await check('dashboard applications', page.locator(`[data-testid="application-row"][data-app-id="${axeApp.id}"]`));
     await go(`#/apps/${axeApp.id}`);
@@ -582,13 +584,13 @@ describe('the web UI in a real browser', { timeout: 110_000 }, () => {
     await openPortal(page, url, 'Axe Nutrition');
     await check('portal endpoints', page.getByTestId('endpoint-table'));
     await go(`#/endpoints/${epId}`);
-    await check('portal endpoint detail with charts', page.getByTestId('chart-outcomes'));
+    await check('portal endpoint detail with charts', page.getByTestId('chart-outcomes'), true);
     await go('#/endpoints/new');
     await check('portal add-endpoint form', page.getByTestId('endpoint-form'));
     await go('#/messages');
     await check('portal message log', page.getByTestId('message-table'));
     await go(`#/messages/${msgId}`);
-    await check('portal message detail', page.getByTestId('attempt-row'));
+    await check('portal message detail', page.getByTestId('attempt-row'), true);
     await go('#/testing');
     await check('portal testing', page.getByTestId('testing'));
     await go('#/backfills');
@@ -597,10 +599,10 @@ describe('the web UI in a real browser', { timeout: 110_000 }, () => {
     await check('portal backfill detail', page.getByTestId('backfill-detail'));
     // The dark theme has colours of its own.
     await page.goto(`${server.url}/portal?theme=dark#/endpoints/${epId}`);
-    await check('portal endpoint detail, dark', page.getByTestId('chart-latency'));
+    await check('portal endpoint detail, dark', page.getByTestId('chart-latency'), true);
     assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
     await go(`#/messages/${msgId}`);
-    await check('portal message detail, dark', page.getByTestId('attempt-row'));
+    await check('portal message detail, dark', page.getByTestId('attempt-row'), true);
 
     assert.equal(checked.length, 17);
     for (const line of lesser) t.diagnostic(`axe: ${line}`);
