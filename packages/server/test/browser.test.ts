@@ -29,7 +29,7 @@ const until = <T>(what: string, check: () => Promise<T | undefined> | T | undefi
 interface Flow {
   context: BrowserContext;
   page: Page;
-  /** Console errors, uncaught exceptions and CSP violations seen in any page of the context. */
+  /** Console errors, uncaught exceptions, CSP violations and requests to other origins, from any page of the context. */
   problems: string[];
 }
 
@@ -87,6 +87,12 @@ describe('the web UI in a real browser', { timeout: 110_000 }, () => {
       document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`));
     });
     const watch = (page: Page) => {
+      // Self-hosted and offline: no CDN, font or tracker of another origin, ever.
+      page.on('request', (req) => {
+        const origin = new URL(req.url()).origin;
+        if (req.url().startsWith('data:') || [server.url, receiver.url, elsewhere.url].includes(origin)) return;
+        problems.push(`request to another origin from ${page.url()}: ${req.url()}`);
+      });
       page.on('console', (m) => {
         if (m.type() === 'error') problems.push(`console error on ${page.url()}: ${m.text()}`);
       });
@@ -100,7 +106,7 @@ describe('the web UI in a real browser', { timeout: 110_000 }, () => {
   async function close(flow: Flow): Promise<void> {
     await flow.context.close();
     flows.splice(flows.indexOf(flow.context), 1);
-    assert.deepEqual(flow.problems, [], 'no console error, uncaught error or CSP violation');
+    assert.deepEqual(flow.problems, [], 'no console error, uncaught error, CSP violation or request to another origin');
   }
 
   /** Signs in to the dashboard with the admin token. */
