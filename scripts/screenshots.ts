@@ -191,6 +191,15 @@ async function main(): Promise<void> {
     await page.getByTestId('nav-event-types').click();
     await page.getByTestId('event-type-row').first().waitFor();
     await shot('dashboard-event-types', 1200);
+    await page.locator('[data-testid="event-type-row"][data-name="meal_log_created"]').getByTestId('edit-event-type').click();
+    const editor = page.getByTestId('event-type-editor');
+    await editor.waitFor();
+    // A slip in the schema, named as it is typed.
+    const schema = page.getByTestId('event-type-schema');
+    await schema.fill((await schema.inputValue()).replace('"type": "object"', '"type": "objekt"'));
+    await page.getByTestId('schema-problems').getByText(/objekt|type/).first().waitFor();
+    await schema.evaluate((el) => ((el.scrollTop = 0), (el as HTMLTextAreaElement).blur()));
+    await save(page, 'dashboard-event-type-editor', 1200, await editor.evaluate((el) => Math.max(0, el.getBoundingClientRect().top + scrollY - 16)));
 
     const link = (await api(server, 'POST', `/api/v1/auth/app-portal-access/${acme.id}`, {})).url as string;
     await page.goto(link);
@@ -244,14 +253,16 @@ async function settle(db: Database.Database): Promise<void> {
   }
 }
 
-async function save(page: Page, name: string, maxHeight: number): Promise<void> {
+/** Saves the page from `top` down, at most `maxHeight` high. */
+async function save(page: Page, name: string, maxHeight: number, from = 0): Promise<void> {
+  const top = Math.floor(from);
   await page.waitForLoadState('networkidle');
   // uPlot draws on the next frame.
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  const height = Math.floor((await page.evaluate(() => document.documentElement.scrollHeight)) - top);
   const path = join(OUT, `${name}.png`);
-  if (height <= HEIGHT) await page.screenshot({ path });
-  else await page.screenshot({ path, fullPage: true, clip: { x: 0, y: 0, width: WIDTH, height: Math.min(height, maxHeight) } });
+  if (height <= HEIGHT && top === 0) await page.screenshot({ path });
+  else await page.screenshot({ path, fullPage: true, clip: { x: 0, y: top, width: WIDTH, height: Math.min(height, maxHeight) } });
   console.log(`${path} (${Math.min(height, maxHeight)} px high)`);
 }
 
