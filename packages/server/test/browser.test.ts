@@ -200,6 +200,14 @@ describe('the web UI in a real browser', { timeout: 110_000 }, () => {
     const flow = await open();
     const { page, context } = flow;
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+    // A wrong token is refused, and says so.
+    await page.goto(`${server.url}/dashboard`);
+    await page.getByLabel('Admin token').fill('not-the-token');
+    await page.getByTestId('sign-in-submit').click();
+    await page.getByTestId('sign-in-error').waitFor();
+    assert.equal(await page.getByTestId('dashboard').count(), 0, 'not signed in');
+    // The browser logs the 401 as a failed resource load: expected here.
+    flow.problems.splice(0, flow.problems.length, ...flow.problems.filter((p) => !/status of 401/.test(p)));
     await signIn(page);
     await page.getByTestId('nav-apps').click();
     await page.getByLabel('Name', { exact: true }).fill('Acme Nutrition');
@@ -641,6 +649,23 @@ describe('the web UI in a real browser', { timeout: 110_000 }, () => {
     await until('the portal frame to be refused elsewhere', () => (refusals().some((p) => p.includes(`frame-ancestors ${receiver.url}`)) ? true : undefined));
     assert.equal(await page.frameLocator('#portal').getByTestId('app-name').count(), 0, 'the portal does not render in a frame of another site');
     flow.problems.splice(0, flow.problems.length, ...flow.problems.filter((p) => !/frame-ancestors/.test(p)));
+    await close(flow);
+  });
+
+  it('9. a revoked link: the open portal says so and asks for a new one', async () => {
+    await app('Revoked Recipes', 'revoked');
+    const epId = await endpoint('revoked', '/revoked');
+    const { url } = await portalLink('revoked');
+    const flow = await open();
+    const { page } = flow;
+    await openPortal(page, url, 'Revoked Recipes');
+    await page.getByTestId('endpoint-row').waitFor();
+    await api('POST', '/api/v1/auth/app/revoked/expire-all', {}, [200, 204]);
+    await page.goto(`${server.url}/portal#/endpoints/${epId}`);
+    await textOf(page.getByTestId('portal-error'), /expired or was revoked/, 'the revoked link');
+    assert.equal(await page.getByTestId('endpoint-detail').count(), 0);
+    await page.getByTestId('portal-key').waitFor();
+    flow.problems.splice(0, flow.problems.length, ...flow.problems.filter((p) => !/status of 401/.test(p)));
     await close(flow);
   });
 });
