@@ -1,9 +1,18 @@
+/** One entry of a 422's `detail`: where in the request, and what is wrong there. */
+export interface Problem {
+  loc: (string | number)[];
+  msg: string;
+  type: string;
+}
+
 /** A failed API call: the HTTP status and the server's explanation, ready to show. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
+    /** A 422's problems, one by one. */
+    readonly problems: Problem[] = [],
   ) {
     super(message);
   }
@@ -79,7 +88,8 @@ export class Api {
     if (!res.ok) {
       const { code, message } = explain(res.status, parsed);
       if (res.status === 401) this.onUnauthorized();
-      throw new ApiError(res.status, code, message);
+      const detail = (parsed as { detail?: unknown } | undefined)?.detail;
+      throw new ApiError(res.status, code, message, Array.isArray(detail) ? (detail as Problem[]) : []);
     }
     return parsed as T;
   }

@@ -1,5 +1,5 @@
-import { useState } from 'preact/hooks';
-import { enc, type Api, type Page } from '../api';
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, enc, type Api, type Page } from '../api';
 import { newestVersion, exampleOf, type EventType } from '../app/types';
 import { ErrorNote, Loading, Section, Status, fmtJson, useAction, useLoad } from '../util';
 import { checkSchemaText } from './schema-check';
@@ -95,6 +95,48 @@ export function EventTypes({ api }: { api: Api }) {
   );
 }
 
+/** Pause in typing after which the server is asked about the schema. */
+const CHECK_AFTER_MS = 400;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The server's problems with a schema that parses: Ajv cannot compile in the page (the CSP
+ * allows no eval), so the server compiles it as saving with validate: true would, once the
+ * typing pauses. Each answer replaces the last, which stays up meanwhile (a list that blinks
+ * at every key is read out again at every pause); an answer for text since changed is dropped.
+ */
+function useServerCheck(api: Api, schema: unknown, version: string, text: string): string[] {
+  const [problems, setProblems] = useState<string[]>([]);
+  useEffect(() => {
+    if (!isPlainObject(schema)) {
+      setProblems([]);
+      return;
+    }
+    let live = true;
+    const timer = setTimeout(() => {
+      api.post('/api/v1/event-type/check-schema', { schemas: { [version]: schema } }).then(
+        () => live && setProblems([]),
+        (err: unknown) => {
+          if (!live) return;
+          // A server without the check (404) or out of reach: the local check and Save remain.
+          if (!(err instanceof ApiError) || err.status !== 422) return setProblems([]);
+          const list = err.problems.map((p) => {
+            const where = p.loc.slice(3).map(String).join('/');
+            return where === '' ? p.msg : `#/${where}: ${p.msg}`;
+          });
+          setProblems(list.length > 0 ? list : [err.message]);
+        },
+      );
+    }, CHECK_AFTER_MS);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [api, text, version]);
+  return problems;
+}
+
 function EventTypeEditor({ api, existing, onDone }: { api: Api; existing: EventType | null; onDone: () => void }) {
   const version = newestVersion(existing?.schemas) ?? '1';
   const [name, setName] = useState(existing?.name ?? '');
@@ -106,6 +148,7 @@ function EventTypeEditor({ api, existing, onDone }: { api: Api; existing: EventT
   });
   const save = useAction();
   const check = checkSchemaText(text);
+  const serverProblems = useServerCheck(api, check.errors.length === 0 ? check.schema : undefined, version, text);
   const example = check.errors.length === 0 && check.schema ? exampleOf({ [version]: check.schema }) : undefined;
   return (
     <Section title={existing ? `Edit ${existing.name}` : 'New event type'} testid="event-type-editor">
@@ -140,7 +183,7 @@ function EventTypeEditor({ api, existing, onDone }: { api: Api; existing: EventT
             spellcheck={false}
             value={text}
             onInput={(e) => setText(e.currentTarget.value)}
-            aria-invalid={check.errors.length > 0}
+            aria-invalid={check.errors.length > 0 || serverProblems.length > 0}
             aria-describedby="et-schema-problems"
             data-testid="event-type-schema"
           />
@@ -148,6 +191,12 @@ function EventTypeEditor({ api, existing, onDone }: { api: Api; existing: EventT
             {check.errors.length > 0 ? (
               <ul class="error">
                 {check.errors.map((e) => (
+                  <li key={e}>{e}</li>
+                ))}
+              </ul>
+            ) : serverProblems.length > 0 ? (
+              <ul class="error" data-source="server">
+                {serverProblems.map((e) => (
                   <li key={e}>{e}</li>
                 ))}
               </ul>

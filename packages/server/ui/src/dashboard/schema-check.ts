@@ -1,7 +1,8 @@
 /**
  * Checks a JSON Schema's shape as the user types: the keywords a schema compiler refuses
- * (wrong types of keyword values, unknown type names, bad patterns). The server compiles the
- * schema for real when it is saved; this catches most mistakes before that.
+ * (wrong types of keyword values, unknown type names, bad patterns), at every key. Once the
+ * text is a schema by these, the server compiles it (the editor asks after a pause, and again
+ * on save); what only the compiler sees ($refs, RE2 patterns, formats) comes from there.
  */
 const TYPES = new Set(['string', 'number', 'integer', 'boolean', 'object', 'array', 'null']);
 const SCHEMA_MAPS = ['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas'];
