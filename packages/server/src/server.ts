@@ -35,7 +35,7 @@ import { healthRoutes } from './api/health.js';
 import { checkRoutes } from './api/checks.js';
 import { contentRoutes } from './api/content.js';
 import { backfillReadRoutes, backfillRoutes } from './api/backfills.js';
-import { dashboardRoutes } from './api/dashboard.js';
+import { dashboardRoutes, type DashboardOptions } from './api/dashboard.js';
 import { ContentLinks } from './delivery/content-links.js';
 import { ThinPayloads } from './delivery/thin.js';
 import { uiRoutes } from './api/ui.js';
@@ -74,7 +74,12 @@ async function resolveToken(store: Store, cfg: Config): Promise<{ hash: Buffer; 
   return { hash, generated: token };
 }
 
-export async function buildApi(deps: Deps): Promise<FastifyInstance> {
+/** What a caller may set beside the configuration: timings a test shortens. */
+export interface ApiOptions {
+  dashboard?: DashboardOptions;
+}
+
+export async function buildApi(deps: Deps, options: ApiOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     // Per-request lines would dominate the log at webhook volumes; errors are still logged.
@@ -121,7 +126,7 @@ export async function buildApi(deps: Deps): Promise<FastifyInstance> {
   contentRoutes(app, deps);
   await backfillRoutes(app, deps);
   backfillReadRoutes(app, deps);
-  dashboardRoutes(app, deps);
+  dashboardRoutes(app, deps, options.dashboard);
   await uiRoutes(app, deps);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
@@ -189,7 +194,7 @@ export async function importCatalog(cfg: Config, log: Logger, name: string): Pro
   }
 }
 
-export async function startHookwell(cfg: Config, log: Logger): Promise<Hookwell> {
+export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = {}): Promise<Hookwell> {
   const { store, notifier } = await openStore(cfg, log);
   const delivering = cfg.role !== 'api';
   const serving = cfg.role !== 'worker';
@@ -220,7 +225,7 @@ export async function startHookwell(cfg: Config, log: Logger): Promise<Hookwell>
     const payloads = new PayloadValidator((name) => store.getEventType(name), cfg.validatePayloads, 1000, (name, err) =>
       log.warn({ eventType: name, err: err.message }, "the event type's schema cannot be compiled; its messages are not validated"),
     );
-    app = await buildApi({ store, dispatcher: signals, payloads, links, sender, cfg, log, tokenHash: token.hash, publicUrl });
+    app = await buildApi({ store, dispatcher: signals, payloads, links, sender, cfg, log, tokenHash: token.hash, publicUrl }, api);
     await app.listen({ port: cfg.port, host: cfg.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : cfg.port;

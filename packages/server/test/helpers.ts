@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, type Config } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { startHookwell, type Hookwell } from '../src/server.js';
+import { startHookwell, type ApiOptions, type Hookwell } from '../src/server.js';
 
 export const TOKEN = 'test-admin-token-0123456789';
 
@@ -101,8 +101,11 @@ export async function requirePostgres(): Promise<void> {
  */
 const ON_POSTGRES = process.env.HOOKWELL_TEST_BACKEND === 'postgres';
 
-/** Starts Hookwell in this process. `env` overrides settings as HOOKWELL_* variables would. */
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+/**
+ * Starts Hookwell in this process. `env` overrides settings as HOOKWELL_* variables would;
+ * `options`, what configuration does not set (e.g. a backlog sampled more often than once a minute).
+ */
+export async function startServer(env: Record<string, string> = {}, options: ApiOptions = {}): Promise<TestServer> {
   if (ON_POSTGRES) await requirePostgres();
   const { dir, cleanup: removeDir } = tempDir();
   const dbPath = join(dir, 'hookwell.db');
@@ -128,7 +131,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
       await admin.end();
     }
   };
-  const hw = await startHookwell(cfg, createLogger(cfg.logLevel));
+  const hw = await startHookwell(cfg, createLogger(cfg.logLevel), options);
   const url = hw.url!;
   const api: TestServer['api'] = (method, path, body, headers = {}) =>
     request(url + path, method, {

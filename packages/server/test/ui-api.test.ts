@@ -8,6 +8,14 @@ import { eventually, startReceiver, startServer, type Receiver, type TestServer 
 const HOUR = 3_600_000;
 /** The working endpoint answers after this long, so its latency has a floor a test can hold it to. */
 const OK_DELAY_MS = 40;
+/** The backlog is sampled this often here, rather than once a minute. */
+const SAMPLE_EVERY_MS = 50;
+
+interface BacklogPoint {
+  at: string;
+  pending: number;
+  sending: number;
+}
 
 describe('the UI read API', () => {
   let server: TestServer;
@@ -19,7 +27,7 @@ describe('the UI read API', () => {
 
   before(async () => {
     // One retry, at once: a failing delivery is failed after two attempts.
-    server = await startServer({ HOOKWELL_RETRY_SCHEDULE: '0' });
+    server = await startServer({ HOOKWELL_RETRY_SCHEDULE: '0' }, { dashboard: { backlogEveryMs: SAMPLE_EVERY_MS } });
     receiver = await startReceiver();
     receiver.respond = (r) => (r.path === '/bad' ? { status: 500, body: 'down' } : { status: 200, delayMs: OK_DELAY_MS });
     assert.equal((await server.api('POST', '/api/v1/app', { name: 'Acme Nutrition', uid: 'acme' })).status, 201);
@@ -148,6 +156,15 @@ describe('the UI read API', () => {
     assert.deepEqual([f.endpointId, f.appName, f.url, f.failed], [bad, 'Acme Nutrition', `${receiver.url}/bad`, 4]);
     assert.ok(Date.parse(f.lastFailureAt) <= Date.now());
     assert.deepEqual(o.totals, { applications: 3, endpoints: 2, messages24h: 5 });
+
+    // The backlog over time: samples oldest first, the last one this answer's backlog.
+    const series: BacklogPoint[] = o.backlogSeries;
+    assert.ok(series.length >= 2, `sampled since the server started: ${JSON.stringify(series)}`);
+    const last = series.at(-1)!;
+    assert.deepEqual({ pending: last.pending, sending: last.sending }, { pending: o.backlog.pending, sending: o.backlog.sending });
+    const ats = series.map((p) => Date.parse(p.at));
+    for (let i = 1; i < ats.length; i++) assert.ok(ats[i]! >= ats[i - 1]!, `sample ${i} is not after sample ${i - 1}`);
+    assert.ok(ats.at(-1)! <= Date.now());
   });
 
   it('lists applications for the operator with a search and their counts, in pages', async () => {
@@ -190,5 +207,31 @@ describe('the UI read API', () => {
     assert.equal(op('/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats/series')?.operationId, 'hookwell.endpoint.get-stats-series');
     const statusParam = op('/api/v1/app/{app_id}/msg')?.parameters.find((p: { name: string }) => p.name === 'status');
     assert.deepEqual(statusParam?.schema.enum, [0, 1, 2, 3, 4]);
+  });
+
+  it('samples the backlog over time: a delivery a slow receiver holds shows in it, and leaves it when done', async () => {
+    const overview = async () => {
+      const r = await server.api('GET', '/api/v1/dashboard/overview');
+      assert.equal(r.status, 200, r.text);
+      return r.body.backlogSeries as BacklogPoint[];
+    };
+    const queued = (p: BacklogPoint) => p.pending + p.sending;
+    // Until now only the message due in an hour waits, at both endpoints.
+    assert.equal(queued((await overview()).at(-1)!), 2);
+
+    const answers = receiver.respond;
+    receiver.respond = (r, n) => (r.path === '/slow' ? { status: 200, delayMs: 1500 } : answers(r, n));
+    const slowApp = (await server.api('POST', '/api/v1/app', { name: 'Slow Receiver' })).body.id;
+    const slow = await server.api('POST', `/api/v1/app/${slowApp}/endpoint`, { url: `${receiver.url}/slow` });
+    assert.equal(slow.status, 201, slow.text);
+    const sentAt = Date.now();
+    assert.equal((await server.api('POST', `/api/v1/app/${slowApp}/msg`, { eventType: 'a.one', payload: { key: 'slow' } })).status, 202);
+
+    // Sampled by the server's own interval (not the answer's last point) while the receiver holds it.
+    const sampledSince = (series: BacklogPoint[], t: number) => series.slice(0, -1).filter((p) => Date.parse(p.at) >= t);
+    await eventually(async () => (sampledSince(await overview(), sentAt).some((p) => queued(p) === 3) ? true : undefined), 10_000, 'a sample holding the slow delivery');
+    await eventually(async () => ((await server.api('GET', `/api/v1/app/${slowApp}/endpoint/${slow.body.id}/stats`)).body.success === 1 ? true : undefined), 10_000, 'the slow delivery');
+    const doneAt = Date.now();
+    await eventually(async () => (sampledSince(await overview(), doneAt).some((p) => queued(p) === 2) ? true : undefined), 10_000, 'a sample after the delivery');
   });
 });

@@ -17,8 +17,56 @@ declare module 'fastify' {
 const tags = ['Dashboard'];
 const DAY_MS = 86_400_000;
 const FAILING_LIMIT = 50;
+/** A day of samples a minute apart. */
+const MAX_SAMPLES = 1440;
 
-export function dashboardRoutes(app: FastifyInstance, d: Deps): void {
+export interface DashboardOptions {
+  /** How often the backlog is sampled for the overview's backlogSeries; a minute by default. */
+  backlogEveryMs?: number;
+}
+
+interface BacklogSample {
+  at: number;
+  pending: number;
+  sending: number;
+}
+
+/**
+ * The backlog over time, sampled by this process into memory: the queue keeps no history of
+ * its size, and a table of samples would be one more thing written every minute by every
+ * process for a chart. The series starts when the process started.
+ */
+function sampleBacklog(app: FastifyInstance, d: Deps, everyMs: number): () => BacklogSample[] {
+  const samples: BacklogSample[] = [];
+  let busy = false;
+  const take = async () => {
+    // A slow database must not stack reads up behind each other.
+    if (busy) return;
+    busy = true;
+    try {
+      const b = await d.store.backlog();
+      const at = Date.now();
+      while (samples.length > 0 && (samples[0]!.at <= at - DAY_MS || samples.length >= MAX_SAMPLES)) samples.shift();
+      samples.push({ at, pending: b.pending, sending: b.sending });
+    } catch (err) {
+      // A gap in the chart; the store already says when the database fails.
+      d.log.debug({ err }, 'sampling the backlog failed');
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void take(), everyMs);
+  timer.unref();
+  app.addHook('onReady', async () => {
+    void take();
+  });
+  app.addHook('onClose', async () => clearInterval(timer));
+  return () => samples.slice();
+}
+
+export function dashboardRoutes(app: FastifyInstance, d: Deps, opts: DashboardOptions = {}): void {
+  const backlogSamples = sampleBacklog(app, d, opts.backlogEveryMs ?? 60_000);
+
   app.get(
     '/api/v1/dashboard/overview',
     {
@@ -36,6 +84,8 @@ export function dashboardRoutes(app: FastifyInstance, d: Deps): void {
       // 24 whole hours, the last one the hour in progress.
       const start = Math.floor(now / hour) * hour - 23 * hour;
       const o = await d.store.overview({ since: start, until: now + 1, bucketMs: hour, failingLimit: FAILING_LIMIT, countSince: now - DAY_MS });
+      // The overview's own read of the queue is the last point, so the two cannot disagree.
+      const backlogSeries = [...backlogSamples(), { at: Date.now(), pending: o.backlog.pending, sending: o.backlog.sending }].map((s) => ({ ...s, at: iso(s.at) }));
       const throughput = Array.from({ length: 24 }, (_, i) => ({
         start: iso(start + i * hour),
         messages: o.messages.get(i) ?? 0,
@@ -45,6 +95,7 @@ export function dashboardRoutes(app: FastifyInstance, d: Deps): void {
       return {
         backlog: { ...o.backlog, oldestDueAt: iso(o.backlog.oldestDueAt) },
         throughput,
+        backlogSeries,
         failingEndpoints: o.failingEndpoints.map((f) => ({ ...f, lastFailureAt: iso(f.lastFailureAt) })),
         totals: { applications: o.totals.applications, endpoints: o.totals.endpoints, messages24h: o.totals.messagesSince },
       };

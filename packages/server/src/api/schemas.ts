@@ -471,9 +471,17 @@ export const SCHEMAS: Record<string, Schema> = {
           ['appId', 'appName', 'endpointId', 'url', 'failed', 'lastFailureAt'],
         ),
       },
+      backlogSeries: {
+        type: 'array',
+        description:
+          'The backlog sampled once a minute over the last 24 hours, oldest first, the last point taken for this answer (equal to backlog). ' +
+          'Samples are kept in the memory of the process answering, so the series starts when that process started; on PostgreSQL each API process samples the queue they share.',
+        maxItems: 1441,
+        items: obj({ at: dateTime(), pending: int(), sending: int() }, ['at', 'pending', 'sending']),
+      },
       totals: obj({ applications: int(), endpoints: int(), messages24h: int() }, ['applications', 'endpoints', 'messages24h']),
     },
-    ['backlog', 'throughput', 'failingEndpoints', 'totals'],
+    ['backlog', 'throughput', 'backlogSeries', 'failingEndpoints', 'totals'],
   ),
   DashboardAppOut: {
     allOf: [

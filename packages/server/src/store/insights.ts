@@ -12,8 +12,14 @@ import { appFrom, type Row } from './rows.js';
 
 export type { DurationCount };
 
+export interface Backlog {
+  pending: number;
+  sending: number;
+  oldestDueAt: number | null;
+}
+
 export interface Overview {
-  backlog: { pending: number; sending: number; oldestDueAt: number | null };
+  backlog: Backlog;
   /** By bucket index from `since`; buckets with nothing are absent. */
   messages: Map<number, number>;
   success: Map<number, number>;
@@ -135,15 +141,18 @@ export function totals(since: number): Query {
   };
 }
 
+/** The row of BACKLOG. */
+export const backlogFrom = (r: Row): Backlog => ({
+  pending: Number(r.pending),
+  sending: Number(r.sending),
+  oldestDueAt: r.oldest_due === null || r.oldest_due === undefined ? null : Number(r.oldest_due),
+});
+
 /** Fills an Overview from the rows of the queries above. */
 export function overviewFrom(backlog: Row, messages: Row[], outcomes: Row[], failing: Row[], total: Row): Overview {
   const byBucket = (rows: Row[], column: string) => new Map(rows.map((r) => [Number(r.bucket), Number(r[column])]));
   return {
-    backlog: {
-      pending: Number(backlog.pending),
-      sending: Number(backlog.sending),
-      oldestDueAt: backlog.oldest_due === null || backlog.oldest_due === undefined ? null : Number(backlog.oldest_due),
-    },
+    backlog: backlogFrom(backlog),
     messages: byBucket(messages, 'n'),
     success: byBucket(outcomes, 'success'),
     fail: byBucket(outcomes, 'fail'),

@@ -1,4 +1,4 @@
-import type { AppSummary, DurationCount, Overview, OverviewRange } from './insights.js';
+import type { AppSummary, Backlog, DurationCount, Overview, OverviewRange } from './insights.js';
 import type {
   Application,
   Attempt,
@@ -278,6 +278,8 @@ export interface Store {
   attemptDurations(appId: string, endpointId: string, since: number, until: number, bucketMs: number): Promise<DurationCount[]>;
   /** Over all applications: the queue, messages and attempt outcomes per bucket in [since, until), failing endpoints, totals. */
   overview(range: OverviewRange): Promise<Overview>;
+  /** The queue alone, as overview reads it: cheap enough to sample every minute. */
+  backlog(): Promise<Backlog>;
   /** Applications whose name or uid holds `search` (any case), with their counts; messages counted from `since`. */
   listAppSummaries(q: ListQuery, search: string | null, since: number): Promise<Page<AppSummary>>;
 

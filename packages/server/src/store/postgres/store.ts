@@ -41,7 +41,7 @@ import type {
 import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
 import { planPage, toPage } from '../paging.js';
 import { attemptConditions, deliveryStatusCondition, messageConditions, type Dialect } from '../filters.js';
-import { appSummaries, appSummaryFrom, BACKLOG, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
+import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
 import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, json, messageFrom, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { keyReader } from '../../domain/ordering.js';
@@ -689,6 +689,10 @@ export class PostgresStore implements Store {
         (await read(totals(countSince)))[0]!,
       );
     });
+  }
+
+  async backlog(): Promise<Backlog> {
+    return backlogFrom((await one(this.pool, BACKLOG))!);
   }
 
   async listAppSummaries(q: ListQuery, search: string | null, since: number): Promise<Page<AppSummary>> {

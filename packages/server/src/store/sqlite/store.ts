@@ -44,7 +44,7 @@ import type {
 } from '../store.js';
 import { planPage, toPage } from '../paging.js';
 import { attemptConditions, deliveryStatusCondition, messageConditions, type Dialect } from '../filters.js';
-import { appSummaries, appSummaryFrom, BACKLOG, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
+import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
 import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, json, messageFrom, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATIONS } from './migrations.js';
@@ -690,6 +690,10 @@ export class SqliteStore implements Store {
         read(totals(countSince))[0]!,
       ),
     )();
+  }
+
+  async backlog(): Promise<Backlog> {
+    return backlogFrom(this.q(BACKLOG).get() as Row);
   }
 
   async listAppSummaries(q: ListQuery, search: string | null, since: number): Promise<Page<AppSummary>> {
