@@ -11,6 +11,8 @@ const KEY = 'hookwell.admin.token';
 interface Overview {
   backlog: { pending: number; sending: number; oldestDueAt: string | null };
   throughput: { start: string; messages: number; success: number; fail: number }[];
+  /** Absent from servers older than the series. */
+  backlogSeries?: { at: string; pending: number; sending: number }[];
   failingEndpoints: { appId: string; appName: string; endpointId: string; url: string; failed: number; lastFailureAt: string | null }[];
   totals: { applications: number; endpoints: number; messages24h: number };
 }
@@ -118,6 +120,18 @@ function OverviewPage({ api }: { api: Api }) {
       ],
     };
   }, [o.data]);
+  const backlogChart = useMemo(() => {
+    const points = o.data?.backlogSeries;
+    if (!points) return null;
+    return {
+      // Fractional seconds: the answer's own point may fall in the same second as the last sample.
+      times: points.map((p) => new Date(p.at).getTime() / 1000),
+      series: [
+        { label: 'Pending', values: points.map((p) => p.pending), colorVar: '--primary' },
+        { label: 'Sending', values: points.map((p) => p.sending), colorVar: '--warn' },
+      ],
+    };
+  }, [o.data]);
   if (o.error) return <Section title="Overview"><Unavailable error={o.error} what="The overview" /></Section>;
   if (!o.data || !chart) return <Loading />;
   const d = o.data;
@@ -138,7 +152,18 @@ function OverviewPage({ api }: { api: Api }) {
           <dt>Oldest due delivery</dt>
           <dd data-testid="oldest-due">{d.backlog.oldestDueAt ? fmtTime(d.backlog.oldestDueAt) : 'none'}</dd>
         </dl>
-        <Chart title="Throughput per hour (24 h)" times={chart.times} series={chart.series} yLabel="count" testid="chart-throughput" />
+        <div class="charts">
+          <Chart title="Throughput per hour (24 h)" times={chart.times} series={chart.series} yLabel="count" testid="chart-throughput" />
+          {backlogChart && (
+            <Chart
+              title="Backlog, sampled each minute since this server started (24 h at most)"
+              times={backlogChart.times}
+              series={backlogChart.series}
+              yLabel="deliveries"
+              testid="chart-backlog"
+            />
+          )}
+        </div>
       </Section>
       <Section title="Failing endpoints" testid="failing-endpoints">
         {d.failingEndpoints.length === 0 ? (
