@@ -223,7 +223,8 @@ describe('the web UI in a real browser', { timeout: 110_000 }, () => {
 
     await page.getByRole('button', { name: 'Copy portal link for Acme Nutrition' }).click();
     const shown = await page.getByTestId('portal-link-url').inputValue();
-    await page.getByTestId('copy-portal-link').click();
+    // The button copies the link it made, and says so.
+    await textOf(page.getByTestId('portal-link-copied'), 'Copied to the clipboard.', 'the copy note');
     const link = await until('the portal link on the clipboard', async () => {
       const text = await page.evaluate(() => navigator.clipboard.readText()).catch(() => '');
       return text !== '' ? text : undefined;

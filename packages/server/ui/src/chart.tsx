@@ -28,7 +28,9 @@ export function Chart({ title, times, series, yLabel, testid }: { title: string;
     const opts: uPlot.Options = {
       width: Math.max(280, el.clientWidth),
       height: 220,
-      legend: { show: true },
+      // Names and colours only: values under the cursor read "--" when it is elsewhere, and
+      // the numbers are in the table below.
+      legend: { show: true, live: false },
       scales: { x: { time: true } },
       axes: [
         { stroke: axis, grid: { stroke: grid } },

@@ -291,7 +291,7 @@ function EndpointFormBody({ ctx, existing, types }: { ctx: AppCtx; existing: End
             <legend>Signing secret</legend>
             <p class="muted">Made in this browser. Configure your receiver with it now; you can reveal it again later.</p>
             <label for="ep-secret">Secret</label>
-            <input id="ep-secret" class="mono" readOnly value={secret} data-testid="new-secret" />{' '}
+            <input id="ep-secret" class="mono wide" readOnly value={secret} size={44} data-testid="new-secret" />{' '}
             <CopyButton text={secret} label="Copy secret" testid="copy-new-secret" />{' '}
             <button type="button" class="secondary" onClick={() => setSecret(newSecret())}>
               New secret

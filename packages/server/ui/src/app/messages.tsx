@@ -91,7 +91,8 @@ export function MessageLog({ ctx }: { ctx: AppCtx }) {
         onSubmit={(e) => {
           e.preventDefault();
           setIterator(null);
-          setFilters(draft);
+          // A copy, so that applying the same filters again loads the first page again.
+          setFilters({ ...draft });
         }}
       >
         <div class="field">

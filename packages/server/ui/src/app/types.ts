@@ -136,11 +136,12 @@ export function newestVersion(schemas: Record<string, unknown> | null | undefine
   return keys[0] ?? null;
 }
 
-/** Event types grouped by the part of their name before the first dot. */
+/** Event types grouped by their catalogue group (groupName), else by the part of their name before the first dot. */
 export function groupTypes(types: EventType[]): [string, EventType[]][] {
   const groups = new Map<string, EventType[]>();
   for (const t of types) {
-    const g = t.name.includes('.') ? t.name.slice(0, t.name.indexOf('.')) : t.name;
+    // The catalogue's own grouping where the type has one; else the name's first part.
+    const g = t.groupName ?? (t.name.includes('.') ? t.name.slice(0, t.name.indexOf('.')) : t.name);
     if (!groups.has(g)) groups.set(g, []);
     groups.get(g)!.push(t);
   }

@@ -3,7 +3,7 @@ import { ALL_CAPABILITIES, Api, ApiError, enc, type AppCtx, type Page, type Whoa
 import { AppViews } from '../app/views';
 import type { Application } from '../app/types';
 import { Chart } from '../chart';
-import { CopyButton, ErrorNote, Loading, Section, Unavailable, fmtTime, go, session, useAction, useHash, useLoad } from '../util';
+import { CopyButton, copyText, ErrorNote, Loading, Section, Unavailable, fmtTime, go, session, useAction, useHash, useLoad } from '../util';
 import { EventTypes } from './event-types';
 
 const KEY = 'hookwell.admin.token';
@@ -311,6 +311,7 @@ function Apps({ api }: { api: Api }) {
 function PortalLink({ api, app }: { api: Api; app: Application }) {
   const [readOnly, setReadOnly] = useState(false);
   const [url, setUrl] = useState<string | null>(null);
+  const [copied, setCopied] = useState<boolean | null>(null);
   const act = useAction();
   const id = `ro-${app.id}`;
   return (
@@ -322,13 +323,24 @@ function PortalLink({ api, app }: { api: Api; app: Application }) {
         disabled={act.busy}
         aria-label={`Copy portal link for ${app.name}`}
         data-testid="make-portal-link"
-        onClick={() => act.run(async () => setUrl((await api.post<{ url: string }>(`/api/v1/auth/app-portal-access/${enc(app.id)}`, { readOnly })).url))}
+        onClick={() =>
+          act.run(async () => {
+            const made = (await api.post<{ url: string }>(`/api/v1/auth/app-portal-access/${enc(app.id)}`, { readOnly })).url;
+            setUrl(made);
+            // A browser may refuse the clipboard (a page not served over https or localhost):
+            // the link is shown either way, to copy by hand.
+            setCopied(await copyText(made));
+          })
+        }
       >
         Copy portal link
       </button>
       {url && (
         <div>
-          <label for={`url-${app.id}`}>Portal link for {app.name}</label> <input id={`url-${app.id}`} class="mono wide" readOnly value={url} data-testid="portal-link-url" /> <CopyButton text={url} label="Copy" testid="copy-portal-link" />
+          <label for={`url-${app.id}`}>Portal link for {app.name}</label> <input id={`url-${app.id}`} class="mono wide" readOnly value={url} data-testid="portal-link-url" /> <CopyButton text={url} label="Copy again" testid="copy-portal-link" />{' '}
+          <span role="status" class="muted" data-testid="portal-link-copied">
+            {copied === true ? 'Copied to the clipboard.' : copied === false ? 'Not copied: select the link and copy it.' : ''}
+          </span>
         </div>
       )}
       <ErrorNote error={act.error} />
