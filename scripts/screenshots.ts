@@ -130,26 +130,16 @@ async function main(): Promise<void> {
       }
       await settle(db);
     }
-    // The day's rows go back to their hours; offsets within a message (its retries) are kept.
-    // Attempts of one hour ran concurrently: their times are then handed out again in id
-    // order, so that lists ordered by id read in time order too.
+    // The day's rows go back to their hours. Each message's attempts move with it, so they
+    // keep their distance from it (its retries), and each attempt stays after its message.
     const move = db.transaction(() => {
-      const attemptTimes: number[] = [];
-      const attemptIds: string[] = [];
       for (const { id, at } of staged) {
         const row = db.prepare('SELECT created_at FROM messages WHERE id = ?').get(id) as { created_at: number };
         const shift = at - row.created_at;
         db.prepare('UPDATE messages SET created_at = created_at + ? WHERE id = ?').run(shift, id);
         db.prepare('UPDATE deliveries SET created_at = created_at + ?, last_attempt_at = last_attempt_at + ? WHERE msg_id = ?').run(shift, shift, id);
-        for (const a of db.prepare('SELECT id, created_at FROM attempts WHERE msg_id = ?').all(id) as { id: string; created_at: number }[]) {
-          attemptIds.push(a.id);
-          attemptTimes.push(a.created_at + shift);
-        }
+        db.prepare('UPDATE attempts SET created_at = created_at + ? WHERE msg_id = ?').run(shift, id);
       }
-      attemptIds.sort();
-      attemptTimes.sort((a, b) => a - b);
-      const set = db.prepare('UPDATE attempts SET created_at = ? WHERE id = ?');
-      attemptIds.forEach((id, i) => set.run(attemptTimes[i], id));
     });
     move();
 
