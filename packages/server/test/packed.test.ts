@@ -66,6 +66,9 @@ describe('the packed server, installed into an empty project', { timeout: 420_00
     assert.ok(existsSync(join(installed, 'dist', 'index.d.ts')));
     assert.ok(!existsSync(join(installed, 'src')), 'src/ is not shipped');
     assert.ok(!existsSync(join(project, 'node_modules', 'tsx')), 'tsx is not installed with the server');
+    // The UI's build tools and libraries are bundled at build time, not installed.
+    for (const dev of ['vite', 'preact', 'uplot']) assert.ok(!existsSync(join(project, 'node_modules', dev)), `${dev} is not installed with the server`);
+    assert.ok(existsSync(join(installed, 'dist', 'ui', 'index.html')), 'the built UI is shipped');
   });
 
   it('hookwell --version prints the package version', async () => {
@@ -98,6 +101,16 @@ describe('the packed server, installed into an empty project', { timeout: 420_00
       assert.equal(app.uid, 'packed');
       assert.match(app.id, /^app_/);
       assert.ok(existsSync(db), 'the SQLite file is where --db said');
+
+      // The web UI ships built: its page and the script it names are served from the package.
+      const page = await fetch(`${url}/dashboard`);
+      assert.equal(page.status, 200);
+      const html = await page.text();
+      const script = /<script[^>]+src="([^"]+)"/.exec(html)?.[1];
+      assert.ok(script !== undefined, `no script in the served page: ${html}`);
+      const js = await fetch(new URL(script, url));
+      assert.equal(js.status, 200, `${script} answered ${js.status}`);
+      assert.match(js.headers.get('content-type') ?? '', /javascript/);
     } finally {
       process.kill(-proc.pid!, 'SIGTERM');
       await exited;

@@ -8,6 +8,9 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 export default defineConfig({
   root,
   base: '/ui/',
+  // Quiet unless something is wrong: the build runs inside `npm pack --json`, whose standard
+  // output must stay JSON. The size budget is checked by test/ui-serving.test.ts.
+  logLevel: 'warn',
   plugins: [preact()],
   build: {
     outDir: fileURLToPath(new URL('../dist/ui', import.meta.url)),
@@ -16,6 +19,6 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     assetsInlineLimit: 0,
     sourcemap: false,
-    reportCompressedSize: true,
+    reportCompressedSize: false,
   },
 });
