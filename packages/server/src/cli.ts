@@ -46,7 +46,7 @@ async function serve(flags: Partial<Record<keyof Config, string>>): Promise<void
     );
   }
   const where = { role: cfg.role, db: redactUrl(cfg.db), version: VERSION };
-  if (hw.url !== null) log.info({ url: hw.url, ...where }, `hookwell listening on ${hw.url}`);
+  if (hw.url !== null) log.info({ url: hw.url, dashboard: `${hw.url}/dashboard`, ...where }, `hookwell listening on ${hw.url}`);
   else log.info(where, 'hookwell worker started');
 
   let stopping = false;
