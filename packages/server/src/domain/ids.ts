@@ -3,18 +3,24 @@ import { randomBytes } from 'node:crypto';
 // Ids are `prefix_` + 27 base62 characters encoding 20 bytes: a 48-bit millisecond
 // timestamp followed by 112 random bits. Fixed width plus an alphabet in ASCII order
 // makes string order equal creation order, which pagination relies on. Within one
-// millisecond the random part is incremented instead of redrawn, so ids made by one
-// process are strictly increasing.
+// millisecond the random part is incremented instead of redrawn, so ids of one prefix made
+// by one process are strictly increasing. Each prefix keeps its own clock: an attempt id
+// stamped with its attempt's start, or a test's chosen time, must not move the time that
+// message ids (and so messages' createdAt, see newIdAt) carry.
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const ID_LENGTH = 27;
 
-let lastMs = 0;
-let lastBytes = Buffer.alloc(20);
+interface Clock {
+  lastMs: number;
+  lastBytes: Buffer;
+}
 
-function nextBytes(nowMs: number): Buffer {
+const clocks = new Map<string, Clock>();
+
+function nextBytes(clock: Clock, nowMs: number): Buffer {
   const bytes = Buffer.alloc(20);
-  if (nowMs <= lastMs) {
-    lastBytes.copy(bytes);
+  if (nowMs <= clock.lastMs) {
+    clock.lastBytes.copy(bytes);
     for (let i = 19; i >= 6; i--) {
       bytes[i] = (bytes[i]! + 1) & 0xff;
       if (bytes[i] !== 0) break;
@@ -24,10 +30,19 @@ function nextBytes(nowMs: number): Buffer {
     randomBytes(14).copy(bytes, 6);
     // Keep the top random bit clear so increments within one millisecond cannot overflow.
     bytes[6] = bytes[6]! & 0x7f;
-    lastMs = nowMs;
+    clock.lastMs = nowMs;
   }
-  lastBytes = bytes;
+  clock.lastBytes = bytes;
   return bytes;
+}
+
+function clockOf(prefix: string): Clock {
+  let clock = clocks.get(prefix);
+  if (clock === undefined) {
+    clock = { lastMs: 0, lastBytes: Buffer.alloc(20) };
+    clocks.set(prefix, clock);
+  }
+  return clock;
 }
 
 /** 62³: a long-division pass by it yields three digits at once. */
@@ -58,7 +73,7 @@ function base62(bytes: Buffer): string {
 export type IdPrefix = 'app' | 'ep' | 'msg' | 'atmpt' | 'qtask' | 'bf';
 
 export function newId(prefix: IdPrefix, nowMs: number = Date.now()): string {
-  return `${prefix}_${base62(nextBytes(nowMs))}`;
+  return `${prefix}_${base62(nextBytes(clockOf(prefix), nowMs))}`;
 }
 
 /**
@@ -67,7 +82,7 @@ export function newId(prefix: IdPrefix, nowMs: number = Date.now()): string {
  */
 export function newIdAt(prefix: IdPrefix, nowMs: number): { id: string; ms: number } {
   const id = newId(prefix, nowMs);
-  return { id, ms: lastMs };
+  return { id, ms: clockOf(prefix).lastMs };
 }
 
 /** The smallest id of this prefix created at or after `ms`; used for time-based filters. */
