@@ -112,7 +112,7 @@ export function outcomesPerBucket(since: number, until: number, bucketMs: number
   };
 }
 
-/** Endpoints with failed deliveries, most first; read from deliveries_failed. */
+/** Endpoints with failed deliveries, most first; read from the partial index deliveries_failed. */
 export function failingEndpoints(limit: number): Query {
   return {
     sql: `SELECT f.app_id, a.name AS app_name, f.endpoint_id, e.url, f.failed, f.last_failure FROM (
