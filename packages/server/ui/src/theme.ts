@@ -34,10 +34,28 @@ function luminance(hex: string): number {
   return 0.2126 * ch[0]! + 0.7152 * ch[1]! + 0.0722 * ch[2]!;
 }
 
+let chosen = false;
+
+/**
+ * Light or dark as the system prefers, until a theme is chosen (applyTheme): one set of dark
+ * colours in the CSS, under [data-theme='dark'], serves both.
+ */
+export function followSystemTheme(): void {
+  const dark = window.matchMedia('(prefers-color-scheme: dark)');
+  const follow = () => {
+    if (!chosen) document.documentElement.dataset.theme = dark.matches ? 'dark' : 'light';
+  };
+  follow();
+  dark.addEventListener('change', follow);
+}
+
 /** Applies the theme through CSS custom properties (set from script: allowed by the CSP). */
 export function applyTheme(t: Theme): void {
   const root = document.documentElement;
-  if (t.mode !== null) root.dataset.theme = t.mode;
+  if (t.mode !== null) {
+    chosen = true;
+    root.dataset.theme = t.mode;
+  }
   if (t.primary !== null) {
     root.style.setProperty('--primary', t.primary);
     // Text on the primary colour: whichever of black and white contrasts more.
