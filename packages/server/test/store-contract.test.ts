@@ -175,6 +175,26 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
     // --- applications -------------------------------------------------------------------
 
+    it("finds a row by its id before another row whose uid or eventId is spelt like that id", async () => {
+      // The shadowing row is the older one, so it comes first in the table.
+      const shadow = await newApp();
+      const first = await newApp();
+      await store.updateApp(shadow.id, { uid: first.id });
+      assert.equal((await store.getApp(first.id))?.id, first.id);
+      assert.equal((await store.getApp(shadow.id))?.id, shadow.id);
+
+      const epShadow = await store.createEndpoint(first.id, endpointInput());
+      const ep = await store.createEndpoint(first.id, endpointInput());
+      await store.updateEndpoint(first.id, epShadow.id, { uid: ep.id });
+      assert.equal((await store.getEndpoint(first.id, ep.id))?.id, ep.id);
+      assert.equal((await store.getEndpoint(first.id, epShadow.id))?.id, epShadow.id);
+
+      const msg = (await store.createMessage(first.id, messageInput())).message;
+      const msgShadow = (await store.createMessage(first.id, messageInput({ eventId: msg.id }))).message;
+      assert.equal((await store.getMessage(first.id, msg.id))?.id, msg.id);
+      assert.equal((await store.getMessage(first.id, msgShadow.id))?.id, msgShadow.id);
+    });
+
     it('creates, reads, updates and deletes applications', async () => {
       const app = await store.createApp({ uid: 'my-app', name: 'Mine', throttleRate: 5, metadata: { team: 'a' } });
       assert.match(app.id, /^app_[0-9A-Za-z]{27}$/);

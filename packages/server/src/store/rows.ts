@@ -114,6 +114,12 @@ export function newMessage(appId: string, input: MessageInput, now: number): Mes
   };
 }
 
+// Lookups by id or by the caller's own key (uid, eventId), written once for both stores.
+// The id wins: another row's uid or eventId may be spelt like an id, and must not shadow it.
+export const SELECT_APP_BY_REF = 'SELECT * FROM applications WHERE id = ? OR uid = ? ORDER BY (id = ?) DESC LIMIT 1';
+export const SELECT_ENDPOINT_BY_REF = 'SELECT * FROM endpoints WHERE app_id = ? AND (id = ? OR uid = ?) ORDER BY (id = ?) DESC LIMIT 1';
+export const SELECT_MESSAGE_BY_REF = 'SELECT * FROM messages WHERE app_id = ? AND (id = ? OR event_id = ?) ORDER BY (id = ?) DESC LIMIT 1';
+
 export const INSERT_MESSAGE = `INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags, data_id, backfill_id, backfill_chunk, created_at)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 

@@ -42,7 +42,7 @@ import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, I
 import { planPage, toPage } from '../paging.js';
 import { attemptConditions, deliveryStatusCondition, messageConditions, type Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
-import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, json, messageFrom, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, json, messageFrom, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { keyReader } from '../../domain/ordering.js';
 import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
@@ -293,8 +293,7 @@ export class PostgresStore implements Store {
   }
 
   async getApp(ref: string): Promise<Application | null> {
-    // By id first: another application's uid may look like an id.
-    const r = await one(this.pool, 'SELECT * FROM applications WHERE id = ? OR uid = ? ORDER BY (id = ?) DESC LIMIT 1', [ref, ref, ref]);
+    const r = await one(this.pool, SELECT_APP_BY_REF, [ref, ref, ref]);
     return r === undefined ? null : appFrom(r);
   }
 
@@ -410,12 +409,7 @@ export class PostgresStore implements Store {
   }
 
   async getEndpoint(appId: string, ref: string): Promise<Endpoint | null> {
-    const r = await one(this.pool, 'SELECT * FROM endpoints WHERE app_id = ? AND (id = ? OR uid = ?) ORDER BY (id = ?) DESC LIMIT 1', [
-      appId,
-      ref,
-      ref,
-      ref,
-    ]);
+    const r = await one(this.pool, SELECT_ENDPOINT_BY_REF, [appId, ref, ref, ref]);
     return r === undefined ? null : endpointFrom(r);
   }
 
@@ -580,12 +574,7 @@ export class PostgresStore implements Store {
   }
 
   async getMessage(appId: string, ref: string): Promise<Message | null> {
-    const r = await one(this.pool, 'SELECT * FROM messages WHERE app_id = ? AND (id = ? OR event_id = ?) ORDER BY (id = ?) DESC LIMIT 1', [
-      appId,
-      ref,
-      ref,
-      ref,
-    ]);
+    const r = await one(this.pool, SELECT_MESSAGE_BY_REF, [appId, ref, ref, ref]);
     return r === undefined ? null : messageFrom(r);
   }
 

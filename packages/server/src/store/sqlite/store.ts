@@ -45,7 +45,7 @@ import type {
 import { planPage, toPage } from '../paging.js';
 import { attemptConditions, deliveryStatusCondition, messageConditions, type Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
-import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, json, messageFrom, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, json, messageFrom, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATIONS } from './migrations.js';
 import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
@@ -316,7 +316,7 @@ export class SqliteStore implements Store {
   async getApp(ref: string): Promise<Application | null> {
     const cached = this.apps.get(ref);
     if (cached !== undefined) return cached;
-    const r = this.q('SELECT * FROM applications WHERE id = ? OR uid = ?').get(ref, ref) as Row | undefined;
+    const r = this.q(SELECT_APP_BY_REF).get(ref, ref, ref) as Row | undefined;
     if (r === undefined) return null;
     const app = appFrom(r);
     if (this.apps.size > 10_000) this.apps.clear();
@@ -434,7 +434,7 @@ export class SqliteStore implements Store {
   }
 
   async getEndpoint(appId: string, ref: string): Promise<Endpoint | null> {
-    const r = this.q('SELECT * FROM endpoints WHERE app_id = ? AND (id = ? OR uid = ?)').get(appId, ref, ref) as Row | undefined;
+    const r = this.q(SELECT_ENDPOINT_BY_REF).get(appId, ref, ref, ref) as Row | undefined;
     return r === undefined ? null : endpointFrom(r);
   }
 
@@ -594,7 +594,7 @@ export class SqliteStore implements Store {
   }
 
   async getMessage(appId: string, ref: string): Promise<Message | null> {
-    const r = this.q('SELECT * FROM messages WHERE app_id = ? AND (id = ? OR event_id = ?)').get(appId, ref, ref) as Row | undefined;
+    const r = this.q(SELECT_MESSAGE_BY_REF).get(appId, ref, ref, ref) as Row | undefined;
     return r === undefined ? null : messageFrom(r);
   }
 
