@@ -11,6 +11,10 @@ export interface Dialect {
   oneOf(column: string): string;
   /** How a list of values is bound for `oneOf`. */
   list(values: string[]): unknown;
+  /** How a boolean is bound: SQLite keeps 0 or 1 in an INTEGER column, PostgreSQL a boolean. */
+  flag(value: boolean): unknown;
+  /** A condition that the boolean column is false. */
+  isFalse(column: string): string;
 }
 
 export function messageConditions(d: Dialect, filter: MessageFilter, alias: string, where: string[], params: unknown[]): void {

@@ -47,6 +47,7 @@ import { endpointMatches } from '../../domain/routing.js';
 import { keyReader } from '../../domain/ordering.js';
 import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
+import { DELETE_EVENT_TYPE, INSERT_EVENT_TYPE, insertEventTypeParams, listEventTypes, SELECT_EVENT_TYPE, UPDATE_EVENT_TYPE, updateEventTypeParams } from '../event-types.js';
 
 // The PostgreSQL store: the same rows, results and errors as SqliteStore, for several
 // Hookwell processes sharing one database. Each method is one statement or one
@@ -149,6 +150,8 @@ const DIALECT: Dialect = {
   arrayHolds: (column) => `(${column})::jsonb @> jsonb_build_array(?::text)`,
   oneOf: (column) => `${column} = ANY(?::text[])`,
   list: (values) => values,
+  flag: (value) => value,
+  isFalse: (column) => `NOT ${column}`,
 };
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -447,12 +450,7 @@ export class PostgresStore implements Store {
     const now = Date.now();
     const et: EventType = { ...input, createdAt: now, updatedAt: now };
     try {
-      await run(
-        this.pool,
-        `INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flags, group_name, validate, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [et.name, et.description, et.archived, et.deprecated, json(et.schemas), json(et.featureFlags), et.groupName, et.validate, now, now],
-      );
+      await run(this.pool, INSERT_EVENT_TYPE, insertEventTypeParams(DIALECT, et));
     } catch (err) {
       if (isUniqueViolation(err)) throw new ConflictError(`event type "${input.name}" already exists`);
       throw err;
@@ -461,38 +459,29 @@ export class PostgresStore implements Store {
   }
 
   async getEventType(name: string): Promise<EventType | null> {
-    const r = await one(this.pool, 'SELECT * FROM event_types WHERE name = ?', [name]);
+    const r = await one(this.pool, SELECT_EVENT_TYPE, [name]);
     return r === undefined ? null : eventTypeFrom(r);
   }
 
   async listEventTypes(q: ListQuery, includeArchived: boolean): Promise<Page<EventType>> {
     const plan = planPage('name', q);
-    const where = [includeArchived ? null : 'NOT archived', plan.condition].filter((c) => c !== null);
-    const rows = await all(
-      this.pool,
-      `SELECT * FROM event_types ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY name ${plan.direction} LIMIT ?`,
-      [...(plan.param === null ? [] : [plan.param]), plan.limit],
-    );
+    const { sql, params } = listEventTypes(DIALECT, plan, includeArchived);
+    const rows = await all(this.pool, sql, params);
     return toPage(rows, plan, (r) => r.name as string, eventTypeFrom);
   }
 
   updateEventType(name: string, fields: Partial<EventTypeInput>): Promise<EventType> {
     return this.tx(async (c) => {
-      const r = await one(c, 'SELECT * FROM event_types WHERE name = ? FOR UPDATE', [name]);
+      const r = await one(c, `${SELECT_EVENT_TYPE} FOR UPDATE`, [name]);
       if (r === undefined) throw new NotFoundError('event type', name);
       const et: EventType = { ...eventTypeFrom(r), ...fields, name, updatedAt: Date.now() };
-      await run(
-        c,
-        `UPDATE event_types SET description = ?, archived = ?, deprecated = ?, schemas = ?, feature_flags = ?, group_name = ?, validate = ?,
-           updated_at = ? WHERE name = ?`,
-        [et.description, et.archived, et.deprecated, json(et.schemas), json(et.featureFlags), et.groupName, et.validate, et.updatedAt, name],
-      );
+      await run(c, UPDATE_EVENT_TYPE, updateEventTypeParams(DIALECT, et));
       return et;
     });
   }
 
   async deleteEventType(name: string): Promise<void> {
-    await run(this.pool, 'DELETE FROM event_types WHERE name = ?', [name]);
+    await run(this.pool, DELETE_EVENT_TYPE, [name]);
   }
 
   // --- messages -----------------------------------------------------------------------

@@ -48,6 +48,7 @@ import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, 
 import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, json, messageFrom, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATIONS } from './migrations.js';
+import { DELETE_EVENT_TYPE, INSERT_EVENT_TYPE, insertEventTypeParams, listEventTypes, SELECT_EVENT_TYPE, UPDATE_EVENT_TYPE, updateEventTypeParams } from '../event-types.js';
 import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
 import { GroupCommit, type WriteHealth } from './group-commit.js';
 import { DatabaseInUseError, holderRecord, HOLDER_META_KEY, openFailure, secureFiles, ServeLock, type Tightened } from './files.js';
@@ -81,6 +82,8 @@ const DIALECT: Dialect = {
   arrayHolds: (column) => `EXISTS (SELECT 1 FROM json_each(${column}) WHERE value = ?)`,
   oneOf: (column) => `${column} IN (SELECT value FROM json_each(?))`,
   list: (values) => JSON.stringify(values),
+  flag: (value) => (value ? 1 : 0),
+  isFalse: (column) => `${column} = 0`,
 };
 
 export class SqliteStore implements Store {
@@ -471,10 +474,7 @@ export class SqliteStore implements Store {
       const now = Date.now();
       const et: EventType = { ...input, createdAt: now, updatedAt: now };
       try {
-        this.q(
-          `INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flags, group_name, validate, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(et.name, et.description, et.archived ? 1 : 0, et.deprecated ? 1 : 0, json(et.schemas), json(et.featureFlags), et.groupName, et.validate ? 1 : 0, now, now);
+        this.q(INSERT_EVENT_TYPE).run(...insertEventTypeParams(DIALECT, et));
       } catch (err) {
         if (isUniqueViolation(err)) throw new ConflictError(`event type "${input.name}" already exists`);
         throw err;
@@ -484,35 +484,30 @@ export class SqliteStore implements Store {
   }
 
   async getEventType(name: string): Promise<EventType | null> {
-    const r = this.q('SELECT * FROM event_types WHERE name = ?').get(name) as Row | undefined;
+    const r = this.q(SELECT_EVENT_TYPE).get(name) as Row | undefined;
     return r === undefined ? null : eventTypeFrom(r);
   }
 
   async listEventTypes(q: ListQuery, includeArchived: boolean): Promise<Page<EventType>> {
     const plan = planPage('name', q);
-    const where = [includeArchived ? null : 'archived = 0', plan.condition].filter((c) => c !== null);
-    const rows = this.q(
-      `SELECT * FROM event_types ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY name ${plan.direction} LIMIT ?`,
-    ).all(...(plan.param === null ? [] : [plan.param]), plan.limit) as Row[];
+    const { sql, params } = listEventTypes(DIALECT, plan, includeArchived);
+    const rows = this.q(sql).all(...params) as Row[];
     return toPage(rows, plan, (r) => r.name as string, eventTypeFrom);
   }
 
   updateEventType(name: string, fields: Partial<EventTypeInput>): Promise<EventType> {
     return this.write(() => {
-      const r = this.q('SELECT * FROM event_types WHERE name = ?').get(name) as Row | undefined;
+      const r = this.q(SELECT_EVENT_TYPE).get(name) as Row | undefined;
       if (r === undefined) throw new NotFoundError('event type', name);
       const et: EventType = { ...eventTypeFrom(r), ...fields, name, updatedAt: Date.now() };
-      this.q(
-        `UPDATE event_types SET description = ?, archived = ?, deprecated = ?, schemas = ?, feature_flags = ?, group_name = ?,
-           validate = ?, updated_at = ? WHERE name = ?`,
-      ).run(et.description, et.archived ? 1 : 0, et.deprecated ? 1 : 0, json(et.schemas), json(et.featureFlags), et.groupName, et.validate ? 1 : 0, et.updatedAt, name);
+      this.q(UPDATE_EVENT_TYPE).run(...updateEventTypeParams(DIALECT, et));
       return et;
     });
   }
 
   deleteEventType(name: string): Promise<void> {
     return this.write(() => {
-      this.q('DELETE FROM event_types WHERE name = ?').run(name);
+      this.q(DELETE_EVENT_TYPE).run(name);
     });
   }
 
