@@ -47,6 +47,9 @@ import { endpointMatches } from '../../domain/routing.js';
 import { keyReader } from '../../domain/ordering.js';
 import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
+import { DELETE_APPLICATION, duplicateAppUid, INSERT_APPLICATION, insertApplicationParams, listApplications, SELECT_APPLICATION, UPDATE_APPLICATION, updateApplicationParams } from '../applications.js';
+import { INSERT_META_IF_ABSENT, SELECT_META, UPSERT_META } from '../meta.js';
+import { idempotentFrom, PURGE_IDEMPOTENT, PUT_IDEMPOTENT, putIdempotentParams, SELECT_IDEMPOTENT } from '../idempotency.js';
 import { DELETE_EVENT_TYPE, INSERT_EVENT_TYPE, insertEventTypeParams, listEventTypes, SELECT_EVENT_TYPE, UPDATE_EVENT_TYPE, updateEventTypeParams } from '../event-types.js';
 
 // The PostgreSQL store: the same rows, results and errors as SqliteStore, for several
@@ -264,16 +267,16 @@ export class PostgresStore implements Store {
   // --- meta -------------------------------------------------------------------------
 
   async getMeta(key: string): Promise<string | null> {
-    const r = await one(this.pool, 'SELECT value FROM meta WHERE key = ?', [key]);
+    const r = await one(this.pool, SELECT_META, [key]);
     return r === undefined ? null : (r.value as string);
   }
 
   async setMeta(key: string, value: string): Promise<void> {
-    await run(this.pool, 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
+    await run(this.pool, UPSERT_META, [key, value]);
   }
 
   async ensureMeta(key: string, value: string): Promise<string> {
-    await run(this.pool, 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING', [key, value]);
+    await run(this.pool, INSERT_META_IF_ABSENT, [key, value]);
     return (await this.getMeta(key))!;
   }
 
@@ -283,13 +286,9 @@ export class PostgresStore implements Store {
     const now = Date.now();
     const app: Application = { id: newId('app', now), ...input, createdAt: now, updatedAt: now };
     try {
-      await run(
-        this.pool,
-        `INSERT INTO applications (id, uid, name, throttle_rate, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        [app.id, app.uid, app.name, app.throttleRate, json(app.metadata), now, now],
-      );
+      await run(this.pool, INSERT_APPLICATION, insertApplicationParams(app));
     } catch (err) {
-      if (isUniqueViolation(err)) throw new ConflictError(`an application with uid "${input.uid}" already exists`);
+      if (isUniqueViolation(err)) throw duplicateAppUid(input.uid);
       throw err;
     }
     return app;
@@ -302,30 +301,20 @@ export class PostgresStore implements Store {
 
   async listApps(q: ListQuery): Promise<Page<Application>> {
     const plan = planPage('id', q);
-    const rows = await all(
-      this.pool,
-      `SELECT * FROM applications ${plan.condition ? `WHERE ${plan.condition}` : ''} ORDER BY id ${plan.direction} LIMIT ?`,
-      [...(plan.param === null ? [] : [plan.param]), plan.limit],
-    );
+    const { sql, params } = listApplications(plan);
+    const rows = await all(this.pool, sql, params);
     return toPage(rows, plan, (r) => r.id as string, appFrom);
   }
 
   updateApp(id: string, fields: Partial<AppInput>): Promise<Application> {
     return this.tx(async (c) => {
-      const r = await one(c, 'SELECT * FROM applications WHERE id = ? FOR UPDATE', [id]);
+      const r = await one(c, `${SELECT_APPLICATION} FOR UPDATE`, [id]);
       if (r === undefined) throw new NotFoundError('application', id);
       const app = { ...appFrom(r), ...fields, updatedAt: Date.now() };
       try {
-        await run(c, `UPDATE applications SET uid = ?, name = ?, throttle_rate = ?, metadata = ?, updated_at = ? WHERE id = ?`, [
-          app.uid,
-          app.name,
-          app.throttleRate,
-          json(app.metadata),
-          app.updatedAt,
-          id,
-        ]);
+        await run(c, UPDATE_APPLICATION, updateApplicationParams(app));
       } catch (err) {
-        if (isUniqueViolation(err)) throw new ConflictError(`an application with uid "${fields.uid}" already exists`);
+        if (isUniqueViolation(err)) throw duplicateAppUid(fields.uid);
         throw err;
       }
       return app;
@@ -334,10 +323,7 @@ export class PostgresStore implements Store {
 
   deleteApp(id: string): Promise<void> {
     return this.tx(async (c) => {
-      for (const table of ['attempts', 'deliveries', 'messages', 'endpoints']) {
-        await run(c, `DELETE FROM ${table} WHERE app_id = ?`, [id]);
-      }
-      await run(c, 'DELETE FROM applications WHERE id = ?', [id]);
+      for (const sql of DELETE_APPLICATION) await run(c, sql, [id]);
     });
   }
 
@@ -1210,23 +1196,16 @@ export class PostgresStore implements Store {
   // --- idempotency --------------------------------------------------------------------
 
   async getIdempotent(scope: string, key: string): Promise<IdempotentResponse | null> {
-    const r = await one(this.pool, 'SELECT * FROM idempotency WHERE scope = ? AND key = ?', [scope, key]);
-    if (r === undefined) return null;
-    return { bodyHash: r.body_hash as string, statusCode: r.status_code as number, body: r.body as string, createdAt: r.created_at as number };
+    const r = await one(this.pool, SELECT_IDEMPOTENT, [scope, key]);
+    return r === undefined ? null : idempotentFrom(r);
   }
 
   async putIdempotent(scope: string, key: string, v: IdempotentResponse): Promise<void> {
-    await run(
-      this.pool,
-      `INSERT INTO idempotency (scope, key, body_hash, status_code, body, created_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (scope, key) DO UPDATE SET body_hash = excluded.body_hash, status_code = excluded.status_code,
-         body = excluded.body, created_at = excluded.created_at`,
-      [scope, key, v.bodyHash, v.statusCode, v.body, v.createdAt],
-    );
+    await run(this.pool, PUT_IDEMPOTENT, putIdempotentParams(scope, key, v));
   }
 
   async purgeIdempotent(olderThan: number): Promise<void> {
-    await run(this.pool, 'DELETE FROM idempotency WHERE created_at < ?', [olderThan]);
+    await run(this.pool, PURGE_IDEMPOTENT, [olderThan]);
   }
 
   async createPortalToken(token: PortalToken): Promise<void> {

@@ -48,6 +48,9 @@ import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, 
 import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, json, messageFrom, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATIONS } from './migrations.js';
+import { DELETE_APPLICATION, duplicateAppUid, INSERT_APPLICATION, insertApplicationParams, listApplications, SELECT_APPLICATION, UPDATE_APPLICATION, updateApplicationParams } from '../applications.js';
+import { INSERT_META_IF_ABSENT, SELECT_META, UPSERT_META } from '../meta.js';
+import { idempotentFrom, PURGE_IDEMPOTENT, PUT_IDEMPOTENT, putIdempotentParams, SELECT_IDEMPOTENT } from '../idempotency.js';
 import { DELETE_EVENT_TYPE, INSERT_EVENT_TYPE, insertEventTypeParams, listEventTypes, SELECT_EVENT_TYPE, UPDATE_EVENT_TYPE, updateEventTypeParams } from '../event-types.js';
 import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
 import { GroupCommit, type WriteHealth } from './group-commit.js';
@@ -182,7 +185,7 @@ export class SqliteStore implements Store {
       store.migrate();
       if (serving) {
         // Named when another server is refused the file.
-        store.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(HOLDER_META_KEY, holderRecord());
+        store.db.prepare(UPSERT_META).run(HOLDER_META_KEY, holderRecord());
         // One process serves a SQLite file, so every lease found at start-up is from a process
         // that is gone: give that work back at once rather than waiting out the lease.
         store.db
@@ -281,19 +284,19 @@ export class SqliteStore implements Store {
   // --- meta -------------------------------------------------------------------------
 
   async getMeta(key: string): Promise<string | null> {
-    const r = this.q('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
+    const r = this.q(SELECT_META).get(key) as Row | undefined;
     return r === undefined ? null : (r.value as string);
   }
 
   setMeta(key: string, value: string): Promise<void> {
     return this.write(() => {
-      this.q('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+      this.q(UPSERT_META).run(key, value);
     });
   }
 
   async ensureMeta(key: string, value: string): Promise<string> {
     await this.write(() => {
-      this.q('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value);
+      this.q(INSERT_META_IF_ABSENT).run(key, value);
     });
     return (await this.getMeta(key))!;
   }
@@ -305,11 +308,9 @@ export class SqliteStore implements Store {
       const now = Date.now();
       const app: Application = { id: newId('app', now), ...input, createdAt: now, updatedAt: now };
       try {
-        this.q(
-          `INSERT INTO applications (id, uid, name, throttle_rate, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        ).run(app.id, app.uid, app.name, app.throttleRate, json(app.metadata), now, now);
+        this.q(INSERT_APPLICATION).run(...insertApplicationParams(app));
       } catch (err) {
-        if (isUniqueViolation(err)) throw new ConflictError(`an application with uid "${input.uid}" already exists`);
+        if (isUniqueViolation(err)) throw duplicateAppUid(input.uid);
         throw err;
       }
       return app;
@@ -329,29 +330,21 @@ export class SqliteStore implements Store {
 
   async listApps(q: ListQuery): Promise<Page<Application>> {
     const plan = planPage('id', q);
-    const rows = this.q(
-      `SELECT * FROM applications ${plan.condition ? `WHERE ${plan.condition}` : ''} ORDER BY id ${plan.direction} LIMIT ?`,
-    ).all(...(plan.param === null ? [] : [plan.param]), plan.limit) as Row[];
+    const { sql, params } = listApplications(plan);
+    const rows = this.q(sql).all(...params) as Row[];
     return toPage(rows, plan, (r) => r.id as string, appFrom);
   }
 
   updateApp(id: string, fields: Partial<AppInput>): Promise<Application> {
     return this.write(() => {
       this.apps.clear();
-      const r = this.q('SELECT * FROM applications WHERE id = ?').get(id) as Row | undefined;
+      const r = this.q(SELECT_APPLICATION).get(id) as Row | undefined;
       if (r === undefined) throw new NotFoundError('application', id);
       const app = { ...appFrom(r), ...fields, updatedAt: Date.now() };
       try {
-        this.q(`UPDATE applications SET uid = ?, name = ?, throttle_rate = ?, metadata = ?, updated_at = ? WHERE id = ?`).run(
-          app.uid,
-          app.name,
-          app.throttleRate,
-          json(app.metadata),
-          app.updatedAt,
-          id,
-        );
+        this.q(UPDATE_APPLICATION).run(...updateApplicationParams(app));
       } catch (err) {
-        if (isUniqueViolation(err)) throw new ConflictError(`an application with uid "${fields.uid}" already exists`);
+        if (isUniqueViolation(err)) throw duplicateAppUid(fields.uid);
         throw err;
       }
       return app;
@@ -361,10 +354,7 @@ export class SqliteStore implements Store {
   deleteApp(id: string): Promise<void> {
     return this.write(() => {
       this.apps.clear();
-      for (const table of ['attempts', 'deliveries', 'messages', 'endpoints']) {
-        this.q(`DELETE FROM ${table} WHERE app_id = ?`).run(id);
-      }
-      this.q('DELETE FROM applications WHERE id = ?').run(id);
+      for (const sql of DELETE_APPLICATION) this.q(sql).run(id);
     });
   }
 
@@ -1080,24 +1070,19 @@ export class SqliteStore implements Store {
   // --- idempotency --------------------------------------------------------------------
 
   async getIdempotent(scope: string, key: string): Promise<IdempotentResponse | null> {
-    const r = this.q('SELECT * FROM idempotency WHERE scope = ? AND key = ?').get(scope, key) as Row | undefined;
-    if (r === undefined) return null;
-    return { bodyHash: r.body_hash as string, statusCode: r.status_code as number, body: r.body as string, createdAt: r.created_at as number };
+    const r = this.q(SELECT_IDEMPOTENT).get(scope, key) as Row | undefined;
+    return r === undefined ? null : idempotentFrom(r);
   }
 
   putIdempotent(scope: string, key: string, v: IdempotentResponse): Promise<void> {
     return this.write(() => {
-      this.q(
-        `INSERT INTO idempotency (scope, key, body_hash, status_code, body, created_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (scope, key) DO UPDATE SET body_hash = excluded.body_hash, status_code = excluded.status_code,
-           body = excluded.body, created_at = excluded.created_at`,
-      ).run(scope, key, v.bodyHash, v.statusCode, v.body, v.createdAt);
+      this.q(PUT_IDEMPOTENT).run(...putIdempotentParams(scope, key, v));
     });
   }
 
   purgeIdempotent(olderThan: number): Promise<void> {
     return this.write(() => {
-      this.q('DELETE FROM idempotency WHERE created_at < ?').run(olderThan);
+      this.q(PURGE_IDEMPOTENT).run(olderThan);
     });
   }
 

@@ -1,0 +1,39 @@
+// Applications' SQL, written once for both dialects (each store binds `?` its own way).
+import type { Application } from '../domain/types.js';
+import { ConflictError } from '../domain/errors.js';
+import type { Query } from './insights.js';
+import type { PagePlan } from './paging.js';
+import { json } from './rows.js';
+
+export const INSERT_APPLICATION = 'INSERT INTO applications (id, uid, name, throttle_rate, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)';
+
+export function insertApplicationParams(app: Application): unknown[] {
+  return [app.id, app.uid, app.name, app.throttleRate, json(app.metadata), app.createdAt, app.updatedAt];
+}
+
+export const SELECT_APPLICATION = 'SELECT * FROM applications WHERE id = ?';
+
+export const UPDATE_APPLICATION = 'UPDATE applications SET uid = ?, name = ?, throttle_rate = ?, metadata = ?, updated_at = ? WHERE id = ?';
+
+export function updateApplicationParams(app: Application): unknown[] {
+  return [app.uid, app.name, app.throttleRate, json(app.metadata), app.updatedAt, app.id];
+}
+
+/** An application's rows, children first, then the application itself; each binds its id. */
+export const DELETE_APPLICATION = [
+  'DELETE FROM attempts WHERE app_id = ?',
+  'DELETE FROM deliveries WHERE app_id = ?',
+  'DELETE FROM messages WHERE app_id = ?',
+  'DELETE FROM endpoints WHERE app_id = ?',
+  'DELETE FROM applications WHERE id = ?',
+] as const;
+
+export function listApplications(plan: PagePlan): Query {
+  return {
+    sql: `SELECT * FROM applications ${plan.condition ? `WHERE ${plan.condition}` : ''} ORDER BY id ${plan.direction} LIMIT ?`,
+    params: [...(plan.param === null ? [] : [plan.param]), plan.limit],
+  };
+}
+
+/** What inserting or renaming an application to a uid another one has throws. */
+export const duplicateAppUid = (uid: string | null | undefined): ConflictError => new ConflictError(`an application with uid "${uid}" already exists`);
