@@ -24,6 +24,22 @@
 //   latency  — POST …/msg start → receipt at the receiver, open loop at 500 msg/s.
 //   message-log — the message log's pages (GET …/msg: first, deep, and each filter) with
 //              100,000 messages in one application, p50/p99 server-side; see message-log.ts.
+//   e2e      — end to end in one process: 64 producers POST the same payloads as ingest and
+//              delivery to …/msg (each durable before its 202) and Hookwell delivers them,
+//              signed, to a local receiver (endpoint concurrency 64); events per second from
+//              the first POST to the last receipt, over 20,000 events after 2,000 to warm up.
+//   bullmq   — what a Node user would build instead, measured the same way beside it: BullMQ
+//              on the Redis at BENCH_REDIS_URL (default redis://127.0.0.1:6379), one
+//              `queue.add` per event from 64 producers, a Worker in this process (concurrency
+//              64) POSTing each job with undici, signed per Standard Webhooks with node:crypto;
+//              see lib/bullmq-webhooks.ts. The summary gives e2eOverBullmq (target 1.5). Redis
+//              keeps jobs in memory, so an added event is not durable as a 202 from Hookwell is.
+//              When Redis cannot be reached, its line has "error" and "skipped", as for PostgreSQL.
+//
+// Every line also gives peakRssMb, this process's peak resident memory during the figure
+// (sampled every 50 ms), and childPeakRssMb, the peak of each child process (Hookwell servers,
+// receivers, bare servers) seen meanwhile, by label. Not included: PostgreSQL's backends, and
+// Redis (the bullmq line gives Redis's used_memory_rss before and at its peak instead).
 //
 // Figures on PostgreSQL (BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/test), each
 // on a fresh schema (HOOKWELL_DB_SCHEMA) that is dropped afterwards, measured the same way
@@ -42,9 +58,10 @@
 // When PostgreSQL cannot be reached, its figures print a line with "error" and "skipped"
 // and the rest of the run goes on (the exit status stays 0 for that alone).
 //
-// Optional environment: BENCH_QUICK=1; BENCH_ONLY=ingest,ingest-validated,delivery,latency,message-log,pg-ingest,pg-delivery-1,pg-delivery-2,pg-message-log
+// Optional environment: BENCH_QUICK=1; BENCH_ONLY=ingest,ingest-validated,delivery,latency,message-log,e2e,bullmq,pg-ingest,pg-delivery-1,pg-delivery-2,pg-message-log
 // (a subset; "pg" stands for the four PostgreSQL figures, "pg-delivery" for both deliveries;
-// default: all of them); BENCH_PG_URL;
+// default: all of them); BENCH_PG_URL; BENCH_REDIS_URL; BENCH_E2E_CONCURRENCY (deliveries in
+// flight for e2e and bullmq, default 64);
 // BENCH_SERVER_NODE_ARGS (node flags of every Hookwell child, e.g. "--cpu-prof --cpu-prof-dir=DIR");
 // BENCH_SERVER_NODE_OPTIONS (their NODE_OPTIONS).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -59,6 +76,8 @@ import { Helper, killAllSync, startServer, startWorker, stopChild, type ServerHa
 import { backendsOf, dropSchema, dropSchemasSync, newSchema, PG_URL, PgUnreachable, pgVersion, querySchema, redacted } from './lib/pg.ts';
 import { busyShare, machineCpu, processCpuSec } from './lib/cpu.ts';
 import { messageLogFigure } from './message-log.ts';
+import { peakRssOf, RssSampler } from './lib/rss.ts';
+import { REDIS_URL, RedisRssSampler, RedisUnreachable, redisVersion, WebhookQueue } from './lib/bullmq-webhooks.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const ALIASES: Record<string, string[]> = {
@@ -66,12 +85,12 @@ const ALIASES: Record<string, string[]> = {
   'pg-delivery': ['pg-delivery-1', 'pg-delivery-2'],
 };
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'ingest,ingest-validated,delivery,latency,message-log,pg')
+  (process.env.BENCH_ONLY ?? 'ingest,ingest-validated,delivery,latency,message-log,e2e,bullmq,pg')
     .split(',')
     .map((s) => s.trim())
     .flatMap((s) => ALIASES[s] ?? [s]),
 );
-const FIGURES = ['ingest', 'ingest-validated', 'delivery', 'latency', 'message-log', 'pg-ingest', 'pg-delivery-1', 'pg-delivery-2', 'pg-message-log'];
+const FIGURES = ['ingest', 'ingest-validated', 'delivery', 'latency', 'message-log', 'e2e', 'bullmq', 'pg-ingest', 'pg-delivery-1', 'pg-delivery-2', 'pg-message-log'];
 for (const name of ONLY) if (!FIGURES.includes(name)) log(`BENCH_ONLY: no figure "${name}" (there are ${FIGURES.join(', ')}, pg, pg-delivery)`);
 
 const P = {
@@ -89,6 +108,10 @@ const P = {
   logCalls: QUICK ? 10 : 50,
   /** HOOKWELL_DB_POOL_SIZE of every PostgreSQL process (Hookwell's default). */
   pgPoolSize: 10,
+  /** End to end (e2e, bullmq): events measured (after a tenth as many to warm up), producers, deliveries in flight. */
+  e2eEvents: QUICK ? 2_000 : 20_000,
+  e2eProducers: 64,
+  e2eInFlight: Number(process.env.BENCH_E2E_CONCURRENCY ?? 64),
 };
 const TARGET_RATIO = 0.4;
 /** Most of ingest throughput that validating payloads may cost. */
@@ -96,6 +119,8 @@ const TARGET_VALIDATION_COST = 0.1;
 const TARGET_P99_MS = 50;
 /** Most a message log page may take server-side, at p99, with 100,000 messages in the application. */
 const TARGET_LOG_MS = 50;
+/** Hookwell end to end over BullMQ + Redis, in the same run. */
+const TARGET_E2E_OVER_BULLMQ = 1.5;
 
 const TOKEN = `bench_${randomBytes(18).toString('base64url')}`;
 const AUTH = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
@@ -829,6 +854,146 @@ async function logFigure(backend: Backend): Promise<Record<string, unknown>> {
   }
 }
 
+// --- figure 5: end to end, Hookwell and BullMQ ----------------------------------------------
+
+/**
+ * Events from 64 producers to their receipt at the receiver, N of them after a warm-up of
+ * N/10 through the same path: `send` starts producing event i for i in [from, from + n) and
+ * resolves when all are handed over; the rate is n over the time from the first hand-over's
+ * start to the last receipt.
+ */
+async function endToEnd(
+  figure: string,
+  receiver: Helper,
+  send: (from: number, n: number) => Promise<void>,
+): Promise<{ rate: number; producedSec: number; totalSec: number; warmupRate: number }> {
+  const N = P.e2eEvents;
+  const offset = await receiver.clockOffset();
+  const round1 = async (from: number, n: number) => {
+    receiver.send({ type: 'reset' });
+    receiver.send({ type: 'expect', n });
+    const reachedP = receiver.next('reached', Math.max(300_000, n * 20));
+    const t0 = wallNow();
+    await send(from, n);
+    const produced = wallNow();
+    const reached = await reachedP;
+    const last = (reached.lastAt as number) - offset.offsetMs;
+    return { rate: n / ((last - t0) / 1000), producedSec: (produced - t0) / 1000, totalSec: (last - t0) / 1000 };
+  };
+  const warm = Math.max(1, Math.round(N / 10));
+  const w = await round1(0, warm);
+  log(`${figure}: warm-up, ${warm} events at ${round(w.rate)} events/s`);
+  const m = await round1(warm, N);
+  log(`${figure}: ${N} events at ${round(m.rate)} events/s (produced in ${round(m.producedSec, 2)} s, last receipt at ${round(m.totalSec, 2)} s)`);
+  return { ...m, warmupRate: w.rate };
+}
+
+/** 64 producers, each taking the next event until `n` are handed over. */
+async function produce(from: number, n: number, one: (i: number) => Promise<unknown>): Promise<void> {
+  let next = from;
+  const end = from + n;
+  await Promise.all(
+    Array.from({ length: P.e2eProducers }, async () => {
+      while (next < end) await one(next++);
+    }),
+  );
+}
+
+/**
+ * e2e: Hookwell on SQLite, one process as the other figures start it, its endpoint allowed
+ * P.e2eInFlight deliveries at once; each event is one POST …/msg (durable before its 202),
+ * delivered signed to the receiver.
+ */
+async function e2eFigure(): Promise<Record<string, unknown>> {
+  const figure = 'e2e';
+  const receiver = await Helper.start('receiver.ts', 'receiver');
+  const db = newDb();
+  let server: ServerHandle | null = null;
+  try {
+    server = await startServer({ db, token: TOKEN, env: { HOOKWELL_ENDPOINT_CONCURRENCY: String(P.e2eInFlight) }, label: `hookwell-${figure}` });
+    const api = new Api(server.url);
+    const appId = await api.appWithEndpoint('bench-e2e', receiver.url);
+    await api.close();
+    const pool = new Pool(server.url, { connections: P.e2eProducers, pipelining: 1, keepAliveTimeout: 60_000 });
+    let refused = 0;
+    const path_ = `/api/v1/app/${appId}/msg`;
+    const post = async (i: number): Promise<void> => {
+      for (;;) {
+        const res = await pool.request({ path: path_, method: 'POST', headers: AUTH, body: `{"eventType":"bench.e2e","payload":${payloadText(i)}}` });
+        await res.body.dump();
+        if (res.statusCode === 202) return;
+        if (++refused > 1000) throw new Error(`more than 1000 requests refused (last: ${res.statusCode})`);
+        await sleep(5);
+      }
+    };
+    log(`${figure}: hookwell, ${P.e2eProducers} producers, endpoint concurrency ${P.e2eInFlight}`);
+    const r = await endToEnd(figure, receiver, (from, n) => produce(from, n, post));
+    await pool.close();
+    const hookwellPeak = peakRssOf(server.proc.pid);
+    await sleep(300);
+    const receivedTotal = (await receiver.request({ type: 'stats' }, 'stats')).count as number;
+    return {
+      figure,
+      backend: 'sqlite',
+      messages: P.e2eEvents,
+      msgPerSec: round(r.rate),
+      warmupMsgPerSec: round(r.warmupRate),
+      acceptedSec: round(r.producedSec, 2),
+      lastReceiptSec: round(r.totalSec, 2),
+      producers: P.e2eProducers,
+      endpointConcurrency: P.e2eInFlight,
+      refused,
+      receivedTotal,
+      hookwellPeakRssMb: hookwellPeak === null ? null : round(hookwellPeak / 1024 / 1024),
+    };
+  } finally {
+    if (server !== null) await stopServer(server);
+    await receiver.stop();
+    dropDb(db);
+  }
+}
+
+/**
+ * bullmq: what a Node user would build instead (see lib/bullmq-webhooks.ts): producers and
+ * Worker in this process, on the Redis at BENCH_REDIS_URL; jobs in Redis memory only, so an
+ * event is not durable when `add` resolves (unless Redis is set to fsync every write).
+ */
+async function bullmqFigure(concurrency = P.e2eInFlight): Promise<Record<string, unknown>> {
+  const figure = 'bullmq';
+  const version = await redisVersion();
+  log(`${figure}: ${REDIS_URL} is Redis ${version}`);
+  const receiver = await Helper.start('receiver.ts', 'receiver');
+  let wq: WebhookQueue | null = null;
+  const redisRss = new RedisRssSampler();
+  try {
+    wq = await WebhookQueue.open({ name: `hookwell-bench-${randomBytes(6).toString('hex')}`, url: `${receiver.url}/webhook`, concurrency });
+    const q = wq;
+    log(`${figure}: BullMQ ${P.e2eProducers} producers, Worker concurrency ${concurrency}`);
+    const r = await endToEnd(figure, receiver, (from, n) => produce(from, n, (i) => q.add({ seq: i, data: PAD })));
+    await sleep(300);
+    const receivedTotal = (await receiver.request({ type: 'stats' }, 'stats')).count as number;
+    await redisRss.stop();
+    return {
+      figure,
+      redis: version,
+      messages: P.e2eEvents,
+      msgPerSec: round(r.rate),
+      warmupMsgPerSec: round(r.warmupRate),
+      addedSec: round(r.producedSec, 2),
+      lastReceiptSec: round(r.totalSec, 2),
+      producers: P.e2eProducers,
+      workerConcurrency: concurrency,
+      failedAttempts: wq.failed,
+      receivedTotal,
+      redisRssMb: { before: redisRss.before === null ? null : round(redisRss.before / 1024 / 1024), peak: round(redisRss.peak / 1024 / 1024) },
+    };
+  } finally {
+    await redisRss.stop();
+    await wq?.close();
+    await receiver.stop();
+  }
+}
+
 // --- main -----------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
@@ -838,15 +1003,17 @@ async function main(): Promise<number> {
   let failed = false;
   const run = async (name: string, fn: () => Promise<Record<string, unknown>>) => {
     if (!ONLY.has(name)) return;
+    const rss = new RssSampler();
     try {
       results[name] = await fn();
     } catch (err) {
-      // PostgreSQL not being there skips its figures; anything else is a failure.
-      const skipped = err instanceof PgUnreachable;
+      // PostgreSQL or Redis not being there skips their figures; anything else is a failure.
+      const skipped = err instanceof PgUnreachable || err instanceof RedisUnreachable;
       if (!skipped) failed = true;
       log(`${name} ${skipped ? 'skipped' : 'failed'}:`, String((skipped ? (err as Error).message : (err as Error)?.stack) ?? err));
       results[name] = { figure: name, error: (err as Error)?.message ?? String(err), ...(skipped ? { skipped: true } : {}) };
     }
+    results[name] = { ...results[name], ...rss.stop() };
     emit(results[name]!);
   };
   const num = (fig: string, key: string): number | null => {
@@ -858,6 +1025,8 @@ async function main(): Promise<number> {
   await run('delivery', () => deliveryFigure(num('ingest', 'msgPerSec'), 'sqlite'));
   await run('latency', latencyFigure);
   await run('message-log', () => logFigure('sqlite'));
+  await run('e2e', e2eFigure);
+  await run('bullmq', () => bullmqFigure());
   await run('pg-ingest', () => ingestFigure('postgres'));
   await run('pg-delivery-1', () => deliveryFigure(null, 'postgres', 1));
   await run('pg-delivery-2', async () => {
@@ -882,6 +1051,9 @@ async function main(): Promise<number> {
   const pgDelivery1Ratio = num('pg-delivery-1', 'ratio');
   const pgDelivery2Ratio = num('pg-delivery-2', 'ratio');
   const meets = (r: number | null) => (r === null ? null : r >= TARGET_RATIO);
+  const e2e = num('e2e', 'msgPerSec');
+  const bullmq = num('bullmq', 'msgPerSec');
+  const e2eOverBullmq = e2e === null || bullmq === null || bullmq === 0 ? null : round(e2e / bullmq, 3);
   emit({
     figure: 'summary',
     quick: QUICK,
@@ -901,8 +1073,13 @@ async function main(): Promise<number> {
     pgDelivery2Ratio,
     pgTwoOverOne: num('pg-delivery-2', 'twoOverOne'),
     messageLogWorstP99Ms: num('message-log', 'worstP99Ms'),
+    e2eMsgPerSec: e2e,
+    bullmqMsgPerSec: bullmq,
+    e2eOverBullmq,
+    e2eHookwellPeakRssMb: num('e2e', 'hookwellPeakRssMb'),
+    bullmqPeakRssMb: num('bullmq', 'peakRssMb'),
     pgMessageLogWorstP99Ms: num('pg-message-log', 'worstP99Ms'),
-    targets: { ratio: TARGET_RATIO, p99Ms: TARGET_P99_MS, validationCost: TARGET_VALIDATION_COST, messageLogP99Ms: TARGET_LOG_MS },
+    targets: { ratio: TARGET_RATIO, p99Ms: TARGET_P99_MS, validationCost: TARGET_VALIDATION_COST, messageLogP99Ms: TARGET_LOG_MS, e2eOverBullmq: TARGET_E2E_OVER_BULLMQ },
     meetsTargets: {
       ingest: meets(ingestRatio),
       ingestValidated: validationCost === null ? null : validationCost < TARGET_VALIDATION_COST,
@@ -913,6 +1090,7 @@ async function main(): Promise<number> {
       pgDelivery2: meets(pgDelivery2Ratio),
       messageLog: num('message-log', 'worstP99Ms') === null ? null : num('message-log', 'worstP99Ms')! < TARGET_LOG_MS,
       pgMessageLog: num('pg-message-log', 'worstP99Ms') === null ? null : num('pg-message-log', 'worstP99Ms')! < TARGET_LOG_MS,
+      e2eOverBullmq: e2eOverBullmq === null ? null : e2eOverBullmq >= TARGET_E2E_OVER_BULLMQ,
     },
     errors: Object.values(results).filter((r) => 'error' in r).map((r) => r.figure),
     totalSec: round((performance.now() - started) / 1000, 1),

@@ -9,11 +9,18 @@ const HOOKWELL_BIN = path.join(ROOT, 'packages', 'server', 'bin', 'hookwell.js')
 
 /** Every child started and not yet seen to exit: killed on the way out, whatever the way. */
 const live = new Set<ChildProcess>();
+const labels = new WeakMap<ChildProcess, string>();
 
-function track(c: ChildProcess): ChildProcess {
+function track(c: ChildProcess, label: string): ChildProcess {
   live.add(c);
+  labels.set(c, label);
   c.once('exit', () => live.delete(c));
   return c;
+}
+
+/** The children running now, each with the label it was started under. */
+export function liveChildren(): { label: string; pid: number | undefined }[] {
+  return [...live].map((c) => ({ label: labels.get(c) ?? 'child', pid: c.pid }));
 }
 
 /** Synchronous, for process 'exit' handlers. */
@@ -87,6 +94,7 @@ export class Helper {
         stdio: ['ignore', 2, 2, 'ipc'],
         env: { ...process.env, NODE_OPTIONS: '' },
       }),
+      name,
     );
     const h = new Helper(name, proc);
     const ready = await h.next('ready', timeoutMs);
@@ -220,6 +228,7 @@ function spawnHookwell(o: ServerOptions, ready: 'listening' | 'worker'): Promise
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
+    o.label,
   );
   const timeoutMs = o.timeoutMs ?? 30_000;
   const what = ready === 'listening' ? '"listening" line' : '"worker started" line';
