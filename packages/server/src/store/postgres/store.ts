@@ -42,11 +42,12 @@ import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, I
 import { planPage, toPage } from '../paging.js';
 import { attemptConditions, deliveryStatusCondition, messageConditions, type Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
-import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, json, messageFrom, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, messageFrom, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { keyReader } from '../../domain/ordering.js';
 import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
+import { DELETE_ENDPOINT, duplicateEndpointUid, INSERT_ENDPOINT, insertEndpointParams, listEndpoints, newEndpoint, SELECT_ENDPOINT, SELECT_ENDPOINT_FILTERS, SELECT_ENDPOINT_URL, SELECT_ROUTE, selectRoutes, UPDATE_ENDPOINT, updateEndpointParams } from '../endpoints.js';
 import { DELETE_APPLICATION, duplicateAppUid, INSERT_APPLICATION, insertApplicationParams, listApplications, SELECT_APPLICATION, UPDATE_APPLICATION, updateApplicationParams } from '../applications.js';
 import { INSERT_META_IF_ABSENT, SELECT_META, UPSERT_META } from '../meta.js';
 import { idempotentFrom, PURGE_IDEMPOTENT, PUT_IDEMPOTENT, putIdempotentParams, SELECT_IDEMPOTENT } from '../idempotency.js';
@@ -156,6 +157,9 @@ const DIALECT: Dialect = {
   flag: (value) => value,
   isFalse: (column) => `NOT ${column}`,
 };
+
+// In id order, the order every process makes (and locks) a message's deliveries in.
+const SELECT_ROUTES = `${selectRoutes(DIALECT)} ORDER BY e.id`;
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -330,69 +334,17 @@ export class PostgresStore implements Store {
   // --- endpoints ----------------------------------------------------------------------
 
   private async putEndpoint(db: Db, ep: Endpoint, insert: boolean): Promise<void> {
-    const values = [
-      ep.uid,
-      ep.url,
-      ep.description,
-      ep.version,
-      ep.disabled,
-      json(ep.eventTypes),
-      json(ep.channels),
-      ep.throttleRate,
-      json(ep.metadata),
-      json(ep.headers),
-      ep.secret,
-      json(ep.previousSecrets),
-      ep.ping === null ? null : ep.ping.ok,
-      ep.ping?.detail ?? null,
-      ep.ping?.at ?? null,
-      ep.webhookKey?.header ?? null,
-      ep.webhookKey?.key ?? null,
-      ep.payloadMode,
-      ep.maxPayloadBytes,
-      json(ep.ordering),
-      ep.updatedAt,
-    ];
     try {
-      if (insert) {
-        await run(
-          db,
-          `INSERT INTO endpoints (uid, url, description, version, disabled, event_types, channels, throttle_rate, metadata,
-             headers, secret, previous_secrets, ping_ok, ping_detail, ping_at, key_header, key_value, payload_mode, max_payload_bytes,
-             ordering, updated_at, id, app_id, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          [...values, ep.id, ep.appId, ep.createdAt],
-        );
-      } else {
-        await run(
-          db,
-          `UPDATE endpoints SET uid = ?, url = ?, description = ?, version = ?, disabled = ?, event_types = ?, channels = ?,
-             throttle_rate = ?, metadata = ?, headers = ?, secret = ?, previous_secrets = ?, ping_ok = ?, ping_detail = ?, ping_at = ?,
-             key_header = ?, key_value = ?, payload_mode = ?, max_payload_bytes = ?, ordering = ?, updated_at = ?
-           WHERE id = ? AND app_id = ?`,
-          [...values, ep.id, ep.appId],
-        );
-      }
+      if (insert) await run(db, INSERT_ENDPOINT, insertEndpointParams(DIALECT, ep));
+      else await run(db, UPDATE_ENDPOINT, updateEndpointParams(DIALECT, ep));
     } catch (err) {
-      if (isUniqueViolation(err)) throw new ConflictError(`an endpoint with uid "${ep.uid}" already exists in this application`);
+      if (isUniqueViolation(err)) throw duplicateEndpointUid(ep.uid);
       throw err;
     }
   }
 
   async createEndpoint(appId: string, input: EndpointInput): Promise<Endpoint> {
-    const now = Date.now();
-    const ep: Endpoint = {
-        payloadMode: 'full',
-        maxPayloadBytes: null,
-        ordering: null,
-        ...input,
-        id: newId('ep', now),
-        appId,
-        previousSecrets: [],
-        webhookKey: null,
-        createdAt: now,
-        updatedAt: now,
-      };
+    const ep = newEndpoint(appId, input, Date.now());
     await this.putEndpoint(this.pool, ep, true);
     return ep;
   }
@@ -404,17 +356,14 @@ export class PostgresStore implements Store {
 
   async listEndpoints(appId: string, q: ListQuery): Promise<Page<Endpoint>> {
     const plan = planPage('id', q);
-    const rows = await all(
-      this.pool,
-      `SELECT * FROM endpoints WHERE app_id = ? ${plan.condition ? `AND ${plan.condition}` : ''} ORDER BY id ${plan.direction} LIMIT ?`,
-      [appId, ...(plan.param === null ? [] : [plan.param]), plan.limit],
-    );
+    const { sql, params } = listEndpoints(appId, plan);
+    const rows = await all(this.pool, sql, params);
     return toPage(rows, plan, (r) => r.id as string, endpointFrom);
   }
 
   updateEndpoint(appId: string, id: string, fields: EndpointFields): Promise<Endpoint> {
     return this.tx(async (c) => {
-      const r = await one(c, 'SELECT * FROM endpoints WHERE app_id = ? AND id = ? FOR UPDATE', [appId, id]);
+      const r = await one(c, `${SELECT_ENDPOINT} FOR UPDATE`, [appId, id]);
       if (r === undefined) throw new NotFoundError('endpoint', id);
       const ep: Endpoint = { ...endpointFrom(r), ...fields, updatedAt: Date.now() };
       await this.putEndpoint(c, ep, false);
@@ -424,9 +373,10 @@ export class PostgresStore implements Store {
 
   deleteEndpoint(appId: string, id: string): Promise<void> {
     return this.tx(async (c) => {
-      await run(c, 'DELETE FROM attempts WHERE endpoint_id = ?', [id]);
-      await run(c, 'DELETE FROM deliveries WHERE endpoint_id = ?', [id]);
-      await run(c, 'DELETE FROM endpoints WHERE app_id = ? AND id = ?', [appId, id]);
+      const [attempts, deliveries, endpoint] = DELETE_ENDPOINT;
+      await run(c, attempts, [id]);
+      await run(c, deliveries, [id]);
+      await run(c, endpoint, [appId, id]);
     });
   }
 
@@ -498,8 +448,8 @@ export class PostgresStore implements Store {
     }
     const candidates =
       onlyEndpointId === undefined
-        ? await all(c, `SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering FROM endpoints e WHERE app_id = ? AND NOT disabled ORDER BY e.id`, [appId])
-        : await all(c, `SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering FROM endpoints e WHERE app_id = ? AND id = ?`, [appId, onlyEndpointId]);
+        ? await all(c, SELECT_ROUTES, [appId])
+        : await all(c, SELECT_ROUTE, [appId, onlyEndpointId]);
     const immediate = input.deliverAt === null || input.deliverAt <= now;
     const insert = `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, order_key, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`;
@@ -743,7 +693,7 @@ export class PostgresStore implements Store {
 
   replayMissing(appId: string, endpointId: string, since: number, until: number | null): Promise<number> {
     return this.tx(async (c) => {
-      const r = await one(c, 'SELECT event_types, channels, ordering FROM endpoints WHERE app_id = ? AND id = ?', [appId, endpointId]);
+      const r = await one(c, SELECT_ENDPOINT_FILTERS, [appId, endpointId]);
       if (r === undefined) throw new NotFoundError('endpoint', endpointId);
       const ep = { eventTypes: parse<string[] | null>(r.event_types, null), channels: parse<string[] | null>(r.channels, null) };
       const ordering = parse<{ key: string } | null>(r.ordering, null);
@@ -967,7 +917,7 @@ export class PostgresStore implements Store {
       const head = await one(c, `${KEY_HEAD} FOR UPDATE`, [endpointId, orderKey]);
       if (head === undefined || head.app_id !== appId) return { skipped: null };
       if (head.status === Status.Sending && (head.next_attempt_at as number) > now) return { sending: head.msg_id as string };
-      const ep = await one(c, 'SELECT url FROM endpoints WHERE id = ?', [endpointId]);
+      const ep = await one(c, SELECT_ENDPOINT_URL, [endpointId]);
       await run(c, `UPDATE deliveries SET status = ${Status.Fail}, lease_owner = NULL, next_attempt_at = NULL WHERE id = ?`, [head.id]);
       await run(
         c,

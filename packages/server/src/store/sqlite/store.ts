@@ -45,9 +45,10 @@ import type {
 import { planPage, toPage } from '../paging.js';
 import { attemptConditions, deliveryStatusCondition, messageConditions, type Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
-import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, json, messageFrom, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, messageFrom, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATIONS } from './migrations.js';
+import { DELETE_ENDPOINT, duplicateEndpointUid, INSERT_ENDPOINT, insertEndpointParams, listEndpoints, newEndpoint, SELECT_ENDPOINT, SELECT_ENDPOINT_FILTERS, SELECT_ENDPOINT_URL, SELECT_ROUTE, selectRoutes, UPDATE_ENDPOINT, updateEndpointParams } from '../endpoints.js';
 import { DELETE_APPLICATION, duplicateAppUid, INSERT_APPLICATION, insertApplicationParams, listApplications, SELECT_APPLICATION, UPDATE_APPLICATION, updateApplicationParams } from '../applications.js';
 import { INSERT_META_IF_ABSENT, SELECT_META, UPSERT_META } from '../meta.js';
 import { idempotentFrom, PURGE_IDEMPOTENT, PUT_IDEMPOTENT, putIdempotentParams, SELECT_IDEMPOTENT } from '../idempotency.js';
@@ -88,6 +89,8 @@ const DIALECT: Dialect = {
   flag: (value) => (value ? 1 : 0),
   isFalse: (column) => `${column} = 0`,
 };
+
+const SELECT_ROUTES = selectRoutes(DIALECT);
 
 export class SqliteStore implements Store {
   readonly leasesOnCreate = true;
@@ -236,7 +239,7 @@ export class SqliteStore implements Store {
   private routesOf(appId: string): Route[] {
     let routes = this.routes.get(appId);
     if (routes === undefined) {
-      const rows = this.q(`SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering FROM endpoints e WHERE app_id = ? AND disabled = 0`).all(appId) as Row[];
+      const rows = this.q(SELECT_ROUTES).all(appId) as Row[];
       routes = rows.map(routeFrom);
       if (this.routes.size > 10_000) this.routes.clear();
       this.routes.set(appId, routes);
@@ -361,66 +364,18 @@ export class SqliteStore implements Store {
   // --- endpoints ----------------------------------------------------------------------
 
   private putEndpoint(ep: Endpoint, insert: boolean): void {
-    const values = [
-      ep.uid,
-      ep.url,
-      ep.description,
-      ep.version,
-      ep.disabled ? 1 : 0,
-      json(ep.eventTypes),
-      json(ep.channels),
-      ep.throttleRate,
-      json(ep.metadata),
-      json(ep.headers),
-      ep.secret,
-      json(ep.previousSecrets),
-      ep.ping === null ? null : ep.ping.ok ? 1 : 0,
-      ep.ping?.detail ?? null,
-      ep.ping?.at ?? null,
-      ep.webhookKey?.header ?? null,
-      ep.webhookKey?.key ?? null,
-      ep.payloadMode,
-      ep.maxPayloadBytes,
-      json(ep.ordering),
-      ep.updatedAt,
-    ];
     try {
-      if (insert) {
-        this.q(
-          `INSERT INTO endpoints (uid, url, description, version, disabled, event_types, channels, throttle_rate, metadata,
-             headers, secret, previous_secrets, ping_ok, ping_detail, ping_at, key_header, key_value, payload_mode, max_payload_bytes,
-             ordering, updated_at, id, app_id, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(...values, ep.id, ep.appId, ep.createdAt);
-      } else {
-        this.q(
-          `UPDATE endpoints SET uid = ?, url = ?, description = ?, version = ?, disabled = ?, event_types = ?, channels = ?,
-             throttle_rate = ?, metadata = ?, headers = ?, secret = ?, previous_secrets = ?, ping_ok = ?, ping_detail = ?, ping_at = ?,
-             key_header = ?, key_value = ?, payload_mode = ?, max_payload_bytes = ?, ordering = ?, updated_at = ?
-           WHERE id = ? AND app_id = ?`,
-        ).run(...values, ep.id, ep.appId);
-      }
+      if (insert) this.q(INSERT_ENDPOINT).run(...insertEndpointParams(DIALECT, ep));
+      else this.q(UPDATE_ENDPOINT).run(...updateEndpointParams(DIALECT, ep));
     } catch (err) {
-      if (isUniqueViolation(err)) throw new ConflictError(`an endpoint with uid "${ep.uid}" already exists in this application`);
+      if (isUniqueViolation(err)) throw duplicateEndpointUid(ep.uid);
       throw err;
     }
   }
 
   createEndpoint(appId: string, input: EndpointInput): Promise<Endpoint> {
     return this.write(() => {
-      const now = Date.now();
-      const ep: Endpoint = {
-        payloadMode: 'full',
-        maxPayloadBytes: null,
-        ordering: null,
-        ...input,
-        id: newId('ep', now),
-        appId,
-        previousSecrets: [],
-        webhookKey: null,
-        createdAt: now,
-        updatedAt: now,
-      };
+      const ep = newEndpoint(appId, input, Date.now());
       this.putEndpoint(ep, true);
       return ep;
     });
@@ -433,15 +388,14 @@ export class SqliteStore implements Store {
 
   async listEndpoints(appId: string, q: ListQuery): Promise<Page<Endpoint>> {
     const plan = planPage('id', q);
-    const rows = this.q(
-      `SELECT * FROM endpoints WHERE app_id = ? ${plan.condition ? `AND ${plan.condition}` : ''} ORDER BY id ${plan.direction} LIMIT ?`,
-    ).all(appId, ...(plan.param === null ? [] : [plan.param]), plan.limit) as Row[];
+    const { sql, params } = listEndpoints(appId, plan);
+    const rows = this.q(sql).all(...params) as Row[];
     return toPage(rows, plan, (r) => r.id as string, endpointFrom);
   }
 
   updateEndpoint(appId: string, id: string, fields: EndpointFields): Promise<Endpoint> {
     return this.write(() => {
-      const r = this.q('SELECT * FROM endpoints WHERE app_id = ? AND id = ?').get(appId, id) as Row | undefined;
+      const r = this.q(SELECT_ENDPOINT).get(appId, id) as Row | undefined;
       if (r === undefined) throw new NotFoundError('endpoint', id);
       const ep: Endpoint = { ...endpointFrom(r), ...fields, updatedAt: Date.now() };
       this.putEndpoint(ep, false);
@@ -451,9 +405,10 @@ export class SqliteStore implements Store {
 
   deleteEndpoint(appId: string, id: string): Promise<void> {
     return this.write(() => {
-      this.q('DELETE FROM attempts WHERE endpoint_id = ?').run(id);
-      this.q('DELETE FROM deliveries WHERE endpoint_id = ?').run(id);
-      this.q('DELETE FROM endpoints WHERE app_id = ? AND id = ?').run(appId, id);
+      const [attempts, deliveries, endpoint] = DELETE_ENDPOINT;
+      this.q(attempts).run(id);
+      this.q(deliveries).run(id);
+      this.q(endpoint).run(appId, id);
     });
   }
 
@@ -531,7 +486,7 @@ export class SqliteStore implements Store {
     const candidates =
       onlyEndpointId === undefined
         ? this.routesOf(appId)
-        : (this.q(`SELECT ${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering FROM endpoints e WHERE app_id = ? AND id = ?`).all(appId, onlyEndpointId) as Row[]).map(routeFrom);
+        : (this.q(SELECT_ROUTE).all(appId, onlyEndpointId) as Row[]).map(routeFrom);
     const immediate = input.deliverAt === null || input.deliverAt <= now;
     const insert = this.q(
       `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, order_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -755,7 +710,7 @@ export class SqliteStore implements Store {
 
   replayMissing(appId: string, endpointId: string, since: number, until: number | null): Promise<number> {
     return this.write(() => {
-      const r = this.q('SELECT event_types, channels, ordering FROM endpoints WHERE app_id = ? AND id = ?').get(appId, endpointId) as Row | undefined;
+      const r = this.q(SELECT_ENDPOINT_FILTERS).get(appId, endpointId) as Row | undefined;
       if (r === undefined) throw new NotFoundError('endpoint', endpointId);
       const ep = { eventTypes: parse<string[] | null>(r.event_types, null), channels: parse<string[] | null>(r.channels, null) };
       const ordering = parse<{ key: string } | null>(r.ordering, null);
@@ -886,7 +841,7 @@ export class SqliteStore implements Store {
       const head = this.q(KEY_HEAD).get(endpointId, orderKey) as Row | undefined;
       if (head === undefined || head.app_id !== appId) return { skipped: null };
       if (head.status === Status.Sending && (head.next_attempt_at as number) > now) return { sending: head.msg_id as string };
-      const ep = this.q('SELECT url FROM endpoints WHERE id = ?').get(endpointId) as Row;
+      const ep = this.q(SELECT_ENDPOINT_URL).get(endpointId) as Row;
       this.q(`UPDATE deliveries SET status = ${Status.Fail}, lease_owner = NULL, next_attempt_at = NULL WHERE id = ?`).run(head.id);
       this.q(
         `INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms,
