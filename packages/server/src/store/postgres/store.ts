@@ -40,13 +40,16 @@ import type {
 } from '../store.js';
 import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
 import { planPage, toPage } from '../paging.js';
-import { attemptConditions, deliveryStatusCondition, messageConditions, type Dialect } from '../filters.js';
+import type { Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
 import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, messageFrom, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { keyReader } from '../../domain/ordering.js';
 import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
+import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
+import { ENDPOINT_DELIVERY_COUNTS, endpointStatsFrom, listEndpointMessages, listMessageDestinations } from '../deliveries.js';
+import { EXPUNGE_ATTEMPT, listAttempts, SELECT_ATTEMPT } from '../attempts.js';
 import { DELETE_ENDPOINT, duplicateEndpointUid, INSERT_ENDPOINT, insertEndpointParams, listEndpoints, newEndpoint, SELECT_ENDPOINT, SELECT_ENDPOINT_FILTERS, SELECT_ENDPOINT_URL, SELECT_ROUTE, selectRoutes, UPDATE_ENDPOINT, updateEndpointParams } from '../endpoints.js';
 import { DELETE_APPLICATION, duplicateAppUid, INSERT_APPLICATION, insertApplicationParams, listApplications, SELECT_APPLICATION, UPDATE_APPLICATION, updateApplicationParams } from '../applications.js';
 import { INSERT_META_IF_ABSENT, SELECT_META, UPSERT_META } from '../meta.js';
@@ -505,28 +508,16 @@ export class PostgresStore implements Store {
 
   async listMessages(appId: string, q: ListQuery, filter: DeliveryFilter): Promise<Page<Message>> {
     const plan = planPage('m.id', q);
-    const where = ['m.app_id = ?'];
-    const params: unknown[] = [appId];
-    messageConditions(DIALECT, filter, 'm', where, params);
-    deliveryStatusCondition(filter.status, 'm', where, params);
-    if (plan.condition) {
-      where.push(plan.condition);
-      params.push(plan.param);
-    }
-    const rows = await all(this.pool, `SELECT m.* FROM messages m WHERE ${where.join(' AND ')} ORDER BY m.id ${plan.direction} LIMIT ?`, [
-      ...params,
-      plan.limit,
-    ]);
+    const { sql, params } = listMessages(DIALECT, appId, plan, filter);
+    const rows = await all(this.pool, sql, params);
     return toPage(rows, plan, (r) => r.id as string, (r) => messageFrom(r));
   }
 
   expungeMessage(appId: string, msgId: string): Promise<void> {
     return this.tx(async (c) => {
-      await run(c, 'UPDATE messages SET payload = NULL WHERE app_id = ? AND id = ?', [appId, msgId]);
+      await run(c, EXPUNGE_MESSAGE, [appId, msgId]);
       // Nothing is left to send: pending work for this message ends here.
-      await run(c, `UPDATE deliveries SET status = ${Status.Canceled}, next_attempt_at = NULL, lease_owner = NULL WHERE msg_id = ? AND status IN (1, 3)`, [
-        msgId,
-      ]);
+      await run(c, CANCEL_MESSAGE_DELIVERIES, [msgId]);
     });
   }
 
@@ -534,55 +525,21 @@ export class PostgresStore implements Store {
 
   async listMessageDestinations(appId: string, msgId: string, q: ListQuery): Promise<Page<MessageDestination>> {
     const plan = planPage('e.id', q);
-    const rows = await all(
-      this.pool,
-      `SELECT e.*, d.id AS d_id, d.msg_id AS d_msg_id, d.endpoint_id AS d_endpoint_id, d.app_id AS d_app_id, d.status AS d_status,
-              d.attempts AS d_attempts, d.next_attempt_at AS d_next_attempt_at, d.last_attempt_at AS d_last_attempt_at,
-              d.trigger_type AS d_trigger_type, d.order_key AS d_order_key, d.created_at AS d_created_at
-       FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-       WHERE d.app_id = ? AND d.msg_id = ? ${plan.condition ? `AND ${plan.condition}` : ''}
-       ORDER BY e.id ${plan.direction} LIMIT ?`,
-      [appId, msgId, ...(plan.param === null ? [] : [plan.param]), plan.limit],
-    );
+    const { sql, params } = listMessageDestinations(appId, msgId, plan);
+    const rows = await all(this.pool, sql, params);
     return toPage(rows, plan, (r) => r.id as string, (r) => ({ endpoint: endpointFrom(r), delivery: deliveryFrom(r, 'd_') }));
   }
 
   async listEndpointMessages(appId: string, endpointId: string, q: ListQuery, filter: DeliveryFilter): Promise<Page<EndpointMessage>> {
     const plan = planPage('m.id', q);
-    const where = ['d.app_id = ?', 'd.endpoint_id = ?'];
-    const params: unknown[] = [appId, endpointId];
-    messageConditions(DIALECT, filter, 'm', where, params);
-    if (filter.status !== undefined) {
-      where.push('d.status = ?');
-      params.push(filter.status);
-    }
-    if (plan.condition) {
-      where.push(plan.condition);
-      params.push(plan.param);
-    }
-    const rows = await all(
-      this.pool,
-      `SELECT m.*, d.id AS d_id, d.msg_id AS d_msg_id, d.endpoint_id AS d_endpoint_id, d.app_id AS d_app_id, d.status AS d_status,
-              d.attempts AS d_attempts, d.next_attempt_at AS d_next_attempt_at, d.last_attempt_at AS d_last_attempt_at,
-              d.trigger_type AS d_trigger_type, d.order_key AS d_order_key, d.created_at AS d_created_at
-       FROM deliveries d JOIN messages m ON m.id = d.msg_id
-       WHERE ${where.join(' AND ')} ORDER BY m.id ${plan.direction} LIMIT ?`,
-      [...params, plan.limit],
-    );
+    const { sql, params } = listEndpointMessages(DIALECT, appId, endpointId, plan, filter);
+    const rows = await all(this.pool, sql, params);
     return toPage(rows, plan, (r) => r.id as string, (r) => ({ message: messageFrom(r), delivery: deliveryFrom(r, 'd_') }));
   }
 
   async endpointStats(appId: string, endpointId: string, since?: number, until?: number): Promise<EndpointStats> {
-    const rows = await all(
-      this.pool,
-      `SELECT status, COUNT(*) AS n FROM deliveries WHERE app_id = ? AND endpoint_id = ? AND created_at >= ? AND created_at < ?
-       GROUP BY status`,
-      [appId, endpointId, since ?? 0, until ?? Number.MAX_SAFE_INTEGER],
-    );
-    const stats: EndpointStats = { success: 0, pending: 0, sending: 0, fail: 0, canceled: 0 };
-    const names = ['success', 'pending', 'fail', 'sending', 'canceled'] as const;
-    for (const r of rows) stats[names[r.status as number]!] += r.n as number;
-    return stats;
+    const rows = await all(this.pool, ENDPOINT_DELIVERY_COUNTS, [appId, endpointId, since ?? 0, until ?? Number.MAX_SAFE_INTEGER]);
+    return endpointStatsFrom(rows);
   }
 
   async attemptDurations(appId: string, endpointId: string, since: number, until: number, bucketMs: number): Promise<DurationCount[]> {
@@ -726,26 +683,19 @@ export class PostgresStore implements Store {
   // --- attempts -----------------------------------------------------------------------
 
   async getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null> {
-    const r = await one(this.pool, 'SELECT * FROM attempts WHERE app_id = ? AND msg_id = ? AND id = ?', [appId, msgId, attemptId]);
+    const r = await one(this.pool, SELECT_ATTEMPT, [appId, msgId, attemptId]);
     return r === undefined ? null : attemptFrom(r);
   }
 
   async listAttempts(appId: string, q: ListQuery, filter: AttemptFilter): Promise<Page<Attempt>> {
     const plan = planPage('a.id', q);
-    const { where, params } = attemptConditions(DIALECT, appId, filter);
-    if (plan.condition) {
-      where.push(plan.condition);
-      params.push(plan.param);
-    }
-    const rows = await all(this.pool, `SELECT a.* FROM attempts a WHERE ${where.join(' AND ')} ORDER BY a.id ${plan.direction} LIMIT ?`, [
-      ...params,
-      plan.limit,
-    ]);
+    const { sql, params } = listAttempts(DIALECT, appId, plan, filter);
+    const rows = await all(this.pool, sql, params);
     return toPage(rows, plan, (r) => r.id as string, attemptFrom);
   }
 
   async expungeAttempt(appId: string, msgId: string, attemptId: string): Promise<void> {
-    await run(this.pool, `UPDATE attempts SET response = '' WHERE app_id = ? AND msg_id = ? AND id = ?`, [appId, msgId, attemptId]);
+    await run(this.pool, EXPUNGE_ATTEMPT, [appId, msgId, attemptId]);
   }
 
   // --- the queue ----------------------------------------------------------------------
