@@ -20,13 +20,15 @@ function client(extra: Record<string, unknown> = {}): Redis {
 /** Redis's version; throws RedisUnreachable when no connection can be made. */
 export async function redisVersion(): Promise<string> {
   const probe = client({ lazyConnect: true, connectTimeout: 2_000, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-  probe.on('error', () => {});
+  // The socket's error (e.g. ECONNREFUSED) says more than the "Connection is closed" that follows it.
+  let cause: Error | null = null;
+  probe.on('error', (err: Error) => (cause ??= err));
   try {
     await probe.connect();
     const info = await probe.info('server');
     return /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
   } catch (err) {
-    throw new RedisUnreachable(`Redis unreachable at ${REDIS_URL}: ${(err as Error)?.message || String(err)}`);
+    throw new RedisUnreachable(`Redis unreachable at ${REDIS_URL}: ${(cause ?? (err as Error))?.message || String(err)}`);
   } finally {
     probe.disconnect();
   }
