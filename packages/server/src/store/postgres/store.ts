@@ -45,6 +45,7 @@ import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, 
 import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, messageFrom, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { keyReader } from '../../domain/ordering.js';
+import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING } from '../requeue.js';
 import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
 import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
@@ -576,51 +577,27 @@ export class PostgresStore implements Store {
     return this.tx(async (c) => {
       const now = Date.now();
       // A manual resend is a new round: attempts restart so the full schedule applies again.
-      const changed = await run(
-        c,
-        `UPDATE deliveries SET status = 1, attempts = 0, next_attempt_at = ?, trigger_type = 1, lease_owner = NULL, priority = 0
-         WHERE msg_id = ? AND endpoint_id = ? AND status != 3`,
-        [now, msgId, endpointId],
-      );
+      const changed = await run(c, RESEND, [now, msgId, endpointId]);
       if (changed === 0) {
         // A delivery made now takes its place in its key's order now, after those queued.
-        const r = await one(
-          c,
-          `SELECT m.payload, m.backfill_id, e.ordering FROM messages m JOIN endpoints e ON e.app_id = m.app_id AND e.id = ? WHERE m.app_id = ? AND m.id = ?`,
-          [endpointId, appId, msgId],
-        );
+        const r = await one(c, SELECT_RESEND_ORDERING, [endpointId, appId, msgId]);
         const orderKey =
           r === undefined || r.payload === null
             ? null
             : (keyReader(r.payload as string)(parse(r.ordering, null)) ?? backfillKey(r.backfill_id));
         if (orderKey !== null) await lockKeys(c, [[endpointId, orderKey]]);
-        await run(
-          c,
-          `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type, order_key, created_at)
-           VALUES (?, ?, ?, 1, ?, 1, ?, ?) ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
-          [msgId, endpointId, appId, now, orderKey, now],
-        );
+        await run(c, INSERT_RESENT, [msgId, endpointId, appId, now, orderKey, now]);
       }
     });
   }
 
   recover(appId: string, endpointId: string, since: number, until: number | null): Promise<number> {
-    return run(
-      this.pool,
-      `UPDATE deliveries SET status = 1, attempts = 0, next_attempt_at = ?, trigger_type = 1, lease_owner = NULL, priority = 1
-       WHERE app_id = ? AND endpoint_id = ? AND status = ${Status.Fail} AND created_at >= ? AND created_at < ?`,
-      [Date.now(), appId, endpointId, since, until ?? Number.MAX_SAFE_INTEGER],
-    );
+    return run(this.pool, RECOVER, [Date.now(), appId, endpointId, since, until ?? Number.MAX_SAFE_INTEGER]);
   }
 
   retryFailed(appId: string): Promise<number> {
     // All due at once; claims take equal due times in id order, i.e. oldest first.
-    return run(
-      this.pool,
-      `UPDATE deliveries SET status = 1, attempts = 0, next_attempt_at = ?, trigger_type = 1, lease_owner = NULL, priority = 1
-       WHERE app_id = ? AND status = ${Status.Fail}`,
-      [Date.now(), appId],
-    );
+    return run(this.pool, RETRY_FAILED, [Date.now(), appId]);
   }
 
   async appStatus(appId: string): Promise<EndpointStatus[]> {
@@ -655,14 +632,7 @@ export class PostgresStore implements Store {
       const ep = { eventTypes: parse<string[] | null>(r.event_types, null), channels: parse<string[] | null>(r.channels, null) };
       const ordering = parse<{ key: string } | null>(r.ordering, null);
       const now = Date.now();
-      const candidates = await all(
-        c,
-        `SELECT m.id, m.event_type, m.channels, m.backfill_id, ${ordering === null ? 'NULL AS payload' : 'm.payload'} FROM messages m
-         WHERE m.app_id = ? AND m.created_at >= ? AND m.created_at < ? AND m.payload IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ?)
-         ORDER BY m.id`,
-        [appId, since, until ?? Number.MAX_SAFE_INTEGER, endpointId],
-      );
+      const candidates = await all(c, replayCandidates(ordering !== null), [appId, since, until ?? Number.MAX_SAFE_INTEGER, endpointId]);
       const chosen = candidates.filter((m) => endpointMatches(ep, { eventType: m.event_type as string, channels: parse(m.channels, null) }));
       if (chosen.length === 0) return 0;
       const ids = chosen.map((m) => m.id as string);
@@ -673,7 +643,7 @@ export class PostgresStore implements Store {
       return run(
         c,
         `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type, order_key, created_at)
-         SELECT u.id, ?, ?, 1, ?, 1, u.order_key, ? FROM unnest(?::text[], ?::text[]) WITH ORDINALITY AS u(id, order_key, ord) ORDER BY u.ord
+         SELECT u.id, ?, ?, ${Status.Pending}, ?, ${Trigger.Manual}, u.order_key, ? FROM unnest(?::text[], ?::text[]) WITH ORDINALITY AS u(id, order_key, ord) ORDER BY u.ord
          ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
         [endpointId, appId, now, now, ids, keys],
       );

@@ -46,6 +46,7 @@ import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
 import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, messageFrom, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING } from '../requeue.js';
 import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATIONS } from './migrations.js';
 import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
@@ -610,23 +611,15 @@ export class SqliteStore implements Store {
     return this.write(() => {
       const now = Date.now();
       // A manual resend is a new round: attempts restart so the full schedule applies again.
-      const changed = this.q(
-        `UPDATE deliveries SET status = 1, attempts = 0, next_attempt_at = ?, trigger_type = 1, lease_owner = NULL, priority = 0
-         WHERE msg_id = ? AND endpoint_id = ? AND status != 3`,
-      ).run(now, msgId, endpointId).changes;
+      const changed = this.q(RESEND).run(now, msgId, endpointId).changes;
       if (changed === 0) {
         // A delivery made now takes its place in its key's order now, after those queued.
-        const r = this.q(
-          `SELECT m.payload, m.backfill_id, e.ordering FROM messages m JOIN endpoints e ON e.app_id = m.app_id AND e.id = ? WHERE m.app_id = ? AND m.id = ?`,
-        ).get(endpointId, appId, msgId) as Row | undefined;
+        const r = this.q(SELECT_RESEND_ORDERING).get(endpointId, appId, msgId) as Row | undefined;
         const orderKey =
           r === undefined || r.payload === null
             ? null
             : (keyReader(r.payload as string)(parse(r.ordering, null)) ?? backfillKey(r.backfill_id));
-        this.q(
-          `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type, order_key, created_at)
-           VALUES (?, ?, ?, 1, ?, 1, ?, ?) ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
-        ).run(msgId, endpointId, appId, now, orderKey, now);
+        this.q(INSERT_RESENT).run(msgId, endpointId, appId, now, orderKey, now);
       }
     });
   }
@@ -634,20 +627,14 @@ export class SqliteStore implements Store {
   recover(appId: string, endpointId: string, since: number, until: number | null): Promise<number> {
     return this.write(() => {
       const now = Date.now();
-      return this.q(
-        `UPDATE deliveries SET status = 1, attempts = 0, next_attempt_at = ?, trigger_type = 1, lease_owner = NULL, priority = 1
-         WHERE app_id = ? AND endpoint_id = ? AND status = ${Status.Fail} AND created_at >= ? AND created_at < ?`,
-      ).run(now, appId, endpointId, since, until ?? Number.MAX_SAFE_INTEGER).changes;
+      return this.q(RECOVER).run(now, appId, endpointId, since, until ?? Number.MAX_SAFE_INTEGER).changes;
     });
   }
 
   retryFailed(appId: string): Promise<number> {
     return this.write(() => {
       // All due at once; claims take equal due times in id order, i.e. oldest first.
-      return this.q(
-        `UPDATE deliveries SET status = 1, attempts = 0, next_attempt_at = ?, trigger_type = 1, lease_owner = NULL, priority = 1
-         WHERE app_id = ? AND status = ${Status.Fail}`,
-      ).run(Date.now(), appId).changes;
+      return this.q(RETRY_FAILED).run(Date.now(), appId).changes;
     });
   }
 
@@ -679,15 +666,9 @@ export class SqliteStore implements Store {
       const ep = { eventTypes: parse<string[] | null>(r.event_types, null), channels: parse<string[] | null>(r.channels, null) };
       const ordering = parse<{ key: string } | null>(r.ordering, null);
       const now = Date.now();
-      // In message order, so that replayed messages of one key keep their order among themselves.
-      const candidates = this.q(
-        `SELECT m.id, m.event_type, m.channels, m.backfill_id, ${ordering === null ? 'NULL AS payload' : 'm.payload'} FROM messages m
-         WHERE m.app_id = ? AND m.created_at >= ? AND m.created_at < ? AND m.payload IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ?)
-         ORDER BY m.id`,
-      ).all(appId, since, until ?? Number.MAX_SAFE_INTEGER, endpointId) as Row[];
+      const candidates = this.q(replayCandidates(ordering !== null)).all(appId, since, until ?? Number.MAX_SAFE_INTEGER, endpointId) as Row[];
       const insert = this.q(
-        `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type, order_key, created_at) VALUES (?, ?, ?, 1, ?, 1, ?, ?)`,
+        `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, trigger_type, order_key, created_at) VALUES (?, ?, ?, ${Status.Pending}, ?, ${Trigger.Manual}, ?, ?)`,
       );
       let n = 0;
       for (const m of candidates) {
