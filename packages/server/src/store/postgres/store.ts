@@ -46,6 +46,7 @@ import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom
 import { endpointMatches } from '../../domain/routing.js';
 import { keyReader } from '../../domain/ordering.js';
 import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING } from '../requeue.js';
+import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFILL, insertBackfillParams, listBackfills, newBackfill, SELECT_BACKFILL, SELECT_BACKFILL_CHUNKS, SELECT_BACKFILL_ID, SELECT_BACKFILL_RECORDS, SELECT_STALE_BACKFILLS } from '../backfills.js';
 import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
 import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
@@ -164,6 +165,11 @@ const DIALECT: Dialect = {
 
 // In id order, the order every process makes (and locks) a message's deliveries in.
 const SELECT_ROUTES = `${selectRoutes(DIALECT)} ORDER BY e.id`;
+
+// Backfills are locked while completed, deleted or purged; a purge passes over one being completed.
+const SELECT_BACKFILL_FOR_UPDATE = `${SELECT_BACKFILL} FOR UPDATE`;
+const SELECT_BACKFILL_ID_FOR_UPDATE = `${SELECT_BACKFILL_ID} FOR UPDATE`;
+const SELECT_STALE_BACKFILLS_UNLOCKED = `${SELECT_STALE_BACKFILLS} FOR UPDATE SKIP LOCKED`;
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -939,14 +945,8 @@ export class PostgresStore implements Store {
   // --- backfills ----------------------------------------------------------------------
 
   async createBackfill(appId: string, input: BackfillInput): Promise<Backfill> {
-    const now = Date.now();
-    const bf: Backfill = { ...input, id: newId('bf', now), appId, status: 'receiving', records: 0, chunks: 0, msgId: null, createdAt: now, updatedAt: now };
-    await run(
-      this.pool,
-      `INSERT INTO backfills (id, app_id, user_id, resource, provider, chunk_size, notify, status, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'receiving', ?, ?)`,
-      [bf.id, appId, bf.userId, bf.resource, bf.provider, bf.chunkSize, bf.notify, now, now],
-    );
+    const bf = newBackfill(appId, input, Date.now());
+    await run(this.pool, INSERT_BACKFILL, insertBackfillParams(bf));
     return bf;
   }
 
@@ -959,13 +959,13 @@ export class PostgresStore implements Store {
         records.map((r) => r.seq),
         records.map((r) => r.record),
       ]);
-      await run(c, 'UPDATE backfills SET records = records + ?, updated_at = ? WHERE id = ?', [records.length, Date.now(), backfillId]);
+      await run(c, COUNT_BACKFILL_RECORDS, [records.length, Date.now(), backfillId]);
     }, true);
   }
 
   completeBackfill(appId: string, backfillId: string, chunks: Omit<BackfillChunk, 'msgId'>[], notices: MessageInput[]): Promise<Backfill> {
     return this.tx(async (c) => {
-      const r = await one(c, 'SELECT * FROM backfills WHERE app_id = ? AND id = ? FOR UPDATE', [appId, backfillId]);
+      const r = await one(c, SELECT_BACKFILL_FOR_UPDATE, [appId, backfillId]);
       if (r === undefined) throw new NotFoundError('backfill', backfillId);
       if (r.status !== 'receiving') throw new ConflictError(`backfill ${backfillId} is already complete`);
       const now = Date.now();
@@ -986,58 +986,48 @@ export class PostgresStore implements Store {
         ],
       );
       const msgId = each ? null : (ids[0] ?? null);
-      await run(c, `UPDATE backfills SET status = 'complete', chunks = ?, msg_id = ?, updated_at = ? WHERE id = ?`, [chunks.length, msgId, now, backfillId]);
+      await run(c, COMPLETE_BACKFILL, [chunks.length, msgId, now, backfillId]);
       return { ...backfillFrom(r), status: 'complete', chunks: chunks.length, msgId, updatedAt: now };
     });
   }
 
   deleteBackfill(appId: string, backfillId: string): Promise<void> {
     return this.tx(async (c) => {
-      const r = await one(c, 'SELECT id FROM backfills WHERE app_id = ? AND id = ? FOR UPDATE', [appId, backfillId]);
+      const r = await one(c, SELECT_BACKFILL_ID_FOR_UPDATE, [appId, backfillId]);
       if (r === undefined) throw new NotFoundError('backfill', backfillId);
       await this.dropBackfill(c, backfillId);
     });
   }
 
   private async dropBackfill(c: Db, backfillId: string): Promise<void> {
-    await run(c, 'DELETE FROM backfill_records WHERE backfill_id = ?', [backfillId]);
-    await run(c, 'DELETE FROM backfill_chunks WHERE backfill_id = ?', [backfillId]);
-    await run(c, 'DELETE FROM backfills WHERE id = ?', [backfillId]);
+    for (const sql of DROP_BACKFILL) await run(c, sql, [backfillId]);
   }
 
   async getBackfill(appId: string, id: string): Promise<Backfill | null> {
-    const r = await one(this.pool, 'SELECT * FROM backfills WHERE app_id = ? AND id = ?', [appId, id]);
+    const r = await one(this.pool, SELECT_BACKFILL, [appId, id]);
     return r === undefined ? null : backfillFrom(r);
   }
 
   async listBackfills(appId: string, q: ListQuery): Promise<Page<Backfill>> {
     const plan = planPage('id', q);
-    const rows = await all(
-      this.pool,
-      `SELECT * FROM backfills WHERE app_id = ? ${plan.condition ? `AND ${plan.condition}` : ''} ORDER BY id ${plan.direction} LIMIT ?`,
-      [appId, ...(plan.param === null ? [] : [plan.param]), plan.limit],
-    );
+    const { sql, params } = listBackfills(appId, plan);
+    const rows = await all(this.pool, sql, params);
     return toPage(rows, plan, (r) => r.id as string, backfillFrom);
   }
 
   async listBackfillChunks(backfillId: string): Promise<BackfillChunk[]> {
-    return (await all(this.pool, 'SELECT * FROM backfill_chunks WHERE backfill_id = ? ORDER BY idx', [backfillId])).map(backfillChunkFrom);
+    return (await all(this.pool, SELECT_BACKFILL_CHUNKS, [backfillId])).map(backfillChunkFrom);
   }
 
   async readBackfillRecords(backfillId: string, fromSeq: number, toSeq: number, limit: number): Promise<BackfillRecord[]> {
-    const rows = await all(this.pool, 'SELECT seq, record FROM backfill_records WHERE backfill_id = ? AND seq >= ? AND seq < ? ORDER BY seq LIMIT ?', [
-      backfillId,
-      fromSeq,
-      toSeq,
-      limit,
-    ]);
+    const rows = await all(this.pool, SELECT_BACKFILL_RECORDS, [backfillId, fromSeq, toSeq, limit]);
     return rows as unknown as BackfillRecord[];
   }
 
   purgeUnfinishedBackfills(olderThan: number): Promise<number> {
     return this.tx(async (c) => {
       // SKIP LOCKED: an upload completing at this moment is not waited for, nor removed.
-      const rows = await all(c, `SELECT id FROM backfills WHERE status = 'receiving' AND updated_at < ? FOR UPDATE SKIP LOCKED`, [olderThan]);
+      const rows = await all(c, SELECT_STALE_BACKFILLS_UNLOCKED, [olderThan]);
       for (const r of rows) await this.dropBackfill(c, r.id as string);
       return rows.length;
     });

@@ -47,6 +47,7 @@ import type { Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
 import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, messageFrom, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING } from '../requeue.js';
+import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFILL, insertBackfillParams, listBackfills, newBackfill, SELECT_BACKFILL, SELECT_BACKFILL_CHUNKS, SELECT_BACKFILL_ID, SELECT_BACKFILL_RECORDS, SELECT_STALE_BACKFILLS } from '../backfills.js';
 import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
 import { MIGRATIONS } from './migrations.js';
 import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
@@ -858,12 +859,8 @@ export class SqliteStore implements Store {
 
   createBackfill(appId: string, input: BackfillInput): Promise<Backfill> {
     return this.write(() => {
-      const now = Date.now();
-      const bf: Backfill = { ...input, id: newId('bf', now), appId, status: 'receiving', records: 0, chunks: 0, msgId: null, createdAt: now, updatedAt: now };
-      this.q(
-        `INSERT INTO backfills (id, app_id, user_id, resource, provider, chunk_size, notify, status, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'receiving', ?, ?)`,
-      ).run(bf.id, appId, bf.userId, bf.resource, bf.provider, bf.chunkSize, bf.notify, now, now);
+      const bf = newBackfill(appId, input, Date.now());
+      this.q(INSERT_BACKFILL).run(...insertBackfillParams(bf));
       return bf;
     });
   }
@@ -874,13 +871,13 @@ export class SqliteStore implements Store {
     return this.writeBookkeeping(() => {
       const insert = this.q('INSERT INTO backfill_records (backfill_id, seq, record) VALUES (?, ?, ?)');
       for (const r of records) insert.run(backfillId, r.seq, r.record);
-      this.q('UPDATE backfills SET records = records + ?, updated_at = ? WHERE id = ?').run(records.length, Date.now(), backfillId);
+      this.q(COUNT_BACKFILL_RECORDS).run(records.length, Date.now(), backfillId);
     });
   }
 
   completeBackfill(appId: string, backfillId: string, chunks: Omit<BackfillChunk, 'msgId'>[], notices: MessageInput[]): Promise<Backfill> {
     return this.write(() => {
-      const r = this.q('SELECT * FROM backfills WHERE app_id = ? AND id = ?').get(appId, backfillId) as Row | undefined;
+      const r = this.q(SELECT_BACKFILL).get(appId, backfillId) as Row | undefined;
       if (r === undefined) throw new NotFoundError('backfill', backfillId);
       if (r.status !== 'receiving') throw new ConflictError(`backfill ${backfillId} is already complete`);
       const now = Date.now();
@@ -889,54 +886,46 @@ export class SqliteStore implements Store {
       const insert = this.q('INSERT INTO backfill_chunks (backfill_id, idx, start_date, end_date, records, msg_id) VALUES (?, ?, ?, ?, ?, ?)');
       for (const c of chunks) insert.run(backfillId, c.index, c.startDate, c.endDate, c.records, each ? (ids[c.index] ?? null) : null);
       const msgId = each ? null : (ids[0] ?? null);
-      this.q(`UPDATE backfills SET status = 'complete', chunks = ?, msg_id = ?, updated_at = ? WHERE id = ?`).run(chunks.length, msgId, now, backfillId);
+      this.q(COMPLETE_BACKFILL).run(chunks.length, msgId, now, backfillId);
       return { ...backfillFrom(r), status: 'complete', chunks: chunks.length, msgId, updatedAt: now };
     });
   }
 
   deleteBackfill(appId: string, backfillId: string): Promise<void> {
     return this.write(() => {
-      const r = this.q('SELECT id FROM backfills WHERE app_id = ? AND id = ?').get(appId, backfillId);
+      const r = this.q(SELECT_BACKFILL_ID).get(appId, backfillId);
       if (r === undefined) throw new NotFoundError('backfill', backfillId);
       this.dropBackfill(backfillId);
     });
   }
 
   private dropBackfill(backfillId: string): void {
-    this.q('DELETE FROM backfill_records WHERE backfill_id = ?').run(backfillId);
-    this.q('DELETE FROM backfill_chunks WHERE backfill_id = ?').run(backfillId);
-    this.q('DELETE FROM backfills WHERE id = ?').run(backfillId);
+    for (const sql of DROP_BACKFILL) this.q(sql).run(backfillId);
   }
 
   async getBackfill(appId: string, id: string): Promise<Backfill | null> {
-    const r = this.q('SELECT * FROM backfills WHERE app_id = ? AND id = ?').get(appId, id) as Row | undefined;
+    const r = this.q(SELECT_BACKFILL).get(appId, id) as Row | undefined;
     return r === undefined ? null : backfillFrom(r);
   }
 
   async listBackfills(appId: string, q: ListQuery): Promise<Page<Backfill>> {
     const plan = planPage('id', q);
-    const rows = this.q(
-      `SELECT * FROM backfills WHERE app_id = ? ${plan.condition ? `AND ${plan.condition}` : ''} ORDER BY id ${plan.direction} LIMIT ?`,
-    ).all(appId, ...(plan.param === null ? [] : [plan.param]), plan.limit) as Row[];
+    const { sql, params } = listBackfills(appId, plan);
+    const rows = this.q(sql).all(...params) as Row[];
     return toPage(rows, plan, (r) => r.id as string, backfillFrom);
   }
 
   async listBackfillChunks(backfillId: string): Promise<BackfillChunk[]> {
-    return (this.q('SELECT * FROM backfill_chunks WHERE backfill_id = ? ORDER BY idx').all(backfillId) as Row[]).map(backfillChunkFrom);
+    return (this.q(SELECT_BACKFILL_CHUNKS).all(backfillId) as Row[]).map(backfillChunkFrom);
   }
 
   async readBackfillRecords(backfillId: string, fromSeq: number, toSeq: number, limit: number): Promise<BackfillRecord[]> {
-    return this.q('SELECT seq, record FROM backfill_records WHERE backfill_id = ? AND seq >= ? AND seq < ? ORDER BY seq LIMIT ?').all(
-      backfillId,
-      fromSeq,
-      toSeq,
-      limit,
-    ) as BackfillRecord[];
+    return this.q(SELECT_BACKFILL_RECORDS).all(backfillId, fromSeq, toSeq, limit) as BackfillRecord[];
   }
 
   purgeUnfinishedBackfills(olderThan: number): Promise<number> {
     return this.write(() => {
-      const ids = this.q(`SELECT id FROM backfills WHERE status = 'receiving' AND updated_at < ?`).all(olderThan) as Row[];
+      const ids = this.q(SELECT_STALE_BACKFILLS).all(olderThan) as Row[];
       for (const r of ids) this.dropBackfill(r.id as string);
       return ids.length;
     });
