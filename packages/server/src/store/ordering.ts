@@ -2,6 +2,9 @@
 // same order_key go one at a time in delivery id order (the order they were queued, which
 // for deliveries made with their messages is message order). "Unfinished" is pending (1)
 // or sending (3); success, fail and canceled release the key.
+import { newId } from '../domain/ids.js';
+import { Status, Trigger } from '../domain/types.js';
+import type { Row } from './rows.js';
 
 /**
  * A condition that delivery `d` may be leased now: it has no order key, or
@@ -38,6 +41,17 @@ export const KEY_BUSY = `SELECT 1 FROM deliveries WHERE endpoint_id = ? AND orde
 /** Binds two `?`: the endpoint and the key. The head of the key: its earliest unfinished delivery. */
 export const KEY_HEAD = `SELECT id, msg_id, app_id, status, next_attempt_at FROM deliveries
   WHERE endpoint_id = ? AND order_key = ? AND status IN (1, 3) ORDER BY id LIMIT 1`;
+
+/** Binds the head's id: skipping it fails it for good, which releases its key. */
+export const SKIP_HEAD = `UPDATE deliveries SET status = ${Status.Fail}, lease_owner = NULL, next_attempt_at = NULL WHERE id = ?`;
+
+/** The attempt a skip records on the head it failed, its note as the response and the error. */
+export const INSERT_SKIP_ATTEMPT = `INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms,
+           trigger_type, error, created_at) VALUES (?, ?, ?, ?, ?, ${Status.Fail}, 0, ?, 0, ${Trigger.Manual}, ?, ?)`;
+
+export function skipAttemptParams(head: Row, endpointId: string, appId: string, url: unknown, note: string, now: number): unknown[] {
+  return [newId('atmpt', now), head.msg_id, endpointId, appId, url, note, note, now];
+}
 
 /**
  * The order key of a backfill notification's delivery to an endpoint that does not order by

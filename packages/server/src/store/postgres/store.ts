@@ -47,7 +47,8 @@ import { endpointMatches } from '../../domain/routing.js';
 import { keyReader } from '../../domain/ordering.js';
 import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING } from '../requeue.js';
 import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFILL, insertBackfillParams, listBackfills, newBackfill, SELECT_BACKFILL, SELECT_BACKFILL_CHUNKS, SELECT_BACKFILL_ID, SELECT_BACKFILL_RECORDS, SELECT_STALE_BACKFILLS } from '../backfills.js';
-import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
+import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
+import { backfillKey, INSERT_SKIP_ATTEMPT, inTurn, KEY_BUSY, KEY_HEAD, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
 import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
 import { ENDPOINT_DELIVERY_COUNTS, endpointStatsFrom, listEndpointMessages, listMessageDestinations } from '../deliveries.js';
@@ -844,13 +845,8 @@ export class PostgresStore implements Store {
       if (head === undefined || head.app_id !== appId) return { skipped: null };
       if (head.status === Status.Sending && (head.next_attempt_at as number) > now) return { sending: head.msg_id as string };
       const ep = await one(c, SELECT_ENDPOINT_URL, [endpointId]);
-      await run(c, `UPDATE deliveries SET status = ${Status.Fail}, lease_owner = NULL, next_attempt_at = NULL WHERE id = ?`, [head.id]);
-      await run(
-        c,
-        `INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms,
-           trigger_type, error, created_at) VALUES (?, ?, ?, ?, ?, ${Status.Fail}, 0, ?, 0, ${Trigger.Manual}, ?, ?)`,
-        [newId('atmpt', now), head.msg_id, endpointId, appId, ep!.url, note, note, now],
-      );
+      await run(c, SKIP_HEAD, [head.id]);
+      await run(c, INSERT_SKIP_ATTEMPT, skipAttemptParams(head, endpointId, appId, ep!.url, note, now));
       return { skipped: head.msg_id as string };
     });
   }
@@ -1049,7 +1045,7 @@ export class PostgresStore implements Store {
   }
 
   async listContentFetches(appId: string, msgId: string, limit: number): Promise<ContentFetch[]> {
-    const rows = await all(this.pool, 'SELECT * FROM content_fetches WHERE msg_id = ? AND app_id = ? ORDER BY id DESC LIMIT ?', [msgId, appId, limit]);
+    const rows = await all(this.pool, SELECT_CONTENT_FETCHES, [msgId, appId, limit]);
     return rows.map(contentFetchFrom);
   }
 

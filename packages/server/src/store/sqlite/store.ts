@@ -48,7 +48,8 @@ import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, 
 import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, messageFrom, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING } from '../requeue.js';
 import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFILL, insertBackfillParams, listBackfills, newBackfill, SELECT_BACKFILL, SELECT_BACKFILL_CHUNKS, SELECT_BACKFILL_ID, SELECT_BACKFILL_RECORDS, SELECT_STALE_BACKFILLS } from '../backfills.js';
-import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../ordering.js';
+import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
+import { backfillKey, INSERT_SKIP_ATTEMPT, inTurn, KEY_BUSY, KEY_HEAD, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
 import { MIGRATIONS } from './migrations.js';
 import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
 import { ENDPOINT_DELIVERY_COUNTS, endpointStatsFrom, listEndpointMessages, listMessageDestinations } from '../deliveries.js';
@@ -781,11 +782,8 @@ export class SqliteStore implements Store {
       if (head === undefined || head.app_id !== appId) return { skipped: null };
       if (head.status === Status.Sending && (head.next_attempt_at as number) > now) return { sending: head.msg_id as string };
       const ep = this.q(SELECT_ENDPOINT_URL).get(endpointId) as Row;
-      this.q(`UPDATE deliveries SET status = ${Status.Fail}, lease_owner = NULL, next_attempt_at = NULL WHERE id = ?`).run(head.id);
-      this.q(
-        `INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms,
-           trigger_type, error, created_at) VALUES (?, ?, ?, ?, ?, ${Status.Fail}, 0, ?, 0, ${Trigger.Manual}, ?, ?)`,
-      ).run(newId('atmpt', now), head.msg_id, endpointId, appId, ep.url, note, note, now);
+      this.q(SKIP_HEAD).run(head.id);
+      this.q(INSERT_SKIP_ATTEMPT).run(...skipAttemptParams(head, endpointId, appId, ep.url, note, now));
       return { skipped: head.msg_id as string };
     });
   }
@@ -945,7 +943,7 @@ export class SqliteStore implements Store {
   }
 
   async listContentFetches(appId: string, msgId: string, limit: number): Promise<ContentFetch[]> {
-    const rows = this.q('SELECT * FROM content_fetches WHERE msg_id = ? AND app_id = ? ORDER BY id DESC LIMIT ?').all(msgId, appId, limit) as Row[];
+    const rows = this.q(SELECT_CONTENT_FETCHES).all(msgId, appId, limit) as Row[];
     return rows.map(contentFetchFrom);
   }
 
