@@ -128,7 +128,7 @@ export async function buildApi(deps: Deps, options: ApiOptions = {}): Promise<Fa
   backfillReadRoutes(app, deps);
   dashboardRoutes(app, deps, options.dashboard);
   await uiRoutes(app, deps);
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   return app;
 }
 

@@ -18,7 +18,7 @@ export type Access = { kind: 'admin' } | { kind: 'portal'; token: PortalToken };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Served without a token (the UI's pages and files: their credential is typed in or in the URL fragment). */
+    /** Served without a token: health, the OpenAPI document, content links (the link is the credential), the UI's pages and files. */
     public?: boolean;
   }
   interface FastifyRequest {
@@ -29,9 +29,6 @@ declare module 'fastify' {
 export const PORTAL_TOKEN_PREFIX = 'hwp_';
 
 const ADMIN: Access = { kind: 'admin' };
-
-// The content route's credential is its signed link, not a token.
-const PUBLIC_ROUTES = new Set(['/api/v1/health', '/openapi.json', '/api/v1/content/:msg_id']);
 
 const VIEW: readonly PortalCapability[] = ['ViewBase'];
 const SEE_SECRET: readonly PortalCapability[] = ['ViewEndpointSecret', 'ManageEndpointSecret', 'ManageEndpoint'];
@@ -107,7 +104,7 @@ export function installAuth(fastify: FastifyInstance, tokenHash: Buffer, store: 
   // hook costs a promise and a turn of the microtask queue each time. A hook that answers
   // itself does not call done.
   fastify.addHook('onRequest', (req, reply, done) => {
-    if (PUBLIC_ROUTES.has(req.routeOptions.url ?? '') || req.routeOptions.config.public === true) return done();
+    if (req.routeOptions.config.public === true) return done();
     const header = req.headers.authorization;
     // Clients send the same header on every request: an admin header already found valid
     // is not hashed again. Only valid ones are kept, so a wrong token is always compared

@@ -42,6 +42,8 @@ export function contentRoutes(app: FastifyInstance, d: Deps): void {
   app.get<{ Params: { msg_id: string }; Querystring: { token?: string; iterator?: string; limit?: number } }>(
     CONTENT_ROUTE,
     {
+      // The link is the credential, not a token.
+      config: { public: true },
       schema: {
         operationId: 'hookwell.content.get',
         summary: "A message's payload, exactly as sent, for the holder of a content link from a thin delivery",

@@ -1,18 +1,11 @@
 // The operator dashboard's reads: the whole installation at a glance, and the applications
-// with their counts. Admin only: they span every application.
+// with their counts. Admin only: they span every application, so auth.ts opens them to no portal token.
 import type { FastifyInstance } from 'fastify';
 import { BUCKET_MS } from '../domain/series.js';
 import { LIMITS } from '../domain/limits.js';
 import { errorResponses, listQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, type Deps } from './http.js';
 import { iso, presentApp } from './present.js';
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Documents that the route spans applications: the auth hook opens it to no portal token. */
-    adminOnly?: boolean;
-  }
-}
 
 const tags = ['Dashboard'];
 const DAY_MS = 86_400_000;
@@ -70,7 +63,6 @@ export function dashboardRoutes(app: FastifyInstance, d: Deps, opts: DashboardOp
   app.get(
     '/api/v1/dashboard/overview',
     {
-      config: { adminOnly: true },
       schema: {
         operationId: 'hookwell.dashboard.overview',
         summary: 'The queue, the last 24 hours of traffic, and the failing endpoints of every application',
@@ -105,7 +97,6 @@ export function dashboardRoutes(app: FastifyInstance, d: Deps, opts: DashboardOp
   app.get<{ Querystring: { search?: string; limit?: number; iterator?: string } }>(
     '/api/v1/dashboard/app',
     {
-      config: { adminOnly: true },
       schema: {
         operationId: 'hookwell.dashboard.list-apps',
         summary: 'List applications with their endpoints, messages of the last 24 hours and failing endpoints',

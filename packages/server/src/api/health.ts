@@ -5,6 +5,7 @@ export function healthRoutes(app: FastifyInstance, d: Deps): void {
   app.get(
     '/api/v1/health',
     {
+      config: { public: true },
       schema: {
         operationId: 'v1.health.get',
         summary: 'Answers 204 while the server and its database work; 503 while the database is unreachable or cannot write',
