@@ -21,7 +21,8 @@
 //              (target below 0.10), and each against the bare baseline as for ingest.
 //   delivery — how fast a backlog of accepted messages reaches a local receiver, against
 //              bare undici POSTs of the same payloads at the same concurrency.
-//   latency  — POST …/msg start → receipt at the receiver, open loop at 500 msg/s.
+//   latency  — POST …/msg start → receipt at the receiver, open loop at 500 msg/s (target:
+//              p99 at most 5 ms); latency-2000, the same at 2,000 msg/s.
 //   message-log — the message log's pages (GET …/msg: first, deep, and each filter) with
 //              100,000 messages in one application, p50/p99 server-side; see message-log.ts.
 //   e2e      — end to end in one process: 64 producers POST the same payloads as ingest and
@@ -58,7 +59,7 @@
 // When PostgreSQL cannot be reached, its figures print a line with "error" and "skipped"
 // and the rest of the run goes on (the exit status stays 0 for that alone).
 //
-// Optional environment: BENCH_QUICK=1; BENCH_ONLY=ingest,ingest-validated,delivery,latency,message-log,e2e,bullmq,pg-ingest,pg-delivery-1,pg-delivery-2,pg-message-log
+// Optional environment: BENCH_QUICK=1; BENCH_ONLY=ingest,ingest-validated,delivery,latency,latency-2000,message-log,e2e,bullmq,pg-ingest,pg-delivery-1,pg-delivery-2,pg-message-log
 // (a subset; "pg" stands for the four PostgreSQL figures, "pg-delivery" for both deliveries;
 // default: all of them); BENCH_PG_URL; BENCH_REDIS_URL; BENCH_E2E_CONCURRENCY (deliveries in
 // flight for e2e and bullmq, default 64);
@@ -85,12 +86,12 @@ const ALIASES: Record<string, string[]> = {
   'pg-delivery': ['pg-delivery-1', 'pg-delivery-2'],
 };
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'ingest,ingest-validated,delivery,latency,message-log,e2e,bullmq,pg')
+  (process.env.BENCH_ONLY ?? 'ingest,ingest-validated,delivery,latency,latency-2000,message-log,e2e,bullmq,pg')
     .split(',')
     .map((s) => s.trim())
     .flatMap((s) => ALIASES[s] ?? [s]),
 );
-const FIGURES = ['ingest', 'ingest-validated', 'delivery', 'latency', 'message-log', 'e2e', 'bullmq', 'pg-ingest', 'pg-delivery-1', 'pg-delivery-2', 'pg-message-log'];
+const FIGURES = ['ingest', 'ingest-validated', 'delivery', 'latency', 'latency-2000', 'message-log', 'e2e', 'bullmq', 'pg-ingest', 'pg-delivery-1', 'pg-delivery-2', 'pg-message-log'];
 for (const name of ONLY) if (!FIGURES.includes(name)) log(`BENCH_ONLY: no figure "${name}" (there are ${FIGURES.join(', ')}, pg, pg-delivery)`);
 
 const P = {
@@ -99,7 +100,8 @@ const P = {
   ingestMeasureMs: QUICK ? 2_000 : 10_000,
   backlog: QUICK ? 2_000 : 20_000,
   deliveryConcurrency: 64,
-  latencyRate: 500,
+  /** Open-loop rates of the latency figures: `latency`, then `latency-2000`. */
+  latencyRates: [500, 2_000],
   latencyWarmupMs: QUICK ? 1_000 : 2_000,
   latencyMeasureMs: QUICK ? 3_000 : 20_000,
   latencyConnections: 64,
@@ -113,10 +115,24 @@ const P = {
   e2eProducers: 64,
   e2eInFlight: Number(process.env.BENCH_E2E_CONCURRENCY ?? 64),
 };
-const TARGET_RATIO = 0.4;
+/**
+ * Each figure's least ratio to its baseline in the same run. SQLite ingest is acceptance
+ * alone; with live delivery the same process also sends every message. PostgreSQL's are
+ * lower: each statement crosses to another process.
+ */
+const TARGETS = {
+  ingest: 0.5,
+  ingestWithLiveDelivery: 0.4,
+  delivery: 0.4,
+  pgIngest: 0.25,
+  pgDelivery: 0.4,
+  /** Two workers' rate over one's: a worker must add, never subtract. */
+  pgTwoOverOne: 1.0,
+} as const;
 /** Most of ingest throughput that validating payloads may cost. */
 const TARGET_VALIDATION_COST = 0.1;
-const TARGET_P99_MS = 50;
+/** At the first latency rate; the second is reported beside it, with no target. */
+const TARGET_P99_MS = 5;
 /** Most a message log page may take server-side, at p99, with 100,000 messages in the application. */
 const TARGET_LOG_MS = 50;
 /** Hookwell end to end over BullMQ + Redis, in the same run. */
@@ -350,8 +366,8 @@ async function ingestFigure(backend: Backend): Promise<Record<string, unknown>> 
       baselineReqPerSec: round(base.perSec),
       windows: { bare: windows.bare.map((r) => round(r.perSec)), hookwell: windows.hookwell.map((r) => round(r.perSec)) },
       ratio: round(ratio, 3),
-      target: TARGET_RATIO,
-      meetsTarget: ratio >= TARGET_RATIO,
+      target: backend === 'postgres' ? TARGETS.pgIngest : TARGETS.ingest,
+      meetsTarget: ratio >= (backend === 'postgres' ? TARGETS.pgIngest : TARGETS.ingest),
       concurrency: P.ingestConcurrency,
       measuredSec: round(hw.seconds, 2),
       accepted: hw.ok,
@@ -359,6 +375,7 @@ async function ingestFigure(backend: Backend): Promise<Record<string, unknown>> 
       baselineFailures: base.failures,
       withLiveDeliveryMsgPerSec: round(live.perSec),
       withLiveDeliveryRatio: round(live.perSec / base.perSec, 3),
+      ...(backend === 'sqlite' ? { withLiveDeliveryTarget: TARGETS.ingestWithLiveDelivery } : {}),
       deliveredDuringLiveIngest: delivered,
       ...(await pgInfo(database)),
     };
@@ -700,8 +717,8 @@ async function deliveryFigure(ingestRate: number | null, backend: Backend, worke
       baselinePostPerSec: round(baseRate),
       baselineBeforeAfter: [round(baseBefore), round(baseAfter)],
       ratio: round(ratio, 3),
-      target: TARGET_RATIO,
-      meetsTarget: ratio >= TARGET_RATIO,
+      target: backend === 'postgres' ? TARGETS.pgDelivery : TARGETS.delivery,
+      meetsTarget: ratio >= (backend === 'postgres' ? TARGETS.pgDelivery : TARGETS.delivery),
       endpointConcurrency: E,
       receivedTotal,
       baselineErrors: baseErrors,
@@ -720,22 +737,23 @@ async function deliveryFigure(ingestRate: number | null, backend: Backend, worke
 
 // --- figure 3: latency ----------------------------------------------------------------------
 
-async function latencyFigure(): Promise<Record<string, unknown>> {
+async function latencyFigure(rate: number): Promise<Record<string, unknown>> {
+  const figure = rate === P.latencyRates[0] ? 'latency' : `latency-${rate}`;
   const receiver = await Helper.start('receiver.ts', 'receiver');
   const db = newDb();
   let server: ServerHandle | null = null;
   let pool: Pool | null = null;
   try {
-    server = await startServer({ db, token: TOKEN, label: 'hookwell-latency' });
+    server = await startServer({ db, token: TOKEN, label: `hookwell-${figure}` });
     pool = new Pool(server.url, { connections: P.latencyConnections, pipelining: 1, keepAliveTimeout: 60_000 });
     const client = pool;
     const api = new Api(server.url);
     const appId = await api.appWithEndpoint('bench-latency', receiver.url);
     await api.close();
     const offset = await receiver.clockOffset();
-    log(`latency: receiver clock offset ${round(offset.offsetMs, 3)} ms (rtt ${round(offset.rttMs, 3)} ms)`);
+    log(`${figure}: receiver clock offset ${round(offset.offsetMs, 3)} ms (rtt ${round(offset.rttMs, 3)} ms)`);
 
-    const interval = 1000 / P.latencyRate;
+    const interval = 1000 / rate;
     const warm = Math.round(P.latencyWarmupMs / interval);
     const total = warm + Math.round(P.latencyMeasureMs / interval);
     const sentAt = new Float64Array(total);
@@ -775,7 +793,7 @@ async function latencyFigure(): Promise<Record<string, unknown>> {
     // The bench's own event-loop delay is reported too: a stall here delays sends and so
     // shows up as latency that is not the server's.
     const clientLoop = monitorEventLoopDelay({ resolution: 1 });
-    log(`latency: ${P.latencyRate} msg/s, ${P.latencyWarmupMs} ms warm-up + ${P.latencyMeasureMs} ms measured`);
+    log(`${figure}: ${rate} msg/s, ${P.latencyWarmupMs} ms warm-up + ${P.latencyMeasureMs} ms measured`);
     await new Promise<void>((resolve) => {
       const t0 = performance.now() + 20;
       let next = 0;
@@ -810,18 +828,17 @@ async function latencyFigure(): Promise<Record<string, unknown>> {
     lat.sort((a, b) => a - b);
     ack.sort((a, b) => a - b);
     const p99 = percentile(lat, 0.99);
-    log(`latency: p50 ${round(percentile(lat, 0.5), 2)} ms, p99 ${round(p99, 2)} ms over ${lat.length} messages`);
+    log(`${figure}: p50 ${round(percentile(lat, 0.5), 2)} ms, p99 ${round(p99, 2)} ms over ${lat.length} messages`);
     return {
-      figure: 'latency',
-      ratePerSec: P.latencyRate,
+      figure,
+      ratePerSec: rate,
       measuredSec: P.latencyMeasureMs / 1000,
       messages: total - warm,
       p50Ms: round(percentile(lat, 0.5), 2),
       p90Ms: round(percentile(lat, 0.9), 2),
       p99Ms: round(p99, 2),
       maxMs: round(lat[lat.length - 1] ?? NaN, 2),
-      targetP99Ms: TARGET_P99_MS,
-      meetsTarget: p99 < TARGET_P99_MS && missing === 0,
+      ...(figure === 'latency' ? { targetP99Ms: TARGET_P99_MS, meetsTarget: p99 <= TARGET_P99_MS && missing === 0 } : {}),
       ackP50Ms: round(percentile(ack, 0.5), 2),
       ackP99Ms: round(percentile(ack, 0.99), 2),
       missing,
@@ -1023,7 +1040,8 @@ async function main(): Promise<number> {
   await run('ingest', () => ingestFigure('sqlite'));
   await run('ingest-validated', ingestValidatedFigure);
   await run('delivery', () => deliveryFigure(num('ingest', 'msgPerSec'), 'sqlite'));
-  await run('latency', latencyFigure);
+  await run('latency', () => latencyFigure(P.latencyRates[0]));
+  await run('latency-2000', () => latencyFigure(P.latencyRates[1]));
   await run('message-log', () => logFigure('sqlite'));
   await run('e2e', e2eFigure);
   await run('bullmq', () => bullmqFigure());
@@ -1050,7 +1068,9 @@ async function main(): Promise<number> {
   const pgIngestRatio = num('pg-ingest', 'ratio');
   const pgDelivery1Ratio = num('pg-delivery-1', 'ratio');
   const pgDelivery2Ratio = num('pg-delivery-2', 'ratio');
-  const meets = (r: number | null) => (r === null ? null : r >= TARGET_RATIO);
+  const meets = (r: number | null, target: number) => (r === null ? null : r >= target);
+  const ingestLiveRatio = num('ingest', 'withLiveDeliveryRatio');
+  const pgTwoOverOne = num('pg-delivery-2', 'twoOverOne');
   const e2e = num('e2e', 'msgPerSec');
   const bullmq = num('bullmq', 'msgPerSec');
   const e2eOverBullmq = e2e === null || bullmq === null || bullmq === 0 ? null : round(e2e / bullmq, 3);
@@ -1059,19 +1079,22 @@ async function main(): Promise<number> {
     quick: QUICK,
     ingestMsgPerSec: num('ingest', 'msgPerSec'),
     ingestRatio,
+    ingestWithLiveDeliveryRatio: ingestLiveRatio,
     ingestValidatedMsgPerSec: num('ingest-validated', 'msgPerSec'),
     validationCost,
     deliveryMsgPerSec: num('delivery', 'msgPerSec'),
     deliveryRatio,
     latencyP50Ms: num('latency', 'p50Ms'),
     latencyP99Ms: p99,
+    latency2000P50Ms: num('latency-2000', 'p50Ms'),
+    latency2000P99Ms: num('latency-2000', 'p99Ms'),
     pgIngestMsgPerSec: num('pg-ingest', 'msgPerSec'),
     pgIngestRatio,
     pgDelivery1MsgPerSec: num('pg-delivery-1', 'msgPerSec'),
     pgDelivery1Ratio,
     pgDelivery2MsgPerSec: num('pg-delivery-2', 'msgPerSec'),
     pgDelivery2Ratio,
-    pgTwoOverOne: num('pg-delivery-2', 'twoOverOne'),
+    pgTwoOverOne,
     messageLogWorstP99Ms: num('message-log', 'worstP99Ms'),
     e2eMsgPerSec: e2e,
     bullmqMsgPerSec: bullmq,
@@ -1079,15 +1102,16 @@ async function main(): Promise<number> {
     e2eHookwellPeakRssMb: num('e2e', 'hookwellPeakRssMb'),
     bullmqPeakRssMb: num('bullmq', 'peakRssMb'),
     pgMessageLogWorstP99Ms: num('pg-message-log', 'worstP99Ms'),
-    targets: { ratio: TARGET_RATIO, p99Ms: TARGET_P99_MS, validationCost: TARGET_VALIDATION_COST, messageLogP99Ms: TARGET_LOG_MS, e2eOverBullmq: TARGET_E2E_OVER_BULLMQ },
+    targets: { ...TARGETS, p99Ms: TARGET_P99_MS, validationCost: TARGET_VALIDATION_COST, messageLogP99Ms: TARGET_LOG_MS, e2eOverBullmq: TARGET_E2E_OVER_BULLMQ },
     meetsTargets: {
-      ingest: meets(ingestRatio),
+      ingest: meets(ingestRatio, TARGETS.ingest),
+      ingestWithLiveDelivery: meets(ingestLiveRatio, TARGETS.ingestWithLiveDelivery),
       ingestValidated: validationCost === null ? null : validationCost < TARGET_VALIDATION_COST,
-      delivery: meets(deliveryRatio),
-      latency: p99 === null ? null : p99 < TARGET_P99_MS,
-      pgIngest: meets(pgIngestRatio),
-      pgDelivery1: meets(pgDelivery1Ratio),
-      pgDelivery2: meets(pgDelivery2Ratio),
+      delivery: meets(deliveryRatio, TARGETS.delivery),
+      latency: p99 === null ? null : p99 <= TARGET_P99_MS,
+      pgIngest: meets(pgIngestRatio, TARGETS.pgIngest),
+      pgDelivery1: meets(pgDelivery1Ratio, TARGETS.pgDelivery),
+      pgTwoOverOne: meets(pgTwoOverOne, TARGETS.pgTwoOverOne),
       messageLog: num('message-log', 'worstP99Ms') === null ? null : num('message-log', 'worstP99Ms')! < TARGET_LOG_MS,
       pgMessageLog: num('pg-message-log', 'worstP99Ms') === null ? null : num('pg-message-log', 'worstP99Ms')! < TARGET_LOG_MS,
       e2eOverBullmq: e2eOverBullmq === null ? null : e2eOverBullmq >= TARGET_E2E_OVER_BULLMQ,
