@@ -7,8 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { MIGRATIONS as PG_MIGRATIONS } from '../src/store/postgres/migrations.js';
-import { MIGRATIONS as SQLITE_MIGRATIONS } from '../src/store/sqlite/migrations.js';
+import { migrations } from '../src/store/migrations.js';
 import { PG_URL, query, requirePostgres, tempDir } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../bin/hookwell.js', import.meta.url));
@@ -28,6 +27,9 @@ function hookwell(args: string[], env: Record<string, string>): Promise<{ code: 
     });
   });
 }
+
+const PG_MIGRATIONS = migrations('postgres');
+const SQLITE_MIGRATIONS = migrations('sqlite');
 
 describe('hookwell migrate', () => {
   const schema = `hw_migrate_${randomBytes(5).toString('hex')}`;
@@ -50,7 +52,7 @@ describe('hookwell migrate', () => {
     const versions = await admin.query(`SELECT version FROM ${schema}.hookwell_schema_version ORDER BY version`);
     assert.deepEqual(
       versions.rows.map((r) => r.version),
-      PG_MIGRATIONS.map((_, i) => i + 1),
+      PG_MIGRATIONS.map((m) => m.version),
     );
     const again = await hookwell(['migrate'], env);
     assert.equal(again.code, 0, again.stderr);

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { keyReader, orderKeyOf, parseKeyPath, storedKey, valueAt } from '../src/domain/ordering.js';
 import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../src/store/ordering.js';
-import { MIGRATIONS } from '../src/store/sqlite/migrations.js';
+import { migrate } from '../src/store/sqlite/migrations.js';
 import { Status } from '../src/domain/types.js';
 
 const errorOf = (path: string): string => {
@@ -125,7 +125,7 @@ describe('the ordering SQL', () => {
 
   function db(rows: Row[]): Database.Database {
     const d = new Database(':memory:');
-    for (const m of MIGRATIONS) d.exec(m);
+    migrate(d);
     const insert = d.prepare(
       `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, next_attempt_at, created_at, order_key)
        VALUES (?, ?, ?, 'app', ?, ?, 0, ?)`,

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { SqliteStore } from '../src/store/sqlite/store.js';
 import { PostgresStore } from '../src/store/postgres/store.js';
-import { MIGRATIONS } from '../src/store/postgres/migrations.js';
+import { migrations } from '../src/store/migrations.js';
 import type { AttemptRecord, ClaimOptions, EndpointInput, LeaseOffer, MessageInput, Store, Work } from '../src/store/store.js';
 import { ConflictError, NotFoundError, UnavailableError } from '../src/domain/errors.js';
 import { Status, type Application, type Endpoint, type ListQuery, type Message, type StatusCode } from '../src/domain/types.js';
@@ -1503,7 +1503,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
             const versions = await admin.query(`SELECT version FROM ${schema}.hookwell_schema_version ORDER BY version`);
             assert.deepEqual(
               versions.rows.map((r) => r.version),
-              MIGRATIONS.map((_, i) => i + 1),
+              migrations('postgres').map((m) => m.version),
             );
             // Both work on the same tables.
             const app = await s1.createApp({ uid: 'shared', name: 'x', throttleRate: null, metadata: {} });
@@ -1513,7 +1513,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
           }
 
           // A database from newer code is refused.
-          await admin.query(`INSERT INTO ${schema}.hookwell_schema_version (version, applied_at) VALUES ($1, 0)`, [MIGRATIONS.length + 1]);
+          await admin.query(`INSERT INTO ${schema}.hookwell_schema_version (version, applied_at) VALUES ($1, 0)`, [migrations('postgres').length + 1]);
           await assert.rejects(PostgresStore.open(PG_URL, { schema }), /newer than this Hookwell knows/);
         } finally {
           await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

@@ -50,7 +50,8 @@ import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_
 import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFILL, insertBackfillParams, listBackfills, newBackfill, SELECT_BACKFILL, SELECT_BACKFILL_CHUNKS, SELECT_BACKFILL_ID, SELECT_BACKFILL_RECORDS, SELECT_STALE_BACKFILLS } from '../backfills.js';
 import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
 import { backfillKey, INSERT_SKIP_ATTEMPT, inTurn, KEY_BUSY, KEY_HEAD, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
-import { MIGRATIONS } from './migrations.js';
+import { migrate } from './migrations.js';
+import { MigrationFolderError } from '../migrations.js';
 import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
 import { ENDPOINT_DELIVERY_COUNTS, endpointStatsFrom, listEndpointMessages, listMessageDestinations } from '../deliveries.js';
 import { EXPUNGE_ATTEMPT, listAttempts, SELECT_ATTEMPT } from '../attempts.js';
@@ -191,7 +192,7 @@ export class SqliteStore implements Store {
       }
       store = new SqliteStore(file, lock, health);
       if (opts.probeBytes !== undefined) store.probeBytes = Math.max(64 * 1024, opts.probeBytes);
-      store.migrate();
+      migrate(store.db);
       if (serving) {
         // Named when another server is refused the file.
         store.db.prepare(UPSERT_META).run(HOLDER_META_KEY, holderRecord());
@@ -209,24 +210,9 @@ export class SqliteStore implements Store {
     } catch (err) {
       if (store?.db.open) store.db.close();
       lock?.release();
-      if (err instanceof DatabaseInUseError) throw err;
+      // Not the file's fault: the installation's migrations are broken, and the error says how.
+      if (err instanceof DatabaseInUseError || err instanceof MigrationFolderError) throw err;
       throw openFailure(file, err);
-    }
-  }
-
-  private migrate(): void {
-    const current = this.db.pragma('user_version', { simple: true }) as number;
-    if (current > MIGRATIONS.length) {
-      this.db.close();
-      throw new Error(
-        `the database schema is version ${current}, newer than this Hookwell knows (${MIGRATIONS.length}); upgrade Hookwell`,
-      );
-    }
-    for (let v = current; v < MIGRATIONS.length; v++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[v]!);
-        this.db.pragma(`user_version = ${v + 1}`);
-      })();
     }
   }
 
