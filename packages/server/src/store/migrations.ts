@@ -53,6 +53,7 @@ export function readMigrations(folder: string): Migration[] {
       );
     }
     const version = Number(m[1]);
+    if (version === 0) throw new MigrationFolderError(`${join(folder, entry.name)} is numbered 0000: numbering starts at 0001`);
     const other = found.get(version);
     if (other !== undefined) {
       const [first, second] = [other, entry.name].sort();
