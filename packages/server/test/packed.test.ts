@@ -7,7 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import { README, readmeMessage, TOKEN } from './helpers.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const SERVER_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SERVER_PACKAGE = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
   dependencies: Record<string, string>;
@@ -69,6 +70,11 @@ describe('the packed server, installed into an empty project', { timeout: 420_00
     // The UI's build tools and libraries are bundled at build time, not installed.
     for (const dev of ['vite', 'preact', 'uplot']) assert.ok(!existsSync(join(project, 'node_modules', dev)), `${dev} is not installed with the server`);
     assert.ok(existsSync(join(installed, 'dist', 'ui', 'index.html')), 'the built UI is shipped');
+    // tsc copies no .sql: the build does, and the schema is read from beside the built store.
+    for (const dialect of ['sqlite', 'postgres']) {
+      const folder = join('store', dialect, 'migrations');
+      assert.deepEqual(readdirSync(join(installed, 'dist', folder)).sort(), readdirSync(join(SERVER_ROOT, 'src', folder)).sort(), `${dialect}'s migrations are shipped`);
+    }
   });
 
   it('hookwell --version prints the package version', async () => {
