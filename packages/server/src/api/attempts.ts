@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { ConflictError, NotFoundError } from '../domain/errors.js';
+import { NotFoundError } from '../domain/errors.js';
 import type { Message, StatusCode } from '../domain/types.js';
 import type { AttemptFilter } from '../store/store.js';
 import { errorResponses, listQuery, messageFilterQuery, ref } from './schemas.js';
@@ -98,9 +98,7 @@ export function attemptRoutes(app: FastifyInstance, d: Deps): void {
     async (req, reply) => {
       const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
       const m = await requireMessage(d, a.id, req.params.msg_id);
-      if (m.payload === null) throw new ConflictError('the message content was expunged; it cannot be sent again', 'content_expunged');
-      await d.store.resend(a.id, m.id, endpoint.id);
-      d.dispatcher.notify();
+      await d.core.requeue.resend(a.id, m, endpoint.id);
       return reply.code(202).send({});
     },
   );

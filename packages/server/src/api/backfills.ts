@@ -217,8 +217,7 @@ async function upload(d: Deps, req: FastifyRequest<{ Params: { app_id: string };
     const messages = notices(done, plan.chunks);
     // A type that requires valid payloads must accept these too; they are built, not sent.
     for (const m of messages) await d.payloads.check(m.eventType, JSON.parse(m.payload));
-    const stored = await d.store.completeBackfill(a.id, bf.id, plan.chunks, messages);
-    d.dispatcher.notify();
+    const stored = await d.core.backfills.complete(a.id, bf.id, plan.chunks, messages);
     const out = JSON.stringify(presentBackfill({ ...stored, records: plan.count }));
     // The idempotency hook stores this answer under the body's hash as it is sent.
     if (req.idempotency !== undefined) req.idempotency.bodyHash = hash.digest('hex');

@@ -7,7 +7,7 @@ import { errorResponses, ref } from './schemas.js';
 import type { Deps } from './http.js';
 import { iso } from './present.js';
 import { requireApp } from './applications.js';
-import { headerProblem, pingTarget, requireEndpoint } from './endpoints.js';
+import { headerProblem, requireEndpoint } from './endpoints.js';
 
 const params = {
   type: 'object',
@@ -33,10 +33,8 @@ export function checkRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
-      const result = await d.sender.ping(pingTarget(endpoint.url, endpoint));
-      const ping = { ...result, at: Date.now() };
-      await d.store.updateEndpoint(a.id, endpoint.id, { ping });
+      const { endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const ping = await d.core.endpoints.ping(endpoint);
       return { ...ping, at: iso(ping.at) };
     },
   );
@@ -152,9 +150,7 @@ export function checkRoutes(app: FastifyInstance, d: Deps): void {
     },
     async (req, reply) => {
       const a = await requireApp(d, req.params.app_id);
-      const queued = await d.store.retryFailed(a.id);
-      d.log.info({ appId: a.id, queued }, 'retrying failed deliveries');
-      d.dispatcher.notify();
+      const queued = await d.core.requeue.retryFailed(a.id);
       return reply.code(202).send({ queued });
     },
   );
