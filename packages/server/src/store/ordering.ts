@@ -53,12 +53,5 @@ export function skipAttemptParams(head: Row, endpointId: string, appId: string, 
   return [newId('atmpt', now), head.msg_id, endpointId, appId, url, note, note, now];
 }
 
-/**
- * The order key of a backfill notification's delivery to an endpoint that does not order by
- * a key of its own: the backfill's, so that its notifications reach each endpoint one at a
- * time, most recent chunk first and the final one last. Null for other messages (a message
- * row's backfill_id, or a Message's backfill id, is null for them).
- */
-export function backfillKey(backfillId: unknown): string | null {
-  return typeof backfillId === 'string' ? `backfill:${backfillId}` : null;
-}
+// The rule itself is domain's; PostgreSQL's message insert still names it here.
+export { backfillKey } from '../domain/ordering.js';

@@ -4,7 +4,7 @@ import type { Statement } from 'better-sqlite3';
 import { newId } from '../../domain/ids.js';
 import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import { endpointMatches } from '../../domain/routing.js';
-import { keyReader } from '../../domain/ordering.js';
+import { deliveryOrderKey, keyReader } from '../../domain/ordering.js';
 import {
   Status,
   Trigger,
@@ -49,7 +49,7 @@ import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom
 import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING } from '../requeue.js';
 import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFILL, insertBackfillParams, listBackfills, newBackfill, SELECT_BACKFILL, SELECT_BACKFILL_CHUNKS, SELECT_BACKFILL_ID, SELECT_BACKFILL_RECORDS, SELECT_STALE_BACKFILLS } from '../backfills.js';
 import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
-import { backfillKey, INSERT_SKIP_ATTEMPT, inTurn, KEY_BUSY, KEY_HEAD, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
+import { INSERT_SKIP_ATTEMPT, inTurn, KEY_BUSY, KEY_HEAD, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
 import { MIGRATIONS } from './migrations.js';
 import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
 import { ENDPOINT_DELIVERY_COUNTS, endpointStatsFrom, listEndpointMessages, listMessageDestinations } from '../deliveries.js';
@@ -506,7 +506,7 @@ export class SqliteStore implements Store {
       deliveries++;
       // Null for an unordered endpoint, and for a payload without a usable key there:
       // that delivery goes unordered (see orderKeyOf).
-      const orderKey = keyOf(route.ordering) ?? backfillKey(message.backfill?.id);
+      const orderKey = deliveryOrderKey(keyOf, route.ordering, message.backfill?.id);
       // A delivery of a key with older ones unfinished waits for its turn, to be claimed.
       const inTurnNow = orderKey === null || this.q(KEY_BUSY).get(c.endpoint_id, orderKey) === undefined;
       if (lease !== undefined && immediate && inTurnNow && lease.take(c.endpoint_id as string)) {
@@ -620,7 +620,7 @@ export class SqliteStore implements Store {
         const orderKey =
           r === undefined || r.payload === null
             ? null
-            : (keyReader(r.payload as string)(parse(r.ordering, null)) ?? backfillKey(r.backfill_id));
+            : deliveryOrderKey(keyReader(r.payload as string), parse(r.ordering, null), r.backfill_id);
         this.q(INSERT_RESENT).run(msgId, endpointId, appId, now, orderKey, now);
       }
     });
@@ -675,7 +675,7 @@ export class SqliteStore implements Store {
       let n = 0;
       for (const m of candidates) {
         if (!endpointMatches(ep, { eventType: m.event_type as string, channels: parse(m.channels, null) })) continue;
-        const orderKey = (ordering === null ? null : keyReader(m.payload as string)(ordering)) ?? backfillKey(m.backfill_id);
+        const orderKey = deliveryOrderKey(keyReader(m.payload as string), ordering, m.backfill_id);
         insert.run(m.id, endpointId, appId, now, orderKey, now);
         n++;
       }
