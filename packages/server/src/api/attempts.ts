@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../domain/errors.js';
-import type { Message, StatusCode } from '../domain/types.js';
+import { Status, type Message, type StatusCode } from '../domain/types.js';
 import type { AttemptFilter } from '../store/store.js';
 import { errorResponses, listQuery, messageFilterQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, type Deps } from './http.js';
@@ -10,7 +10,7 @@ import { requireEndpoint } from './endpoints.js';
 import { messageFilter, type MessageFilterQuery } from './messages.js';
 
 const tags = ['Message Attempt'];
-const statusQuery = { type: 'integer', enum: [0, 1, 2, 3, 4] };
+const statusQuery = { type: 'integer', enum: Object.values(Status) };
 
 interface AttemptQuery extends MessageFilterQuery {
   limit?: number;

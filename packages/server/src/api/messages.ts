@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
 import { checkName } from '../domain/names.js';
-import type { StatusCode } from '../domain/types.js';
+import { Status, type StatusCode } from '../domain/types.js';
 import type { MessageFilter } from '../store/store.js';
 import { errorResponses, listQuery, messageFilterQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, timeParam, type Deps } from './http.js';
@@ -83,7 +83,7 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
             ...messageFilterQuery(),
             status: {
               type: 'integer',
-              enum: [0, 1, 2, 3, 4],
+              enum: Object.values(Status),
               description: 'Hookwell: only messages with at least one delivery in this status (0 success, 1 pending, 2 fail, 3 sending, 4 canceled).',
             },
           },

@@ -614,8 +614,8 @@ export class PostgresStore implements Store {
               a.created_at AS last_at, a.response_status_code AS last_status
        FROM endpoints e
        LEFT JOIN (
-         SELECT endpoint_id, COUNT(*) FILTER (WHERE status IN (1, 3)) AS processing, COUNT(*) FILTER (WHERE status = ${Status.Fail}) AS failed
-         FROM deliveries WHERE app_id = ? AND status IN (1, 2, 3) GROUP BY endpoint_id
+         SELECT endpoint_id, COUNT(*) FILTER (WHERE status IN (${Status.Pending}, ${Status.Sending})) AS processing, COUNT(*) FILTER (WHERE status = ${Status.Fail}) AS failed
+         FROM deliveries WHERE app_id = ? AND status IN (${Status.Pending}, ${Status.Fail}, ${Status.Sending}) GROUP BY endpoint_id
        ) c ON c.endpoint_id = e.id
        LEFT JOIN LATERAL (
          SELECT created_at, response_status_code FROM attempts WHERE endpoint_id = e.id ORDER BY id DESC LIMIT 1
@@ -929,7 +929,7 @@ export class PostgresStore implements Store {
     // deliveries waiting behind the head of their key are passed over, or a key held by a
     // failing head would wake the dispatchers at once, again and again.
     const first = (priority: number) =>
-      `SELECT next_attempt_at FROM deliveries d WHERE status IN (1, 3) AND priority = ${priority} AND next_attempt_at IS NOT NULL
+      `SELECT next_attempt_at FROM deliveries d WHERE status IN (${Status.Pending}, ${Status.Sending}) AND priority = ${priority} AND next_attempt_at IS NOT NULL
          AND ${inTurn('d')} ORDER BY next_attempt_at LIMIT 1`;
     const now = Date.now();
     const r = await one(this.pool, `SELECT LEAST((${first(0)}), (${first(1)})) AS t`, [now, now]);

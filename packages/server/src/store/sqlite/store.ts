@@ -198,7 +198,7 @@ export class SqliteStore implements Store {
         // One process serves a SQLite file, so every lease found at start-up is from a process
         // that is gone: give that work back at once rather than waiting out the lease.
         store.db
-          .prepare(`UPDATE deliveries SET status = 1, lease_owner = NULL, next_attempt_at = ? WHERE status = 3`)
+          .prepare(`UPDATE deliveries SET status = ${Status.Pending}, lease_owner = NULL, next_attempt_at = ? WHERE status = ${Status.Sending}`)
           .run(Date.now());
         // Likewise an upload still receiving was cut off: nothing was acknowledged for it.
         for (const r of store.db.prepare(`SELECT id FROM backfills WHERE status = 'receiving'`).all() as Row[]) {
@@ -520,7 +520,7 @@ export class SqliteStore implements Store {
               msg_id: message.id,
               app_id: appId,
               attempts: 0,
-              trigger_type: 0,
+              trigger_type: Trigger.Scheduled,
               event_type: message.eventType,
               payload: message.payload,
               msg_created_at: now,
@@ -642,8 +642,8 @@ export class SqliteStore implements Store {
 
   async appStatus(appId: string): Promise<EndpointStatus[]> {
     const counts = this.q(
-      `SELECT endpoint_id, SUM(status IN (1, 3)) AS processing, SUM(status = ${Status.Fail}) AS failed
-       FROM deliveries WHERE app_id = ? AND status IN (1, 2, 3) GROUP BY endpoint_id`,
+      `SELECT endpoint_id, SUM(status IN (${Status.Pending}, ${Status.Sending})) AS processing, SUM(status = ${Status.Fail}) AS failed
+       FROM deliveries WHERE app_id = ? AND status IN (${Status.Pending}, ${Status.Fail}, ${Status.Sending}) GROUP BY endpoint_id`,
     ).all(appId) as Row[];
     const byEndpoint = new Map(counts.map((r) => [r.endpoint_id as string, r]));
     const endpoints = this.q('SELECT id FROM endpoints WHERE app_id = ? ORDER BY id').all(appId) as Row[];
@@ -717,7 +717,7 @@ export class SqliteStore implements Store {
       const full = JSON.stringify(Object.keys(o.allowance).filter((ep) => o.allowance[ep]! <= 0));
       const scan = this.q(
         `SELECT id, endpoint_id, order_key FROM deliveries AS d INDEXED BY deliveries_due
-         WHERE status IN (1, 3) AND priority = ? AND next_attempt_at <= ? AND endpoint_id NOT IN (SELECT value FROM json_each(?))
+         WHERE status IN (${Status.Pending}, ${Status.Sending}) AND priority = ? AND next_attempt_at <= ? AND endpoint_id NOT IN (SELECT value FROM json_each(?))
            AND ${inTurn('d')}
          ORDER BY next_attempt_at LIMIT ?`,
       );
@@ -759,7 +759,7 @@ export class SqliteStore implements Store {
          ORDER BY j.key`,
       ).all(JSON.stringify(chosen)) as Row[];
       const leaseUntil = o.now + o.leaseMs;
-      const lease = this.q(`UPDATE deliveries SET status = 3, lease_owner = ?, next_attempt_at = ? WHERE id = ?`);
+      const lease = this.q(`UPDATE deliveries SET status = ${Status.Sending}, lease_owner = ?, next_attempt_at = ? WHERE id = ?`);
       const fail = this.q(`UPDATE deliveries SET status = ${Status.Fail}, lease_owner = NULL, next_attempt_at = NULL WHERE id = ?`);
       const work: Work[] = [];
       for (const r of rows) {
@@ -791,7 +791,7 @@ export class SqliteStore implements Store {
   renewLeases(owner: string, deliveryIds: number[], until: number): Promise<void> {
     return this.writeBookkeeping(() => {
       this.q(
-        `UPDATE deliveries SET next_attempt_at = ? WHERE status = 3 AND lease_owner = ? AND id IN (SELECT value FROM json_each(?))`,
+        `UPDATE deliveries SET next_attempt_at = ? WHERE status = ${Status.Sending} AND lease_owner = ? AND id IN (SELECT value FROM json_each(?))`,
       ).run(until, owner, JSON.stringify(deliveryIds));
     });
   }
@@ -799,8 +799,8 @@ export class SqliteStore implements Store {
   release(owner: string, deliveryIds: number[]): Promise<void> {
     return this.write(() => {
       this.q(
-        `UPDATE deliveries SET status = 1, lease_owner = NULL, next_attempt_at = ?
-         WHERE status = 3 AND lease_owner = ? AND id IN (SELECT value FROM json_each(?))`,
+        `UPDATE deliveries SET status = ${Status.Pending}, lease_owner = NULL, next_attempt_at = ?
+         WHERE status = ${Status.Sending} AND lease_owner = ? AND id IN (SELECT value FROM json_each(?))`,
       ).run(Date.now(), owner, JSON.stringify(deliveryIds));
     });
   }
@@ -813,7 +813,7 @@ export class SqliteStore implements Store {
       );
       const update = this.q(
         `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_attempt_at = ?, lease_owner = NULL
-         WHERE id = ? AND status = 3 AND lease_owner = ?`,
+         WHERE id = ? AND status = ${Status.Sending} AND lease_owner = ?`,
       );
       const disable = this.q('UPDATE endpoints SET disabled = 1, updated_at = ? WHERE id = ?');
       for (const rec of records) {
@@ -844,7 +844,7 @@ export class SqliteStore implements Store {
     // failing head would wake the dispatcher at once, again and again.
     const first = (priority: number) =>
       `SELECT next_attempt_at FROM deliveries AS d INDEXED BY deliveries_due
-       WHERE status IN (1, 3) AND priority = ${priority} AND next_attempt_at IS NOT NULL AND ${inTurn('d')}
+       WHERE status IN (${Status.Pending}, ${Status.Sending}) AND priority = ${priority} AND next_attempt_at IS NOT NULL AND ${inTurn('d')}
        ORDER BY next_attempt_at LIMIT 1`;
     const now = Date.now();
     const r = this.q(`SELECT MIN(t) AS t FROM (SELECT (${first(0)}) AS t UNION ALL SELECT (${first(1)}))`).get(now, now) as Row;
