@@ -148,7 +148,7 @@ function uploadTypeProblem(contentType: string | undefined): UnsupportedMediaTyp
 async function upload(d: Deps, req: FastifyRequest<{ Params: { app_id: string }; Querystring: BackfillQuery }>, reply: FastifyReply) {
   const q = req.query;
   const body = req.body as Readable;
-  const a = await requireApp(d, req.params.app_id);
+  const a = await requireApp(d, req);
   const readDate = dateReader(q.dateField);
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   const splitter = new RecordSplitter(type === 'application/json' ? 'json' : 'ndjson', d.cfg.maxPayloadBytes);
@@ -252,7 +252,7 @@ export function backfillReadRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const page = await d.store.listBackfills(a.id, toListQuery(req.query, 'descending'));
       return { ...page, data: page.data.map(presentBackfill) };
     },
@@ -270,7 +270,7 @@ export function backfillReadRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const b = await d.store.getBackfill(a.id, req.params.backfill_id);
       if (b === null) throw new NotFoundError('backfill', req.params.backfill_id);
       return { ...presentBackfill(b), chunkList: (await d.store.listBackfillChunks(b.id)).map(presentChunk) };
@@ -289,7 +289,7 @@ export function backfillReadRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const b = await d.store.getBackfill(a.id, req.params.backfill_id);
       if (b === null) throw new NotFoundError('backfill', req.params.backfill_id);
       // An upload in progress is removed by its own request if it fails; its records are not

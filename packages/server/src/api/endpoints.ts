@@ -11,7 +11,7 @@ import type { EndpointFields, EndpointInput } from '../store/store.js';
 import { errorResponses, listQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, timeParam, type Deps } from './http.js';
 import { iso, presentEndpoint, presentMessage } from './present.js';
-import { requireApp } from './applications.js';
+import { requireApp, type AppRequest } from './applications.js';
 
 export interface EndpointBody {
   url?: string;
@@ -123,11 +123,17 @@ async function checkEventTypes(d: Deps, names: string[] | null | undefined, fiel
   if (problems.length > 0) throw new ValidationError(problems);
 }
 
-export async function requireEndpoint(d: Deps, appRef: string, epRef: string): Promise<{ app: Application; endpoint: Endpoint }> {
-  const app = await requireApp(d, appRef);
-  const endpoint = await d.store.getEndpoint(app.id, epRef);
-  if (endpoint === null) throw new NotFoundError('endpoint', epRef);
-  return { app, endpoint };
+/** The endpoint `ref` of an application; 404 when it has none such. */
+export async function requireEndpointOf(d: Deps, app: Application, ref: string): Promise<Endpoint> {
+  const endpoint = await d.store.getEndpoint(app.id, ref);
+  if (endpoint === null) throw new NotFoundError('endpoint', ref);
+  return endpoint;
+}
+
+/** The application and endpoint the request's path names. */
+export async function requireEndpoint(d: Deps, req: AppRequest & { params: { endpoint_id: string } }): Promise<{ app: Application; endpoint: Endpoint }> {
+  const app = await requireApp(d, req);
+  return { app, endpoint: await requireEndpointOf(d, app, req.params.endpoint_id) };
 }
 
 /** Header values as shown back: sensitive ones masked. */
@@ -212,7 +218,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const page = await d.store.listEndpoints(a.id, toListQuery(req.query, 'ascending'));
       return { ...page, data: page.data.map(presentEndpoint) };
     },
@@ -244,7 +250,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       return reply.code(201).send(presentEndpoint(await create(a, req.body)));
     },
   );
@@ -252,7 +258,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
   app.get<P>(
     '/api/v1/app/:app_id/endpoint/:endpoint_id',
     { schema: { operationId: 'v1.endpoint.get', summary: 'Get an endpoint', tags, params, response: { 200: ref('EndpointOut'), ...errorResponses() } } },
-    async (req) => presentEndpoint((await requireEndpoint(d, req.params.app_id, req.params.endpoint_id)).endpoint),
+    async (req) => presentEndpoint((await requireEndpoint(d, req)).endpoint),
   );
 
   app.put<P & { Body: EndpointBody & { url: string } }>(
@@ -268,7 +274,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const existing = await d.store.getEndpoint(a.id, req.params.endpoint_id);
       if (existing === null) {
         checkName(req.params.endpoint_id, ['path', 'endpoint_id']);
@@ -292,7 +298,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const { endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { endpoint } = await requireEndpoint(d, req);
       const fields = await endpointFields(d, req.body, false);
       if (req.body.secret) fields.secret = req.body.secret;
       return presentEndpoint(await d.core.endpoints.update(endpoint, fields, req.body.verify === true));
@@ -303,7 +309,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
     '/api/v1/app/:app_id/endpoint/:endpoint_id',
     { schema: { operationId: 'v1.endpoint.delete', summary: 'Delete an endpoint', tags, params, response: noContent } },
     async (req, reply) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { app: a, endpoint } = await requireEndpoint(d, req);
       await d.store.deleteEndpoint(a.id, endpoint.id);
       return reply.code(204).send();
     },
@@ -321,7 +327,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const key = (await requireEndpoint(d, req.params.app_id, req.params.endpoint_id)).endpoint.secret;
+      const key = (await requireEndpoint(d, req)).endpoint.secret;
       return key.startsWith('whsk_') ? { key, publicKey: publicKeyOf(key) } : { key };
     },
   );
@@ -339,7 +345,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const { endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { endpoint } = await requireEndpoint(d, req);
       // The old secret keeps signing for the grace period; with a grace of 0 it stops now.
       await d.core.endpoints.rotateSecret(endpoint, req.body?.key ?? null, (req.body?.gracePeriodSeconds ?? 86400) * 1000);
       return reply.code(204).send();
@@ -357,7 +363,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
         response: { 200: ref('EndpointHeadersOut'), ...errorResponses() },
       },
     },
-    async (req) => presentHeaders((await requireEndpoint(d, req.params.app_id, req.params.endpoint_id)).endpoint.headers),
+    async (req) => presentHeaders((await requireEndpoint(d, req)).endpoint.headers),
   );
 
   app.put<P & { Body: { headers: Record<string, string> } }>(
@@ -373,7 +379,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { app: a, endpoint } = await requireEndpoint(d, req);
       checkHeaders(req.body.headers);
       const headers = mergeMasked(req.body.headers, endpoint.headers);
       checkHeaderSize(headers);
@@ -395,7 +401,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { app: a, endpoint } = await requireEndpoint(d, req);
       checkHeaders(req.body.headers);
       const removed = new Set([
         ...(req.body.deleteHeaders ?? []).map((h) => h.toLowerCase()),
@@ -435,7 +441,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { app: a, endpoint } = await requireEndpoint(d, req);
       await d.core.requeue.recover(a.id, endpoint.id, timeParam(req.body.since, ['body', 'since'])!, timeParam(req.body.until, ['body', 'until']) ?? null);
       return reply.code(202).send(task('endpoint.recover'));
     },
@@ -454,7 +460,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { app: a, endpoint } = await requireEndpoint(d, req);
       await d.core.requeue.replayMissing(a.id, endpoint.id, timeParam(req.body.since, ['body', 'since'])!, timeParam(req.body.until, ['body', 'until']) ?? null);
       return reply.code(202).send(task('endpoint.replay'));
     },
@@ -477,7 +483,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { app: a, endpoint } = await requireEndpoint(d, req);
       return { skipped: await d.core.requeue.skipOrderHead(a.id, endpoint.id, req.body.key) };
     },
   );
@@ -495,7 +501,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { app: a, endpoint } = await requireEndpoint(d, req);
       const et = await d.store.getEventType(req.body.eventType);
       if (et === null) throw new NotFoundError('event type', req.body.eventType);
       const example = exampleOf(et.schemas, req.body.exampleIndex ?? 0);
@@ -524,7 +530,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { app: a, endpoint } = await requireEndpoint(d, req);
       return d.store.endpointStats(a.id, endpoint.id, timeParam(req.query.since, ['query', 'since']), timeParam(req.query.until, ['query', 'until']));
     },
   );
@@ -550,7 +556,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { app: a, endpoint } = await requireEndpoint(d, req);
       const bucket = req.query.bucket ?? 'hour';
       const bucketMs = BUCKET_MS[bucket];
       const until = timeParam(req.query.until, ['query', 'until']) ?? Date.now();

@@ -93,7 +93,7 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const page = await d.store.listMessages(a.id, toListQuery(req.query, 'descending'), { ...messageFilter(req.query), status: req.query.status });
       return { ...page, data: page.data.map((m) => presentMessage(m, req.query.with_content !== false)) };
     },
@@ -162,7 +162,7 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const m = await d.store.getMessage(a.id, req.params.msg_id);
       if (m === null) throw new NotFoundError('message', req.params.msg_id);
       return presentMessage(m, req.query.with_content !== false);
@@ -181,7 +181,7 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const m = await d.store.getMessage(a.id, req.params.msg_id);
       if (m === null) throw new NotFoundError('message', req.params.msg_id);
       await d.core.messages.expunge(a.id, m.id);
