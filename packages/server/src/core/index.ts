@@ -10,7 +10,6 @@ import { Endpoints, type Pinger } from './endpoints.js';
 import { Messages } from './messages.js';
 import { Requeue } from './requeue.js';
 
-export { pingTarget } from './endpoints.js';
 export type { Backfills, Content, Endpoints, Messages, Requeue };
 
 export interface Core {
