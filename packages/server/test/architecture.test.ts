@@ -1,9 +1,10 @@
 // The folders' seams (see DESIGN.md, "The pieces"), read from each file's import lines:
 // api/ reaches the store only through its contract and never delivery/; core/ knows no
-// HTTP; domain/ imports from no other folder of the server.
+// HTTP; domain/ imports from no other folder of the server. And the stores' SQL names
+// delivery statuses by their constants rather than by number.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -52,5 +53,23 @@ describe('architecture', () => {
 
   it('keeps domain/ free of the other folders', () => {
     assert.deepEqual(offending('domain', (f) => f.startsWith('../')), []);
+  });
+
+  it('names statuses in the SQL of the query catalogue and the SQLite store', () => {
+    // PostgreSQL's store is left out until its claim, lease and attempt SQL is rewritten.
+    const files = [
+      ...readdirSync(join(SRC, 'store')).filter((f) => f.endsWith('.ts')).map((f) => `store/${f}`),
+      ...readdirSync(join(SRC, 'store/sqlite')).filter((f) => f.endsWith('.ts') && f !== 'migrations.ts').map((f) => `store/sqlite/${f}`),
+    ].filter((f) => statSync(join(SRC, f)).isFile());
+    const bare = /\bstatus\s*(?:=|<>|!=|IN\s*\()\s*[0-9]/i;
+    const found = files.flatMap((f) =>
+      readFileSync(join(SRC, f), 'utf8')
+        .split('\n')
+        .map((line, i) => ({ line, at: `${f}:${i + 1}` }))
+        .filter(({ line }) => !/^\s*(\*|\/\/)/.test(line) && bare.test(line))
+        .map(({ at, line }) => `${at}: ${line.trim()}`),
+    );
+    assert.ok(files.includes('store/ordering.ts') && files.includes('store/sqlite/store.ts'));
+    assert.deepEqual(found, []);
   });
 });
