@@ -39,6 +39,7 @@ import { dashboardRoutes, type DashboardOptions } from './api/dashboard.js';
 import { ContentLinks } from './delivery/content-links.js';
 import { ThinPayloads } from './delivery/thin.js';
 import { uiRoutes } from './api/ui.js';
+import { buildCore } from './core/index.js';
 
 /**
  * The package's own version, read from its package.json (one level up from both src/ and the
@@ -225,7 +226,8 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
     const payloads = new PayloadValidator((name) => store.getEventType(name), cfg.validatePayloads, 1000, (name, err) =>
       log.warn({ eventType: name, err: err.message }, "the event type's schema cannot be compiled; its messages are not validated"),
     );
-    app = await buildApi({ store, dispatcher: signals, payloads, links, sender, cfg, log, tokenHash: token.hash, publicUrl }, api);
+    const core = buildCore({ store, signals, sender, links, log });
+    app = await buildApi({ store, core, payloads, cfg, log, tokenHash: token.hash, publicUrl }, api);
     await app.listen({ port: cfg.port, host: cfg.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : cfg.port;

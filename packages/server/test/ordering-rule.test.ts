@@ -5,8 +5,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { keyReader, orderKeyOf, parseKeyPath, storedKey, valueAt } from '../src/domain/ordering.js';
-import { backfillKey, inTurn, KEY_BUSY, KEY_HEAD } from '../src/store/ordering.js';
+import { backfillKey, deliveryOrderKey, keyReader, orderKeyOf, parseKeyPath, storedKey, valueAt } from '../src/domain/ordering.js';
+import { inTurn, KEY_BUSY, KEY_HEAD } from '../src/store/ordering.js';
 import { migrate } from '../src/store/sqlite/migrations.js';
 import { Status } from '../src/domain/types.js';
 
@@ -114,6 +114,21 @@ describe('backfillKey', () => {
     assert.equal(backfillKey(null), null);
     assert.equal(backfillKey(undefined), null);
     assert.equal(backfillKey(7), null);
+  });
+});
+
+describe('deliveryOrderKey', () => {
+  it("takes the payload's key where the endpoint orders by one, else the backfill's, else none", () => {
+    const keyOf = keyReader('{"data":{"user_id":"u1"}}');
+    const byUser = { key: '$.data.user_id' };
+    assert.equal(deliveryOrderKey(keyOf, byUser, null), 'u1');
+    // The endpoint's own key wins over the backfill's.
+    assert.equal(deliveryOrderKey(keyOf, byUser, 'bf_1'), 'u1');
+    assert.equal(deliveryOrderKey(keyOf, null, 'bf_1'), 'backfill:bf_1');
+    // A payload without the key: the backfill's for its notifications, unordered otherwise.
+    assert.equal(deliveryOrderKey(keyOf, { key: '$.data.missing' }, 'bf_1'), 'backfill:bf_1');
+    assert.equal(deliveryOrderKey(keyOf, { key: '$.data.missing' }, null), null);
+    assert.equal(deliveryOrderKey(keyOf, null, undefined), null);
   });
 });
 

@@ -192,6 +192,28 @@ describe('app portal access', () => {
     assert.equal((await call(aReadOnly, 'GET', '/api/v1/auth/whoami')).body.readOnly, true);
   });
 
+  it('looks the application up once a request: the token check hands it to the route', async () => {
+    const store = server.hw.store;
+    const getApp = store.getApp;
+    let lookups = 0;
+    store.getApp = (ref) => {
+      lookups++;
+      return getApp.call(store, ref);
+    };
+    try {
+      const once = async (res: Promise<ApiResponse>) => {
+        lookups = 0;
+        assert.equal((await res).status, 200);
+        assert.equal(lookups, 1);
+      };
+      await once(call(aToken, 'GET', `/api/v1/app/app-a/endpoint/${a.endpoint_id}`));
+      await once(call(aReadOnly, 'GET', `/api/v1/app/app-a/attempt/msg/${a.msg_id}?endpoint_id=${a.endpoint_id}`));
+      await once(server.api('GET', `/api/v1/app/app-a/endpoint/${a.endpoint_id}`));
+    } finally {
+      store.getApp = getApp;
+    }
+  });
+
   it('lets a full token manage its own application: endpoints, secrets, resends', async () => {
     const created = await call(aToken, 'POST', '/api/v1/app/app-a/endpoint', { url: `${receiver.url}/portal-made`, verify: true });
     assert.equal(created.status, 201, created.text);

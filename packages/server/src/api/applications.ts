@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { NotFoundError } from '../domain/errors.js';
 import { checkName } from '../domain/names.js';
 import type { Application } from '../domain/types.js';
@@ -15,9 +15,23 @@ export interface ApplicationBody {
   metadata?: Record<string, string>;
 }
 
-export async function requireApp(d: Deps, ref: string): Promise<Application> {
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The application the path's app_id names, once looked up (by the portal token check, or requireApp). */
+    application?: Application;
+  }
+}
+
+/** A request whose path names an application. */
+export type AppRequest = Pick<FastifyRequest, 'application'> & { params: { app_id: string } };
+
+/** The application the request's path names, looked up once per request; 404 when there is none. */
+export async function requireApp(d: Deps, req: AppRequest): Promise<Application> {
+  if (req.application !== undefined) return req.application;
+  const ref = req.params.app_id;
   const app = await d.store.getApp(ref);
   if (app === null) throw new NotFoundError('application', ref);
+  req.application = app;
   return app;
 }
 
@@ -84,7 +98,7 @@ export function applicationRoutes(app: FastifyInstance, d: Deps): void {
         response: { 200: ref('ApplicationOut'), ...errorResponses() },
       },
     },
-    async (req) => presentApp(await requireApp(d, req.params.app_id)),
+    async (req) => presentApp(await requireApp(d, req)),
   );
 
   app.put<{ Params: { app_id: string }; Body: ApplicationBody }>(
@@ -125,7 +139,7 @@ export function applicationRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const existing = await requireApp(d, req.params.app_id);
+      const existing = await requireApp(d, req);
       const b = req.body;
       const fields: Partial<AppInput> = {};
       if (b.name !== undefined) fields.name = b.name;
@@ -148,7 +162,7 @@ export function applicationRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const existing = await requireApp(d, req.params.app_id);
+      const existing = await requireApp(d, req);
       await d.store.deleteApp(existing.id);
       return reply.code(204).send();
     },

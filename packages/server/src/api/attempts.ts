@@ -1,16 +1,16 @@
 import type { FastifyInstance } from 'fastify';
-import { ConflictError, NotFoundError } from '../domain/errors.js';
-import type { Message, StatusCode } from '../domain/types.js';
+import { NotFoundError } from '../domain/errors.js';
+import { Status, type Message, type StatusCode } from '../domain/types.js';
 import type { AttemptFilter } from '../store/store.js';
 import { errorResponses, listQuery, messageFilterQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, type Deps } from './http.js';
 import { presentAttempt, presentEndpointMessage, presentMessageEndpoint } from './present.js';
 import { requireApp } from './applications.js';
-import { requireEndpoint } from './endpoints.js';
+import { requireEndpoint, requireEndpointOf } from './endpoints.js';
 import { messageFilter, type MessageFilterQuery } from './messages.js';
 
 const tags = ['Message Attempt'];
-const statusQuery = { type: 'integer', enum: [0, 1, 2, 3, 4] };
+const statusQuery = { type: 'integer', enum: Object.values(Status) };
 
 interface AttemptQuery extends MessageFilterQuery {
   limit?: number;
@@ -56,7 +56,7 @@ export function attemptRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { app: a, endpoint } = await requireEndpoint(d, req);
       const page = await d.store.listEndpointMessages(a.id, endpoint.id, toListQuery(req.query, 'descending'), {
         ...messageFilter(req.query),
         status: req.query.status,
@@ -78,7 +78,7 @@ export function attemptRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const m = await requireMessage(d, a.id, req.params.msg_id);
       const page = await d.store.listMessageDestinations(a.id, m.id, toListQuery(req.query, 'ascending'));
       return { ...page, data: page.data.map((x) => presentMessageEndpoint(x.endpoint, x.delivery)) };
@@ -96,11 +96,9 @@ export function attemptRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { app: a, endpoint } = await requireEndpoint(d, req);
       const m = await requireMessage(d, a.id, req.params.msg_id);
-      if (m.payload === null) throw new ConflictError('the message content was expunged; it cannot be sent again', 'content_expunged');
-      await d.store.resend(a.id, m.id, endpoint.id);
-      d.dispatcher.notify();
+      await d.core.requeue.resend(a.id, m, endpoint.id);
       return reply.code(202).send({});
     },
   );
@@ -117,7 +115,7 @@ export function attemptRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const m = await requireMessage(d, a.id, req.params.msg_id);
       const attempt = await d.store.getAttempt(a.id, m.id, req.params.attempt_id);
       if (attempt === null) throw new NotFoundError('attempt', req.params.attempt_id);
@@ -136,7 +134,7 @@ export function attemptRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const m = await requireMessage(d, a.id, req.params.msg_id);
       const attempt = await d.store.getAttempt(a.id, m.id, req.params.attempt_id);
       if (attempt === null) throw new NotFoundError('attempt', req.params.attempt_id);
@@ -157,7 +155,7 @@ export function attemptRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { app: a, endpoint } = await requireEndpoint(d, req);
       const page = await d.store.listAttempts(a.id, toListQuery(req.query, 'descending'), {
         ...attemptFilter(req.query),
         endpointId: endpoint.id,
@@ -182,10 +180,10 @@ export function attemptRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const m = await requireMessage(d, a.id, req.params.msg_id);
       let endpointId: string | undefined;
-      if (req.query.endpoint_id !== undefined) endpointId = (await requireEndpoint(d, a.id, req.query.endpoint_id)).endpoint.id;
+      if (req.query.endpoint_id !== undefined) endpointId = (await requireEndpointOf(d, a, req.query.endpoint_id)).id;
       const page = await d.store.listAttempts(a.id, toListQuery(req.query, 'descending'), {
         ...attemptFilter(req.query),
         msgId: m.id,

@@ -145,6 +145,8 @@ async function portalAccess(store: Store, req: FastifyRequest, token: string): P
   if (appRef !== undefined) {
     const a = await store.getApp(appRef);
     if (a === null || a.id !== found.appId) throw new NotFoundError('application', appRef);
+    // The route's handler takes it from here (requireApp) rather than looking it up again.
+    req.application = a;
   }
   if (!allows(found.capabilities, needs)) {
     return { status: 403, detail: `this portal token lacks the capability for ${req.method} ${req.routeOptions.url}: it needs ${needs.join(' or ')}` };
@@ -223,7 +225,7 @@ export function authRoutes(fastify: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       await d.store.expirePortalTokens(a.id, Date.now() + (req.body?.expiry ?? 0) * 1000, req.body?.sessionIds);
       return reply.code(204).send();
     },

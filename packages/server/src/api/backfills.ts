@@ -148,7 +148,7 @@ function uploadTypeProblem(contentType: string | undefined): UnsupportedMediaTyp
 async function upload(d: Deps, req: FastifyRequest<{ Params: { app_id: string }; Querystring: BackfillQuery }>, reply: FastifyReply) {
   const q = req.query;
   const body = req.body as Readable;
-  const a = await requireApp(d, req.params.app_id);
+  const a = await requireApp(d, req);
   const readDate = dateReader(q.dateField);
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   const splitter = new RecordSplitter(type === 'application/json' ? 'json' : 'ndjson', d.cfg.maxPayloadBytes);
@@ -217,8 +217,7 @@ async function upload(d: Deps, req: FastifyRequest<{ Params: { app_id: string };
     const messages = notices(done, plan.chunks);
     // A type that requires valid payloads must accept these too; they are built, not sent.
     for (const m of messages) await d.payloads.check(m.eventType, JSON.parse(m.payload));
-    const stored = await d.store.completeBackfill(a.id, bf.id, plan.chunks, messages);
-    d.dispatcher.notify();
+    const stored = await d.core.backfills.complete(a.id, bf.id, plan.chunks, messages);
     const out = JSON.stringify(presentBackfill({ ...stored, records: plan.count }));
     // The idempotency hook stores this answer under the body's hash as it is sent.
     if (req.idempotency !== undefined) req.idempotency.bodyHash = hash.digest('hex');
@@ -253,7 +252,7 @@ export function backfillReadRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const page = await d.store.listBackfills(a.id, toListQuery(req.query, 'descending'));
       return { ...page, data: page.data.map(presentBackfill) };
     },
@@ -271,7 +270,7 @@ export function backfillReadRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const b = await d.store.getBackfill(a.id, req.params.backfill_id);
       if (b === null) throw new NotFoundError('backfill', req.params.backfill_id);
       return { ...presentBackfill(b), chunkList: (await d.store.listBackfillChunks(b.id)).map(presentChunk) };
@@ -290,7 +289,7 @@ export function backfillReadRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const b = await d.store.getBackfill(a.id, req.params.backfill_id);
       if (b === null) throw new NotFoundError('backfill', req.params.backfill_id);
       // An upload in progress is removed by its own request if it fails; its records are not

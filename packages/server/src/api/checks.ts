@@ -7,7 +7,7 @@ import { errorResponses, ref } from './schemas.js';
 import type { Deps } from './http.js';
 import { iso } from './present.js';
 import { requireApp } from './applications.js';
-import { headerProblem, pingTarget, requireEndpoint } from './endpoints.js';
+import { headerProblem, requireEndpoint } from './endpoints.js';
 
 const params = {
   type: 'object',
@@ -33,10 +33,8 @@ export function checkRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
-      const result = await d.sender.ping(pingTarget(endpoint.url, endpoint));
-      const ping = { ...result, at: Date.now() };
-      await d.store.updateEndpoint(a.id, endpoint.id, { ping });
+      const { endpoint } = await requireEndpoint(d, req);
+      const ping = await d.core.endpoints.ping(endpoint);
       return { ...ping, at: iso(ping.at) };
     },
   );
@@ -54,7 +52,7 @@ export function checkRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { app: a, endpoint } = await requireEndpoint(d, req);
       const header = req.body?.header ?? DEFAULT_KEY_HEADER;
       const problem = headerProblem(header, null);
       if (problem !== null) throw ValidationError.field(['body', 'header'], problem);
@@ -76,7 +74,7 @@ export function checkRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const { endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { endpoint } = await requireEndpoint(d, req);
       if (endpoint.webhookKey === null) throw new NotFoundError('webhook key of endpoint', endpoint.id);
       return endpoint.webhookKey;
     },
@@ -94,7 +92,7 @@ export function checkRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { app: a, endpoint } = await requireEndpoint(d, req);
       await d.store.updateEndpoint(a.id, endpoint.id, { webhookKey: null });
       return reply.code(204).send();
     },
@@ -112,7 +110,7 @@ export function checkRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const rows = await d.store.appStatus(a.id);
       const endpoints = [];
       for (const r of rows) {
@@ -151,10 +149,8 @@ export function checkRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const a = await requireApp(d, req.params.app_id);
-      const queued = await d.store.retryFailed(a.id);
-      d.log.info({ appId: a.id, queued }, 'retrying failed deliveries');
-      d.dispatcher.notify();
+      const a = await requireApp(d, req);
+      const queued = await d.core.requeue.retryFailed(a.id);
       return reply.code(202).send({ queued });
     },
   );

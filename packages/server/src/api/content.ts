@@ -69,32 +69,19 @@ export function contentRoutes(app: FastifyInstance, d: Deps): void {
     async (req, reply) => {
       const msgId = req.params.msg_id;
       const refuse = (detail: string) => reply.code(401).send({ code: 'invalid_content_link', detail });
-      const grant = d.links.read(msgId, req.query.token ?? '');
-      // A token whose MAC does not hold is answered and forgotten: its ids are the caller's
-      // own words, and recording them would let anyone write into the record.
-      if (!grant.verified) return refuse(grant.why);
-      const [message, endpoint] = await Promise.all([d.store.getMessage(grant.appId, msgId), d.store.getEndpoint(grant.appId, grant.endpointId)]);
-      if (message === null || message.id !== msgId) return refuse('the content link is not valid for this message');
-      // Only values the link's MAC vouches for are recorded.
+      const opening = await d.core.content.open(msgId, req.query.token ?? '');
+      const { fetch } = opening;
       const record = (status: number) =>
-        d.store
-          .recordContentFetch({ appId: message.appId, msgId: message.id, endpointId: grant.endpointId, status, remoteAddr: req.ip ?? null, createdAt: Date.now() }, CONTENT_FETCHES_KEPT)
-          .catch((err: unknown) => d.log.error({ err }, 'recording a content fetch failed'));
-      const why = grant.expired
-        ? 'the content link has expired'
-        : endpoint === null || endpoint.id !== grant.endpointId
-          ? 'the content link was revoked: its endpoint was deleted'
-          : endpoint.disabled
-            ? 'the content link was revoked: its endpoint is disabled'
-            : !d.links.madeUnder(grant, endpoint.secret)
-              ? "the content link was revoked: its endpoint's secret was rotated"
-              : message.payload === null
-                ? 'the content was deleted'
-                : null;
-      if (why !== null) {
+        fetch === null
+          ? undefined
+          : d.store
+              .recordContentFetch({ ...fetch, status, remoteAddr: req.ip ?? null, createdAt: Date.now() }, CONTENT_FETCHES_KEPT)
+              .catch((err: unknown) => d.log.error({ err }, 'recording a content fetch failed'));
+      if (!opening.granted) {
         await record(401);
-        return refuse(why);
+        return refuse(opening.why);
       }
+      const { message } = opening;
       if (message.backfill !== null) {
         const page = await backfillPage(d, message.appId, message.backfill, req.query.iterator, req.query.limit ?? 100);
         if (page === null) {
@@ -141,7 +128,7 @@ export function contentRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const m = await d.store.getMessage(a.id, req.params.msg_id);
       if (m === null) throw new NotFoundError('message', req.params.msg_id);
       const fetches = await d.store.listContentFetches(a.id, m.id, 250);

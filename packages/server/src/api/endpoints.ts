@@ -1,17 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import { generateSecret, publicKeyOf } from '@hookwell/receiver';
-import { ConflictError, NotFoundError, ValidationError, type FieldProblem } from '../domain/errors.js';
+import { NotFoundError, ValidationError, type FieldProblem } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import { LIMITS } from '../domain/limits.js';
 import { checkName } from '../domain/names.js';
-import { parseKeyPath, storedKey } from '../domain/ordering.js';
+import { parseKeyPath } from '../domain/ordering.js';
 import { attemptSeries, BUCKET_MS, bucketRange, MAX_BUCKETS, type BucketName } from '../domain/series.js';
-import type { Application, Endpoint, Ordering, PingResult } from '../domain/types.js';
+import type { Application, Endpoint, Ordering } from '../domain/types.js';
 import type { EndpointFields, EndpointInput } from '../store/store.js';
 import { errorResponses, listQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, timeParam, type Deps } from './http.js';
 import { iso, presentEndpoint, presentMessage } from './present.js';
-import { requireApp } from './applications.js';
+import { requireApp, type AppRequest } from './applications.js';
 
 export interface EndpointBody {
   url?: string;
@@ -52,7 +52,7 @@ const RESERVED_HEADERS = new Set([
   'svix-id',
   'svix-timestamp',
   'svix-signature',
-  // Names the message's event type on every delivery (see delivery/sender.ts); a receiver
+  // Names the message's event type on every delivery (the sender sets it); a receiver
   // dispatches on it, so an endpoint may not send another value.
   'x-hookwell-event-type',
 ]);
@@ -62,9 +62,6 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // refuses, and the delivery fails before it is sent.
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 export const MASK = '********';
-
-/** The response of the attempt that records a skipped head. */
-const SKIP_NOTE = 'not sent: skipped by POST …/ordering/skip, so that later messages with its ordering key can go';
 
 /** Values of these headers are never shown back: credentials live in them. */
 export function isSensitiveHeader(name: string): boolean {
@@ -126,11 +123,17 @@ async function checkEventTypes(d: Deps, names: string[] | null | undefined, fiel
   if (problems.length > 0) throw new ValidationError(problems);
 }
 
-export async function requireEndpoint(d: Deps, appRef: string, epRef: string): Promise<{ app: Application; endpoint: Endpoint }> {
-  const app = await requireApp(d, appRef);
-  const endpoint = await d.store.getEndpoint(app.id, epRef);
-  if (endpoint === null) throw new NotFoundError('endpoint', epRef);
-  return { app, endpoint };
+/** The endpoint `ref` of an application; 404 when it has none such. */
+export async function requireEndpointOf(d: Deps, app: Application, ref: string): Promise<Endpoint> {
+  const endpoint = await d.store.getEndpoint(app.id, ref);
+  if (endpoint === null) throw new NotFoundError('endpoint', ref);
+  return endpoint;
+}
+
+/** The application and endpoint the request's path names. */
+export async function requireEndpoint(d: Deps, req: AppRequest & { params: { endpoint_id: string } }): Promise<{ app: Application; endpoint: Endpoint }> {
+  const app = await requireApp(d, req);
+  return { app, endpoint: await requireEndpointOf(d, app, req.params.endpoint_id) };
 }
 
 /** Header values as shown back: sensitive ones masked. */
@@ -154,22 +157,6 @@ function mergeMasked(next: Record<string, string>, current: Record<string, strin
     out[name] = value === MASK && existing !== undefined ? existing[1] : value;
   }
   return out;
-}
-
-/** What the endpoint's deliveries carry: its headers plus its webhook key. */
-export function pingTarget(url: string, ep: Pick<Endpoint, 'headers' | 'secret' | 'previousSecrets' | 'webhookKey'>) {
-  const headers = { ...ep.headers };
-  if (ep.webhookKey !== null) headers[ep.webhookKey.header] = ep.webhookKey.key;
-  const now = Date.now();
-  const secrets = [ep.secret, ...ep.previousSecrets.filter((s) => s.expiresAt !== null && s.expiresAt > now).map((s) => s.key)];
-  return { url, headers, secrets };
-}
-
-/** Runs the ping/pong check before a URL is accepted; a failure is answered 422 naming the URL. */
-async function verifiedPing(d: Deps, target: { url: string; headers: Record<string, string>; secrets: string[] }): Promise<PingResult> {
-  const result = await d.sender.ping(target);
-  if (!result.ok) throw ValidationError.field(['body', 'url'], `the endpoint did not pass the ping check: ${result.detail}`);
-  return { ...result, at: Date.now() };
 }
 
 /** An ordering's key must be a path orderKeyOf can follow; a 422 names the field otherwise. */
@@ -231,7 +218,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const page = await d.store.listEndpoints(a.id, toListQuery(req.query, 'ascending'));
       return { ...page, data: page.data.map(presentEndpoint) };
     },
@@ -247,8 +234,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       secret: b.secret ?? generateSecret(),
       ping: null,
     };
-    if (b.verify) input.ping = await verifiedPing(d, pingTarget(b.url, { ...input, previousSecrets: [], webhookKey: null }));
-    return d.store.createEndpoint(a.id, input);
+    return d.core.endpoints.create(a.id, input, b.verify === true);
   };
 
   app.post<{ Params: { app_id: string }; Body: EndpointBody & { url: string } }>(
@@ -264,7 +250,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       return reply.code(201).send(presentEndpoint(await create(a, req.body)));
     },
   );
@@ -272,7 +258,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
   app.get<P>(
     '/api/v1/app/:app_id/endpoint/:endpoint_id',
     { schema: { operationId: 'v1.endpoint.get', summary: 'Get an endpoint', tags, params, response: { 200: ref('EndpointOut'), ...errorResponses() } } },
-    async (req) => presentEndpoint((await requireEndpoint(d, req.params.app_id, req.params.endpoint_id)).endpoint),
+    async (req) => presentEndpoint((await requireEndpoint(d, req)).endpoint),
   );
 
   app.put<P & { Body: EndpointBody & { url: string } }>(
@@ -288,15 +274,14 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const existing = await d.store.getEndpoint(a.id, req.params.endpoint_id);
       if (existing === null) {
         checkName(req.params.endpoint_id, ['path', 'endpoint_id']);
         return reply.code(201).send(presentEndpoint(await create(a, req.body, req.params.endpoint_id)));
       }
       const fields = await endpointFields(d, { ...req.body, uid: req.body.uid ?? existing.uid }, true);
-      if (req.body.verify && req.body.url !== existing.url) fields.ping = await verifiedPing(d, pingTarget(req.body.url, existing));
-      return reply.code(200).send(presentEndpoint(await d.store.updateEndpoint(a.id, existing.id, fields)));
+      return reply.code(200).send(presentEndpoint(await d.core.endpoints.update(existing, fields, req.body.verify === true)));
     },
   );
 
@@ -313,15 +298,10 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { endpoint } = await requireEndpoint(d, req);
       const fields = await endpointFields(d, req.body, false);
       if (req.body.secret) fields.secret = req.body.secret;
-      if (req.body.verify && req.body.url !== undefined && req.body.url !== endpoint.url) {
-        fields.ping = await verifiedPing(d, pingTarget(req.body.url, endpoint));
-      }
-      const updated = await d.store.updateEndpoint(a.id, endpoint.id, fields);
-      if (endpoint.disabled && !updated.disabled) d.dispatcher.notify();
-      return presentEndpoint(updated);
+      return presentEndpoint(await d.core.endpoints.update(endpoint, fields, req.body.verify === true));
     },
   );
 
@@ -329,7 +309,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
     '/api/v1/app/:app_id/endpoint/:endpoint_id',
     { schema: { operationId: 'v1.endpoint.delete', summary: 'Delete an endpoint', tags, params, response: noContent } },
     async (req, reply) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { app: a, endpoint } = await requireEndpoint(d, req);
       await d.store.deleteEndpoint(a.id, endpoint.id);
       return reply.code(204).send();
     },
@@ -347,7 +327,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const key = (await requireEndpoint(d, req.params.app_id, req.params.endpoint_id)).endpoint.secret;
+      const key = (await requireEndpoint(d, req)).endpoint.secret;
       return key.startsWith('whsk_') ? { key, publicKey: publicKeyOf(key) } : { key };
     },
   );
@@ -365,14 +345,9 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
-      const now = Date.now();
-      const grace = (req.body?.gracePeriodSeconds ?? 86400) * 1000;
+      const { endpoint } = await requireEndpoint(d, req);
       // The old secret keeps signing for the grace period; with a grace of 0 it stops now.
-      const previous = [{ key: endpoint.secret, expiresAt: now + grace }, ...endpoint.previousSecrets].filter(
-        (s) => s.expiresAt !== null && s.expiresAt > now,
-      );
-      await d.store.updateEndpoint(a.id, endpoint.id, { secret: req.body?.key ?? generateSecret(), previousSecrets: previous });
+      await d.core.endpoints.rotateSecret(endpoint, req.body?.key ?? null, (req.body?.gracePeriodSeconds ?? 86400) * 1000);
       return reply.code(204).send();
     },
   );
@@ -388,7 +363,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
         response: { 200: ref('EndpointHeadersOut'), ...errorResponses() },
       },
     },
-    async (req) => presentHeaders((await requireEndpoint(d, req.params.app_id, req.params.endpoint_id)).endpoint.headers),
+    async (req) => presentHeaders((await requireEndpoint(d, req)).endpoint.headers),
   );
 
   app.put<P & { Body: { headers: Record<string, string> } }>(
@@ -404,7 +379,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { app: a, endpoint } = await requireEndpoint(d, req);
       checkHeaders(req.body.headers);
       const headers = mergeMasked(req.body.headers, endpoint.headers);
       checkHeaderSize(headers);
@@ -426,7 +401,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { app: a, endpoint } = await requireEndpoint(d, req);
       checkHeaders(req.body.headers);
       const removed = new Set([
         ...(req.body.deleteHeaders ?? []).map((h) => h.toLowerCase()),
@@ -466,10 +441,8 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
-      const n = await d.store.recover(a.id, endpoint.id, timeParam(req.body.since, ['body', 'since'])!, timeParam(req.body.until, ['body', 'until']) ?? null);
-      d.log.info({ endpointId: endpoint.id, deliveries: n }, 'recovering failed deliveries');
-      d.dispatcher.notify();
+      const { app: a, endpoint } = await requireEndpoint(d, req);
+      await d.core.requeue.recover(a.id, endpoint.id, timeParam(req.body.since, ['body', 'since'])!, timeParam(req.body.until, ['body', 'until']) ?? null);
       return reply.code(202).send(task('endpoint.recover'));
     },
   );
@@ -487,10 +460,8 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
-      const n = await d.store.replayMissing(a.id, endpoint.id, timeParam(req.body.since, ['body', 'since'])!, timeParam(req.body.until, ['body', 'until']) ?? null);
-      d.log.info({ endpointId: endpoint.id, deliveries: n }, 'replaying missing messages');
-      d.dispatcher.notify();
+      const { app: a, endpoint } = await requireEndpoint(d, req);
+      await d.core.requeue.replayMissing(a.id, endpoint.id, timeParam(req.body.since, ['body', 'since'])!, timeParam(req.body.until, ['body', 'until']) ?? null);
       return reply.code(202).send(task('endpoint.replay'));
     },
   );
@@ -512,20 +483,8 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
-      const now = Date.now();
-      const outcome = await d.store.skipOrderHead(a.id, endpoint.id, storedKey(req.body.key), now, SKIP_NOTE);
-      if ('sending' in outcome) {
-        throw new ConflictError(
-          `the head of this key (${outcome.sending}) is being sent now; skip it once this attempt has ended`,
-          'head_sending',
-        );
-      }
-      if (outcome.skipped !== null) {
-        d.log.info({ endpointId: endpoint.id, msgId: outcome.skipped }, 'skipped the head of an ordering key');
-        d.dispatcher.notify();
-      }
-      return { skipped: outcome.skipped };
+      const { app: a, endpoint } = await requireEndpoint(d, req);
+      return { skipped: await d.core.requeue.skipOrderHead(a.id, endpoint.id, req.body.key) };
     },
   );
 
@@ -542,7 +501,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { app: a, endpoint } = await requireEndpoint(d, req);
       const et = await d.store.getEventType(req.body.eventType);
       if (et === null) throw new NotFoundError('event type', req.body.eventType);
       const example = exampleOf(et.schemas, req.body.exampleIndex ?? 0);
@@ -550,12 +509,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
         throw ValidationError.field(['body', 'eventType'], `event type "${et.name}" has no example in its schema`);
       }
       const payload = JSON.stringify(example);
-      const { message } = await d.store.createMessage(
-        a.id,
-        { eventId: null, eventType: et.name, payload, channels: null, tags: null, deliverAt: null },
-        { onlyEndpointId: endpoint.id },
-      );
-      d.dispatcher.notify();
+      const message = await d.core.messages.sendTo(a.id, endpoint.id, { eventId: null, eventType: et.name, payload, channels: null, tags: null, deliverAt: null });
       return reply.code(202).send(presentMessage(message, true, example));
     },
   );
@@ -576,7 +530,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { app: a, endpoint } = await requireEndpoint(d, req);
       return d.store.endpointStats(a.id, endpoint.id, timeParam(req.query.since, ['query', 'since']), timeParam(req.query.until, ['query', 'until']));
     },
   );
@@ -602,7 +556,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req.params.app_id, req.params.endpoint_id);
+      const { app: a, endpoint } = await requireEndpoint(d, req);
       const bucket = req.query.bucket ?? 'hour';
       const bucketMs = BUCKET_MS[bucket];
       const until = timeParam(req.query.until, ['query', 'until']) ?? Date.now();

@@ -5,10 +5,8 @@ import { Ajv, type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { WorkSignals } from '../delivery/dispatcher.js';
 import type { PayloadValidator } from '../domain/payloads.js';
-import type { ContentLinks } from '../delivery/content-links.js';
-import type { Sender } from '../delivery/sender.js';
+import type { Core } from '../core/index.js';
 import {
   BadRequestError,
   ConflictError,
@@ -28,10 +26,9 @@ import { splitMember } from './raw-json.js';
 
 export interface Deps {
   store: Store;
-  dispatcher: WorkSignals;
+  /** The protocols a request starts (create a message, rotate, recover, skip, erase…). */
+  core: Core;
   payloads: PayloadValidator;
-  links: ContentLinks;
-  sender: Sender;
   cfg: Config;
   log: Logger;
   /** SHA-256 of the admin token. */

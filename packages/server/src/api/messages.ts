@@ -2,14 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
 import { checkName } from '../domain/names.js';
-import type { StatusCode } from '../domain/types.js';
-import type { MessageFilter, Work } from '../store/store.js';
+import { Status, type StatusCode } from '../domain/types.js';
+import type { MessageFilter } from '../store/store.js';
 import { errorResponses, listQuery, messageFilterQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, timeParam, type Deps } from './http.js';
 import { messageOutJson, presentMessage } from './present.js';
 import { appInput, requireApp, type ApplicationBody } from './applications.js';
 import { rawMember } from './raw-json.js';
-import { POLL_MS } from '../delivery/dispatcher.js';
 
 interface MessageBody {
   eventType: string;
@@ -84,7 +83,7 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
             ...messageFilterQuery(),
             status: {
               type: 'integer',
-              enum: [0, 1, 2, 3, 4],
+              enum: Object.values(Status),
               description: 'Hookwell: only messages with at least one delivery in this status (0 success, 1 pending, 2 fail, 3 sending, 4 canceled).',
             },
           },
@@ -94,7 +93,7 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const page = await d.store.listMessages(a.id, toListQuery(req.query, 'descending'), { ...messageFilter(req.query), status: req.query.status });
       return { ...page, data: page.data.map((m) => presentMessage(m, req.query.with_content !== false)) };
     },
@@ -143,23 +142,10 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
         deliverAt,
         dataId: b.dataId ?? null,
       };
-      // A store used by this process alone (SQLite) leases deliveries the dispatcher has room
-      // for to it in the same commit; a shared one (PostgreSQL) leaves them all to be claimed.
-      const offer = d.store.leasesOnCreate ? d.dispatcher.leaseOffer() : undefined;
-      let leased: Work[] = [];
-      try {
-        const created = await d.store.createMessage(a.id, input, { lease: offer });
-        leased = created.leased;
-        // What was not leased waits in the store for a claim. Deliveries due after the
-        // dispatchers' next regular look are left to it (it sets its timer by them): a claim
-        // now would find nothing, and at ingest rates that is a claim per commit.
-        const dueSoon = input.deliverAt === null || input.deliverAt <= Date.now() + POLL_MS;
-        if (created.deliveries > leased.length && dueSoon) d.dispatcher.notify();
-        const out = messageOutJson(created.message, req.query.with_content !== false);
-        return reply.code(202).header('content-type', 'application/json; charset=utf-8').send(out);
-      } finally {
-        d.dispatcher.settle(offer, leased);
-      }
+      const withContent = req.query.with_content !== false;
+      return d.core.messages.create(a.id, input, (message) =>
+        reply.code(202).header('content-type', 'application/json; charset=utf-8').send(messageOutJson(message, withContent)),
+      );
     },
   );
 
@@ -176,7 +162,7 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const m = await d.store.getMessage(a.id, req.params.msg_id);
       if (m === null) throw new NotFoundError('message', req.params.msg_id);
       return presentMessage(m, req.query.with_content !== false);
@@ -195,12 +181,10 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const a = await requireApp(d, req.params.app_id);
+      const a = await requireApp(d, req);
       const m = await d.store.getMessage(a.id, req.params.msg_id);
       if (m === null) throw new NotFoundError('message', req.params.msg_id);
-      await d.store.expungeMessage(a.id, m.id);
-      // Its canceled deliveries may have been the heads of ordering keys.
-      d.dispatcher.notify();
+      await d.core.messages.expunge(a.id, m.id);
       return reply.code(204).send();
     },
   );

@@ -4,6 +4,7 @@
 
 import { LIMITS, MAX_INT32 } from '../domain/limits.js';
 import { PORTAL_CAPABILITIES } from '../domain/access.js';
+import { Status, Trigger } from '../domain/types.js';
 
 type Schema = Record<string, unknown>;
 
@@ -86,7 +87,7 @@ const list = (item: string): Schema =>
     ['data', 'done', 'iterator'],
   );
 
-const status = (): Schema => int({ enum: [0, 1, 2, 3, 4], description: '0 success, 1 pending, 2 fail, 3 sending, 4 canceled' });
+const status = (): Schema => int({ enum: Object.values(Status), description: '0 success, 1 pending, 2 fail, 3 sending, 4 canceled' });
 const statusText = (): Schema => str({ enum: ['success', 'pending', 'fail', 'sending', 'canceled'] });
 
 const endpointCommon = (): Record<string, Schema> => ({
@@ -345,7 +346,7 @@ export const SCHEMAS: Record<string, Schema> = {
       responseDurationMs: int(),
       status: status(),
       statusText: statusText(),
-      triggerType: int({ enum: [0, 1], description: '0 scheduled, 1 manual' }),
+      triggerType: int({ enum: Object.values(Trigger), description: '0 scheduled, 1 manual' }),
       timestamp: dateTime(),
       msg: { ...ref('MessageOut') },
     },

@@ -3,8 +3,7 @@
 // historical.data.<resource>.created per chunk, most recent first, is_final on the last.
 import { ValidationError } from './errors.js';
 import { parseKeyPath, valueAt, type PathStep } from './ordering.js';
-import type { Backfill, BackfillChunk } from './types.js';
-import type { MessageInput } from '../store/store.js';
+import type { Backfill, BackfillChunk, MessageInput } from './types.js';
 
 /** Most chunks one backfill may have: each is a row and, notified each, a message. */
 export const MAX_CHUNKS = 10_000;

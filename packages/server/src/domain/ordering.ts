@@ -100,3 +100,23 @@ export function keyReader(payload: string): (ordering: { key: string } | null) =
     return orderKeyOf(ordering.key, parsed.value);
   };
 }
+
+/**
+ * The order key of a backfill notification's delivery to an endpoint that does not order by
+ * a key of its own: the backfill's, so that its notifications reach each endpoint one at a
+ * time, most recent chunk first and the final one last. Null for other messages (a message
+ * row's backfill_id, or a Message's backfill id, is null for them).
+ */
+export function backfillKey(backfillId: unknown): string | null {
+  return typeof backfillId === 'string' ? `backfill:${backfillId}` : null;
+}
+
+/**
+ * The key a message's delivery to an endpoint waits its turn under: the payload's value at
+ * the endpoint's key path (`keyOf`, a keyReader of the payload), else, for a backfill's
+ * notification, the backfill's; null for an unordered delivery. Every delivery is keyed by
+ * this, whether made with its message, resent or replayed.
+ */
+export function deliveryOrderKey(keyOf: (ordering: { key: string } | null) => string | null, ordering: { key: string } | null, backfillId: unknown): string | null {
+  return keyOf(ordering) ?? backfillKey(backfillId);
+}

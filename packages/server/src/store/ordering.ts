@@ -28,19 +28,19 @@ import type { Row } from './rows.js';
  * on every path that finishes a delivery.
  */
 export function inTurn(d: string): string {
-  const sameKey = `o.endpoint_id = ${d}.endpoint_id AND o.order_key = ${d}.order_key AND o.status IN (1, 3)`;
+  const sameKey = `o.endpoint_id = ${d}.endpoint_id AND o.order_key = ${d}.order_key AND o.status IN (${Status.Pending}, ${Status.Sending})`;
   return `(${d}.order_key IS NULL OR (
-      NOT EXISTS (SELECT 1 FROM deliveries o WHERE ${sameKey} AND o.status = 1 AND o.id < ${d}.id)
-      AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE ${sameKey} AND o.status = 3 AND o.id <> ${d}.id
+      NOT EXISTS (SELECT 1 FROM deliveries o WHERE ${sameKey} AND o.status = ${Status.Pending} AND o.id < ${d}.id)
+      AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE ${sameKey} AND o.status = ${Status.Sending} AND o.id <> ${d}.id
                       AND (o.id < ${d}.id OR o.next_attempt_at > ?))))`;
 }
 
 /** Binds two `?`: the endpoint and the key. Whether anything of that key is unfinished. */
-export const KEY_BUSY = `SELECT 1 FROM deliveries WHERE endpoint_id = ? AND order_key = ? AND status IN (1, 3) LIMIT 1`;
+export const KEY_BUSY = `SELECT 1 FROM deliveries WHERE endpoint_id = ? AND order_key = ? AND status IN (${Status.Pending}, ${Status.Sending}) LIMIT 1`;
 
 /** Binds two `?`: the endpoint and the key. The head of the key: its earliest unfinished delivery. */
 export const KEY_HEAD = `SELECT id, msg_id, app_id, status, next_attempt_at FROM deliveries
-  WHERE endpoint_id = ? AND order_key = ? AND status IN (1, 3) ORDER BY id LIMIT 1`;
+  WHERE endpoint_id = ? AND order_key = ? AND status IN (${Status.Pending}, ${Status.Sending}) ORDER BY id LIMIT 1`;
 
 /** Binds the head's id: skipping it fails it for good, which releases its key. */
 export const SKIP_HEAD = `UPDATE deliveries SET status = ${Status.Fail}, lease_owner = NULL, next_attempt_at = NULL WHERE id = ?`;
@@ -53,12 +53,5 @@ export function skipAttemptParams(head: Row, endpointId: string, appId: string, 
   return [newId('atmpt', now), head.msg_id, endpointId, appId, url, note, note, now];
 }
 
-/**
- * The order key of a backfill notification's delivery to an endpoint that does not order by
- * a key of its own: the backfill's, so that its notifications reach each endpoint one at a
- * time, most recent chunk first and the final one last. Null for other messages (a message
- * row's backfill_id, or a Message's backfill id, is null for them).
- */
-export function backfillKey(backfillId: unknown): string | null {
-  return typeof backfillId === 'string' ? `backfill:${backfillId}` : null;
-}
+// The rule itself is domain's; PostgreSQL's message insert still names it here.
+export { backfillKey } from '../domain/ordering.js';

@@ -1,7 +1,8 @@
 // Rows to records (and a new message to its row), shared by the SQLite and PostgreSQL
 // stores: both name their columns alike and keep JSON as text, so only how a flag reads
 // differs (1 or true).
-import type { Application, Attempt, Backfill, BackfillChunk, BackfillRef, Delivery, Endpoint, EventType, Message, StatusCode, TriggerCode } from '../domain/types.js';
+import type { Application, Attempt, Backfill, BackfillChunk, BackfillRef, Delivery, Endpoint, EventType, Message, SecretVersion, StatusCode, TriggerCode } from '../domain/types.js';
+import { signingSecrets } from '../domain/signing.js';
 import type { ContentFetch, MessageInput, Work } from './store.js';
 import { newIdAt } from '../domain/ids.js';
 import { ConflictError } from '../domain/errors.js';
@@ -204,7 +205,6 @@ export function deliveryHeaders(r: Row): Record<string, string> {
 }
 
 export function workFrom(r: Row, now: number, leaseUntil: number): Work {
-  const previous = parse<{ key: string; expiresAt: number | null }[]>(r.previous_secrets, []);
   return {
     deliveryId: r.delivery_id as number,
     msgId: r.msg_id as string,
@@ -213,8 +213,7 @@ export function workFrom(r: Row, now: number, leaseUntil: number): Work {
     eventType: r.event_type as string,
     url: r.url as string,
     headers: deliveryHeaders(r),
-    // The current secret first, then any still in its rotation grace period.
-    secrets: [r.secret as string, ...previous.filter((s) => s.expiresAt === null || s.expiresAt > now).map((s) => s.key)],
+    secrets: signingSecrets(r.secret as string, parse<SecretVersion[]>(r.previous_secrets, []), now),
     payload: r.payload as string,
     msgCreatedAt: r.msg_created_at as number,
     payloadMode: r.payload_mode === 'thin' ? 'thin' : 'full',

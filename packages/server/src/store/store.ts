@@ -10,6 +10,7 @@ import type {
   EventType,
   ListQuery,
   Message,
+  MessageInput,
   Ordering,
   Page,
   PayloadMode,
@@ -36,24 +37,7 @@ export type EndpointFields = Partial<Omit<Endpoint, 'id' | 'appId' | 'createdAt'
 
 export type EventTypeInput = Omit<EventType, 'createdAt' | 'updatedAt'>;
 
-export interface MessageInput {
-  eventId: string | null;
-  eventType: string;
-  /** Raw JSON text of the payload, exactly as received. */
-  payload: string;
-  channels: string[] | null;
-  tags: string[] | null;
-  /** First attempt not before this time (ms); null for now. */
-  deliverAt: number | null;
-  /** The stable id of the record the message is about, for finding its messages again. */
-  dataId?: string | null;
-  /**
-   * A backfill's notification. Its deliveries to an endpoint that orders by a key take
-   * that key (from the payload) and otherwise the backfill's own, so each endpoint gets a
-   * backfill's notifications one at a time, in the order they were made.
-   */
-  backfill?: BackfillRef | null;
-}
+export type { MessageInput } from '../domain/types.js';
 
 export type BackfillInput = Pick<Backfill, 'userId' | 'resource' | 'provider' | 'chunkSize' | 'notify'>;
 

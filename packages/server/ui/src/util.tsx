@@ -1,6 +1,7 @@
 import { useEffect, useState, useCallback } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
 import { ApiError } from './api';
+import { STATUS_TEXT } from '../../src/domain/types';
 
 /** The location hash, kept current. Routing by hash works the same inside an iframe. */
 export function useHash(): string {
@@ -197,10 +198,8 @@ export function Section({ title, children, testid }: { title: string; children: 
   );
 }
 
-export const STATUS_TEXT: Record<number, string> = { 0: 'success', 1: 'pending', 2: 'fail', 3: 'sending', 4: 'canceled' };
-
 export function StatusBadge({ status, text }: { status: number; text?: string }) {
-  const t = text ?? STATUS_TEXT[status] ?? String(status);
+  const t = text ?? (STATUS_TEXT as readonly string[])[status] ?? String(status);
   return <span class={`badge badge-${t}`} data-testid="status-badge">{t}</span>;
 }
 

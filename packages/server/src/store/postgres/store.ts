@@ -44,7 +44,7 @@ import type { Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
 import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, messageFrom, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { endpointMatches } from '../../domain/routing.js';
-import { keyReader } from '../../domain/ordering.js';
+import { deliveryOrderKey, keyReader } from '../../domain/ordering.js';
 import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING } from '../requeue.js';
 import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFILL, insertBackfillParams, listBackfills, newBackfill, SELECT_BACKFILL, SELECT_BACKFILL_CHUNKS, SELECT_BACKFILL_ID, SELECT_BACKFILL_RECORDS, SELECT_STALE_BACKFILLS } from '../backfills.js';
 import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
@@ -591,7 +591,7 @@ export class PostgresStore implements Store {
         const orderKey =
           r === undefined || r.payload === null
             ? null
-            : (keyReader(r.payload as string)(parse(r.ordering, null)) ?? backfillKey(r.backfill_id));
+            : deliveryOrderKey(keyReader(r.payload as string), parse(r.ordering, null), r.backfill_id);
         if (orderKey !== null) await lockKeys(c, [[endpointId, orderKey]]);
         await run(c, INSERT_RESENT, [msgId, endpointId, appId, now, orderKey, now]);
       }
@@ -614,8 +614,8 @@ export class PostgresStore implements Store {
               a.created_at AS last_at, a.response_status_code AS last_status
        FROM endpoints e
        LEFT JOIN (
-         SELECT endpoint_id, COUNT(*) FILTER (WHERE status IN (1, 3)) AS processing, COUNT(*) FILTER (WHERE status = ${Status.Fail}) AS failed
-         FROM deliveries WHERE app_id = ? AND status IN (1, 2, 3) GROUP BY endpoint_id
+         SELECT endpoint_id, COUNT(*) FILTER (WHERE status IN (${Status.Pending}, ${Status.Sending})) AS processing, COUNT(*) FILTER (WHERE status = ${Status.Fail}) AS failed
+         FROM deliveries WHERE app_id = ? AND status IN (${Status.Pending}, ${Status.Fail}, ${Status.Sending}) GROUP BY endpoint_id
        ) c ON c.endpoint_id = e.id
        LEFT JOIN LATERAL (
          SELECT created_at, response_status_code FROM attempts WHERE endpoint_id = e.id ORDER BY id DESC LIMIT 1
@@ -643,7 +643,7 @@ export class PostgresStore implements Store {
       const chosen = candidates.filter((m) => endpointMatches(ep, { eventType: m.event_type as string, channels: parse(m.channels, null) }));
       if (chosen.length === 0) return 0;
       const ids = chosen.map((m) => m.id as string);
-      const keys = chosen.map((m) => (ordering === null ? null : keyReader(m.payload as string)(ordering)) ?? backfillKey(m.backfill_id));
+      const keys = chosen.map((m) => deliveryOrderKey(keyReader(m.payload as string), ordering, m.backfill_id));
       // Ids are drawn under the keys' locks, so each key's deliveries are committed in id order.
       await lockKeys(c, keys.filter((k) => k !== null).map((k) => [endpointId, k]));
       // A concurrent replay or resend may have made some of them meanwhile: those are skipped, not counted.
@@ -929,7 +929,7 @@ export class PostgresStore implements Store {
     // deliveries waiting behind the head of their key are passed over, or a key held by a
     // failing head would wake the dispatchers at once, again and again.
     const first = (priority: number) =>
-      `SELECT next_attempt_at FROM deliveries d WHERE status IN (1, 3) AND priority = ${priority} AND next_attempt_at IS NOT NULL
+      `SELECT next_attempt_at FROM deliveries d WHERE status IN (${Status.Pending}, ${Status.Sending}) AND priority = ${priority} AND next_attempt_at IS NOT NULL
          AND ${inTurn('d')} ORDER BY next_attempt_at LIMIT 1`;
     const now = Date.now();
     const r = await one(this.pool, `SELECT LEAST((${first(0)}), (${first(1)})) AS t`, [now, now]);

@@ -4,7 +4,7 @@ import type { Statement } from 'better-sqlite3';
 import { newId } from '../../domain/ids.js';
 import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import { endpointMatches } from '../../domain/routing.js';
-import { keyReader } from '../../domain/ordering.js';
+import { deliveryOrderKey, keyReader } from '../../domain/ordering.js';
 import {
   Status,
   Trigger,
@@ -49,7 +49,7 @@ import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom
 import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING } from '../requeue.js';
 import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFILL, insertBackfillParams, listBackfills, newBackfill, SELECT_BACKFILL, SELECT_BACKFILL_CHUNKS, SELECT_BACKFILL_ID, SELECT_BACKFILL_RECORDS, SELECT_STALE_BACKFILLS } from '../backfills.js';
 import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
-import { backfillKey, INSERT_SKIP_ATTEMPT, inTurn, KEY_BUSY, KEY_HEAD, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
+import { INSERT_SKIP_ATTEMPT, inTurn, KEY_BUSY, KEY_HEAD, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
 import { migrate } from './migrations.js';
 import { MigrationFolderError } from '../migrations.js';
 import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
@@ -199,7 +199,7 @@ export class SqliteStore implements Store {
         // One process serves a SQLite file, so every lease found at start-up is from a process
         // that is gone: give that work back at once rather than waiting out the lease.
         store.db
-          .prepare(`UPDATE deliveries SET status = 1, lease_owner = NULL, next_attempt_at = ? WHERE status = 3`)
+          .prepare(`UPDATE deliveries SET status = ${Status.Pending}, lease_owner = NULL, next_attempt_at = ? WHERE status = ${Status.Sending}`)
           .run(Date.now());
         // Likewise an upload still receiving was cut off: nothing was acknowledged for it.
         for (const r of store.db.prepare(`SELECT id FROM backfills WHERE status = 'receiving'`).all() as Row[]) {
@@ -492,7 +492,7 @@ export class SqliteStore implements Store {
       deliveries++;
       // Null for an unordered endpoint, and for a payload without a usable key there:
       // that delivery goes unordered (see orderKeyOf).
-      const orderKey = keyOf(route.ordering) ?? backfillKey(message.backfill?.id);
+      const orderKey = deliveryOrderKey(keyOf, route.ordering, message.backfill?.id);
       // A delivery of a key with older ones unfinished waits for its turn, to be claimed.
       const inTurnNow = orderKey === null || this.q(KEY_BUSY).get(c.endpoint_id, orderKey) === undefined;
       if (lease !== undefined && immediate && inTurnNow && lease.take(c.endpoint_id as string)) {
@@ -506,7 +506,7 @@ export class SqliteStore implements Store {
               msg_id: message.id,
               app_id: appId,
               attempts: 0,
-              trigger_type: 0,
+              trigger_type: Trigger.Scheduled,
               event_type: message.eventType,
               payload: message.payload,
               msg_created_at: now,
@@ -606,7 +606,7 @@ export class SqliteStore implements Store {
         const orderKey =
           r === undefined || r.payload === null
             ? null
-            : (keyReader(r.payload as string)(parse(r.ordering, null)) ?? backfillKey(r.backfill_id));
+            : deliveryOrderKey(keyReader(r.payload as string), parse(r.ordering, null), r.backfill_id);
         this.q(INSERT_RESENT).run(msgId, endpointId, appId, now, orderKey, now);
       }
     });
@@ -628,8 +628,8 @@ export class SqliteStore implements Store {
 
   async appStatus(appId: string): Promise<EndpointStatus[]> {
     const counts = this.q(
-      `SELECT endpoint_id, SUM(status IN (1, 3)) AS processing, SUM(status = ${Status.Fail}) AS failed
-       FROM deliveries WHERE app_id = ? AND status IN (1, 2, 3) GROUP BY endpoint_id`,
+      `SELECT endpoint_id, SUM(status IN (${Status.Pending}, ${Status.Sending})) AS processing, SUM(status = ${Status.Fail}) AS failed
+       FROM deliveries WHERE app_id = ? AND status IN (${Status.Pending}, ${Status.Fail}, ${Status.Sending}) GROUP BY endpoint_id`,
     ).all(appId) as Row[];
     const byEndpoint = new Map(counts.map((r) => [r.endpoint_id as string, r]));
     const endpoints = this.q('SELECT id FROM endpoints WHERE app_id = ? ORDER BY id').all(appId) as Row[];
@@ -661,7 +661,7 @@ export class SqliteStore implements Store {
       let n = 0;
       for (const m of candidates) {
         if (!endpointMatches(ep, { eventType: m.event_type as string, channels: parse(m.channels, null) })) continue;
-        const orderKey = (ordering === null ? null : keyReader(m.payload as string)(ordering)) ?? backfillKey(m.backfill_id);
+        const orderKey = deliveryOrderKey(keyReader(m.payload as string), ordering, m.backfill_id);
         insert.run(m.id, endpointId, appId, now, orderKey, now);
         n++;
       }
@@ -703,7 +703,7 @@ export class SqliteStore implements Store {
       const full = JSON.stringify(Object.keys(o.allowance).filter((ep) => o.allowance[ep]! <= 0));
       const scan = this.q(
         `SELECT id, endpoint_id, order_key FROM deliveries AS d INDEXED BY deliveries_due
-         WHERE status IN (1, 3) AND priority = ? AND next_attempt_at <= ? AND endpoint_id NOT IN (SELECT value FROM json_each(?))
+         WHERE status IN (${Status.Pending}, ${Status.Sending}) AND priority = ? AND next_attempt_at <= ? AND endpoint_id NOT IN (SELECT value FROM json_each(?))
            AND ${inTurn('d')}
          ORDER BY next_attempt_at LIMIT ?`,
       );
@@ -745,7 +745,7 @@ export class SqliteStore implements Store {
          ORDER BY j.key`,
       ).all(JSON.stringify(chosen)) as Row[];
       const leaseUntil = o.now + o.leaseMs;
-      const lease = this.q(`UPDATE deliveries SET status = 3, lease_owner = ?, next_attempt_at = ? WHERE id = ?`);
+      const lease = this.q(`UPDATE deliveries SET status = ${Status.Sending}, lease_owner = ?, next_attempt_at = ? WHERE id = ?`);
       const fail = this.q(`UPDATE deliveries SET status = ${Status.Fail}, lease_owner = NULL, next_attempt_at = NULL WHERE id = ?`);
       const work: Work[] = [];
       for (const r of rows) {
@@ -777,7 +777,7 @@ export class SqliteStore implements Store {
   renewLeases(owner: string, deliveryIds: number[], until: number): Promise<void> {
     return this.writeBookkeeping(() => {
       this.q(
-        `UPDATE deliveries SET next_attempt_at = ? WHERE status = 3 AND lease_owner = ? AND id IN (SELECT value FROM json_each(?))`,
+        `UPDATE deliveries SET next_attempt_at = ? WHERE status = ${Status.Sending} AND lease_owner = ? AND id IN (SELECT value FROM json_each(?))`,
       ).run(until, owner, JSON.stringify(deliveryIds));
     });
   }
@@ -785,8 +785,8 @@ export class SqliteStore implements Store {
   release(owner: string, deliveryIds: number[]): Promise<void> {
     return this.write(() => {
       this.q(
-        `UPDATE deliveries SET status = 1, lease_owner = NULL, next_attempt_at = ?
-         WHERE status = 3 AND lease_owner = ? AND id IN (SELECT value FROM json_each(?))`,
+        `UPDATE deliveries SET status = ${Status.Pending}, lease_owner = NULL, next_attempt_at = ?
+         WHERE status = ${Status.Sending} AND lease_owner = ? AND id IN (SELECT value FROM json_each(?))`,
       ).run(Date.now(), owner, JSON.stringify(deliveryIds));
     });
   }
@@ -799,7 +799,7 @@ export class SqliteStore implements Store {
       );
       const update = this.q(
         `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_attempt_at = ?, lease_owner = NULL
-         WHERE id = ? AND status = 3 AND lease_owner = ?`,
+         WHERE id = ? AND status = ${Status.Sending} AND lease_owner = ?`,
       );
       const disable = this.q('UPDATE endpoints SET disabled = 1, updated_at = ? WHERE id = ?');
       for (const rec of records) {
@@ -830,7 +830,7 @@ export class SqliteStore implements Store {
     // failing head would wake the dispatcher at once, again and again.
     const first = (priority: number) =>
       `SELECT next_attempt_at FROM deliveries AS d INDEXED BY deliveries_due
-       WHERE status IN (1, 3) AND priority = ${priority} AND next_attempt_at IS NOT NULL AND ${inTurn('d')}
+       WHERE status IN (${Status.Pending}, ${Status.Sending}) AND priority = ${priority} AND next_attempt_at IS NOT NULL AND ${inTurn('d')}
        ORDER BY next_attempt_at LIMIT 1`;
     const now = Date.now();
     const r = this.q(`SELECT MIN(t) AS t FROM (SELECT (${first(0)}) AS t UNION ALL SELECT (${first(1)}))`).get(now, now) as Row;

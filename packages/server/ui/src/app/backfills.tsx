@@ -1,6 +1,7 @@
 import { appPath, enc, type AppCtx, type Page } from '../api';
 import { ErrorNote, Loading, Section, StatusBadge, fmtTime, useLoad } from '../util';
 import type { Backfill, MessageEndpoint } from './types';
+import { Status } from '../../../src/domain/types';
 
 export function BackfillList({ ctx }: { ctx: AppCtx }) {
   const list = useLoad(() => ctx.api.get<Page<Backfill>>(appPath(ctx, '/backfill'), { limit: 100 }), [ctx.appId]);
@@ -58,7 +59,7 @@ function Progress({ ctx, msgId }: { ctx: AppCtx; msgId: string | null }) {
   if (d.error) return <span class="error">{d.error.message}</span>;
   if (!d.data) return <span class="muted">…</span>;
   const rows = d.data.data;
-  const ok = rows.filter((r) => r.status === 0).length;
+  const ok = rows.filter((r) => r.status === Status.Success).length;
   return (
     <span data-testid="chunk-progress">
       {ok}/{rows.length} delivered{' '}

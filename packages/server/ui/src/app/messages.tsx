@@ -3,6 +3,7 @@ import { appPath, can, enc, type AppCtx, type Page, type Query } from '../api';
 import { ErrorNote, Loading, Section, Status, StatusBadge, fmtJson, fmtTime, go, localToIso, useAction, useLoad } from '../util';
 import { AttemptTable, useCatalogue } from './endpoints';
 import type { AppStatus, Attempt, Message, MessageEndpoint } from './types';
+import { Status as DeliveryStatus } from '../../../src/domain/types';
 
 interface Filters {
   eventType: string;
@@ -200,7 +201,7 @@ export function MessageDetail({ ctx, msgId }: { ctx: AppCtx; msgId: string }) {
   const refresh = () => (deliveries.reload(), attempts.reload());
   // While a delivery is under way, look again for a short while (not forever: a retry may be hours off).
   const polls = useRef(0);
-  const inFlight = deliveries.data?.data.some((d) => d.status === 1 || d.status === 3) ?? false;
+  const inFlight = deliveries.data?.data.some((d) => d.status === DeliveryStatus.Pending || d.status === DeliveryStatus.Sending) ?? false;
   useEffect(() => {
     if (!inFlight || polls.current >= 15) return;
     const t = setTimeout(() => {

@@ -1,0 +1,17 @@
+import type { WorkSignals } from '../delivery/dispatcher.js';
+import type { Backfill, BackfillChunk } from '../domain/types.js';
+import type { MessageInput, Store } from '../store/store.js';
+
+/** Completing an upload: its chunks, notifications and status in one commit, then the dispatchers told. */
+export class Backfills {
+  constructor(
+    private readonly store: Store,
+    private readonly signals: WorkSignals,
+  ) {}
+
+  async complete(appId: string, backfillId: string, chunks: Omit<BackfillChunk, 'msgId'>[], notices: MessageInput[]): Promise<Backfill> {
+    const stored = await this.store.completeBackfill(appId, backfillId, chunks, notices);
+    this.signals.notify();
+    return stored;
+  }
+}

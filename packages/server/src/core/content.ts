@@ -1,0 +1,47 @@
+import type { ContentLinks } from '../delivery/content-links.js';
+import type { Message } from '../domain/types.js';
+import type { Store } from '../store/store.js';
+
+/** Whom a fetch through a content link is recorded against: only values its MAC vouches for. */
+export interface FetchOf {
+  appId: string;
+  msgId: string;
+  endpointId: string;
+}
+
+/**
+ * What a content link opens. Refused: why, and whom to record the refusal against (null
+ * when the link's MAC does not hold: its ids are the caller's own words, and recording them
+ * would let anyone write into the record).
+ */
+export type Opening = { granted: false; why: string; fetch: FetchOf | null } | { granted: true; message: Message & { payload: string }; fetch: FetchOf };
+
+/** Reading a message's content through a content link from a thin delivery. */
+export class Content {
+  constructor(
+    private readonly store: Store,
+    private readonly links: Pick<ContentLinks, 'read' | 'madeUnder'>,
+  ) {}
+
+  /** Whether `token` still opens `msgId`: its MAC holds, it has not expired, and nothing revoked it since. */
+  async open(msgId: string, token: string): Promise<Opening> {
+    const grant = this.links.read(msgId, token);
+    if (!grant.verified) return { granted: false, why: grant.why, fetch: null };
+    const [message, endpoint] = await Promise.all([this.store.getMessage(grant.appId, msgId), this.store.getEndpoint(grant.appId, grant.endpointId)]);
+    if (message === null || message.id !== msgId) return { granted: false, why: 'the content link is not valid for this message', fetch: null };
+    const fetch = { appId: message.appId, msgId: message.id, endpointId: grant.endpointId };
+    const why = grant.expired
+      ? 'the content link has expired'
+      : endpoint === null || endpoint.id !== grant.endpointId
+        ? 'the content link was revoked: its endpoint was deleted'
+        : endpoint.disabled
+          ? 'the content link was revoked: its endpoint is disabled'
+          : !this.links.madeUnder(grant, endpoint.secret)
+            ? "the content link was revoked: its endpoint's secret was rotated"
+            : message.payload === null
+              ? 'the content was deleted'
+              : null;
+    if (why !== null) return { granted: false, why, fetch };
+    return { granted: true, message: message as Message & { payload: string }, fetch };
+  }
+}

@@ -1,0 +1,63 @@
+import { generateSecret } from '@hookwell/receiver';
+import type { WorkSignals } from '../delivery/dispatcher.js';
+import type { Sender } from '../delivery/sender.js';
+import { ValidationError } from '../domain/errors.js';
+import { rotatedPrevious, signingSecrets } from '../domain/signing.js';
+import type { Endpoint, PingResult } from '../domain/types.js';
+import type { EndpointFields, EndpointInput, Store } from '../store/store.js';
+
+/** What a ping needs of the sender. */
+export type Pinger = Pick<Sender, 'ping'>;
+
+type Signed = Pick<Endpoint, 'headers' | 'secret' | 'previousSecrets' | 'webhookKey'>;
+
+/** What the endpoint's deliveries carry, sent to `url`: its headers, its webhook key and the secrets that sign. */
+export function pingTarget(url: string, ep: Signed) {
+  const headers = { ...ep.headers };
+  if (ep.webhookKey !== null) headers[ep.webhookKey.header] = ep.webhookKey.key;
+  return { url, headers, secrets: signingSecrets(ep.secret, ep.previousSecrets, Date.now()) };
+}
+
+/** Changes to endpoints that reach beyond their row: the ping check, secret rotation, re-enabling. */
+export class Endpoints {
+  constructor(
+    private readonly store: Store,
+    private readonly signals: WorkSignals,
+    private readonly sender: Pinger,
+  ) {}
+
+  /** Pings `url` as the endpoint's deliveries would reach it; refused (422 on `url`) unless it pongs. */
+  async verifiedPing(url: string, ep: Signed): Promise<PingResult> {
+    const result = await this.sender.ping(pingTarget(url, ep));
+    if (!result.ok) throw ValidationError.field(['body', 'url'], `the endpoint did not pass the ping check: ${result.detail}`);
+    return { ...result, at: Date.now() };
+  }
+
+  /** Creates an endpoint, pinging its URL first when `verify`. */
+  async create(appId: string, input: EndpointInput, verify: boolean): Promise<Endpoint> {
+    if (verify) input.ping = await this.verifiedPing(input.url, { ...input, previousSecrets: [], webhookKey: null });
+    return this.store.createEndpoint(appId, input);
+  }
+
+  /** Updates an endpoint; a new URL is pinged first when `verify`. One enabled again may have work waiting. */
+  async update(endpoint: Endpoint, fields: EndpointFields, verify = false): Promise<Endpoint> {
+    if (verify && fields.url !== undefined && fields.url !== endpoint.url) fields.ping = await this.verifiedPing(fields.url, endpoint);
+    const updated = await this.store.updateEndpoint(endpoint.appId, endpoint.id, fields);
+    if (endpoint.disabled && !updated.disabled) this.signals.notify();
+    return updated;
+  }
+
+  /** The ping check of the endpoint's URL, its outcome kept on the endpoint. */
+  async ping(endpoint: Endpoint): Promise<PingResult> {
+    const result = await this.sender.ping(pingTarget(endpoint.url, endpoint));
+    const ping = { ...result, at: Date.now() };
+    await this.store.updateEndpoint(endpoint.appId, endpoint.id, { ping });
+    return ping;
+  }
+
+  /** A new signing secret (`key`, else a generated one); the old one keeps signing for `graceMs`. */
+  async rotateSecret(endpoint: Endpoint, key: string | null, graceMs: number): Promise<void> {
+    const previous = rotatedPrevious(endpoint.secret, endpoint.previousSecrets, graceMs, Date.now());
+    await this.store.updateEndpoint(endpoint.appId, endpoint.id, { secret: key ?? generateSecret(), previousSecrets: previous });
+  }
+}

@@ -1,0 +1,41 @@
+// The protocols a request starts, apart from how it arrived: api/ parses and presents,
+// these do the work, in the store and with the dispatchers and the sender.
+import type { Logger } from 'pino';
+import type { ContentLinks } from '../delivery/content-links.js';
+import type { WorkSignals } from '../delivery/dispatcher.js';
+import type { Store } from '../store/store.js';
+import { Backfills } from './backfills.js';
+import { Content } from './content.js';
+import { Endpoints, type Pinger } from './endpoints.js';
+import { Messages } from './messages.js';
+import { Requeue } from './requeue.js';
+
+export type { Backfills, Content, Endpoints, Messages, Requeue };
+
+export interface Core {
+  messages: Messages;
+  endpoints: Endpoints;
+  requeue: Requeue;
+  backfills: Backfills;
+  content: Content;
+}
+
+/** What the protocols work with; built once at start-up. */
+export interface CoreDeps {
+  store: Store;
+  /** The dispatchers of this process and, through the store's notifier, of others. */
+  signals: WorkSignals;
+  sender: Pinger;
+  links: Pick<ContentLinks, 'read' | 'madeUnder'>;
+  log: Logger;
+}
+
+export function buildCore(d: CoreDeps): Core {
+  return {
+    messages: new Messages(d.store, d.signals),
+    endpoints: new Endpoints(d.store, d.signals, d.sender),
+    requeue: new Requeue(d.store, d.signals, d.log),
+    backfills: new Backfills(d.store, d.signals),
+    content: new Content(d.store, d.links),
+  };
+}

@@ -1,0 +1,52 @@
+import type { WorkSignals } from '../delivery/dispatcher.js';
+import { POLL_MS } from '../delivery/dispatcher.js';
+import type { Message } from '../domain/types.js';
+import type { MessageInput, Store, Work } from '../store/store.js';
+
+/**
+ * Creating and erasing messages: the store's commit and what the dispatchers must hear of it.
+ * As Svix's create_message_inner, one place for what every caller of "create a message" needs.
+ */
+export class Messages {
+  constructor(
+    private readonly store: Store,
+    private readonly signals: WorkSignals,
+  ) {}
+
+  /**
+   * Stores the message and its deliveries, then calls `answer` with it (the 202 goes out
+   * there) before any leased delivery starts: the caller hears of its message first.
+   */
+  async create<R>(appId: string, input: MessageInput, answer: (message: Message) => R): Promise<R> {
+    // A store used by this process alone (SQLite) leases deliveries the dispatcher has room
+    // for to it in the same commit; a shared one (PostgreSQL) leaves them all to be claimed.
+    const offer = this.store.leasesOnCreate ? this.signals.leaseOffer() : undefined;
+    let leased: Work[] = [];
+    try {
+      const created = await this.store.createMessage(appId, input, { lease: offer });
+      leased = created.leased;
+      // What was not leased waits in the store for a claim. Deliveries due after the
+      // dispatchers' next regular look are left to it (it sets its timer by them): a claim
+      // now would find nothing, and at ingest rates that is a claim per commit.
+      const dueSoon = input.deliverAt === null || input.deliverAt <= Date.now() + POLL_MS;
+      if (created.deliveries > leased.length && dueSoon) this.signals.notify();
+      return answer(created.message);
+    } finally {
+      this.signals.settle(offer, leased);
+    }
+  }
+
+  /** Stores a message for one endpoint only (an event type's example), due now. */
+  async sendTo(appId: string, endpointId: string, input: MessageInput): Promise<Message> {
+    const { message } = await this.store.createMessage(appId, input, { onlyEndpointId: endpointId });
+    this.signals.notify();
+    return message;
+  }
+
+  /** Erases a message's payload; its deliveries not yet made are canceled. */
+  async expunge(appId: string, msgId: string): Promise<void> {
+    await this.store.expungeMessage(appId, msgId);
+    // Its canceled deliveries may have been the heads of ordering keys.
+    this.signals.notify();
+  }
+}

@@ -1,0 +1,68 @@
+import type { Logger } from 'pino';
+import type { WorkSignals } from '../delivery/dispatcher.js';
+import { ConflictError } from '../domain/errors.js';
+import { storedKey } from '../domain/ordering.js';
+import type { Message } from '../domain/types.js';
+import type { Store } from '../store/store.js';
+
+/** The response of the attempt that records a skipped head. */
+const SKIP_NOTE = 'not sent: skipped by POST …/ordering/skip, so that later messages with its ordering key can go';
+
+/**
+ * Sending again what was sent, failed or never sent: each queues deliveries in the store,
+ * then tells the dispatchers there is work.
+ */
+export class Requeue {
+  constructor(
+    private readonly store: Store,
+    private readonly signals: WorkSignals,
+    private readonly log: Logger,
+  ) {}
+
+  /** One manual attempt of the message to the endpoint, now; refused once its content is expunged. */
+  async resend(appId: string, message: Message, endpointId: string): Promise<void> {
+    if (message.payload === null) throw new ConflictError('the message content was expunged; it cannot be sent again', 'content_expunged');
+    await this.store.resend(appId, message.id, endpointId);
+    this.signals.notify();
+  }
+
+  /** The endpoint's failed deliveries of messages created in [since, until), again. */
+  async recover(appId: string, endpointId: string, since: number, until: number | null): Promise<number> {
+    const n = await this.store.recover(appId, endpointId, since, until);
+    this.log.info({ endpointId, deliveries: n }, 'recovering failed deliveries');
+    this.signals.notify();
+    return n;
+  }
+
+  /** Messages of [since, until) that the endpoint never had a delivery of. */
+  async replayMissing(appId: string, endpointId: string, since: number, until: number | null): Promise<number> {
+    const n = await this.store.replayMissing(appId, endpointId, since, until);
+    this.log.info({ endpointId, deliveries: n }, 'replaying missing messages');
+    this.signals.notify();
+    return n;
+  }
+
+  /** Every failed delivery of the application, oldest first, behind new traffic. */
+  async retryFailed(appId: string): Promise<number> {
+    const queued = await this.store.retryFailed(appId);
+    this.log.info({ appId, queued }, 'retrying failed deliveries');
+    this.signals.notify();
+    return queued;
+  }
+
+  /**
+   * Fails the head of an ordering key so the key's later messages can go; its message id,
+   * or null when nothing of that key was waiting. A head being sent is not skipped (409).
+   */
+  async skipOrderHead(appId: string, endpointId: string, key: string): Promise<string | null> {
+    const outcome = await this.store.skipOrderHead(appId, endpointId, storedKey(key), Date.now(), SKIP_NOTE);
+    if ('sending' in outcome) {
+      throw new ConflictError(`the head of this key (${outcome.sending}) is being sent now; skip it once this attempt has ended`, 'head_sending');
+    }
+    if (outcome.skipped !== null) {
+      this.log.info({ endpointId, msgId: outcome.skipped }, 'skipped the head of an ordering key');
+      this.signals.notify();
+    }
+    return outcome.skipped;
+  }
+}
