@@ -120,8 +120,10 @@ export const SELECT_APP_BY_REF = 'SELECT * FROM applications WHERE id = ? OR uid
 export const SELECT_ENDPOINT_BY_REF = 'SELECT * FROM endpoints WHERE app_id = ? AND (id = ? OR uid = ?) ORDER BY (id = ?) DESC LIMIT 1';
 export const SELECT_MESSAGE_BY_REF = 'SELECT * FROM messages WHERE app_id = ? AND (id = ? OR event_id = ?) ORDER BY (id = ?) DESC LIMIT 1';
 
-export const INSERT_MESSAGE = `INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags, data_id, backfill_id, backfill_chunk, created_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+/** A message row's columns, in the order messageParams gives their values. */
+export const MESSAGE_COLUMNS = 'id, app_id, event_id, event_type, payload, channels, tags, data_id, backfill_id, backfill_chunk, created_at';
+
+export const INSERT_MESSAGE = `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 export function messageParams(m: Message): unknown[] {
   return [m.id, m.appId, m.eventId, m.eventType, m.payload, json(m.channels), json(m.tags), m.dataId, m.backfill?.id ?? null, m.backfill?.chunk ?? null, m.createdAt];

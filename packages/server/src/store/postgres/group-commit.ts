@@ -1,0 +1,151 @@
+import type pg from 'pg';
+import { UnavailableError } from '../../domain/errors.js';
+
+/** What one job of a batch came to: its result, or the error that is its alone. */
+export type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+/**
+ * Writes a batch of jobs inside an open transaction, with a few statements for all of them,
+ * and says what each came to. A failure that belongs to one job and leaves the transaction
+ * usable (a duplicate found with ON CONFLICT DO NOTHING) is that job's outcome; a statement
+ * that fails throws, and then which job caused it is not known.
+ */
+export type BatchWrite<J, R> = (c: pg.PoolClient, jobs: J[]) => Promise<Outcome<R>[]>;
+
+/** Runs fn in one transaction on a client of its own: BEGIN, fn, COMMIT, or ROLLBACK and throw. */
+export type Transaction = <T>(fn: (c: pg.PoolClient) => Promise<T>) => Promise<T>;
+
+export interface GroupCommitOptions {
+  /** Most jobs in one transaction: bounds the size of its statements and of a retry. */
+  maxBatch?: number;
+  /** Most transactions out at once (each on a pooled connection of its own). */
+  maxInFlight?: number;
+}
+
+interface Queued<J, R> {
+  job: J;
+  resolve: (v: R) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Writes the jobs that queue up while a transaction is out together in the next one: a
+ * handful of multi-row statements and one COMMIT for the lot, where a transaction per job
+ * took one COMMIT (a WAL flush) and about six round trips each. Nobody's promise settles
+ * before the COMMIT of the transaction holding its job has returned, so a caller told its
+ * write is stored is told after it is durable.
+ *
+ * The first job after a quiet spell goes at the next turn of the event loop, with whatever
+ * else arrived in that turn; the jobs that arrive while transactions are out wait for one
+ * of them to end. At most `maxInFlight` transactions are out at once: one alone would let
+ * the next batch wait for a whole commit it could overlap (the WAL flush and the network
+ * round trips of the other), many would split the queue into small batches again.
+ *
+ * A statement that fails sinks the transaction, and with multi-row statements which job
+ * it failed for is unknown. Such a batch is written again in a new transaction with each
+ * job in a savepoint of its own: the job at fault is rolled back alone and rejected with
+ * its error, the others commit. Savepoints are used only then: on the usual path, a
+ * savepoint per job would cost a round trip per job (SAVEPOINT, RELEASE) and a
+ * subtransaction each, which is what batching is for avoiding; and a bisecting retry
+ * (the batch without its first half, and so on) would take several transactions to single
+ * out one job, where the savepoints take one. A failure to reach the database fails every
+ * job of the batch: nothing of it was committed, or it is not known to be.
+ */
+export class GroupCommit<J, R> {
+  private queue: Queued<J, R>[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+  private idle: (() => void)[] = [];
+  private readonly maxBatch: number;
+  private readonly maxInFlight: number;
+
+  constructor(
+    private readonly transaction: Transaction,
+    private readonly write: BatchWrite<J, R>,
+    opts: GroupCommitOptions = {},
+  ) {
+    this.maxBatch = opts.maxBatch ?? 500;
+    this.maxInFlight = opts.maxInFlight ?? 2;
+  }
+
+  run(job: J): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ job, resolve, reject });
+      if (!this.scheduled && this.inFlight < this.maxInFlight) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Resolves once everything queued so far has been committed or failed. */
+  drain(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private isIdle(): boolean {
+    return this.queue.length === 0 && this.inFlight === 0 && !this.scheduled;
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      this.inFlight++;
+      void this.commit(batch).finally(() => {
+        this.inFlight--;
+        if (this.queue.length > 0) this.flush();
+        else if (this.isIdle()) this.settleIdle();
+      });
+    }
+  }
+
+  private async commit(batch: Queued<J, R>[]): Promise<void> {
+    const jobs = batch.map((q) => q.job);
+    let outcomes: Outcome<R>[];
+    try {
+      outcomes = await this.transaction((c) => this.write(c, jobs));
+    } catch (err) {
+      if (err instanceof UnavailableError || batch.length === 1) {
+        for (const q of batch) q.reject(err);
+        return;
+      }
+      try {
+        outcomes = await this.transaction((c) => this.writeEach(c, jobs));
+      } catch (retryErr) {
+        for (const q of batch) q.reject(retryErr);
+        return;
+      }
+    }
+    batch.forEach((q, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) q.resolve(o.value);
+      else q.reject(o.error);
+    });
+  }
+
+  /** The batch again, each job in a savepoint of its own: one that fails is undone alone. */
+  private async writeEach(c: pg.PoolClient, jobs: J[]): Promise<Outcome<R>[]> {
+    const outcomes: Outcome<R>[] = [];
+    for (const job of jobs) {
+      await c.query('SAVEPOINT job');
+      try {
+        const [o] = await this.write(c, [job]);
+        outcomes.push(o!);
+        await c.query('RELEASE SAVEPOINT job');
+      } catch (err) {
+        if (err instanceof UnavailableError) throw err;
+        await c.query('ROLLBACK TO SAVEPOINT job');
+        outcomes.push({ ok: false, error: err });
+      }
+    }
+    return outcomes;
+  }
+
+  private settleIdle(): void {
+    const waiters = this.idle;
+    this.idle = [];
+    for (const w of waiters) w();
+  }
+}
