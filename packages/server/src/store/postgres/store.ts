@@ -42,7 +42,7 @@ import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, I
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
-import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, MESSAGE_COLUMNS, messageFrom, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, MESSAGE_COLUMNS, messageFrom, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { keyReader } from '../../domain/ordering.js';
 import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING } from '../requeue.js';
@@ -51,11 +51,12 @@ import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
 import { backfillKey, INSERT_SKIP_ATTEMPT, inTurn, KEY_HEAD, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
 import { GroupCommit, type Outcome } from './group-commit.js';
+import { ReadBatch } from './read-batch.js';
 import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
 import { ENDPOINT_DELIVERY_COUNTS, endpointStatsFrom, listEndpointMessages, listMessageDestinations } from '../deliveries.js';
 import { EXPUNGE_ATTEMPT, listAttempts, SELECT_ATTEMPT } from '../attempts.js';
 import { DELETE_ENDPOINT, duplicateEndpointUid, INSERT_ENDPOINT, insertEndpointParams, listEndpoints, newEndpoint, SELECT_ENDPOINT, SELECT_ENDPOINT_FILTERS, SELECT_ENDPOINT_URL, SELECT_ROUTE, selectRoutesOfApps, UPDATE_ENDPOINT, updateEndpointParams } from '../endpoints.js';
-import { DELETE_APPLICATION, duplicateAppUid, INSERT_APPLICATION, insertApplicationParams, listApplications, SELECT_APPLICATION, UPDATE_APPLICATION, updateApplicationParams } from '../applications.js';
+import { DELETE_APPLICATION, duplicateAppUid, INSERT_APPLICATION, insertApplicationParams, appRowsByRef, listApplications, SELECT_APPLICATION, selectAppsByRefs, UPDATE_APPLICATION, updateApplicationParams } from '../applications.js';
 import { INSERT_META_IF_ABSENT, SELECT_META, UPSERT_META } from '../meta.js';
 import { idempotentFrom, PURGE_IDEMPOTENT, PUT_IDEMPOTENT, putIdempotentParams, SELECT_IDEMPOTENT } from '../idempotency.js';
 import { DELETE_EVENT_TYPE, INSERT_EVENT_TYPE, insertEventTypeParams, listEventTypes, SELECT_EVENT_TYPE, UPDATE_EVENT_TYPE, updateEventTypeParams } from '../event-types.js';
@@ -324,6 +325,8 @@ function taken(j: MessageJob, lease: LeaseOffer, endpointId: string): boolean {
   return t;
 }
 
+const SELECT_APPS_BY_REFS = selectAppsByRefs(DIALECT);
+
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export interface PostgresStoreOptions {
@@ -341,8 +344,20 @@ export class PostgresStore implements Store {
   /** createMessage's writes, made together when they come at once (see GroupCommit). */
   private readonly messages: GroupCommit<MessageJob, Created>;
 
+  /** getApp's lookups, made together when they come at once (see ReadBatch). */
+  private readonly apps: ReadBatch<Application>;
+
   private constructor(readonly pool: pg.Pool) {
     this.messages = new GroupCommit((fn) => this.tx(fn), writeMessages);
+    this.apps = new ReadBatch(async (refs) => {
+      const rowOf = appRowsByRef(await all(this.pool, SELECT_APPS_BY_REFS, [refs, refs]));
+      const found = new Map<string, Application>();
+      for (const ref of refs) {
+        const r = rowOf(ref);
+        if (r !== undefined) found.set(ref, appFrom(r));
+      }
+      return found;
+    });
   }
 
   static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
@@ -468,8 +483,7 @@ export class PostgresStore implements Store {
   }
 
   async getApp(ref: string): Promise<Application | null> {
-    const r = await one(this.pool, SELECT_APP_BY_REF, [ref, ref, ref]);
-    return r === undefined ? null : appFrom(r);
+    return (await this.apps.get(ref)) ?? null;
   }
 
   async listApps(q: ListQuery): Promise<Page<Application>> {
