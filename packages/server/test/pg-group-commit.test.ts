@@ -6,35 +6,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { PostgresStore } from '../src/store/postgres/store.js';
-import type { EndpointInput, LeaseOffer, MessageInput } from '../src/store/store.js';
+import type { LeaseOffer } from '../src/store/store.js';
 import { ConflictError } from '../src/domain/errors.js';
 import { Status, type Application, type Endpoint } from '../src/domain/types.js';
-import { PG_URL, requirePostgres } from './helpers.js';
+import { endpointInput, messageInput, PG_URL, requirePostgres } from './helpers.js';
 
 const schema = `hw_gc_${randomBytes(5).toString('hex')}`;
 const TABLES = ['applications', 'endpoints', 'messages', 'deliveries', 'attempts'];
-
-function endpointInput(fields: Partial<EndpointInput> = {}): EndpointInput {
-  return {
-    uid: null,
-    url: 'https://example.com/hook',
-    description: '',
-    version: 1,
-    disabled: false,
-    eventTypes: null,
-    channels: null,
-    throttleRate: null,
-    metadata: {},
-    headers: {},
-    secret: 'whsec_current',
-    ping: null,
-    ...fields,
-  };
-}
-
-function messageInput(fields: Partial<MessageInput> = {}): MessageInput {
-  return { eventId: null, eventType: 'user.created', payload: '{"a":1}', channels: null, tags: null, deliverAt: null, ...fields };
-}
 
 describe('PostgreSQL group commit', () => {
   let admin: pg.Pool;

@@ -205,6 +205,28 @@ export function deliveryHeaders(r: Row): Record<string, string> {
   return headers;
 }
 
+/** A new message's delivery as work leased to its writer in the message's own commit (see LeaseOffer); `route` is its endpoint's route row. */
+export function offeredWork(route: Row, deliveryId: number, message: Message, orderKey: string | null, now: number, leaseUntil: number): Work {
+  return workFrom(
+    {
+      ...route,
+      delivery_id: deliveryId,
+      msg_id: message.id,
+      app_id: message.appId,
+      attempts: 0,
+      trigger_type: 0,
+      event_type: message.eventType,
+      payload: message.payload,
+      msg_created_at: now,
+      order_key: orderKey,
+      backfill_id: message.backfill?.id ?? null,
+      backfill_chunk: message.backfill?.chunk ?? null,
+    },
+    now,
+    leaseUntil,
+  );
+}
+
 export function workFrom(r: Row, now: number, leaseUntil: number): Work {
   const previous = parse<{ key: string; expiresAt: number | null }[]>(r.previous_secrets, []);
   return {

@@ -42,7 +42,7 @@ import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, I
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
-import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, MESSAGE_COLUMNS, messageFrom, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, MESSAGE_COLUMNS, messageFrom, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, offeredWork, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { keyReader } from '../../domain/ordering.js';
 import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING } from '../requeue.js';
@@ -286,27 +286,8 @@ async function writeMessages(c: Db, jobs: MessageJob[]): Promise<Outcome<Created
   }
   const leased = jobs.map((): Work[] => []);
   for (const { job, e, orderKey, leaseUntil } of leasing) {
-    const { message, appId, now } = jobs[job]!;
-    leased[job]!.push(
-      workFrom(
-        {
-          ...e,
-          delivery_id: ids.get(pairKey(message.id, e.endpoint_id as string)),
-          msg_id: message.id,
-          app_id: appId,
-          attempts: 0,
-          trigger_type: 0,
-          event_type: message.eventType,
-          payload: message.payload,
-          msg_created_at: now,
-          order_key: orderKey,
-          backfill_id: message.backfill?.id ?? null,
-          backfill_chunk: message.backfill?.chunk ?? null,
-        },
-        now,
-        leaseUntil,
-      ),
-    );
+    const { message, now } = jobs[job]!;
+    leased[job]!.push(offeredWork(e, ids.get(pairKey(message.id, e.endpoint_id as string))!, message, orderKey, now, leaseUntil));
   }
   return jobs.map((j, job) =>
     stored.has(j.message.id)
