@@ -31,15 +31,20 @@ interface Queued<J, R> {
 /**
  * Writes the jobs that queue up while a transaction is out together in the next one: a
  * handful of multi-row statements and one COMMIT for the lot, where a transaction per job
- * took one COMMIT (a WAL flush) and about six round trips each. Nobody's promise settles
+ * took a COMMIT (a WAL flush) and five or more round trips each. Nobody's promise settles
  * before the COMMIT of the transaction holding its job has returned, so a caller told its
- * write is stored is told after it is durable.
+ * write is stored is told after it is durable. Measured on messages (one endpoint each,
+ * 64 writers at once, PostgreSQL on the same 2-core machine): a transaction per message
+ * took about 215 µs of this process's CPU and 420 µs of the database's per message, and
+ * 1.4k messages a second; in batches, 35 µs and 30 µs.
  *
  * The first job after a quiet spell goes at the next turn of the event loop, with whatever
  * else arrived in that turn; the jobs that arrive while transactions are out wait for one
- * of them to end. At most `maxInFlight` transactions are out at once: one alone would let
- * the next batch wait for a whole commit it could overlap (the WAL flush and the network
- * round trips of the other), many would split the queue into small batches again.
+ * of them to end. At most `maxInFlight` transactions are out at once: with one, the next
+ * batch would wait through a whole commit (its round trips and its WAL flush) that it
+ * could overlap, which a database on another machine makes long; with many, the queue
+ * would be split into small batches again. (On the shared 2-core machine of the bench, 1,
+ * 2 and 4 differed by less than its noise.)
  *
  * A statement that fails sinks the transaction, and with multi-row statements which job
  * it failed for is unknown. Such a batch is written again in a new transaction with each
