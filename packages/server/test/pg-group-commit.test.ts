@@ -90,6 +90,16 @@ describe('PostgreSQL group commit', () => {
     }
   });
 
+  it('writes large payloads a few to a transaction, each as sent', async () => {
+    await store.createEndpoint(app.id, endpointInput());
+    // About 1 MB each: a batch holds payloads up to 4 MiB together.
+    const payloads = Array.from({ length: 10 }, (_, i) => JSON.stringify({ i, text: `"quoted" \\ ${i} `.repeat(70_000) }));
+    const created = await Promise.all(payloads.map((payload) => store.createMessage(app.id, messageInput({ payload }))));
+    const transactions = new Set((await writers(created.map((c) => c.message.id))).values()).size;
+    assert.ok(transactions >= 3 && transactions <= 5, `10 payloads of about 1 MB went in ${transactions} transactions`);
+    for (const [i, c] of created.entries()) assert.equal((await store.getMessage(app.id, c.message.id))?.payload, payloads[i]);
+  });
+
   it('fails a message that breaks a constraint alone; the others of its batch are stored', async () => {
     await store.createEndpoint(app.id, endpointInput());
     statements = [];

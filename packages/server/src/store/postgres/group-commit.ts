@@ -15,9 +15,16 @@ export type BatchWrite<J, R> = (c: pg.PoolClient, jobs: J[]) => Promise<Outcome<
 /** Runs fn in one transaction on a client of its own: BEGIN, fn, COMMIT, or ROLLBACK and throw. */
 export type Transaction = <T>(fn: (c: pg.PoolClient) => Promise<T>) => Promise<T>;
 
-export interface GroupCommitOptions {
+export interface GroupCommitOptions<J> {
   /** Most jobs in one transaction: bounds the size of its statements and of a retry. */
   maxBatch?: number;
+  /**
+   * A job's size, as what it writes (bytes, roughly): a batch holds jobs up to `maxWeight`
+   * of it together (and at least one job), since each of its statements holds every job's
+   * values at once, escaped into array literals and copied into the message sent.
+   */
+  weight?: (job: J) => number;
+  maxWeight?: number;
   /** Most transactions out at once (each on a pooled connection of its own). */
   maxInFlight?: number;
 }
@@ -63,14 +70,18 @@ export class GroupCommit<J, R> {
   private idle: (() => void)[] = [];
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
+  private readonly weight: (job: J) => number;
+  private readonly maxWeight: number;
 
   constructor(
     private readonly transaction: Transaction,
     private readonly write: BatchWrite<J, R>,
-    opts: GroupCommitOptions = {},
+    opts: GroupCommitOptions<J> = {},
   ) {
     this.maxBatch = opts.maxBatch ?? 500;
     this.maxInFlight = opts.maxInFlight ?? 2;
+    this.weight = opts.weight ?? (() => 0);
+    this.maxWeight = opts.maxWeight ?? Infinity;
   }
 
   run(job: J): Promise<R> {
@@ -96,7 +107,7 @@ export class GroupCommit<J, R> {
   private flush(): void {
     this.scheduled = false;
     while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
-      const batch = this.queue.splice(0, this.maxBatch);
+      const batch = this.queue.splice(0, this.batchLength());
       this.inFlight++;
       void this.commit(batch).finally(() => {
         this.inFlight--;
@@ -104,6 +115,18 @@ export class GroupCommit<J, R> {
         else if (this.isIdle()) this.settleIdle();
       });
     }
+  }
+
+  /** How many of the queue's first jobs go in the next batch. */
+  private batchLength(): number {
+    let n = 0;
+    let weight = 0;
+    while (n < this.queue.length && n < this.maxBatch) {
+      weight += this.weight(this.queue[n]!.job);
+      if (n > 0 && weight > this.maxWeight) break;
+      n++;
+    }
+    return n;
   }
 
   private async commit(batch: Queued<J, R>[]): Promise<void> {

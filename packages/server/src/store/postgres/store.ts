@@ -329,7 +329,9 @@ export class PostgresStore implements Store {
   private readonly apps: ReadBatch<Application>;
 
   private constructor(readonly pool: pg.Pool) {
-    this.messages = new GroupCommit((fn) => this.tx(fn), writeMessages);
+    // Payloads of up to 4 MiB a batch: ingest's small messages go by the hundred, large
+    // ones (up to maxPayloadBytes each) a few at a time.
+    this.messages = new GroupCommit((fn) => this.tx(fn), writeMessages, { weight: (j) => j.input.payload.length, maxWeight: 4 * 1024 * 1024 });
     this.apps = new ReadBatch(async (refs) => {
       const rowOf = appRowsByRef(await all(this.pool, SELECT_APPS_BY_REFS, [refs, refs]));
       const found = new Map<string, Application>();
