@@ -5,15 +5,18 @@ import { UnavailableError } from '../../domain/errors.js';
 export type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
 /**
- * Writes a batch of jobs inside an open transaction, with a few statements for all of them,
- * and says what each came to. A failure that belongs to one job and leaves the transaction
- * usable (a duplicate found with ON CONFLICT DO NOTHING) is that job's outcome; a statement
- * that fails throws, and then which job caused it is not known.
+ * Writes a batch of jobs with a few statements for all of them, durably, and says what each
+ * came to. Outside a transaction (`inTransaction` false) it makes its own, or writes with
+ * one statement, which commits by itself; inside one it leaves the commit to its caller. A
+ * failure that belongs to one job and leaves the statement whole (a duplicate found with ON
+ * CONFLICT DO NOTHING) is that job's outcome; a statement that fails throws, having written
+ * nothing, and then which job caused it is not known.
  */
-export type BatchWrite<J, R> = (c: pg.PoolClient, jobs: J[]) => Promise<Outcome<R>[]>;
+export type BatchWrite<J, R> = (c: pg.PoolClient, jobs: J[], inTransaction: boolean) => Promise<Outcome<R>[]>;
 
-/** Runs fn in one transaction on a client of its own: BEGIN, fn, COMMIT, or ROLLBACK and throw. */
-export type Transaction = <T>(fn: (c: pg.PoolClient) => Promise<T>) => Promise<T>;
+/** Runs fn on a client of its own, in no transaction (Session) or in one: BEGIN, fn, COMMIT, or ROLLBACK and throw (Transaction). */
+export type Session = <T>(fn: (c: pg.PoolClient) => Promise<T>) => Promise<T>;
+export type Transaction = Session;
 
 export interface GroupCommitOptions<J> {
   /** Most jobs in one transaction: bounds the size of its statements and of a retry. */
@@ -36,32 +39,36 @@ interface Queued<J, R> {
 }
 
 /**
- * Writes the jobs that queue up while a transaction is out together in the next one: a
- * handful of multi-row statements and one COMMIT for the lot, where a transaction per job
- * took a COMMIT (a WAL flush) and five or more round trips each. Nobody's promise settles
- * before the COMMIT of the transaction holding its job has returned, so a caller told its
- * write is stored is told after it is durable. Measured on messages (one endpoint each,
- * 64 writers at once, PostgreSQL on the same 2-core machine): a transaction per message
- * took about 215 µs of this process's CPU and 420 µs of the database's per message, and
- * 1.4k messages a second; in batches, 35 µs and 30 µs.
+ * Writes the jobs that queue up while a write is out together in the next one: a few
+ * multi-row statements and one commit for the lot (see BatchWrite: a write that one
+ * statement can make commits with it, with no BEGIN and COMMIT), where a transaction per
+ * job took a COMMIT (a WAL flush) and five or more round trips each. Nobody's promise
+ * settles before the commit holding its job has returned, so a caller told its write is
+ * stored is told after it is durable. Measured on messages (one endpoint each, 64 writers
+ * at once, PostgreSQL on the same 2-core machine): a transaction per message took about
+ * 215 µs of this process's CPU and 420 µs of the database's per message, and 1.4k messages
+ * a second; in batches, 35 µs and 30 µs. Under load the round trips of a batch are most of
+ * a request's wait (the server idles half the time at 4.5k messages a second), so a batch
+ * takes as few as it can.
  *
  * The first job after a quiet spell goes at the next turn of the event loop, with whatever
  * else arrived in that turn; the jobs that arrive while transactions are out wait for one
- * of them to end. At most `maxInFlight` transactions are out at once: with one, the next
+ * of them to end. At most `maxInFlight` writes are out at once: with one, the next
  * batch would wait through a whole commit (its round trips and its WAL flush) that it
  * could overlap, which a database on another machine makes long; with many, the queue
  * would be split into small batches again. (On the shared 2-core machine of the bench, 1,
  * 2 and 4 differed by less than its noise.)
  *
- * A statement that fails sinks the transaction, and with multi-row statements which job
- * it failed for is unknown. Such a batch is written again in a new transaction with each
- * job in a savepoint of its own: the job at fault is rolled back alone and rejected with
- * its error, the others commit. Savepoints are used only then: on the usual path, a
- * savepoint per job would cost a round trip per job (SAVEPOINT, RELEASE) and a
- * subtransaction each, which is what batching is for avoiding; and a bisecting retry
- * (the batch without its first half, and so on) would take several transactions to single
- * out one job, where the savepoints take one. A failure to reach the database fails every
- * job of the batch: nothing of it was committed, or it is not known to be.
+ * A statement that fails writes nothing (and sinks the transaction it is in), and with
+ * multi-row statements which job it failed for is unknown. Such a batch is written again
+ * in a transaction with each job in a savepoint of its own: the job at fault is rolled
+ * back alone and rejected with its error, the others commit. Savepoints are used only
+ * then: on the usual path, a savepoint per job would cost a round trip per job (SAVEPOINT,
+ * RELEASE) and a subtransaction each, which is what batching is for avoiding; and a
+ * bisecting retry (the batch without its first half, and so on) would take several
+ * transactions to single out one job, where the savepoints take one. A failure to reach
+ * the database fails every job of the batch: nothing of it was committed, or it is not
+ * known to be.
  */
 export class GroupCommit<J, R> {
   private queue: Queued<J, R>[] = [];
@@ -74,6 +81,7 @@ export class GroupCommit<J, R> {
   private readonly maxWeight: number;
 
   constructor(
+    private readonly session: Session,
     private readonly transaction: Transaction,
     private readonly write: BatchWrite<J, R>,
     opts: GroupCommitOptions<J> = {},
@@ -133,7 +141,7 @@ export class GroupCommit<J, R> {
     const jobs = batch.map((q) => q.job);
     let outcomes: Outcome<R>[];
     try {
-      outcomes = await this.transaction((c) => this.write(c, jobs));
+      outcomes = await this.session((c) => this.write(c, jobs, false));
     } catch (err) {
       if (err instanceof UnavailableError || batch.length === 1) {
         for (const q of batch) q.reject(err);
@@ -159,7 +167,7 @@ export class GroupCommit<J, R> {
     for (const job of jobs) {
       await c.query('SAVEPOINT job');
       try {
-        const [o] = await this.write(c, [job]);
+        const [o] = await this.write(c, [job], true);
         outcomes.push(o!);
         await c.query('RELEASE SAVEPOINT job');
       } catch (err) {

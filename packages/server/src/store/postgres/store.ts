@@ -153,6 +153,20 @@ async function lockKeys(c: Db, pairs: [string, string][]): Promise<void> {
   );
 }
 
+/** Runs fn in a transaction on the client: BEGIN, fn, COMMIT; or ROLLBACK (unless the connection is lost) and throw. */
+async function within<T>(c: pg.PoolClient, fn: (c: pg.PoolClient) => Promise<T>, bookkeeping = false): Promise<T> {
+  await c.query('BEGIN');
+  try {
+    if (bookkeeping) await c.query('SET LOCAL synchronous_commit = off');
+    const result = await fn(c);
+    await c.query('COMMIT');
+    return result;
+  } catch (err) {
+    if (!(err instanceof UnavailableError) && !isConnectionError(err)) await c.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
 function isUniqueViolation(err: unknown): boolean {
   return err instanceof Error && (err as { code?: unknown }).code === '23505';
 }
@@ -204,9 +218,19 @@ const INSERT_MESSAGES = `INSERT INTO messages (${MESSAGE_COLUMNS})
   SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::integer[], ?::bigint[])
   ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id`;
 
+const DELIVERY_COLUMNS = 'msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, order_key, created_at';
+const DELIVERY_VALUES = 'unnest(?::text[], ?::text[], ?::text[], ?::integer[], ?::bigint[], ?::text[], ?::text[], ?::bigint[])';
+
 // In the order given, so deliveries of one key draw their ids in message order.
-const INSERT_DELIVERIES = `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, order_key, created_at)
-  SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::integer[], ?::bigint[], ?::text[], ?::text[], ?::bigint[])`;
+const INSERT_DELIVERIES = `INSERT INTO deliveries (${DELIVERY_COLUMNS}) SELECT * FROM ${DELIVERY_VALUES}`;
+
+// INSERT_MESSAGES, then the deliveries of the messages it stored (in the order given: the
+// identity of each row is drawn above the sort), answering the ids of the messages stored.
+const INSERT_MESSAGES_WITH_DELIVERIES = `WITH m AS (${INSERT_MESSAGES}),
+  d AS (INSERT INTO deliveries (${DELIVERY_COLUMNS})
+        SELECT ${DELIVERY_COLUMNS} FROM ${DELIVERY_VALUES} WITH ORDINALITY AS u(${DELIVERY_COLUMNS}, n)
+        WHERE u.msg_id IN (SELECT id FROM m) ORDER BY u.n)
+  SELECT id FROM m`;
 
 /** KEY_BUSY for many (endpoint, key) pairs: those that have a delivery unfinished. */
 const KEYS_BUSY = `SELECT u.ep, u.key FROM unnest(?::text[], ?::text[]) AS u(ep, key)
@@ -219,16 +243,23 @@ function columns(rows: unknown[][], width: number): unknown[][] {
 
 const pairKey = (endpointId: string, orderKey: string): string => `${endpointId}\n${orderKey}`;
 
+type Plan = { e: Row; orderKey: string | null }[];
+
 /**
- * Stores messages and their deliveries, in the open transaction, with one statement per
- * step for all of them: the routes of their applications, the order keys' locks (taken
- * together, in one order, so batches cannot deadlock over them), the messages, the
- * deliveries. Each message gets the outcome it would have had written alone: a duplicate
- * event id (in the database, or earlier in the batch) is its ConflictError, and a delivery
- * of a key is in turn for a lease only when no earlier one of that key is unfinished,
- * whether stored before or earlier in the batch.
+ * Stores messages and their deliveries with one statement per step for all of them, and
+ * gives each message the outcome it would have had written alone: a duplicate event id (in
+ * the database, or earlier in the batch) is its ConflictError, and a delivery of a key is
+ * in turn for a lease only when no earlier one of that key is unfinished, whether stored
+ * before or earlier in the batch.
+ *
+ * The routes of all the messages' applications are read first. Then, when no delivery has
+ * an order key and no message a lease offer, the messages and their deliveries are written
+ * by one statement (INSERT_MESSAGES_WITH_DELIVERIES), which outside a transaction is also
+ * the commit: two round trips a batch. Otherwise, in a transaction (`inTransaction`, or one
+ * of its own), the order keys' locks are taken together first, in one order, so batches
+ * cannot deadlock over them: five round trips, or seven with lease offers.
  */
-async function writeMessages(c: Db, jobs: MessageJob[]): Promise<Outcome<Created>[]> {
+async function writeMessages(c: pg.PoolClient, jobs: MessageJob[], inTransaction: boolean): Promise<Outcome<Created>[]> {
   const apps = [...new Set(jobs.filter((j) => j.onlyEndpointId === undefined).map((j) => j.appId))];
   const routes = new Map<string, Row[]>();
   for (const r of apps.length === 0 ? [] : await all(c, SELECT_APPS_ROUTES, [apps])) {
@@ -236,7 +267,7 @@ async function writeMessages(c: Db, jobs: MessageJob[]): Promise<Outcome<Created
     if (of === undefined) routes.set(r.app_id as string, [r]);
     else of.push(r);
   }
-  const plans: { e: Row; orderKey: string | null }[][] = [];
+  const plans: Plan[] = [];
   for (const j of jobs) {
     const candidates = j.onlyEndpointId === undefined ? (routes.get(j.appId) ?? []) : await all(c, SELECT_ROUTE, [j.appId, j.onlyEndpointId]);
     const keyOf = keyReader(j.input.payload);
@@ -252,12 +283,43 @@ async function writeMessages(c: Db, jobs: MessageJob[]): Promise<Outcome<Created
     );
   }
   const keyed = plans.flat().filter((m) => m.orderKey !== null);
-  await lockKeys(c, keyed.map((m) => [m.e.endpoint_id as string, m.orderKey!]));
-  const stored = new Set((await all(c, INSERT_MESSAGES, columns(jobs.map((j) => messageParams(j.message)), 11))).map((r) => r.id as string));
+  if (keyed.length === 0 && jobs.every((j) => j.lease === undefined)) return writeTogether(c, jobs, plans);
+  const locked = async (c: pg.PoolClient) => {
+    await lockKeys(c, keyed.map((m) => [m.e.endpoint_id as string, m.orderKey!]));
+    return jobs.some((j) => j.lease !== undefined) ? writeLeasing(c, jobs, plans, keyed) : writeTogether(c, jobs, plans);
+  };
+  return inTransaction ? locked(c) : within(c, locked);
+}
 
+/** A delivery row as INSERT_DELIVERIES' columns take it, pending (due at deliverAt, or now). */
+function pendingDelivery(j: MessageJob, endpointId: string, orderKey: string | null): unknown[] {
+  return [j.message.id, endpointId, j.appId, Status.Pending, j.input.deliverAt ?? j.now, null, orderKey, j.now];
+}
+
+function outcomes(jobs: MessageJob[], plans: Plan[], stored: Set<string>, leased: Work[][] = []): Outcome<Created>[] {
+  return jobs.map((j, job) =>
+    stored.has(j.message.id)
+      ? { ok: true, value: { message: j.message, deliveries: plans[job]!.length, leased: leased[job] ?? [] } }
+      : { ok: false, error: duplicateEventId(j.input.eventId) },
+  );
+}
+
+/** The messages and their (pending) deliveries in one statement; a duplicate's deliveries are left out with it. */
+async function writeTogether(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[]): Promise<Outcome<Created>[]> {
+  const deliveries = jobs.flatMap((j, job) => plans[job]!.map(({ e, orderKey }) => pendingDelivery(j, e.endpoint_id as string, orderKey)));
+  const stored = await all(c, INSERT_MESSAGES_WITH_DELIVERIES, [
+    ...columns(jobs.map((j) => messageParams(j.message)), 11),
+    ...columns(deliveries, 8),
+  ]);
+  return outcomes(jobs, plans, new Set(stored.map((r) => r.id as string)));
+}
+
+/** With lease offers: the messages, which keys are busy, then the deliveries, some leased. */
+async function writeLeasing(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[], keyed: Plan): Promise<Outcome<Created>[]> {
+  const stored = new Set((await all(c, INSERT_MESSAGES, columns(jobs.map((j) => messageParams(j.message)), 11))).map((r) => r.id as string));
   // Under the keys' locks: a delivery of a key with older ones unfinished waits for its turn.
   const busy = new Set<string>();
-  if (jobs.some((j) => j.lease !== undefined && stored.has(j.message.id)) && keyed.length > 0) {
+  if (keyed.length > 0) {
     for (const r of await all(c, KEYS_BUSY, columns(keyed.map((m) => [m.e.endpoint_id, m.orderKey]), 2))) busy.add(pairKey(r.ep as string, r.key as string));
   }
   const rows: unknown[][] = [];
@@ -275,25 +337,22 @@ async function writeMessages(c: Db, jobs: MessageJob[]): Promise<Outcome<Created
         rows.push([j.message.id, endpointId, j.appId, Status.Sending, leaseUntil, lease.owner, orderKey, j.now]);
         leasing.push({ job, e, orderKey, leaseUntil });
       } else {
-        rows.push([j.message.id, endpointId, j.appId, Status.Pending, j.input.deliverAt ?? j.now, null, orderKey, j.now]);
+        rows.push(pendingDelivery(j, endpointId, orderKey));
       }
     }
   });
   const ids = new Map<string, number>();
   if (rows.length > 0) {
-    const sql = leasing.length === 0 ? INSERT_DELIVERIES : `${INSERT_DELIVERIES} RETURNING id, msg_id, endpoint_id`;
-    for (const r of await all(c, sql, columns(rows, 8))) ids.set(pairKey(r.msg_id as string, r.endpoint_id as string), r.id as number);
+    for (const r of await all(c, `${INSERT_DELIVERIES} RETURNING id, msg_id, endpoint_id`, columns(rows, 8))) {
+      ids.set(pairKey(r.msg_id as string, r.endpoint_id as string), r.id as number);
+    }
   }
   const leased = jobs.map((): Work[] => []);
   for (const { job, e, orderKey, leaseUntil } of leasing) {
     const { message, now } = jobs[job]!;
     leased[job]!.push(offeredWork(e, ids.get(pairKey(message.id, e.endpoint_id as string))!, message, orderKey, now, leaseUntil));
   }
-  return jobs.map((j, job) =>
-    stored.has(j.message.id)
-      ? { ok: true, value: { message: j.message, deliveries: plans[job]!.length, leased: leased[job]! } }
-      : { ok: false, error: duplicateEventId(j.input.eventId) },
-  );
+  return outcomes(jobs, plans, stored, leased);
 }
 
 /** Whether the offer takes a delivery to the endpoint: asked once per message and endpoint. */
@@ -331,7 +390,7 @@ export class PostgresStore implements Store {
   private constructor(readonly pool: pg.Pool) {
     // Payloads of up to 4 MiB a batch: ingest's small messages go by the hundred, large
     // ones (up to maxPayloadBytes each) a few at a time.
-    this.messages = new GroupCommit((fn) => this.tx(fn), writeMessages, { weight: (j) => j.input.payload.length, maxWeight: 4 * 1024 * 1024 });
+    this.messages = new GroupCommit((fn) => this.session(fn), (fn) => this.tx(fn), writeMessages, { weight: (j) => j.input.payload.length, maxWeight: 4 * 1024 * 1024 });
     this.apps = new ReadBatch(async (refs) => {
       const rowOf = appRowsByRef(await all(this.pool, SELECT_APPS_BY_REFS, [refs, refs]));
       const found = new Map<string, Application>();
@@ -394,12 +453,8 @@ export class PostgresStore implements Store {
     return new PostgresStore(pool);
   }
 
-  /**
-   * Runs fn in one transaction on a dedicated client. `bookkeeping` is for writes whose
-   * loss can only cause a delivery to be attempted again: they commit without waiting
-   * for the WAL flush, as SqliteStore's skip the sync.
-   */
-  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>, bookkeeping = false): Promise<T> {
+  /** Runs fn on a client of its own (a connection that broke is not given back to the pool). */
+  private async session<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     const health = HEALTH.get(this.pool);
     let client: pg.PoolClient;
     try {
@@ -410,20 +465,23 @@ export class PostgresStore implements Store {
     if (health !== undefined) HEALTH.set(client, health);
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
-      if (bookkeeping) await client.query('SET LOCAL synchronous_commit = off');
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
+      return await fn(client);
     } catch (err) {
       const e = unavailable(err, health);
       if (e instanceof UnavailableError) broken = e;
-      else await client.query('ROLLBACK').catch(() => undefined);
       throw e;
     } finally {
-      // A client whose connection broke is discarded rather than returned to the pool.
       client.release(broken);
     }
+  }
+
+  /**
+   * Runs fn in one transaction on a dedicated client. `bookkeeping` is for writes whose
+   * loss can only cause a delivery to be attempted again: they commit without waiting
+   * for the WAL flush, as SqliteStore's skip the sync.
+   */
+  private tx<T>(fn: (c: pg.PoolClient) => Promise<T>, bookkeeping = false): Promise<T> {
+    return this.session((c) => within(c, fn, bookkeeping));
   }
 
   async close(): Promise<void> {
@@ -1052,7 +1110,7 @@ export class PostgresStore implements Store {
       if (r === undefined) throw new NotFoundError('backfill', backfillId);
       if (r.status !== 'receiving') throw new ConflictError(`backfill ${backfillId} is already complete`);
       const now = Date.now();
-      const written = await writeMessages(c, notices.map((n) => messageJob(appId, n, {}, now)));
+      const written = await writeMessages(c, notices.map((n) => messageJob(appId, n, {}, now)), true);
       const ids = written.map((o) => {
         if (!o.ok) throw o.error;
         return o.value.message.id;
