@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, type Config } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
+import type { EndpointInput, MessageInput } from '../src/store/store.js';
 import { startHookwell, type ApiOptions, type Hookwell } from '../src/server.js';
 
 export const TOKEN = 'test-admin-token-0123456789';
@@ -257,4 +258,28 @@ export function readmeMessage(): { eventType: string; eventId: string; payload: 
   const m = /\/api\/v1\/app\/acme\/msg \\\n\s+-d '([^']+)'/.exec(section);
   if (m === null) throw new Error("the README's curl example no longer sends a message to /api/v1/app/acme/msg");
   return JSON.parse(m[1]!) as { eventType: string; eventId: string; payload: unknown };
+}
+
+/** A store's endpoint input: an enabled endpoint taking every message, with `fields` changed. */
+export function endpointInput(fields: Partial<EndpointInput> = {}): EndpointInput {
+  return {
+    uid: null,
+    url: 'https://example.com/hook',
+    description: '',
+    version: 1,
+    disabled: false,
+    eventTypes: null,
+    channels: null,
+    throttleRate: null,
+    metadata: {},
+    headers: {},
+    secret: 'whsec_current',
+    ping: null,
+    ...fields,
+  };
+}
+
+/** A store's message input, with `fields` changed. */
+export function messageInput(fields: Partial<MessageInput> = {}): MessageInput {
+  return { eventId: null, eventType: 'user.created', payload: '{"a": 1,  "b":[2]}', channels: null, tags: null, deliverAt: null, ...fields };
 }

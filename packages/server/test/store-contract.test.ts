@@ -11,10 +11,10 @@ import pg from 'pg';
 import { SqliteStore } from '../src/store/sqlite/store.js';
 import { PostgresStore } from '../src/store/postgres/store.js';
 import { migrations } from '../src/store/migrations.js';
-import type { AttemptRecord, ClaimOptions, EndpointInput, LeaseOffer, MessageInput, Store, Work } from '../src/store/store.js';
+import type { AttemptRecord, ClaimOptions, LeaseOffer, MessageInput, Store, Work } from '../src/store/store.js';
 import { ConflictError, NotFoundError, UnavailableError } from '../src/domain/errors.js';
 import { Status, type Application, type Endpoint, type ListQuery, type Message, type StatusCode } from '../src/domain/types.js';
-import { PG_URL, requirePostgres, tempDir } from './helpers.js';
+import { endpointInput, messageInput, PG_URL, requirePostgres, tempDir } from './helpers.js';
 
 const RUN = randomBytes(5).toString('hex');
 const TABLES = ['meta', 'applications', 'endpoints', 'event_types', 'messages', 'deliveries', 'attempts', 'idempotency', 'backfills', 'backfill_chunks', 'backfill_records'];
@@ -53,28 +53,6 @@ function postgresBackend(): Backend {
 }
 
 const page = (limit = 50, iterator: string | null = null, order: ListQuery['order'] = 'ascending'): ListQuery => ({ limit, iterator, order });
-
-function endpointInput(fields: Partial<EndpointInput> = {}): EndpointInput {
-  return {
-    uid: null,
-    url: 'https://example.com/hook',
-    description: '',
-    version: 1,
-    disabled: false,
-    eventTypes: null,
-    channels: null,
-    throttleRate: null,
-    metadata: {},
-    headers: {},
-    secret: 'whsec_current',
-    ping: null,
-    ...fields,
-  };
-}
-
-function messageInput(fields: Partial<MessageInput> = {}): MessageInput {
-  return { eventId: null, eventType: 'user.created', payload: '{"a": 1,  "b":[2]}', channels: null, tags: null, deliverAt: null, ...fields };
-}
 
 function claimOptions(fields: Partial<ClaimOptions> = {}): ClaimOptions {
   return { now: Date.now(), owner: 'w1', leaseMs: 30_000, limit: 100, perEndpoint: 100, allowance: {}, ...fields };

@@ -3,7 +3,8 @@ import type { Application } from '../domain/types.js';
 import { ConflictError } from '../domain/errors.js';
 import type { Query } from './insights.js';
 import type { PagePlan } from './paging.js';
-import { json } from './rows.js';
+import type { Dialect } from './filters.js';
+import { json, type Row } from './rows.js';
 
 export const INSERT_APPLICATION = 'INSERT INTO applications (id, uid, name, throttle_rate, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)';
 
@@ -12,6 +13,16 @@ export function insertApplicationParams(app: Application): unknown[] {
 }
 
 export const SELECT_APPLICATION = 'SELECT * FROM applications WHERE id = ?';
+
+/** SELECT_APP_BY_REF (rows.ts) for several references at once: binds their list twice (see Dialect.oneOf). */
+export const selectAppsByRefs = (d: Dialect): string => `SELECT * FROM applications WHERE ${d.oneOf('id')} OR ${d.oneOf('uid')}`;
+
+/** Finds, among selectAppsByRefs' rows, the one a reference names: as in SELECT_APP_BY_REF, the id wins over another row's uid. */
+export function appRowsByRef(rows: Row[]): (ref: string) => Row | undefined {
+  const byId = new Map(rows.map((r) => [r.id as string, r]));
+  const byUid = new Map(rows.filter((r) => r.uid !== null).map((r) => [r.uid as string, r]));
+  return (ref) => byId.get(ref) ?? byUid.get(ref);
+}
 
 export const UPDATE_APPLICATION = 'UPDATE applications SET uid = ?, name = ?, throttle_rate = ?, metadata = ?, updated_at = ? WHERE id = ?';
 

@@ -86,6 +86,10 @@ const ROUTE_COLUMNS = `${WORK_ENDPOINT_COLUMNS}, event_types, channels, ordering
 /** The enabled endpoints of an application (binds it), to route a new message by. */
 export const selectRoutes = (d: Dialect): string => `SELECT ${ROUTE_COLUMNS} FROM endpoints e WHERE app_id = ? AND ${d.isFalse('disabled')}`;
 
+/** The enabled endpoints of several applications (binds their list, see Dialect.oneOf), each with its app_id. */
+export const selectRoutesOfApps = (d: Dialect): string =>
+  `SELECT ${ROUTE_COLUMNS}, e.app_id FROM endpoints e WHERE ${d.oneOf('e.app_id')} AND ${d.isFalse('disabled')}`;
+
 /** One endpoint as a message made only for it is routed to it, enabled or not. Binds the application and the endpoint id. */
 export const SELECT_ROUTE = `SELECT ${ROUTE_COLUMNS} FROM endpoints e WHERE app_id = ? AND id = ?`;
 

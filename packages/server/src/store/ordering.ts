@@ -53,5 +53,3 @@ export function skipAttemptParams(head: Row, endpointId: string, appId: string, 
   return [newId('atmpt', now), head.msg_id, endpointId, appId, url, note, note, now];
 }
 
-// The rule itself is domain's; PostgreSQL's message insert still names it here.
-export { backfillKey } from '../domain/ordering.js';

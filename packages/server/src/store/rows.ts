@@ -1,7 +1,7 @@
 // Rows to records (and a new message to its row), shared by the SQLite and PostgreSQL
 // stores: both name their columns alike and keep JSON as text, so only how a flag reads
 // differs (1 or true).
-import type { Application, Attempt, Backfill, BackfillChunk, BackfillRef, Delivery, Endpoint, EventType, Message, SecretVersion, StatusCode, TriggerCode } from '../domain/types.js';
+import { Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type BackfillRef, type Delivery, type Endpoint, type EventType, type Message, type SecretVersion, type StatusCode, type TriggerCode } from '../domain/types.js';
 import { signingSecrets } from '../domain/signing.js';
 import type { ContentFetch, MessageInput, Work } from './store.js';
 import { newIdAt } from '../domain/ids.js';
@@ -121,8 +121,10 @@ export const SELECT_APP_BY_REF = 'SELECT * FROM applications WHERE id = ? OR uid
 export const SELECT_ENDPOINT_BY_REF = 'SELECT * FROM endpoints WHERE app_id = ? AND (id = ? OR uid = ?) ORDER BY (id = ?) DESC LIMIT 1';
 export const SELECT_MESSAGE_BY_REF = 'SELECT * FROM messages WHERE app_id = ? AND (id = ? OR event_id = ?) ORDER BY (id = ?) DESC LIMIT 1';
 
-export const INSERT_MESSAGE = `INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags, data_id, backfill_id, backfill_chunk, created_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+/** A message row's columns, in the order messageParams gives their values. */
+export const MESSAGE_COLUMNS = 'id, app_id, event_id, event_type, payload, channels, tags, data_id, backfill_id, backfill_chunk, created_at';
+
+export const INSERT_MESSAGE = `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 export function messageParams(m: Message): unknown[] {
   return [m.id, m.appId, m.eventId, m.eventType, m.payload, json(m.channels), json(m.tags), m.dataId, m.backfill?.id ?? null, m.backfill?.chunk ?? null, m.createdAt];
@@ -202,6 +204,28 @@ export function deliveryHeaders(r: Row): Record<string, string> {
   const headers = parse<Record<string, string>>(r.headers, {});
   if (typeof r.key_header === 'string') headers[r.key_header] = r.key_value as string;
   return headers;
+}
+
+/** A new message's delivery as work leased to its writer in the message's own commit (see LeaseOffer); `route` is its endpoint's route row. */
+export function offeredWork(route: Row, deliveryId: number, message: Message, orderKey: string | null, now: number, leaseUntil: number): Work {
+  return workFrom(
+    {
+      ...route,
+      delivery_id: deliveryId,
+      msg_id: message.id,
+      app_id: message.appId,
+      attempts: 0,
+      trigger_type: Trigger.Scheduled,
+      event_type: message.eventType,
+      payload: message.payload,
+      msg_created_at: now,
+      order_key: orderKey,
+      backfill_id: message.backfill?.id ?? null,
+      backfill_chunk: message.backfill?.chunk ?? null,
+    },
+    now,
+    leaseUntil,
+  );
 }
 
 export function workFrom(r: Row, now: number, leaseUntil: number): Work {

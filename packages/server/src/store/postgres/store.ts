@@ -42,19 +42,21 @@ import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, I
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
-import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, messageFrom, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, MESSAGE_COLUMNS, messageFrom, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, offeredWork, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { deliveryOrderKey, keyReader } from '../../domain/ordering.js';
 import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING } from '../requeue.js';
 import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFILL, insertBackfillParams, listBackfills, newBackfill, SELECT_BACKFILL, SELECT_BACKFILL_CHUNKS, SELECT_BACKFILL_ID, SELECT_BACKFILL_RECORDS, SELECT_STALE_BACKFILLS } from '../backfills.js';
 import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
-import { backfillKey, INSERT_SKIP_ATTEMPT, inTurn, KEY_BUSY, KEY_HEAD, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
+import { INSERT_SKIP_ATTEMPT, inTurn, KEY_HEAD, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
+import { GroupCommit, type Outcome } from './group-commit.js';
+import { ReadBatch } from './read-batch.js';
 import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
 import { ENDPOINT_DELIVERY_COUNTS, endpointStatsFrom, listEndpointMessages, listMessageDestinations } from '../deliveries.js';
 import { EXPUNGE_ATTEMPT, listAttempts, SELECT_ATTEMPT } from '../attempts.js';
-import { DELETE_ENDPOINT, duplicateEndpointUid, INSERT_ENDPOINT, insertEndpointParams, listEndpoints, newEndpoint, SELECT_ENDPOINT, SELECT_ENDPOINT_FILTERS, SELECT_ENDPOINT_URL, SELECT_ROUTE, selectRoutes, UPDATE_ENDPOINT, updateEndpointParams } from '../endpoints.js';
-import { DELETE_APPLICATION, duplicateAppUid, INSERT_APPLICATION, insertApplicationParams, listApplications, SELECT_APPLICATION, UPDATE_APPLICATION, updateApplicationParams } from '../applications.js';
+import { DELETE_ENDPOINT, duplicateEndpointUid, INSERT_ENDPOINT, insertEndpointParams, listEndpoints, newEndpoint, SELECT_ENDPOINT, SELECT_ENDPOINT_FILTERS, SELECT_ENDPOINT_URL, SELECT_ROUTE, selectRoutesOfApps, UPDATE_ENDPOINT, updateEndpointParams } from '../endpoints.js';
+import { DELETE_APPLICATION, duplicateAppUid, INSERT_APPLICATION, insertApplicationParams, appRowsByRef, listApplications, SELECT_APPLICATION, selectAppsByRefs, UPDATE_APPLICATION, updateApplicationParams } from '../applications.js';
 import { INSERT_META_IF_ABSENT, SELECT_META, UPSERT_META } from '../meta.js';
 import { idempotentFrom, PURGE_IDEMPOTENT, PUT_IDEMPOTENT, putIdempotentParams, SELECT_IDEMPOTENT } from '../idempotency.js';
 import { DELETE_EVENT_TYPE, INSERT_EVENT_TYPE, insertEventTypeParams, listEventTypes, SELECT_EVENT_TYPE, UPDATE_EVENT_TYPE, updateEventTypeParams } from '../event-types.js';
@@ -151,6 +153,20 @@ async function lockKeys(c: Db, pairs: [string, string][]): Promise<void> {
   );
 }
 
+/** Runs fn in a transaction on the client: BEGIN, fn, COMMIT; or ROLLBACK (unless the connection is lost) and throw. */
+async function within<T>(c: pg.PoolClient, fn: (c: pg.PoolClient) => Promise<T>, bookkeeping = false): Promise<T> {
+  await c.query('BEGIN');
+  try {
+    if (bookkeeping) await c.query('SET LOCAL synchronous_commit = off');
+    const result = await fn(c);
+    await c.query('COMMIT');
+    return result;
+  } catch (err) {
+    if (!(err instanceof UnavailableError) && !isConnectionError(err)) await c.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
 function isUniqueViolation(err: unknown): boolean {
   return err instanceof Error && (err as { code?: unknown }).code === '23505';
 }
@@ -164,13 +180,192 @@ const DIALECT: Dialect = {
   isFalse: (column) => `NOT ${column}`,
 };
 
-// In id order, the order every process makes (and locks) a message's deliveries in.
-const SELECT_ROUTES = `${selectRoutes(DIALECT)} ORDER BY e.id`;
-
 // Backfills are locked while completed, deleted or purged; a purge passes over one being completed.
 const SELECT_BACKFILL_FOR_UPDATE = `${SELECT_BACKFILL} FOR UPDATE`;
 const SELECT_BACKFILL_ID_FOR_UPDATE = `${SELECT_BACKFILL_ID} FOR UPDATE`;
 const SELECT_STALE_BACKFILLS_UNLOCKED = `${SELECT_STALE_BACKFILLS} FOR UPDATE SKIP LOCKED`;
+
+// --- messages, written in batches ---------------------------------------------------
+
+/** One createMessage call, as writeMessages takes it. */
+interface MessageJob {
+  appId: string;
+  input: MessageInput;
+  onlyEndpointId: string | undefined;
+  lease: LeaseOffer | undefined;
+  /** Made once: a batch written again keeps its ids and times. */
+  message: Message;
+  now: number;
+  /** The offer's answer per endpoint, asked once: a batch may be written twice. */
+  taken: Map<string, boolean>;
+}
+
+type Created = { message: Message; deliveries: number; leased: Work[] };
+
+function messageJob(appId: string, input: MessageInput, options: { onlyEndpointId?: string; lease?: LeaseOffer }, now: number): MessageJob {
+  const { onlyEndpointId, lease } = options;
+  return { appId, input, onlyEndpointId, lease, message: newMessage(appId, input, now), now, taken: new Map() };
+}
+
+// The applications' enabled endpoints in id order, the order every process makes (and
+// locks) a message's deliveries in.
+const SELECT_APPS_ROUTES = `${selectRoutesOfApps(DIALECT)} ORDER BY e.id`;
+
+// A duplicate event id is skipped, not an error: the other messages of the statement go on,
+// and the duplicate is the one missing from what it returns. Rows go in in the order given,
+// so of two with one event id in a batch the earlier is stored, as when written one by one.
+const INSERT_MESSAGES = `INSERT INTO messages (${MESSAGE_COLUMNS})
+  SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::integer[], ?::bigint[])
+  ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id`;
+
+const DELIVERY_COLUMNS = 'msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, order_key, created_at';
+const DELIVERY_VALUES = 'unnest(?::text[], ?::text[], ?::text[], ?::integer[], ?::bigint[], ?::text[], ?::text[], ?::bigint[])';
+
+// In the order given, so deliveries of one key draw their ids in message order.
+const INSERT_DELIVERIES = `INSERT INTO deliveries (${DELIVERY_COLUMNS}) SELECT * FROM ${DELIVERY_VALUES}`;
+
+// INSERT_MESSAGES, then the deliveries of the messages it stored (in the order given: the
+// identity of each row is drawn above the sort), answering the ids of the messages stored.
+const INSERT_MESSAGES_WITH_DELIVERIES = `WITH m AS (${INSERT_MESSAGES}),
+  d AS (INSERT INTO deliveries (${DELIVERY_COLUMNS})
+        SELECT ${DELIVERY_COLUMNS} FROM ${DELIVERY_VALUES} WITH ORDINALITY AS u(${DELIVERY_COLUMNS}, n)
+        WHERE u.msg_id IN (SELECT id FROM m) ORDER BY u.n)
+  SELECT id FROM m`;
+
+/** KEY_BUSY for many (endpoint, key) pairs: those that have a delivery unfinished. */
+const KEYS_BUSY = `SELECT u.ep, u.key FROM unnest(?::text[], ?::text[]) AS u(ep, key)
+  WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = u.ep AND d.order_key = u.key AND d.status IN (${Status.Pending}, ${Status.Sending}))`;
+
+/** Rows of values as the columns unnest takes them: one array per column. */
+function columns(rows: unknown[][], width: number): unknown[][] {
+  return Array.from({ length: width }, (_, i) => rows.map((r) => r[i]));
+}
+
+const pairKey = (endpointId: string, orderKey: string): string => `${endpointId}\n${orderKey}`;
+
+type Plan = { e: Row; orderKey: string | null }[];
+
+/**
+ * Stores messages and their deliveries with one statement per step for all of them, and
+ * gives each message the outcome it would have had written alone: a duplicate event id (in
+ * the database, or earlier in the batch) is its ConflictError, and a delivery of a key is
+ * in turn for a lease only when no earlier one of that key is unfinished, whether stored
+ * before or earlier in the batch.
+ *
+ * The routes of all the messages' applications are read first. Then, when no delivery has
+ * an order key and no message a lease offer, the messages and their deliveries are written
+ * by one statement (INSERT_MESSAGES_WITH_DELIVERIES), which outside a transaction is also
+ * the commit: two round trips a batch. Otherwise, in a transaction (`inTransaction`, or one
+ * of its own), the order keys' locks are taken together first, in one order, so batches
+ * cannot deadlock over them: five round trips, or seven with lease offers.
+ */
+async function writeMessages(c: pg.PoolClient, jobs: MessageJob[], inTransaction: boolean): Promise<Outcome<Created>[]> {
+  const apps = [...new Set(jobs.filter((j) => j.onlyEndpointId === undefined).map((j) => j.appId))];
+  const routes = new Map<string, Row[]>();
+  for (const r of apps.length === 0 ? [] : await all(c, SELECT_APPS_ROUTES, [apps])) {
+    const of = routes.get(r.app_id as string);
+    if (of === undefined) routes.set(r.app_id as string, [r]);
+    else of.push(r);
+  }
+  const plans: Plan[] = [];
+  for (const j of jobs) {
+    const candidates = j.onlyEndpointId === undefined ? (routes.get(j.appId) ?? []) : await all(c, SELECT_ROUTE, [j.appId, j.onlyEndpointId]);
+    const keyOf = keyReader(j.input.payload);
+    plans.push(
+      candidates
+        .filter((e) => {
+          const ep = { eventTypes: parse<string[] | null>(e.event_types, null), channels: parse<string[] | null>(e.channels, null) };
+          return j.onlyEndpointId !== undefined || endpointMatches(ep, j.message);
+        })
+        // Null for an unordered endpoint, and for a payload without a usable key there:
+        // that delivery goes unordered (see orderKeyOf).
+        .map((e) => ({ e, orderKey: deliveryOrderKey(keyOf, parse(e.ordering, null), j.message.backfill?.id) })),
+    );
+  }
+  const keyed = plans.flat().filter((m) => m.orderKey !== null);
+  if (keyed.length === 0 && jobs.every((j) => j.lease === undefined)) return writeTogether(c, jobs, plans);
+  const locked = async (c: pg.PoolClient) => {
+    await lockKeys(c, keyed.map((m) => [m.e.endpoint_id as string, m.orderKey!]));
+    return jobs.some((j) => j.lease !== undefined) ? writeLeasing(c, jobs, plans, keyed) : writeTogether(c, jobs, plans);
+  };
+  return inTransaction ? locked(c) : within(c, locked);
+}
+
+/** A delivery row as INSERT_DELIVERIES' columns take it, pending (due at deliverAt, or now). */
+function pendingDelivery(j: MessageJob, endpointId: string, orderKey: string | null): unknown[] {
+  return [j.message.id, endpointId, j.appId, Status.Pending, j.input.deliverAt ?? j.now, null, orderKey, j.now];
+}
+
+function outcomes(jobs: MessageJob[], plans: Plan[], stored: Set<string>, leased: Work[][] = []): Outcome<Created>[] {
+  return jobs.map((j, job) =>
+    stored.has(j.message.id)
+      ? { ok: true, value: { message: j.message, deliveries: plans[job]!.length, leased: leased[job] ?? [] } }
+      : { ok: false, error: duplicateEventId(j.input.eventId) },
+  );
+}
+
+/** The messages and their (pending) deliveries in one statement; a duplicate's deliveries are left out with it. */
+async function writeTogether(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[]): Promise<Outcome<Created>[]> {
+  const deliveries = jobs.flatMap((j, job) => plans[job]!.map(({ e, orderKey }) => pendingDelivery(j, e.endpoint_id as string, orderKey)));
+  const stored = await all(c, INSERT_MESSAGES_WITH_DELIVERIES, [
+    ...columns(jobs.map((j) => messageParams(j.message)), 11),
+    ...columns(deliveries, 8),
+  ]);
+  return outcomes(jobs, plans, new Set(stored.map((r) => r.id as string)));
+}
+
+/** With lease offers: the messages, which keys are busy, then the deliveries, some leased. */
+async function writeLeasing(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[], keyed: Plan): Promise<Outcome<Created>[]> {
+  const stored = new Set((await all(c, INSERT_MESSAGES, columns(jobs.map((j) => messageParams(j.message)), 11))).map((r) => r.id as string));
+  // Under the keys' locks: a delivery of a key with older ones unfinished waits for its turn.
+  const busy = new Set<string>();
+  if (keyed.length > 0) {
+    for (const r of await all(c, KEYS_BUSY, columns(keyed.map((m) => [m.e.endpoint_id, m.orderKey]), 2))) busy.add(pairKey(r.ep as string, r.key as string));
+  }
+  const rows: unknown[][] = [];
+  const leasing: { job: number; e: Row; orderKey: string | null; leaseUntil: number }[] = [];
+  jobs.forEach((j, job) => {
+    if (!stored.has(j.message.id)) return;
+    const immediate = j.input.deliverAt === null || j.input.deliverAt <= j.now;
+    for (const { e, orderKey } of plans[job]!) {
+      const endpointId = e.endpoint_id as string;
+      const inTurnNow = orderKey === null || !busy.has(pairKey(endpointId, orderKey));
+      if (orderKey !== null) busy.add(pairKey(endpointId, orderKey));
+      const { lease } = j;
+      if (lease !== undefined && immediate && inTurnNow && taken(j, lease, endpointId)) {
+        const leaseUntil = j.now + lease.leaseMs;
+        rows.push([j.message.id, endpointId, j.appId, Status.Sending, leaseUntil, lease.owner, orderKey, j.now]);
+        leasing.push({ job, e, orderKey, leaseUntil });
+      } else {
+        rows.push(pendingDelivery(j, endpointId, orderKey));
+      }
+    }
+  });
+  const ids = new Map<string, number>();
+  if (rows.length > 0) {
+    for (const r of await all(c, `${INSERT_DELIVERIES} RETURNING id, msg_id, endpoint_id`, columns(rows, 8))) {
+      ids.set(pairKey(r.msg_id as string, r.endpoint_id as string), r.id as number);
+    }
+  }
+  const leased = jobs.map((): Work[] => []);
+  for (const { job, e, orderKey, leaseUntil } of leasing) {
+    const { message, now } = jobs[job]!;
+    leased[job]!.push(offeredWork(e, ids.get(pairKey(message.id, e.endpoint_id as string))!, message, orderKey, now, leaseUntil));
+  }
+  return outcomes(jobs, plans, stored, leased);
+}
+
+/** Whether the offer takes a delivery to the endpoint: asked once per message and endpoint. */
+function taken(j: MessageJob, lease: LeaseOffer, endpointId: string): boolean {
+  let t = j.taken.get(endpointId);
+  if (t === undefined) {
+    t = lease.take(endpointId);
+    j.taken.set(endpointId, t);
+  }
+  return t;
+}
+
+const SELECT_APPS_BY_REFS = selectAppsByRefs(DIALECT);
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -186,7 +381,26 @@ export interface PostgresStoreOptions {
 export class PostgresStore implements Store {
   // Offers would bypass the endpoint limit that claims enforce across processes.
   readonly leasesOnCreate = false;
-  private constructor(readonly pool: pg.Pool) {}
+  /** createMessage's writes, made together when they come at once (see GroupCommit). */
+  private readonly messages: GroupCommit<MessageJob, Created>;
+
+  /** getApp's lookups, made together when they come at once (see ReadBatch). */
+  private readonly apps: ReadBatch<Application>;
+
+  private constructor(readonly pool: pg.Pool) {
+    // Payloads of up to 4 MiB a batch: ingest's small messages go by the hundred, large
+    // ones (up to maxPayloadBytes each) a few at a time.
+    this.messages = new GroupCommit((fn) => this.session(fn), (fn) => this.tx(fn), writeMessages, { weight: (j) => j.input.payload.length, maxWeight: 4 * 1024 * 1024 });
+    this.apps = new ReadBatch(async (refs) => {
+      const rowOf = appRowsByRef(await all(this.pool, SELECT_APPS_BY_REFS, [refs, refs]));
+      const found = new Map<string, Application>();
+      for (const ref of refs) {
+        const r = rowOf(ref);
+        if (r !== undefined) found.set(ref, appFrom(r));
+      }
+      return found;
+    });
+  }
 
   static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const { schema } = opts;
@@ -239,12 +453,8 @@ export class PostgresStore implements Store {
     return new PostgresStore(pool);
   }
 
-  /**
-   * Runs fn in one transaction on a dedicated client. `bookkeeping` is for writes whose
-   * loss can only cause a delivery to be attempted again: they commit without waiting
-   * for the WAL flush, as SqliteStore's skip the sync.
-   */
-  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>, bookkeeping = false): Promise<T> {
+  /** Runs fn on a client of its own (a connection that broke is not given back to the pool). */
+  private async session<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     const health = HEALTH.get(this.pool);
     let client: pg.PoolClient;
     try {
@@ -255,23 +465,27 @@ export class PostgresStore implements Store {
     if (health !== undefined) HEALTH.set(client, health);
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
-      if (bookkeeping) await client.query('SET LOCAL synchronous_commit = off');
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
+      return await fn(client);
     } catch (err) {
       const e = unavailable(err, health);
       if (e instanceof UnavailableError) broken = e;
-      else await client.query('ROLLBACK').catch(() => undefined);
       throw e;
     } finally {
-      // A client whose connection broke is discarded rather than returned to the pool.
       client.release(broken);
     }
   }
 
+  /**
+   * Runs fn in one transaction on a dedicated client. `bookkeeping` is for writes whose
+   * loss can only cause a delivery to be attempted again: they commit without waiting
+   * for the WAL flush, as SqliteStore's skip the sync.
+   */
+  private tx<T>(fn: (c: pg.PoolClient) => Promise<T>, bookkeeping = false): Promise<T> {
+    return this.session((c) => within(c, fn, bookkeeping));
+  }
+
   async close(): Promise<void> {
+    await this.messages.drain();
     await this.pool.end();
   }
 
@@ -310,8 +524,7 @@ export class PostgresStore implements Store {
   }
 
   async getApp(ref: string): Promise<Application | null> {
-    const r = await one(this.pool, SELECT_APP_BY_REF, [ref, ref, ref]);
-    return r === undefined ? null : appFrom(r);
+    return (await this.apps.get(ref)) ?? null;
   }
 
   async listApps(q: ListQuery): Promise<Page<Application>> {
@@ -438,75 +651,7 @@ export class PostgresStore implements Store {
     input: MessageInput,
     options: { onlyEndpointId?: string; lease?: LeaseOffer } = {},
   ): Promise<{ message: Message; deliveries: number; leased: Work[] }> {
-    return this.tx((c) => this.insertMessage(c, appId, input, options, Date.now()));
-  }
-
-  /** createMessage's work, inside a transaction. */
-  private async insertMessage(
-    c: pg.PoolClient,
-    appId: string,
-    input: MessageInput,
-    options: { onlyEndpointId?: string; lease?: LeaseOffer },
-    now: number,
-  ): Promise<{ message: Message; deliveries: number; leased: Work[] }> {
-    const { onlyEndpointId, lease } = options;
-    const message = newMessage(appId, input, now);
-    try {
-      await run(c, INSERT_MESSAGE, messageParams(message));
-    } catch (err) {
-      if (isUniqueViolation(err)) throw duplicateEventId(input.eventId);
-      throw err;
-    }
-    const candidates =
-      onlyEndpointId === undefined
-        ? await all(c, SELECT_ROUTES, [appId])
-        : await all(c, SELECT_ROUTE, [appId, onlyEndpointId]);
-    const immediate = input.deliverAt === null || input.deliverAt <= now;
-    const insert = `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, order_key, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`;
-    const keyOf = keyReader(input.payload);
-    const matching = candidates
-      .filter((e) => {
-        const ep = { eventTypes: parse<string[] | null>(e.event_types, null), channels: parse<string[] | null>(e.channels, null) };
-        return onlyEndpointId !== undefined || endpointMatches(ep, message);
-      })
-      // Null for an unordered endpoint, and for a payload without a usable key there:
-      // that delivery goes unordered (see orderKeyOf).
-      .map((e) => ({ e, orderKey: keyOf(parse(e.ordering, null)) ?? backfillKey(message.backfill?.id) }));
-    await lockKeys(c, matching.filter((m) => m.orderKey !== null).map((m) => [m.e.endpoint_id as string, m.orderKey!]));
-    const leased: Work[] = [];
-    for (const { e, orderKey } of matching) {
-      // Under the key's lock: a delivery of a key with older ones unfinished waits for its turn.
-      const inTurnNow = orderKey === null || (await one(c, KEY_BUSY, [e.endpoint_id, orderKey])) === undefined;
-      if (lease !== undefined && immediate && inTurnNow && lease.take(e.endpoint_id as string)) {
-        const leaseUntil = now + lease.leaseMs;
-        const r = await one(c, insert, [message.id, e.endpoint_id, appId, Status.Sending, leaseUntil, lease.owner, orderKey, now]);
-        leased.push(
-          workFrom(
-            {
-              ...e,
-              delivery_id: r!.id,
-              msg_id: message.id,
-              app_id: appId,
-              attempts: 0,
-              trigger_type: 0,
-              event_type: message.eventType,
-              payload: message.payload,
-              msg_created_at: now,
-              order_key: orderKey,
-              backfill_id: message.backfill?.id ?? null,
-              backfill_chunk: message.backfill?.chunk ?? null,
-            },
-            now,
-            leaseUntil,
-          ),
-        );
-      } else {
-        await run(c, insert, [message.id, e.endpoint_id, appId, Status.Pending, input.deliverAt ?? now, null, orderKey, now]);
-      }
-    }
-    const deliveries = matching.length;
-    return { message, deliveries, leased };
+    return this.messages.run(messageJob(appId, input, options, Date.now()));
   }
 
   async getMessage(appId: string, ref: string): Promise<Message | null> {
@@ -965,8 +1110,11 @@ export class PostgresStore implements Store {
       if (r === undefined) throw new NotFoundError('backfill', backfillId);
       if (r.status !== 'receiving') throw new ConflictError(`backfill ${backfillId} is already complete`);
       const now = Date.now();
-      const ids: string[] = [];
-      for (const n of notices) ids.push((await this.insertMessage(c, appId, n, {}, now)).message.id);
+      const written = await writeMessages(c, notices.map((n) => messageJob(appId, n, {}, now)), true);
+      const ids = written.map((o) => {
+        if (!o.ok) throw o.error;
+        return o.value.message.id;
+      });
       const each = r.notify === 'each';
       await run(
         c,

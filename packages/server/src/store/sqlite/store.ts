@@ -45,7 +45,7 @@ import type {
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
-import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, messageFrom, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, messageFrom, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, offeredWork, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING } from '../requeue.js';
 import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFILL, insertBackfillParams, listBackfills, newBackfill, SELECT_BACKFILL, SELECT_BACKFILL_CHUNKS, SELECT_BACKFILL_ID, SELECT_BACKFILL_RECORDS, SELECT_STALE_BACKFILLS } from '../backfills.js';
 import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
@@ -498,26 +498,7 @@ export class SqliteStore implements Store {
       if (lease !== undefined && immediate && inTurnNow && lease.take(c.endpoint_id as string)) {
         const leaseUntil = now + lease.leaseMs;
         const id = insert.run(message.id, c.endpoint_id, appId, Status.Sending, leaseUntil, lease.owner, orderKey, now).lastInsertRowid;
-        leased.push(
-          workFrom(
-            {
-              ...c,
-              delivery_id: Number(id),
-              msg_id: message.id,
-              app_id: appId,
-              attempts: 0,
-              trigger_type: Trigger.Scheduled,
-              event_type: message.eventType,
-              payload: message.payload,
-              msg_created_at: now,
-              order_key: orderKey,
-              backfill_id: message.backfill?.id ?? null,
-              backfill_chunk: message.backfill?.chunk ?? null,
-            },
-            now,
-            leaseUntil,
-          ),
-        );
+        leased.push(offeredWork(c, Number(id), message, orderKey, now, leaseUntil));
       } else {
         insert.run(message.id, c.endpoint_id, appId, Status.Pending, input.deliverAt ?? now, null, orderKey, now);
       }
