@@ -50,6 +50,8 @@ interface EndpointState {
 export class Dispatcher implements WorkSignals {
   readonly owner = `w_${randomBytes(6).toString('hex')}`;
   private readonly endpoints = new Map<string, EndpointState>();
+  /** Endpoints with queued work that waits for a slot of the overall limit, oldest first. */
+  private readonly starved = new Set<string>();
   /** Leased and not yet recorded: these leases are renewed. */
   private readonly held = new Set<number>();
   private active = 0;
@@ -281,6 +283,7 @@ export class Dispatcher implements WorkSignals {
       this.active++;
       void this.attempt(w, s);
     }
+    if (s.queue.length > 0 && this.active >= this.cfg.concurrency) this.starved.add(endpointId);
     if (s.queue.length === 0 && s.inflight === 0 && s.reserved === 0 && !s.backlogged && s.nextStartAt <= Date.now()) {
       this.endpoints.delete(endpointId);
     }
@@ -324,6 +327,13 @@ export class Dispatcher implements WorkSignals {
     s.inflight--;
     this.active--;
     this.pump(w.endpointId);
+    // The slot freed over all endpoints may be another endpoint's turn: its own attempts,
+    // all finished, will not start it again.
+    for (const id of this.starved) {
+      if (this.active >= this.cfg.concurrency) break;
+      this.starved.delete(id);
+      this.pump(id);
+    }
     if (this.active === 0) this.settleIdle();
     // Claim again once this endpoint has drained to half its window (so claims come in
     // batches), or when everything was full and now is not.
