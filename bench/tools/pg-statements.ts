@@ -29,7 +29,7 @@ interface Count {
   transactions: number;
 }
 const count: Count = { roundTrips: 0, statements: 0, transactions: 0 };
-const byStatement = new Map<string, number>();
+const byStatement = new Map<string, { calls: number; ms: number }>();
 let counting = false;
 const inTx = new WeakSet<object>();
 
@@ -39,6 +39,8 @@ function instrument(): void {
   const original = proto.query;
   proto.query = function (this: object, ...args: unknown[]) {
     const first = args[0];
+    let label = '';
+    const t0 = performance.now();
     const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '');
     if (counting) {
       const head = text.trim().split(/\s+/)[0]!.toUpperCase();
@@ -51,11 +53,26 @@ function instrument(): void {
       } else if (head !== 'SET') {
         count.statements++;
         if (!inTx.has(this)) count.transactions++;
-        const label = text.replace(/\s+/g, ' ').trim().slice(0, 100);
-        byStatement.set(label, (byStatement.get(label) ?? 0) + 1);
+        label = text.replace(/\s+/g, ' ').trim().slice(0, 100);
       }
     }
-    return original.apply(this, args);
+    const finished = () => {
+      const s = byStatement.get(label) ?? { calls: 0, ms: 0 };
+      s.calls++;
+      s.ms += performance.now() - t0;
+      byStatement.set(label, s);
+    };
+    const last = args[args.length - 1];
+    if (label !== '' && typeof last === 'function') {
+      // The pool's style: a callback, no promise.
+      args[args.length - 1] = (...results: unknown[]) => {
+        finished();
+        return (last as (...r: unknown[]) => unknown)(...results);
+      };
+    }
+    const result = original.apply(this, args);
+    if (label !== '' && result instanceof Promise) result.then(finished, finished);
+    return result;
   };
 }
 
@@ -131,7 +148,7 @@ async function main(): Promise<void> {
     counting = false;
     await Promise.all(senders.map((s) => s.close()));
     const per = (n: number) => Math.round((n / N) * 1000) / 1000;
-    const rows = [...byStatement.entries()].sort((a, b) => b[1] - a[1]);
+    const rows = [...byStatement.entries()].sort((a, b) => b[1].calls - a[1].calls);
     process.stdout.write(
       `${JSON.stringify({
         deliveries: N,
@@ -142,7 +159,9 @@ async function main(): Promise<void> {
         perDelivery: { statements: per(count.statements), roundTrips: per(count.roundTrips), transactions: per(count.transactions) },
       })}\n`,
     );
-    for (const [label, calls] of rows.slice(0, 15)) process.stdout.write(`${String(calls).padStart(7)}  ${label}\n`);
+    for (const [label, { calls, ms }] of rows.slice(0, 15)) {
+      process.stdout.write(`${String(calls).padStart(7)} calls ${(ms / calls).toFixed(2).padStart(8)} ms each  ${label}\n`);
+    }
   } finally {
     for (const s of stores) await s.close();
     await writer.close();
