@@ -352,3 +352,32 @@ describe('delivery settings', () => {
     }
   });
 });
+
+describe('delivery under a small overall limit', () => {
+  let server: TestServer;
+  let receiver: Receiver;
+
+  before(async () => {
+    server = await startServer({ HOOKWELL_CONCURRENCY: '2', HOOKWELL_ENDPOINT_CONCURRENCY: '2' });
+    receiver = await startReceiver();
+  });
+  after(async () => {
+    await server.stop();
+    await receiver.close();
+  });
+
+  it("sends an endpoint's queued work once another endpoint's attempts free the overall slots", async () => {
+    // Slow answers keep the first endpoint's attempts in flight while the others' work is queued behind the overall limit.
+    receiver.respond = () => ({ status: 200, delayMs: 30 });
+    const uid = `app-${Math.random().toString(36).slice(2)}`;
+    assert.equal((await server.api('POST', '/api/v1/app', { name: uid, uid })).status, 201);
+    const names = ['a', 'b', 'c'];
+    for (const name of names) {
+      const ep = await server.api('POST', `/api/v1/app/${uid}/endpoint`, { url: `${receiver.url}/${name}`, channels: [name] });
+      assert.equal(ep.status, 201, ep.text);
+    }
+    for (let i = 0; i < 4; i++) for (const name of names) await send(server, uid, { i }, { channels: [name] });
+    const got = await receiver.waitFor(12);
+    for (const name of names) assert.equal(got.filter((r) => r.path === `/${name}`).length, 4, `endpoint ${name} got all four`);
+  });
+});
