@@ -66,7 +66,7 @@ export class Dispatcher implements WorkSignals {
   private renewTimer: NodeJS.Timeout | null = null;
   private readonly writes = new Set<Promise<void>>();
   private unrecorded: AttemptRecord[] = [];
-  /** Some of `unrecorded` end the turn of the head of an ordering key. */
+  /** Some of `unrecorded` free what a claim waits for (a key's turn, a lease counted against an endpoint's limit): claim once they land. */
   private unrecordedUnblocks = false;
   /** The store failed and has not succeeded since: further failures are logged at debug level. */
   private storeDown = false;
@@ -92,8 +92,12 @@ export class Dispatcher implements WorkSignals {
     private readonly thin: ThinPayloads | null = null,
   ) {
     this.leaseMs = cfg.leaseMs;
-    this.window = cfg.endpointConcurrency * 4;
-    this.capacity = cfg.concurrency * 2;
+    // Alone, a process queues ahead of what it sends, so sending never waits on a claim.
+    // Shared, what it holds is what the others cannot have: an endpoint's limit is over all
+    // of them, and leases queued here while others could send them would make a second
+    // process subtract rather than add.
+    this.window = shared ? cfg.endpointConcurrency : cfg.endpointConcurrency * 4;
+    this.capacity = shared ? cfg.concurrency : cfg.concurrency * 2;
   }
 
   start(): void {
@@ -319,10 +323,6 @@ export class Dispatcher implements WorkSignals {
     if (result.error !== null) this.log.debug({ msgId: w.msgId, endpointId: w.endpointId, error: result.error }, 'attempt failed');
     if (decision.disableEndpoint) this.log.warn({ endpointId: w.endpointId }, 'endpoint answered 410 Gone; disabling it');
 
-    // A keyed delivery that succeeded or failed for good lets the next of its key go, but
-    // only once that is recorded: claiming before would find the head still unfinished.
-    this.record(record, w.orderKey !== null && decision.next !== Status.Pending);
-
     const wasFull = this.active + this.queued + this.reserved >= this.capacity;
     s.inflight--;
     this.active--;
@@ -336,12 +336,17 @@ export class Dispatcher implements WorkSignals {
     }
     if (this.active === 0) this.settleIdle();
     // Claim again once this endpoint has drained to half its window (so claims come in
-    // batches), or when everything was full and now is not.
+    // batches), or when everything was full and now is not. When the store enforces the
+    // endpoint's limit over all processes, this attempt's lease counts against it until its
+    // record lands, so the claim waits for that, as it does for a keyed delivery that
+    // succeeded or failed for good: it lets the next of its key go only once recorded.
     const held = s.inflight + s.queue.length;
-    if ((s.backlogged && held <= this.window / 2) || wasFull) this.notify();
+    const claim = (s.backlogged && held <= this.window / 2) || wasFull;
+    this.record(record, (w.orderKey !== null && decision.next !== Status.Pending) || (claim && this.shared));
+    if (claim && !this.shared) this.notify();
   }
 
-  /** Attempts finished in one turn are recorded in one store call. */
+  /** Attempts finished in one turn are recorded in one store call; `unblocks`: claim again once it lands. */
   private record(record: AttemptRecord, unblocks: boolean): void {
     this.unrecorded.push(record);
     if (unblocks) this.unrecordedUnblocks = true;

@@ -103,9 +103,22 @@ export interface DatabaseHealth {
 /** Each store's health listener, by its pool and by the clients it has checked out. */
 const HEALTH = new WeakMap<Db, DatabaseHealth>();
 
-async function query(db: Db, sql: string, params: unknown[]): Promise<pg.QueryResult> {
+/**
+ * A statement each connection parses and plans once, then runs again by name: for the queue's
+ * statements, run many times a second, whose planning would cost as much as their running.
+ */
+interface Prepared {
+  readonly name: string;
+  readonly text: string;
+}
+
+function prepared(name: string, sql: string): Prepared {
+  return { name: `hookwell_${name}`, text: numbered(sql) };
+}
+
+async function query(db: Db, sql: string | Prepared, params: unknown[]): Promise<pg.QueryResult> {
   try {
-    const r = await db.query(numbered(sql), params);
+    const r = await (typeof sql === 'string' ? db.query(numbered(sql), params) : db.query({ ...sql, values: params }));
     HEALTH.get(db)?.succeeded();
     return r;
   } catch (err) {
@@ -120,15 +133,15 @@ function unavailable(err: unknown, health: DatabaseHealth | undefined): unknown 
   return new UnavailableError(`the database is unavailable (${(err as Error).message}); try again shortly`);
 }
 
-async function all(db: Db, sql: string, params: unknown[] = []): Promise<Row[]> {
+async function all(db: Db, sql: string | Prepared, params: unknown[] = []): Promise<Row[]> {
   return (await query(db, sql, params)).rows as Row[];
 }
 
-async function one(db: Db, sql: string, params: unknown[] = []): Promise<Row | undefined> {
+async function one(db: Db, sql: string | Prepared, params: unknown[] = []): Promise<Row | undefined> {
   return (await all(db, sql, params))[0];
 }
 
-async function run(db: Db, sql: string, params: unknown[] = []): Promise<number> {
+async function run(db: Db, sql: string | Prepared, params: unknown[] = []): Promise<number> {
   return (await query(db, sql, params)).rowCount ?? 0;
 }
 
@@ -224,8 +237,32 @@ function claimSql(capped: boolean): string {
   SELECT l.*, o.capped FROM left_over o LEFT JOIN leased l ON l.status = ${Status.Sending}
   ORDER BY l.priority, l.due_at, l.delivery_id`;
 }
-const CLAIM = claimSql(false);
-const CLAIM_CAPPED = claimSql(true);
+const RENEW_LEASES = prepared('renew_leases', `UPDATE deliveries SET next_attempt_at = ?
+       WHERE id IN (SELECT id FROM deliveries WHERE status = 3 AND lease_owner = ? AND id = ANY(?::bigint[]) FOR UPDATE SKIP LOCKED)`);
+const RELEASE = prepared('release', `WITH released AS (
+         UPDATE deliveries SET status = 1, lease_owner = NULL, next_attempt_at = ?
+         WHERE status = 3 AND lease_owner = ? AND id = ANY(?::bigint[]) RETURNING id)
+       SELECT pg_notify(?, '') FROM (SELECT 1 FROM released LIMIT 1) AS any_released WHERE ?::text IS NOT NULL`);
+const RECORD_ATTEMPTS = prepared('record_attempts', `WITH inserted AS (
+         INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms,
+           trigger_type, error, created_at)
+         SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[], ?::text[], ?::int[], ?::int[], ?::text[], ?::bigint[])),
+       outcome AS (SELECT * FROM unnest(?::bigint[], ?::int[], ?::int[], ?::bigint[], ?::bigint[], ?::text[]) AS u(id, status, attempts, next_at, last_at, owner)),
+       locked AS MATERIALIZED (SELECT d.id FROM deliveries d WHERE d.id IN (SELECT id FROM outcome) ORDER BY d.id FOR UPDATE),
+       recorded AS (
+         UPDATE deliveries d SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_at, last_attempt_at = u.last_at, lease_owner = NULL
+         FROM outcome u, locked l WHERE d.id = u.id AND l.id = u.id AND d.status = 3 AND d.lease_owner = u.owner RETURNING d.id),
+       disabled AS (UPDATE endpoints SET disabled = true, updated_at = ? WHERE id = ANY(?::text[]) RETURNING id)
+       SELECT (SELECT count(*) FROM recorded) AS recorded, (SELECT count(*) FROM disabled) AS disabled`);
+// Per priority, the first entry of its part of the index that claim would take: deliveries
+// waiting behind the head of their key are passed over, or a key held by a failing head would
+// wake the dispatchers at once, again and again.
+const firstDue = (priority: number) =>
+  `SELECT next_attempt_at FROM deliveries d WHERE status IN (1, 3) AND priority = ${priority} AND next_attempt_at IS NOT NULL
+     AND ${inTurn('d')} ORDER BY next_attempt_at LIMIT 1`;
+const NEXT_DUE = prepared('next_due', `SELECT LEAST((${firstDue(0)}), (${firstDue(1)})) AS t`);
+const CLAIM = prepared('claim', claimSql(false));
+const CLAIM_CAPPED = prepared('claim_capped', claimSql(true));
 
 
 /** A pool whose sessions start with `settings` (name=value each; a search_path in the URL's own `options` takes precedence). */
@@ -834,8 +871,7 @@ export class PostgresStore implements Store {
     // the records.
     await run(
       this.queue,
-      `UPDATE deliveries SET next_attempt_at = ?
-       WHERE id IN (SELECT id FROM deliveries WHERE status = 3 AND lease_owner = ? AND id = ANY(?::bigint[]) FOR UPDATE SKIP LOCKED)`,
+      RENEW_LEASES,
       [until, owner, deliveryIds],
     );
   }
@@ -845,10 +881,7 @@ export class PostgresStore implements Store {
     // Other processes' idle workers are woken (at this statement's commit) to take them.
     await run(
       this.queue,
-      `WITH released AS (
-         UPDATE deliveries SET status = 1, lease_owner = NULL, next_attempt_at = ?
-         WHERE status = 3 AND lease_owner = ? AND id = ANY(?::bigint[]) RETURNING id)
-       SELECT pg_notify(?, '') FROM (SELECT 1 FROM released LIMIT 1) AS any_released WHERE ?::text IS NOT NULL`,
+      RELEASE,
       [Date.now(), owner, deliveryIds, this.workChannel ?? '', this.workChannel],
     );
   }
@@ -863,17 +896,7 @@ export class PostgresStore implements Store {
     // batches cannot deadlock.
     await run(
       this.queue,
-      `WITH inserted AS (
-         INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms,
-           trigger_type, error, created_at)
-         SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[], ?::text[], ?::int[], ?::int[], ?::text[], ?::bigint[])),
-       outcome AS (SELECT * FROM unnest(?::bigint[], ?::int[], ?::int[], ?::bigint[], ?::bigint[], ?::text[]) AS u(id, status, attempts, next_at, last_at, owner)),
-       locked AS MATERIALIZED (SELECT d.id FROM deliveries d WHERE d.id IN (SELECT id FROM outcome) ORDER BY d.id FOR UPDATE),
-       recorded AS (
-         UPDATE deliveries d SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_at, last_attempt_at = u.last_at, lease_owner = NULL
-         FROM outcome u, locked l WHERE d.id = u.id AND l.id = u.id AND d.status = 3 AND d.lease_owner = u.owner RETURNING d.id),
-       disabled AS (UPDATE endpoints SET disabled = true, updated_at = ? WHERE id = ANY(?::text[]) RETURNING id)
-       SELECT (SELECT count(*) FROM recorded) AS recorded, (SELECT count(*) FROM disabled) AS disabled`,
+      RECORD_ATTEMPTS,
       [
         col((r) => newId('atmpt', r.attempt.createdAt)),
         col((r) => r.attempt.msgId),
@@ -900,14 +923,8 @@ export class PostgresStore implements Store {
   }
 
   async nextDueAt(): Promise<number | null> {
-    // Per priority, the first entry of its part of the index that claim would take:
-    // deliveries waiting behind the head of their key are passed over, or a key held by a
-    // failing head would wake the dispatchers at once, again and again.
-    const first = (priority: number) =>
-      `SELECT next_attempt_at FROM deliveries d WHERE status IN (1, 3) AND priority = ${priority} AND next_attempt_at IS NOT NULL
-         AND ${inTurn('d')} ORDER BY next_attempt_at LIMIT 1`;
     const now = Date.now();
-    const r = await one(this.pool, `SELECT LEAST((${first(0)}), (${first(1)})) AS t`, [now, now]);
+    const r = await one(this.queue, NEXT_DUE, [now, now]);
     return (r?.t as number | null | undefined) ?? null;
   }
 
