@@ -353,20 +353,25 @@ describe('delivery settings', () => {
   });
 });
 
-describe('delivery under a small overall limit', () => {
-  let server: TestServer;
-  let receiver: Receiver;
-
+/** A server with `env` and a receiver, started before the suite's tests and stopped after them. */
+function serving(env: Record<string, string>): { server: TestServer; receiver: Receiver } {
+  const ctx = {} as { server: TestServer; receiver: Receiver };
   before(async () => {
-    server = await startServer({ HOOKWELL_CONCURRENCY: '2', HOOKWELL_ENDPOINT_CONCURRENCY: '2' });
-    receiver = await startReceiver();
+    ctx.server = await startServer(env);
+    ctx.receiver = await startReceiver();
   });
   after(async () => {
-    await server.stop();
-    await receiver.close();
+    await ctx.server.stop();
+    await ctx.receiver.close();
   });
+  return ctx;
+}
+
+describe('delivery under a small overall limit', () => {
+  const ctx = serving({ HOOKWELL_CONCURRENCY: '2', HOOKWELL_ENDPOINT_CONCURRENCY: '2' });
 
   it("sends an endpoint's queued work once another endpoint's attempts free the overall slots", async () => {
+    const { server, receiver } = ctx;
     // Slow answers keep the first endpoint's attempts in flight while the others' work is queued behind the overall limit.
     receiver.respond = () => ({ status: 200, delayMs: 30 });
     const uid = `app-${Math.random().toString(36).slice(2)}`;
