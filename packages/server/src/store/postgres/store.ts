@@ -148,10 +148,11 @@ async function run(db: Db, sql: string | Prepared, params: unknown[] = []): Prom
 /**
  * Takes the transaction-level advisory lock of each (endpoint, order key) given, in one
  * fixed order (by lock id), so transactions that take several cannot deadlock. Everything
- * that makes a delivery with a key, or leases one, holds its key's lock until it commits:
- * deliveries of one key draw their ids and commit one after another, and each claim of a
- * key sees every earlier claim of it. Claims take endpoint locks (capToEndpointLimit) before
- * key locks; nothing takes them the other way round.
+ * that makes a delivery with a key holds its key's lock until it commits, so deliveries of
+ * one key draw their ids and commit one after another; a claim checks the keyed deliveries it
+ * leased under their keys' locks before handing them out (keepInTurn), so each check sees
+ * every earlier one. A claim's endpoint locks (hookwell_endpoint_leases) are released at its
+ * statement's commit, before keepInTurn takes any key's: none is held with the other.
  */
 async function lockKeys(c: Db, pairs: [string, string][]): Promise<void> {
   if (pairs.length === 0) return;
@@ -204,7 +205,7 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 function claimSql(capped: boolean): string {
   const due = (priority: number, limit: string) =>
     `SELECT d.id, d.endpoint_id, d.order_key, ${priority} AS priority, d.next_attempt_at FROM deliveries d
-     WHERE d.status IN (1, 3) AND d.priority = ${priority} AND d.next_attempt_at <= ? AND d.endpoint_id <> ALL(?::text[]) AND ${inTurn('d')}
+     WHERE d.status IN (${Status.Pending}, ${Status.Sending}) AND d.priority = ${priority} AND d.next_attempt_at <= ? AND d.endpoint_id <> ALL(?::text[]) AND ${inTurn('d')}
      ORDER BY d.next_attempt_at, d.id LIMIT ${limit} FOR UPDATE SKIP LOCKED`;
   return `WITH due0 AS MATERIALIZED (${due(0, '?')}),
   due1 AS MATERIALIZED (${due(1, '? - (SELECT count(*) FROM due0)')}),
@@ -237,28 +238,49 @@ function claimSql(capped: boolean): string {
   SELECT l.*, o.capped FROM left_over o LEFT JOIN leased l ON l.status = ${Status.Sending}
   ORDER BY l.priority, l.due_at, l.delivery_id`;
 }
-const RENEW_LEASES = prepared('renew_leases', `UPDATE deliveries SET next_attempt_at = ?
-       WHERE id IN (SELECT id FROM deliveries WHERE status = 3 AND lease_owner = ? AND id = ANY(?::bigint[]) FOR UPDATE SKIP LOCKED)`);
-const RELEASE = prepared('release', `WITH released AS (
-         UPDATE deliveries SET status = 1, lease_owner = NULL, next_attempt_at = ?
-         WHERE status = 3 AND lease_owner = ? AND id = ANY(?::bigint[]) RETURNING id)
-       SELECT pg_notify(?, '') FROM (SELECT 1 FROM released LIMIT 1) AS any_released WHERE ?::text IS NOT NULL`);
-const RECORD_ATTEMPTS = prepared('record_attempts', `WITH inserted AS (
-         INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms,
-           trigger_type, error, created_at)
-         SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[], ?::text[], ?::int[], ?::int[], ?::text[], ?::bigint[])),
-       outcome AS (SELECT * FROM unnest(?::bigint[], ?::int[], ?::int[], ?::bigint[], ?::bigint[], ?::text[]) AS u(id, status, attempts, next_at, last_at, owner)),
-       locked AS MATERIALIZED (SELECT d.id FROM deliveries d WHERE d.id IN (SELECT id FROM outcome) ORDER BY d.id FOR UPDATE),
-       recorded AS (
-         UPDATE deliveries d SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_at, last_attempt_at = u.last_at, lease_owner = NULL
-         FROM outcome u, locked l WHERE d.id = u.id AND l.id = u.id AND d.status = 3 AND d.lease_owner = u.owner RETURNING d.id),
-       disabled AS (UPDATE endpoints SET disabled = true, updated_at = ? WHERE id = ANY(?::text[]) RETURNING id)
-       SELECT (SELECT count(*) FROM recorded) AS recorded, (SELECT count(*) FROM disabled) AS disabled`);
+// A lease's renewal passes over rows locked meanwhile: one being recorded needs none, and one
+// claimed by another (its lease lost) is no longer this owner's. So renewals never wait on, or
+// deadlock with, the records.
+const RENEW_LEASES = prepared(
+  'renew_leases',
+  `UPDATE deliveries SET next_attempt_at = ?
+   WHERE id IN (SELECT id FROM deliveries WHERE status = ${Status.Sending} AND lease_owner = ? AND id = ANY(?::bigint[]) FOR UPDATE SKIP LOCKED)`,
+);
+
+// Leases given back, due at once; if any were, the workers listening on the channel (when one
+// is given) are woken at this statement's commit to take them.
+const RELEASE = prepared(
+  'release',
+  `WITH released AS (
+     UPDATE deliveries SET status = ${Status.Pending}, lease_owner = NULL, next_attempt_at = ?
+     WHERE status = ${Status.Sending} AND lease_owner = ? AND id = ANY(?::bigint[]) RETURNING id)
+   SELECT pg_notify(?, '') FROM (SELECT 1 FROM released LIMIT 1) AS any_released WHERE ?::text IS NOT NULL`,
+);
+
+// A batch of attempt records, whatever its size: the attempts inserted, and each delivery
+// updated only while still leased by the record's owner (a lease that expired and was claimed
+// again belongs to someone else now), its rows locked in id order first so that writers of
+// overlapping batches cannot deadlock; endpoints that answered 410 disabled.
+const RECORD_ATTEMPTS = prepared(
+  'record_attempts',
+  `WITH inserted AS (
+     INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms,
+       trigger_type, error, created_at)
+     SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[], ?::text[], ?::int[], ?::int[], ?::text[], ?::bigint[])),
+   outcome AS (SELECT * FROM unnest(?::bigint[], ?::int[], ?::int[], ?::bigint[], ?::bigint[], ?::text[]) AS u(id, status, attempts, next_at, last_at, owner)),
+   locked AS MATERIALIZED (SELECT d.id FROM deliveries d WHERE d.id IN (SELECT id FROM outcome) ORDER BY d.id FOR UPDATE),
+   recorded AS (
+     UPDATE deliveries d SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_at, last_attempt_at = u.last_at, lease_owner = NULL
+     FROM outcome u, locked l WHERE d.id = u.id AND l.id = u.id AND d.status = ${Status.Sending} AND d.lease_owner = u.owner RETURNING d.id),
+   disabled AS (UPDATE endpoints SET disabled = true, updated_at = ? WHERE id = ANY(?::text[]) RETURNING id)
+   SELECT (SELECT count(*) FROM recorded) AS recorded, (SELECT count(*) FROM disabled) AS disabled`,
+);
+
 // Per priority, the first entry of its part of the index that claim would take: deliveries
 // waiting behind the head of their key are passed over, or a key held by a failing head would
 // wake the dispatchers at once, again and again.
 const firstDue = (priority: number) =>
-  `SELECT next_attempt_at FROM deliveries d WHERE status IN (1, 3) AND priority = ${priority} AND next_attempt_at IS NOT NULL
+  `SELECT next_attempt_at FROM deliveries d WHERE status IN (${Status.Pending}, ${Status.Sending}) AND priority = ${priority} AND next_attempt_at IS NOT NULL
      AND ${inTurn('d')} ORDER BY next_attempt_at LIMIT 1`;
 const NEXT_DUE = prepared('next_due', `SELECT LEAST((${firstDue(0)}), (${firstDue(1)})) AS t`);
 const CLAIM = prepared('claim', claimSql(false));
@@ -866,34 +888,18 @@ export class PostgresStore implements Store {
 
   async renewLeases(owner: string, deliveryIds: number[], until: number): Promise<void> {
     if (deliveryIds.length === 0) return;
-    // A row locked meanwhile is being recorded (or, its lease lost, claimed by another): it
-    // needs no renewal, and passing it over means renewals never wait on, or deadlock with,
-    // the records.
-    await run(
-      this.queue,
-      RENEW_LEASES,
-      [until, owner, deliveryIds],
-    );
+    await run(this.queue, RENEW_LEASES, [until, owner, deliveryIds]);
   }
 
   async release(owner: string, deliveryIds: number[]): Promise<void> {
     if (deliveryIds.length === 0) return;
-    // Other processes' idle workers are woken (at this statement's commit) to take them.
-    await run(
-      this.queue,
-      RELEASE,
-      [Date.now(), owner, deliveryIds, this.workChannel ?? '', this.workChannel],
-    );
+    await run(this.queue, RELEASE, [Date.now(), owner, deliveryIds, this.workChannel ?? '', this.workChannel]);
   }
 
   async recordAttempts(records: AttemptRecord[]): Promise<void> {
     if (records.length === 0) return;
     const col = <T>(f: (r: AttemptRecord) => T): T[] => records.map(f);
     const gone = records.filter((r) => r.disableEndpoint);
-    // The whole batch in one statement, whatever its size. A delivery is updated only while
-    // still leased by this owner: a lease that expired and was claimed again belongs to
-    // someone else now. Rows are locked in id order first, so two writers of overlapping
-    // batches cannot deadlock.
     await run(
       this.queue,
       RECORD_ATTEMPTS,
