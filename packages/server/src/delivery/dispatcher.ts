@@ -346,23 +346,33 @@ export class Dispatcher implements WorkSignals {
     if (claim && !this.shared) this.notify();
   }
 
-  /** Attempts finished in one turn are recorded in one store call; `unblocks`: claim again once it lands. */
+  /**
+   * Attempts finished in one turn are recorded in one store call, and while one call is under
+   * way the records of the turns meanwhile wait for it and go together in the next: one write
+   * at a time, each as large as the store's speed makes it. `unblocks`: claim again once it lands.
+   */
   private record(record: AttemptRecord, unblocks: boolean): void {
     this.unrecorded.push(record);
     if (unblocks) this.unrecordedUnblocks = true;
-    if (this.unrecorded.length > 1) return;
-    setImmediate(() => {
-      const batch = this.unrecorded;
-      const unblocking = this.unrecordedUnblocks;
-      this.unrecorded = [];
-      this.unrecordedUnblocks = false;
-      const write = this.persist(batch)
-        .then(() => {
-          if (unblocking && !this.stopping) this.notify();
-        })
-        .finally(() => this.writes.delete(write));
-      this.writes.add(write);
-    });
+    if (this.unrecorded.length > 1 || this.writes.size > 0) return;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    if (this.unrecorded.length === 0 || this.writes.size > 0) return;
+    const batch = this.unrecorded;
+    const unblocking = this.unrecordedUnblocks;
+    this.unrecorded = [];
+    this.unrecordedUnblocks = false;
+    const write = this.persist(batch)
+      .then(() => {
+        if (unblocking && !this.stopping) this.notify();
+      })
+      .finally(() => {
+        this.writes.delete(write);
+        this.flush();
+      });
+    this.writes.add(write);
   }
 
   /**
@@ -447,7 +457,8 @@ export class Dispatcher implements WorkSignals {
     }
     // Let a batch of records queued in this turn reach the store before waiting on writes.
     await new Promise((resolve) => setImmediate(resolve));
-    await Promise.allSettled([...this.writes]);
+    // Each write, as it ends, starts the next with what came in meanwhile.
+    while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
     if (this.renewTimer) clearInterval(this.renewTimer);
   }
 
