@@ -240,12 +240,16 @@ export class Dispatcher implements WorkSignals {
   /** Wakes the dispatcher when the next pending delivery falls due, or in a second at most. */
   private async armTimer(): Promise<void> {
     if (this.stopping) return;
+    // Work held back by other processes' limits is due already: it is looked at again soon,
+    // not at once, and asking the store when the next work falls due would only say "now".
+    if (this.capped) {
+      this.wakeAt(Date.now() + 100, true);
+      return;
+    }
     let at = Date.now() + POLL_MS;
     try {
       const due = await this.store.nextDueAt();
       if (due !== null) at = Math.min(at, due);
-      // Due work that other processes' limits hold back is looked at again soon, not at once.
-      if (this.capped) at = Math.max(at, Date.now() + 100);
     } catch {
       // A failed look-up falls back to the one-second poll.
     }
