@@ -46,11 +46,12 @@
 // on a fresh schema (HOOKWELL_DB_SCHEMA) that is dropped afterwards, measured the same way
 // and against the same baselines (run before and after, as for the SQLite figures):
 //   pg-ingest     — as ingest, with one process of HOOKWELL_ROLE=all.
-//   pg-delivery-1 — as delivery: the backlog is written through the API by a process of
-//                   role api (which delivers nothing, so it stays due), that process is
-//                   stopped, and one process of role worker delivers it.
+//   pg-delivery-1 — as delivery, but to 8 endpoints on the one receiver, the messages spread
+//                   evenly over them (by channel): the backlog is written through the API by a
+//                   process of role api (which delivers nothing, so it stays due), that process
+//                   is stopped, and one process of role worker delivers it.
 //   pg-message-log — as message-log.
-//   pg-delivery-2 — the same on a fresh schema with two worker processes at once; the
+//   pg-delivery-2 — the same on a fresh schema with two worker processes at once; each
 //                   endpoint's concurrency limit (64, as for delivery) holds over both.
 //                   Also reports twoOverOne, its rate over pg-delivery-1's.
 // The delivery lines also give the CPU use meanwhile (all cores busy, and the share of the
@@ -100,6 +101,9 @@ const P = {
   ingestMeasureMs: QUICK ? 2_000 : 10_000,
   backlog: QUICK ? 2_000 : 20_000,
   deliveryConcurrency: 64,
+  // The PostgreSQL delivery figures' endpoints, on the one receiver, messages spread evenly:
+  // two workers share each endpoint's limit but not one endpoint's worth of work.
+  pgDeliveryEndpoints: 8,
   /** Open-loop rates of the latency figures: `latency`, then `latency-2000`. */
   latencyRates: [500, 2_000],
   latencyWarmupMs: QUICK ? 1_000 : 2_000,
@@ -280,6 +284,15 @@ class Api {
   async appWithEndpoint(uid: string, target: string): Promise<string> {
     const app = await this.call<{ id: string }>('POST', '/api/v1/app', { name: `bench ${uid}`, uid });
     await this.call('POST', `/api/v1/app/${app.id}/endpoint`, { url: `${target}/webhook`, description: 'bench receiver' });
+    return app.id;
+  }
+
+  /** An application with `n` endpoints pointing at `target`, endpoint k subscribed to channel `e<k>` only. */
+  async appWithEndpoints(uid: string, target: string, n: number): Promise<string> {
+    const app = await this.call<{ id: string }>('POST', '/api/v1/app', { name: `bench ${uid}`, uid });
+    for (let k = 0; k < n; k++) {
+      await this.call('POST', `/api/v1/app/${app.id}/endpoint`, { url: `${target}/webhook/${k}`, description: `bench receiver ${k}`, channels: [`e${k}`] });
+    }
     return app.id;
   }
 
@@ -565,14 +578,14 @@ async function deliveryFigure(ingestRate: number | null, backend: Backend, worke
       database = newDatabase(backend, `delivery${workers}`);
       server = await startServer({ db: database.db, token: TOKEN, env: { ...database.env, ...serverEnv, HOOKWELL_ROLE: 'api' }, label: 'hookwell-backlog' });
       const api = new Api(server.url);
-      const appId = await api.appWithEndpoint('bench-delivery', receiver.url);
+      const appId = await api.appWithEndpoints('bench-delivery', receiver.url, P.pgDeliveryEndpoints);
       await api.close();
-      log(`${figure}: accepting ${N} messages through a process of role api (nothing delivers them yet)`);
+      log(`${figure}: accepting ${N} messages for ${P.pgDeliveryEndpoints} endpoints through a process of role api (nothing delivers them yet)`);
       ingest = await sendCount({
         origin: server.url,
         path: `/api/v1/app/${appId}/msg`,
         headers: AUTH,
-        body: (i) => `{"eventType":"bench.delivery","payload":${payloadText(i)}}`,
+        body: (i) => `{"eventType":"bench.delivery","channels":["e${i % P.pgDeliveryEndpoints}"],"payload":${payloadText(i)}}`,
         concurrency: P.ingestConcurrency,
         expectStatus: 202,
         total: N,
@@ -720,6 +733,7 @@ async function deliveryFigure(ingestRate: number | null, backend: Backend, worke
       target: backend === 'postgres' ? TARGETS.pgDelivery : TARGETS.delivery,
       meetsTarget: ratio >= (backend === 'postgres' ? TARGETS.pgDelivery : TARGETS.delivery),
       endpointConcurrency: E,
+      ...(backend === 'postgres' ? { endpoints: P.pgDeliveryEndpoints } : {}),
       receivedTotal,
       baselineErrors: baseErrors,
       backlogIngestMsgPerSec: round(ingest!.perSec),

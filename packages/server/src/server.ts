@@ -8,7 +8,7 @@ import { Dispatcher, type WorkSignals } from './delivery/dispatcher.js';
 import { Sender } from './delivery/sender.js';
 import type { Store } from './store/store.js';
 import { isConnectionError, PostgresStore, type DatabaseHealth } from './store/postgres/store.js';
-import { WorkNotifier } from './store/postgres/notifier.js';
+import { WorkNotifier, workChannel } from './store/postgres/notifier.js';
 import { PayloadValidator } from './domain/payloads.js';
 import { SqliteStore } from './store/sqlite/store.js';
 import { importEventTypes, type ImportResult } from './api/event-types.js';
@@ -168,7 +168,7 @@ async function openStore(cfg: Config, log: Logger, tool = false): Promise<{ stor
   const health: DatabaseHealth = outageLog(log, 'the database is unavailable; the API answers 503 and delivery waits until it is back', 'the database is reachable again');
   for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
     try {
-      const store = await PostgresStore.open(cfg.db, { schema: cfg.dbSchema ?? undefined, poolSize: cfg.dbPoolSize, health });
+      const store = await PostgresStore.open(cfg.db, { schema: cfg.dbSchema ?? undefined, poolSize: cfg.dbPoolSize, health, workChannel: workChannel(cfg.dbSchema) });
       return { store, notifier: new WorkNotifier(cfg.db, store.pool, cfg.dbSchema, log) };
     } catch (err) {
       if (!isConnectionError(err)) throw err;

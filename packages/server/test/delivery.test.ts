@@ -352,3 +352,37 @@ describe('delivery settings', () => {
     }
   });
 });
+
+/** A server with `env` and a receiver, started before the suite's tests and stopped after them. */
+function serving(env: Record<string, string>): { server: TestServer; receiver: Receiver } {
+  const ctx = {} as { server: TestServer; receiver: Receiver };
+  before(async () => {
+    ctx.server = await startServer(env);
+    ctx.receiver = await startReceiver();
+  });
+  after(async () => {
+    await ctx.server.stop();
+    await ctx.receiver.close();
+  });
+  return ctx;
+}
+
+describe('delivery under a small overall limit', () => {
+  const ctx = serving({ HOOKWELL_CONCURRENCY: '2', HOOKWELL_ENDPOINT_CONCURRENCY: '2' });
+
+  it("sends an endpoint's queued work once another endpoint's attempts free the overall slots", async () => {
+    const { server, receiver } = ctx;
+    // Slow answers keep the first endpoint's attempts in flight while the others' work is queued behind the overall limit.
+    receiver.respond = () => ({ status: 200, delayMs: 30 });
+    const uid = `app-${Math.random().toString(36).slice(2)}`;
+    assert.equal((await server.api('POST', '/api/v1/app', { name: uid, uid })).status, 201);
+    const names = ['a', 'b', 'c'];
+    for (const name of names) {
+      const ep = await server.api('POST', `/api/v1/app/${uid}/endpoint`, { url: `${receiver.url}/${name}`, channels: [name] });
+      assert.equal(ep.status, 201, ep.text);
+    }
+    for (let i = 0; i < 4; i++) for (const name of names) await send(server, uid, { i }, { channels: [name] });
+    const got = await receiver.waitFor(12);
+    for (const name of names) assert.equal(got.filter((r) => r.path === `/${name}`).length, 4, `endpoint ${name} got all four`);
+  });
+});

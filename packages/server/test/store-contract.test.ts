@@ -14,7 +14,9 @@ import { migrations } from '../src/store/migrations.js';
 import type { AttemptRecord, ClaimOptions, LeaseOffer, MessageInput, Store, Work } from '../src/store/store.js';
 import { ConflictError, NotFoundError, UnavailableError } from '../src/domain/errors.js';
 import { Status, type Application, type Endpoint, type ListQuery, type Message, type StatusCode } from '../src/domain/types.js';
-import { endpointInput, messageInput, PG_URL, requirePostgres, tempDir } from './helpers.js';
+import { endpointInput, eventually, messageInput, PG_URL, requirePostgres, tempDir } from './helpers.js';
+import { WorkNotifier, workChannel } from '../src/store/postgres/notifier.js';
+import { createLogger } from '../src/logger.js';
 
 const RUN = randomBytes(5).toString('hex');
 const TABLES = ['meta', 'applications', 'endpoints', 'event_types', 'messages', 'deliveries', 'attempts', 'idempotency', 'backfills', 'backfill_chunks', 'backfill_records'];
@@ -676,6 +678,20 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(again[0]!.attempts, 0);
     });
 
+    it('records a batch of many attempts in one call: every attempt, and each delivery its owner still leases', async () => {
+      const app = await newApp();
+      await store.createEndpoint(app.id, endpointInput());
+      for (let i = 0; i < 40; i++) await store.createMessage(app.id, messageInput());
+      const now = Date.now();
+      const work = await store.claim(claimOptions({ now, owner: 'w1' }));
+      assert.equal(work.length, 40);
+      // The last one's lease is someone else's by now: its attempt is kept, its delivery left alone.
+      await store.recordAttempts(work.map((w, i) => record(w, i === 39 ? 'w2' : 'w1', Status.Success, { createdAt: now + i })));
+      assert.equal((await store.listAttempts(app.id, page(100), {})).data.length, 40);
+      const statuses = await Promise.all(work.map(async (w) => (await deliveryOf(app.id, w.msgId, w.endpointId))?.status));
+      assert.deepEqual(statuses, [...Array.from({ length: 39 }, () => Status.Success), Status.Sending]);
+    });
+
     it('records attempts: success, retry later, failure, and disabling the endpoint', async () => {
       const app = await newApp();
       const ep = await store.createEndpoint(app.id, endpointInput());
@@ -1301,6 +1317,28 @@ for (const backend of ['sqlite', 'postgres'] as const) {
           assert.equal(ids.length + rest.length, 60, 'every delivery is claimed once in all');
         } finally {
           await other.close();
+        }
+      });
+
+      it('wakes the workers listening for work when leased deliveries are given back', async () => {
+        const schema = `hw_test_${RUN}`;
+        const releasing = await PostgresStore.open(PG_URL, { schema, poolSize: 2, workChannel: workChannel(schema) });
+        const listener = new WorkNotifier(PG_URL, releasing.pool, schema, createLogger('silent'));
+        try {
+          let woken = 0;
+          listener.listen(() => woken++);
+          // Each (re)connection wakes it once: that one is waited for first.
+          await eventually(() => (woken >= 1 ? true : undefined));
+          const app = await newApp();
+          await store.createEndpoint(app.id, endpointInput());
+          await store.createMessage(app.id, messageInput());
+          const work = await releasing.claim(claimOptions({ owner: 'w1' }));
+          assert.equal(work.length, 1);
+          await releasing.release('w1', work.map((w) => w.deliveryId));
+          await eventually(() => (woken >= 2 ? true : undefined), 5000, 'the notification of the release');
+        } finally {
+          await listener.close();
+          await releasing.close();
         }
       });
 

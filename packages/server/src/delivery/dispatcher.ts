@@ -50,6 +50,8 @@ interface EndpointState {
 export class Dispatcher implements WorkSignals {
   readonly owner = `w_${randomBytes(6).toString('hex')}`;
   private readonly endpoints = new Map<string, EndpointState>();
+  /** Endpoints with queued work that waits for a slot of the overall limit, oldest first. */
+  private readonly starved = new Set<string>();
   /** Leased and not yet recorded: these leases are renewed. */
   private readonly held = new Set<number>();
   private active = 0;
@@ -64,7 +66,7 @@ export class Dispatcher implements WorkSignals {
   private renewTimer: NodeJS.Timeout | null = null;
   private readonly writes = new Set<Promise<void>>();
   private unrecorded: AttemptRecord[] = [];
-  /** Some of `unrecorded` end the turn of the head of an ordering key. */
+  /** Some of `unrecorded` free what a claim waits for (a key's turn, a lease counted against an endpoint's limit): claim once they land. */
   private unrecordedUnblocks = false;
   /** The store failed and has not succeeded since: further failures are logged at debug level. */
   private storeDown = false;
@@ -90,8 +92,12 @@ export class Dispatcher implements WorkSignals {
     private readonly thin: ThinPayloads | null = null,
   ) {
     this.leaseMs = cfg.leaseMs;
-    this.window = cfg.endpointConcurrency * 4;
-    this.capacity = cfg.concurrency * 2;
+    // Alone, a process queues ahead of what it sends, so sending never waits on a claim.
+    // Shared, what it holds is what the others cannot have: an endpoint's limit is over all
+    // of them, and leases queued here while others could send them would make a second
+    // process subtract rather than add.
+    this.window = shared ? cfg.endpointConcurrency : cfg.endpointConcurrency * 4;
+    this.capacity = shared ? cfg.concurrency : cfg.concurrency * 2;
   }
 
   start(): void {
@@ -234,12 +240,16 @@ export class Dispatcher implements WorkSignals {
   /** Wakes the dispatcher when the next pending delivery falls due, or in a second at most. */
   private async armTimer(): Promise<void> {
     if (this.stopping) return;
+    // Work held back by other processes' limits is due already: it is looked at again soon,
+    // not at once, and asking the store when the next work falls due would only say "now".
+    if (this.capped) {
+      this.wakeAt(Date.now() + 100, true);
+      return;
+    }
     let at = Date.now() + POLL_MS;
     try {
       const due = await this.store.nextDueAt();
       if (due !== null) at = Math.min(at, due);
-      // Due work that other processes' limits hold back is looked at again soon, not at once.
-      if (this.capped) at = Math.max(at, Date.now() + 100);
     } catch {
       // A failed look-up falls back to the one-second poll.
     }
@@ -281,6 +291,7 @@ export class Dispatcher implements WorkSignals {
       this.active++;
       void this.attempt(w, s);
     }
+    if (s.queue.length > 0 && this.active >= this.cfg.concurrency) this.starved.add(endpointId);
     if (s.queue.length === 0 && s.inflight === 0 && s.reserved === 0 && !s.backlogged && s.nextStartAt <= Date.now()) {
       this.endpoints.delete(endpointId);
     }
@@ -316,38 +327,56 @@ export class Dispatcher implements WorkSignals {
     if (result.error !== null) this.log.debug({ msgId: w.msgId, endpointId: w.endpointId, error: result.error }, 'attempt failed');
     if (decision.disableEndpoint) this.log.warn({ endpointId: w.endpointId }, 'endpoint answered 410 Gone; disabling it');
 
-    // A keyed delivery that succeeded or failed for good lets the next of its key go, but
-    // only once that is recorded: claiming before would find the head still unfinished.
-    this.record(record, w.orderKey !== null && decision.next !== Status.Pending);
-
     const wasFull = this.active + this.queued + this.reserved >= this.capacity;
     s.inflight--;
     this.active--;
     this.pump(w.endpointId);
+    // The slot freed over all endpoints may be another endpoint's turn: its own attempts,
+    // all finished, will not start it again.
+    for (const id of this.starved) {
+      if (this.active >= this.cfg.concurrency) break;
+      this.starved.delete(id);
+      this.pump(id);
+    }
     if (this.active === 0) this.settleIdle();
     // Claim again once this endpoint has drained to half its window (so claims come in
-    // batches), or when everything was full and now is not.
+    // batches), or when everything was full and now is not. When the store enforces the
+    // endpoint's limit over all processes, this attempt's lease counts against it until its
+    // record lands, so the claim waits for that, as it does for a keyed delivery that
+    // succeeded or failed for good: it lets the next of its key go only once recorded.
     const held = s.inflight + s.queue.length;
-    if ((s.backlogged && held <= this.window / 2) || wasFull) this.notify();
+    const claim = (s.backlogged && held <= this.window / 2) || wasFull;
+    this.record(record, (w.orderKey !== null && decision.next !== Status.Pending) || (claim && this.shared));
+    if (claim && !this.shared) this.notify();
   }
 
-  /** Attempts finished in one turn are recorded in one store call. */
+  /**
+   * Attempts finished in one turn are recorded in one store call, and while one call is under
+   * way the records of the turns meanwhile wait for it and go together in the next: one write
+   * at a time, each as large as the store's speed makes it. `unblocks`: claim again once it lands.
+   */
   private record(record: AttemptRecord, unblocks: boolean): void {
     this.unrecorded.push(record);
     if (unblocks) this.unrecordedUnblocks = true;
-    if (this.unrecorded.length > 1) return;
-    setImmediate(() => {
-      const batch = this.unrecorded;
-      const unblocking = this.unrecordedUnblocks;
-      this.unrecorded = [];
-      this.unrecordedUnblocks = false;
-      const write = this.persist(batch)
-        .then(() => {
-          if (unblocking && !this.stopping) this.notify();
-        })
-        .finally(() => this.writes.delete(write));
-      this.writes.add(write);
-    });
+    if (this.unrecorded.length > 1 || this.writes.size > 0) return;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    if (this.unrecorded.length === 0 || this.writes.size > 0) return;
+    const batch = this.unrecorded;
+    const unblocking = this.unrecordedUnblocks;
+    this.unrecorded = [];
+    this.unrecordedUnblocks = false;
+    const write = this.persist(batch)
+      .then(() => {
+        if (unblocking && !this.stopping) this.notify();
+      })
+      .finally(() => {
+        this.writes.delete(write);
+        this.flush();
+      });
+    this.writes.add(write);
   }
 
   /**
@@ -432,7 +461,8 @@ export class Dispatcher implements WorkSignals {
     }
     // Let a batch of records queued in this turn reach the store before waiting on writes.
     await new Promise((resolve) => setImmediate(resolve));
-    await Promise.allSettled([...this.writes]);
+    // Each write, as it ends, starts the next with what came in meanwhile.
+    while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
     if (this.renewTimer) clearInterval(this.renewTimer);
   }
 

@@ -1,6 +1,11 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 
+/** The channel workers listen on: processes sharing a database but not a schema do not wake one another. */
+export function workChannel(schema: string | null): string {
+  return schema === null ? 'hookwell_work' : `hookwell_work_${schema}`;
+}
+
 /**
  * Wakes idle workers when new work is written, through PostgreSQL's LISTEN/NOTIFY.
  *
@@ -26,8 +31,7 @@ export class WorkNotifier {
     schema: string | null,
     private readonly log: Logger,
   ) {
-    // Processes sharing a database but not a schema do not wake one another.
-    this.channel = schema === null ? 'hookwell_work' : `hookwell_work_${schema}`;
+    this.channel = workChannel(schema);
   }
 
   /** New work is committed: wake the workers. Never throws; a failure is only logged at debug level. */

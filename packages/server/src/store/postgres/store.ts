@@ -105,9 +105,22 @@ export interface DatabaseHealth {
 /** Each store's health listener, by its pool and by the clients it has checked out. */
 const HEALTH = new WeakMap<Db, DatabaseHealth>();
 
-async function query(db: Db, sql: string, params: unknown[]): Promise<pg.QueryResult> {
+/**
+ * A statement each connection parses and plans once, then runs again by name: for the queue's
+ * statements, run many times a second, whose planning would cost as much as their running.
+ */
+interface Prepared {
+  readonly name: string;
+  readonly text: string;
+}
+
+function prepared(name: string, sql: string): Prepared {
+  return { name: `hookwell_${name}`, text: numbered(sql) };
+}
+
+async function query(db: Db, sql: string | Prepared, params: unknown[]): Promise<pg.QueryResult> {
   try {
-    const r = await db.query(numbered(sql), params);
+    const r = await (typeof sql === 'string' ? db.query(numbered(sql), params) : db.query({ ...sql, values: params }));
     HEALTH.get(db)?.succeeded();
     return r;
   } catch (err) {
@@ -122,25 +135,26 @@ function unavailable(err: unknown, health: DatabaseHealth | undefined): unknown 
   return new UnavailableError(`the database is unavailable (${(err as Error).message}); try again shortly`);
 }
 
-async function all(db: Db, sql: string, params: unknown[] = []): Promise<Row[]> {
+async function all(db: Db, sql: string | Prepared, params: unknown[] = []): Promise<Row[]> {
   return (await query(db, sql, params)).rows as Row[];
 }
 
-async function one(db: Db, sql: string, params: unknown[] = []): Promise<Row | undefined> {
+async function one(db: Db, sql: string | Prepared, params: unknown[] = []): Promise<Row | undefined> {
   return (await all(db, sql, params))[0];
 }
 
-async function run(db: Db, sql: string, params: unknown[] = []): Promise<number> {
+async function run(db: Db, sql: string | Prepared, params: unknown[] = []): Promise<number> {
   return (await query(db, sql, params)).rowCount ?? 0;
 }
 
 /**
  * Takes the transaction-level advisory lock of each (endpoint, order key) given, in one
  * fixed order (by lock id), so transactions that take several cannot deadlock. Everything
- * that makes a delivery with a key, or leases one, holds its key's lock until it commits:
- * deliveries of one key draw their ids and commit one after another, and each claim of a
- * key sees every earlier claim of it. Claims take endpoint locks (capToEndpointLimit) before
- * key locks; nothing takes them the other way round.
+ * that makes a delivery with a key holds its key's lock until it commits, so deliveries of
+ * one key draw their ids and commit one after another; a claim checks the keyed deliveries it
+ * leased under their keys' locks before handing them out (keepInTurn), so each check sees
+ * every earlier one. A claim's endpoint locks (hookwell_endpoint_leases) are released at its
+ * statement's commit, before keepInTurn takes any key's: none is held with the other.
  */
 async function lockKeys(c: Db, pairs: [string, string][]): Promise<void> {
   if (pairs.length === 0) return;
@@ -369,6 +383,125 @@ const SELECT_APPS_BY_REFS = selectAppsByRefs(DIALECT);
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/**
+ * The claim: due rows picked, locked and leased in one statement. Per priority (new traffic
+ * first, then bulk re-sends in the room left), the due rows in (next_attempt_at, id) order,
+ * locked as they are read; rows another claim has locked are skipped, so concurrent claims
+ * never take the same delivery. Endpoints with no room here are left out while reading (so
+ * they cannot starve the rest); of the rows read, a keyed delivery must be the head of its
+ * key (inTurn) and the first of its key in the batch, and each endpoint gets at most its
+ * allowance (perEndpoint unless given). With `capped`, also at most the endpoint limit over all
+ * processes less the leases others hold now (hookwell_endpoint_leases, which holds each
+ * endpoint's lock until this statement commits, so claims of one endpoint count one another's
+ * leases); the endpoints left with work for want of it come back in `capped`. Rows read but
+ * not leased are unlocked at commit, unchanged. One row per delivery leased or failed, in
+ * claim order, with what sending needs; with none, one row of nulls but `capped`.
+ */
+function claimSql(capped: boolean): string {
+  const due = (priority: number, limit: string) =>
+    `SELECT d.id, d.endpoint_id, d.order_key, ${priority} AS priority, d.next_attempt_at FROM deliveries d
+     WHERE d.status IN (${Status.Pending}, ${Status.Sending}) AND d.priority = ${priority} AND d.next_attempt_at <= ? AND d.endpoint_id <> ALL(?::text[]) AND ${inTurn('d')}
+     ORDER BY d.next_attempt_at, d.id LIMIT ${limit} FOR UPDATE SKIP LOCKED`;
+  return `WITH due0 AS MATERIALIZED (${due(0, '?')}),
+  due1 AS MATERIALIZED (${due(1, '? - (SELECT count(*) FROM due0)')}),
+  due AS (SELECT * FROM due0 UNION ALL SELECT * FROM due1),
+  per_key AS (SELECT due.*, row_number() OVER (PARTITION BY endpoint_id, order_key ORDER BY priority, next_attempt_at, id) AS nth FROM due),
+  per_endpoint AS (
+    SELECT k.id, k.endpoint_id, k.priority, k.next_attempt_at, row_number() OVER (PARTITION BY k.endpoint_id ORDER BY k.priority, k.next_attempt_at, k.id) AS nth
+    FROM per_key k WHERE k.order_key IS NULL OR k.nth = 1),
+  allowance AS (SELECT * FROM unnest(?::text[], ?::int[]) AS a(endpoint_id, n)),
+  allowed AS (
+    SELECT p.* FROM per_endpoint p LEFT JOIN allowance a ON a.endpoint_id = p.endpoint_id WHERE p.nth <= COALESCE(a.n, ?)),
+  ${
+    capped
+      ? `held AS MATERIALIZED (SELECT * FROM hookwell_endpoint_leases(ARRAY(SELECT DISTINCT endpoint_id FROM allowed ORDER BY 1), ?)),
+  room AS (SELECT a.*, ? - COALESCE(h.leases, 0) AS room FROM allowed a LEFT JOIN held h ON h.endpoint_id = a.endpoint_id),
+  chosen AS (SELECT * FROM room WHERE nth <= room),
+  left_over AS (SELECT array_agg(DISTINCT endpoint_id) AS capped FROM room WHERE nth > room),`
+      : `chosen AS (SELECT * FROM allowed),
+  left_over AS (SELECT NULL::text[] AS capped),`
+  }
+  leased AS (
+    UPDATE deliveries d SET
+      status = CASE WHEN e.disabled OR m.payload IS NULL THEN ${Status.Fail} ELSE ${Status.Sending} END,
+      lease_owner = CASE WHEN e.disabled OR m.payload IS NULL THEN NULL ELSE ? END,
+      next_attempt_at = CASE WHEN e.disabled OR m.payload IS NULL THEN NULL ELSE ?::bigint END
+    FROM chosen c, messages m, endpoints e
+    WHERE d.id = c.id AND m.id = d.msg_id AND e.id = d.endpoint_id
+    RETURNING c.priority, c.next_attempt_at AS due_at, d.status, d.id AS delivery_id, d.msg_id, d.app_id, d.attempts, d.trigger_type, d.order_key,
+      m.event_type, m.payload, m.created_at AS msg_created_at, m.backfill_id, m.backfill_chunk, ${WORK_ENDPOINT_COLUMNS})
+  SELECT l.*, o.capped FROM left_over o LEFT JOIN leased l ON l.status = ${Status.Sending}
+  ORDER BY l.priority, l.due_at, l.delivery_id`;
+}
+// A lease's renewal passes over rows locked meanwhile: one being recorded needs none, and one
+// claimed by another (its lease lost) is no longer this owner's. So renewals never wait on, or
+// deadlock with, the records.
+const RENEW_LEASES = prepared(
+  'renew_leases',
+  `UPDATE deliveries SET next_attempt_at = ?
+   WHERE id IN (SELECT id FROM deliveries WHERE status = ${Status.Sending} AND lease_owner = ? AND id = ANY(?::bigint[]) FOR UPDATE SKIP LOCKED)`,
+);
+
+// Leases given back, due at once; if any were, the workers listening on the channel (when one
+// is given) are woken at this statement's commit to take them.
+const RELEASE = prepared(
+  'release',
+  `WITH released AS (
+     UPDATE deliveries SET status = ${Status.Pending}, lease_owner = NULL, next_attempt_at = ?
+     WHERE status = ${Status.Sending} AND lease_owner = ? AND id = ANY(?::bigint[]) RETURNING id)
+   SELECT pg_notify(?, '') FROM (SELECT 1 FROM released LIMIT 1) AS any_released WHERE ?::text IS NOT NULL`,
+);
+
+// A batch of attempt records, whatever its size: the attempts inserted, and each delivery
+// updated only while still leased by the record's owner (a lease that expired and was claimed
+// again belongs to someone else now), its rows locked in id order first so that writers of
+// overlapping batches cannot deadlock; endpoints that answered 410 disabled.
+const RECORD_ATTEMPTS = prepared(
+  'record_attempts',
+  `WITH inserted AS (
+     INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms,
+       trigger_type, error, created_at)
+     SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[], ?::text[], ?::int[], ?::int[], ?::text[], ?::bigint[])),
+   outcome AS (SELECT * FROM unnest(?::bigint[], ?::int[], ?::int[], ?::bigint[], ?::bigint[], ?::text[]) AS u(id, status, attempts, next_at, last_at, owner)),
+   locked AS MATERIALIZED (SELECT d.id FROM deliveries d WHERE d.id IN (SELECT id FROM outcome) ORDER BY d.id FOR UPDATE),
+   recorded AS (
+     UPDATE deliveries d SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_at, last_attempt_at = u.last_at, lease_owner = NULL
+     FROM outcome u, locked l WHERE d.id = u.id AND l.id = u.id AND d.status = ${Status.Sending} AND d.lease_owner = u.owner RETURNING d.id),
+   disabled AS (UPDATE endpoints SET disabled = true, updated_at = ? WHERE id = ANY(?::text[]) RETURNING id)
+   SELECT (SELECT count(*) FROM recorded) AS recorded, (SELECT count(*) FROM disabled) AS disabled`,
+);
+
+// Per priority, the first entry of its part of the index that claim would take: deliveries
+// waiting behind the head of their key are passed over, or a key held by a failing head would
+// wake the dispatchers at once, again and again.
+const firstDue = (priority: number) =>
+  `SELECT next_attempt_at FROM deliveries d WHERE status IN (${Status.Pending}, ${Status.Sending}) AND priority = ${priority} AND next_attempt_at IS NOT NULL
+     AND ${inTurn('d')} ORDER BY next_attempt_at LIMIT 1`;
+const NEXT_DUE = prepared('next_due', `SELECT LEAST((${firstDue(0)}), (${firstDue(1)})) AS t`);
+const CLAIM = prepared('claim', claimSql(false));
+const CLAIM_CAPPED = prepared('claim_capped', claimSql(true));
+
+
+/** A pool whose sessions start with `settings` (name=value each; a search_path in the URL's own `options` takes precedence). */
+function newPool(url: string, max: number, settings: string[]): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    // While the database is down, callers hear so within seconds rather than queueing.
+    connectionTimeoutMillis: 5000,
+    types: typeParsers,
+    ...(settings.length === 0 ? {} : { options: settings.map((setting) => `-c ${setting}`).join(' ') }),
+  });
+  // An idle client whose connection dies emits 'error' on the pool; without a listener
+  // that would end the process. The pool drops the client, and the next query reconnects.
+  pool.on('error', () => undefined);
+  // A checked-out client has no listener of the pool's: a connection terminated between two
+  // statements would emit an unhandled 'error' and end the process. The failing query
+  // still rejects, and the broken client is dropped when released.
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  return pool;
+}
+
 export interface PostgresStoreOptions {
   /** A schema to keep Hookwell's tables in, created if missing; otherwise the server's default search_path. */
   schema?: string;
@@ -376,6 +509,8 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** Told when the database becomes unreachable and when it is back. */
   health?: DatabaseHealth;
+  /** The LISTEN/NOTIFY channel of the workers (see WorkNotifier): deliveries given back wake them. */
+  workChannel?: string;
 }
 
 export class PostgresStore implements Store {
@@ -387,7 +522,17 @@ export class PostgresStore implements Store {
   /** getApp's lookups, made together when they come at once (see ReadBatch). */
   private readonly apps: ReadBatch<Application>;
 
-  private constructor(readonly pool: pg.Pool) {
+  private constructor(
+    readonly pool: pg.Pool,
+    /**
+     * The queue's own connections: claims, leases and attempt records, each one statement
+     * committed on its own. Their commits do not wait for the WAL flush (synchronous_commit
+     * is off for these sessions, as SqliteStore's bookkeeping skips the sync): losing one in
+     * a crash can only cause a delivery to be attempted again.
+     */
+    private readonly queue: pg.Pool,
+    private readonly workChannel: string | null,
+  ) {
     // Payloads of up to 4 MiB a batch: ingest's small messages go by the hundred, large
     // ones (up to maxPayloadBytes each) a few at a time.
     this.messages = new GroupCommit((fn) => this.session(fn), (fn) => this.tx(fn), writeMessages, { weight: (j) => j.input.payload.length, maxWeight: 4 * 1024 * 1024 });
@@ -407,23 +552,9 @@ export class PostgresStore implements Store {
     if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
       throw new Error(`invalid PostgreSQL schema name "${schema}": use lower-case letters, digits and "_"`);
     }
-    const pool = new pg.Pool({
-      connectionString: url,
-      max: opts.poolSize ?? 10,
-      // While the database is down, callers hear so within seconds rather than queueing.
-      connectionTimeoutMillis: 5000,
-      types: typeParsers,
-      // Every pooled connection resolves table names in the schema (a search_path given
-      // in the URL's own `options` takes precedence).
-      ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
-    });
-    // An idle client whose connection dies emits 'error' on the pool; without a listener
-    // that would end the process. The pool drops the client, and the next query reconnects.
-    pool.on('error', () => undefined);
-    // A checked-out client has no listener of the pool's: a connection terminated between two
-    // statements would emit an unhandled 'error' and end the process. The failing query
-    // still rejects, and the broken client is dropped when released.
-    pool.on('connect', (client) => client.on('error', () => undefined));
+    const pool = newPool(url, opts.poolSize ?? 10, schema === undefined ? [] : [`search_path=${schema}`]);
+    // As large as the other: a dispatcher writes several batches of records at once beside its claims.
+    const queue = newPool(url, opts.poolSize ?? 10, [...(schema === undefined ? [] : [`search_path=${schema}`]), 'synchronous_commit=off']);
     try {
       if (schema !== undefined) {
         // Under the migration lock, so processes starting together cannot race to create it.
@@ -444,13 +575,16 @@ export class PostgresStore implements Store {
       }
       await migrate(pool);
     } catch (err) {
-      await pool.end();
+      await Promise.all([pool.end(), queue.end()]);
       throw err;
     }
-    if (opts.health !== undefined) HEALTH.set(pool, opts.health);
+    if (opts.health !== undefined) {
+      HEALTH.set(pool, opts.health);
+      HEALTH.set(queue, opts.health);
+    }
     // Unlike SqliteStore, leases found at start-up are not given back: other processes
     // sharing the database may hold them. They fall due when they expire.
-    return new PostgresStore(pool);
+    return new PostgresStore(pool, queue, opts.workChannel ?? null);
   }
 
   /** Runs fn on a client of its own (a connection that broke is not given back to the pool). */
@@ -486,7 +620,7 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     await this.messages.drain();
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.queue.end()]);
   }
 
   async checkHealth(): Promise<void> {
@@ -822,163 +956,64 @@ export class PostgresStore implements Store {
 
   // --- the queue ----------------------------------------------------------------------
 
-  claim(o: ClaimOptions): Promise<Work[]> {
+  /**
+   * One statement picks the due rows and leases them, and fails instead those of a disabled
+   * endpoint or an expunged message (recover brings them back once the endpoint is enabled
+   * again); see CLAIM. Keyed deliveries it leased are then checked again under their keys'
+   * locks (keepInTurn) before they are handed out.
+   */
+  async claim(o: ClaimOptions): Promise<Work[]> {
+    const full = Object.keys(o.allowance).filter((ep) => o.allowance[ep]! <= 0);
+    const allowed = Object.keys(o.allowance).filter((ep) => o.allowance[ep]! > 0);
+    const leaseUntil = o.now + o.leaseMs;
+    const rows = await all(this.queue, o.endpointLimit === undefined ? CLAIM : CLAIM_CAPPED, [
+      o.now,
+      full,
+      o.now,
+      o.limit,
+      o.now,
+      full,
+      o.now,
+      o.limit,
+      allowed,
+      allowed.map((ep) => o.allowance[ep]!),
+      o.perEndpoint,
+      ...(o.endpointLimit === undefined ? [] : [o.now, o.endpointLimit]),
+      o.owner,
+      leaseUntil,
+    ]);
+    for (const ep of (rows[0]?.capped as string[] | null | undefined) ?? []) o.onCapped?.(ep);
+    const work = rows.filter((r) => r.delivery_id !== null).map((r) => workFrom(r, o.now, leaseUntil));
+    if (!work.some((w) => w.orderKey !== null)) return work;
+    const dropped = await this.keepInTurn(o, work.filter((w) => w.orderKey !== null));
+    return dropped.size === 0 ? work : work.filter((w) => !dropped.has(w.deliveryId));
+  }
+
+  /**
+   * Gives back the keyed deliveries just leased that are not, or no longer, the head of their
+   * key, and returns their ids. They were picked under the claim statement's snapshot, and
+   * another claim, a new message or a re-queue may have committed since. So each key's advisory
+   * lock is taken, and the rule is checked again by a statement that starts after the locks
+   * are held, and so sees every commit made under them: of two claims that leased deliveries
+   * of one key, the second to check sees the first's lease (and gives its own back) unless the
+   * first gave its back already. None is sent before this check, so at most one delivery of a
+   * key is sent at a time over all processes, and never one while an earlier delivery of the
+   * key is unfinished (ids of one key are drawn under its lock, so none can appear later with
+   * a smaller id). Re-queues (resend, recover, retry-failed) take no lock: the "no other live
+   * lease" half of the rule makes a re-queued head wait for a lease made before the re-queue
+   * was seen.
+   */
+  private keepInTurn(o: ClaimOptions, keyed: Work[]): Promise<Set<number>> {
     return this.tx(async (c) => {
-      // First the due (id, endpoint) pairs in order, locking them; rows another claim has
-      // locked are skipped, so concurrent dispatchers never take the same delivery. Full
-      // endpoints are left out in SQL (so they cannot starve the rest); partly full ones are
-      // capped here. New traffic (priority 0) first; bulk re-sends (priority 1) fill what
-      // room is left. Rows locked but not chosen are unlocked at commit, unchanged.
-      // A delivery with an ordering key must be the head of its key (inTurn); that is
-      // checked again under the key's lock below, since this statement's snapshot may
-      // already be out of date.
-      const full = Object.keys(o.allowance).filter((ep) => o.allowance[ep]! <= 0);
-      const taken = new Map<string, number>();
-      const chosen: number[] = [];
-      // Endpoint and key of each keyed delivery chosen: one per key in a batch.
-      const keyed = new Map<string, [string, string]>();
-      const keyOf = new Map<number, string>();
-      for (const priority of [0, 1]) {
-        const rows = await all(
-          c,
-          `SELECT id, endpoint_id, order_key FROM deliveries d
-           WHERE status IN (1, 3) AND priority = ? AND next_attempt_at <= ? AND endpoint_id <> ALL(?::text[])
-             AND ${inTurn('d')}
-           ORDER BY next_attempt_at, id LIMIT ?
-           FOR UPDATE SKIP LOCKED`,
-          [priority, o.now, full, o.now, o.limit],
-        );
-        // A long run of rows from endpoints already at their allowance ends the scan: the
-        // next claim leaves those endpoints out in SQL and reaches what lies beyond.
-        let skipped = 0;
-        for (const r of rows) {
-          const ep = r.endpoint_id as string;
-          const n = taken.get(ep) ?? 0;
-          if (n >= (o.allowance[ep] ?? o.perEndpoint)) {
-            if (++skipped >= 64) break;
-            continue;
-          }
-          skipped = 0;
-          if (r.order_key !== null) {
-            const key = `${ep}\u0000${r.order_key as string}`;
-            if (keyed.has(key)) continue;
-            keyed.set(key, [ep, r.order_key as string]);
-            keyOf.set(r.id as number, key);
-          }
-          taken.set(ep, n + 1);
-          chosen.push(r.id as number);
-          if (chosen.length >= o.limit) break;
-        }
-        if (chosen.length >= o.limit) break;
-      }
-      if (chosen.length === 0) return [];
-      if (o.endpointLimit !== undefined) await this.capToEndpointLimit(c, o, chosen);
-      if (keyOf.size > 0) await this.keepInTurn(c, o, chosen, keyOf, keyed);
-      if (chosen.length === 0) return [];
-      // Then what sending needs, for the chosen rows only, in the order chosen.
-      const rows = await all(
+      await lockKeys(c, keyed.map((w) => [w.endpointId, w.orderKey!]));
+      const out = await all(
         c,
-        `SELECT d.id AS delivery_id, d.msg_id, d.app_id, d.attempts, d.trigger_type, d.order_key,
-                m.event_type, m.payload, m.created_at AS msg_created_at, m.backfill_id, m.backfill_chunk, e.disabled, ${WORK_ENDPOINT_COLUMNS}
-         FROM unnest(?::bigint[]) WITH ORDINALITY AS j(id, ord) JOIN deliveries d ON d.id = j.id
-         JOIN messages m ON m.id = d.msg_id JOIN endpoints e ON e.id = d.endpoint_id
-         ORDER BY j.ord`,
-        [chosen],
+        `UPDATE deliveries d SET status = ${Status.Pending}, lease_owner = NULL, next_attempt_at = ?
+         WHERE id = ANY(?::bigint[]) AND status = ${Status.Sending} AND lease_owner = ? AND NOT ${inTurn('d')} RETURNING id`,
+        [o.now, keyed.map((w) => w.deliveryId), o.owner, o.now],
       );
-      const leaseUntil = o.now + o.leaseMs;
-      const work: Work[] = [];
-      const failed: number[] = [];
-      const leased: number[] = [];
-      for (const r of rows) {
-        if (r.disabled === true || r.payload === null) {
-          // A disabled endpoint's backlog fails now rather than sitting in the queue;
-          // recover brings it back once the endpoint is enabled again.
-          failed.push(r.delivery_id as number);
-          continue;
-        }
-        leased.push(r.delivery_id as number);
-        work.push(workFrom(r, o.now, leaseUntil));
-      }
-      if (leased.length > 0) {
-        await run(c, `UPDATE deliveries SET status = 3, lease_owner = ?, next_attempt_at = ? WHERE id = ANY(?::bigint[])`, [
-          o.owner,
-          leaseUntil,
-          leased,
-        ]);
-      }
-      if (failed.length > 0) {
-        await run(c, `UPDATE deliveries SET status = ${Status.Fail}, lease_owner = NULL, next_attempt_at = NULL WHERE id = ANY(?::bigint[])`, [
-          failed,
-        ]);
-      }
-      return work;
+      return new Set(out.map((r) => r.id as number));
     }, true);
-  }
-
-  /**
-   * Drops from `chosen` (in place, keeping order) what would take an endpoint past
-   * `o.endpointLimit` leases over all processes. Claims touching the same endpoint take
-   * its advisory lock, in a fixed order, until they commit, so each counts the leases
-   * the others made.
-   */
-  private async capToEndpointLimit(c: pg.PoolClient, o: ClaimOptions, chosen: number[]): Promise<void> {
-    const rows = await all(c, `SELECT id, endpoint_id FROM deliveries WHERE id = ANY(?::bigint[])`, [chosen]);
-    const endpointOf = new Map(rows.map((r) => [r.id as number, r.endpoint_id as string]));
-    const endpoints = [...new Set(endpointOf.values())].sort();
-    await all(
-      c,
-      `SELECT pg_advisory_xact_lock(k) FROM (SELECT hashtextextended('hookwell.endpoint.' || e, 0) AS k FROM unnest(?::text[]) AS e ORDER BY 1) AS locks`,
-      [endpoints],
-    );
-    const leased = await all(
-      c,
-      `SELECT endpoint_id, count(*)::int AS n FROM deliveries
-       WHERE status = 3 AND endpoint_id = ANY(?::text[]) AND next_attempt_at > ? GROUP BY endpoint_id`,
-      [endpoints, o.now],
-    );
-    const room = new Map(endpoints.map((e) => [e, o.endpointLimit!]));
-    for (const r of leased) room.set(r.endpoint_id as string, o.endpointLimit! - (r.n as number));
-    const kept = chosen.filter((id) => {
-      const e = endpointOf.get(id)!;
-      const left = room.get(e)!;
-      if (left <= 0) {
-        o.onCapped?.(e);
-        return false;
-      }
-      room.set(e, left - 1);
-      return true;
-    });
-    chosen.splice(0, chosen.length, ...kept);
-  }
-
-  /**
-   * Drops from `chosen` (in place, keeping order) the keyed deliveries that are no longer
-   * the head of their key. The candidates were picked under the claim's first snapshot;
-   * another claim, a new message or a re-queue may have committed since. So each key's
-   * advisory lock is taken (after any endpoint locks), and the rule is checked again by a
-   * statement that starts after the locks are held, and so sees every commit made under
-   * them. Everything that leases a keyed delivery does so holding its key's lock, so two
-   * claims of one key run one after the other, the second seeing the first's lease: at most
-   * one live lease per key over all processes, and never one while an earlier delivery of the
-   * key is unfinished (ids of one key are drawn under its lock, so none can appear later
-   * with a smaller id). Re-queues (resend, recover, retry-failed) take no lock: the
-   * "no other live lease" half of the rule makes a re-queued head wait for a lease made
-   * before the re-queue was seen.
-   */
-  private async keepInTurn(
-    c: pg.PoolClient,
-    o: ClaimOptions,
-    chosen: number[],
-    keyOf: Map<number, string>,
-    keyed: Map<string, [string, string]>,
-  ): Promise<void> {
-    const ids = chosen.filter((id) => keyOf.has(id));
-    if (ids.length === 0) return;
-    await lockKeys(c, ids.map((id) => keyed.get(keyOf.get(id)!)!));
-    const ok = await all(c, `SELECT id FROM deliveries d WHERE id = ANY(?::bigint[]) AND ${inTurn('d')}`, [ids, o.now]);
-    const still = new Set(ok.map((r) => r.id as number));
-    const kept = chosen.filter((id) => !keyOf.has(id) || still.has(id));
-    chosen.splice(0, chosen.length, ...kept);
   }
 
   async skipOrderHead(appId: string, endpointId: string, orderKey: string, now: number, note: string): Promise<SkipOutcome> {
@@ -998,86 +1033,49 @@ export class PostgresStore implements Store {
 
   async renewLeases(owner: string, deliveryIds: number[], until: number): Promise<void> {
     if (deliveryIds.length === 0) return;
-    // Rows are locked in id order, as recordAttempts locks them, so the two cannot deadlock.
-    await run(
-      this.pool,
-      `UPDATE deliveries SET next_attempt_at = ?
-       WHERE id IN (SELECT id FROM deliveries WHERE status = 3 AND lease_owner = ? AND id = ANY(?::bigint[]) ORDER BY id FOR UPDATE)`,
-      [until, owner, deliveryIds],
-    );
+    await run(this.queue, RENEW_LEASES, [until, owner, deliveryIds]);
   }
 
   async release(owner: string, deliveryIds: number[]): Promise<void> {
     if (deliveryIds.length === 0) return;
-    await run(
-      this.pool,
-      `UPDATE deliveries SET status = 1, lease_owner = NULL, next_attempt_at = ?
-       WHERE status = 3 AND lease_owner = ? AND id = ANY(?::bigint[])`,
-      [Date.now(), owner, deliveryIds],
-    );
+    await run(this.queue, RELEASE, [Date.now(), owner, deliveryIds, this.workChannel ?? '', this.workChannel]);
   }
 
   async recordAttempts(records: AttemptRecord[]): Promise<void> {
     if (records.length === 0) return;
     const col = <T>(f: (r: AttemptRecord) => T): T[] => records.map(f);
-    await this.tx(async (c) => {
-      // The whole batch in two statements, whatever its size.
-      await run(
-        c,
-        `INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms,
-           trigger_type, error, created_at)
-         SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[], ?::text[], ?::int[], ?::int[], ?::text[], ?::bigint[])`,
-        [
-          col((r) => newId('atmpt', r.attempt.createdAt)),
-          col((r) => r.attempt.msgId),
-          col((r) => r.attempt.endpointId),
-          col((r) => r.attempt.appId),
-          col((r) => r.attempt.url),
-          col((r) => r.attempt.status),
-          col((r) => r.attempt.responseStatusCode),
-          col((r) => r.attempt.response),
-          col((r) => r.attempt.responseDurationMs),
-          col((r) => r.attempt.triggerType),
-          col((r) => r.attempt.error),
-          col((r) => r.attempt.createdAt),
-        ],
-      );
-      // Only while still leased by this owner: a lease that expired and was claimed again
-      // belongs to someone else now. Locked in id order first, as renewLeases does.
-      await run(c, 'SELECT 1 FROM deliveries WHERE id = ANY(?::bigint[]) ORDER BY id FOR UPDATE', [col((r) => r.deliveryId)]);
-      await run(
-        c,
-        `UPDATE deliveries d SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_at, last_attempt_at = u.last_at, lease_owner = NULL
-         FROM unnest(?::bigint[], ?::int[], ?::int[], ?::bigint[], ?::bigint[], ?::text[]) AS u(id, status, attempts, next_at, last_at, owner)
-         WHERE d.id = u.id AND d.status = 3 AND d.lease_owner = u.owner`,
-        [
-          col((r) => r.deliveryId),
-          col((r) => r.next),
-          col((r) => r.attempts),
-          col((r) => r.nextAttemptAt),
-          col((r) => r.attempt.createdAt),
-          col((r) => r.owner),
-        ],
-      );
-      const gone = records.filter((r) => r.disableEndpoint);
-      if (gone.length > 0) {
-        await run(c, 'UPDATE endpoints SET disabled = true, updated_at = ? WHERE id = ANY(?::text[])', [
-          Math.max(...gone.map((r) => r.attempt.createdAt)),
-          gone.map((r) => r.attempt.endpointId),
-        ]);
-      }
-    }, true);
+    const gone = records.filter((r) => r.disableEndpoint);
+    await run(
+      this.queue,
+      RECORD_ATTEMPTS,
+      [
+        col((r) => newId('atmpt', r.attempt.createdAt)),
+        col((r) => r.attempt.msgId),
+        col((r) => r.attempt.endpointId),
+        col((r) => r.attempt.appId),
+        col((r) => r.attempt.url),
+        col((r) => r.attempt.status),
+        col((r) => r.attempt.responseStatusCode),
+        col((r) => r.attempt.response),
+        col((r) => r.attempt.responseDurationMs),
+        col((r) => r.attempt.triggerType),
+        col((r) => r.attempt.error),
+        col((r) => r.attempt.createdAt),
+        col((r) => r.deliveryId),
+        col((r) => r.next),
+        col((r) => r.attempts),
+        col((r) => r.nextAttemptAt),
+        col((r) => r.attempt.createdAt),
+        col((r) => r.owner),
+        gone.length === 0 ? 0 : Math.max(...gone.map((r) => r.attempt.createdAt)),
+        gone.map((r) => r.attempt.endpointId),
+      ],
+    );
   }
 
   async nextDueAt(): Promise<number | null> {
-    // Per priority, the first entry of its part of the index that claim would take:
-    // deliveries waiting behind the head of their key are passed over, or a key held by a
-    // failing head would wake the dispatchers at once, again and again.
-    const first = (priority: number) =>
-      `SELECT next_attempt_at FROM deliveries d WHERE status IN (${Status.Pending}, ${Status.Sending}) AND priority = ${priority} AND next_attempt_at IS NOT NULL
-         AND ${inTurn('d')} ORDER BY next_attempt_at LIMIT 1`;
     const now = Date.now();
-    const r = await one(this.pool, `SELECT LEAST((${first(0)}), (${first(1)})) AS t`, [now, now]);
+    const r = await one(this.queue, NEXT_DUE, [now, now]);
     return (r?.t as number | null | undefined) ?? null;
   }
 
