@@ -1,43 +1,8 @@
 import pg from 'pg';
 import { newId } from '../../domain/ids.js';
 import { ConflictError, NotFoundError, UnavailableError } from '../../domain/errors.js';
-import {
-  Status,
-  Trigger,
-  type Application,
-  type Attempt,
-  type Backfill,
-  type BackfillChunk,
-  type Endpoint,
-  type EventType,
-  type ListQuery,
-  type Message,
-  type Page,
-} from '../../domain/types.js';
-import type {
-  AppInput,
-  AttemptFilter,
-  AttemptRecord,
-  BackfillInput,
-  BackfillRecord,
-  ClaimOptions,
-  ContentFetch,
-  DeliveryFilter,
-  EndpointFields,
-  EndpointInput,
-  EndpointMessage,
-  EndpointStats,
-  EndpointStatus,
-  EventTypeInput,
-  IdempotentResponse,
-  LeaseOffer,
-  MessageDestination,
-  MessageInput,
-  SkipOutcome,
-  PortalToken,
-  Store,
-  Work,
-} from '../store.js';
+import { Status, Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type Endpoint, type EventType, type ListQuery, type Message, type Page } from '../../domain/types.js';
+import type { AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work } from '../store.js';
 import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';

@@ -5,43 +5,8 @@ import { newId } from '../../domain/ids.js';
 import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { deliveryOrderKey, keyReader } from '../../domain/ordering.js';
-import {
-  Status,
-  Trigger,
-  type Application,
-  type Attempt,
-  type Backfill,
-  type BackfillChunk,
-  type Endpoint,
-  type EventType,
-  type ListQuery,
-  type Message,
-  type Page,
-} from '../../domain/types.js';
-import type {
-  AppInput,
-  AttemptFilter,
-  AttemptRecord,
-  BackfillInput,
-  BackfillRecord,
-  ClaimOptions,
-  ContentFetch,
-  DeliveryFilter,
-  EndpointFields,
-  EndpointInput,
-  EndpointMessage,
-  EndpointStats,
-  EndpointStatus,
-  EventTypeInput,
-  IdempotentResponse,
-  LeaseOffer,
-  MessageDestination,
-  MessageInput,
-  SkipOutcome,
-  PortalToken,
-  Store,
-  Work,
-} from '../store.js';
+import { Status, Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type Endpoint, type EventType, type ListQuery, type Message, type Page } from '../../domain/types.js';
+import type { AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work } from '../store.js';
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
