@@ -71,9 +71,10 @@ export function storageFailure(err: unknown): UnavailableError | null {
  * the connection runs with synchronous=NORMAL (commits write, checkpoints sync), and the
  * sync is made here, on libuv's thread pool, so the serving thread goes on reading,
  * checking and committing the next requests meanwhile. One sync is out at a time: what is
- * committed while it is waits for the next one, begun as soon as it returns, so a commit
- * never waits for the disk to finish a sync that began before it and a sync never waits
- * for the thread to finish writing a commit. Commits settle in the order they were made. A
+ * committed while it is waits for the next one, begun as soon as it returns, so a sync
+ * never waits for the thread to finish writing a commit. Only one commit is made while a
+ * sync is out; what arrives after it waits for that sync and then goes together, which
+ * keeps commits large (each writes its pages of every index, however few jobs it holds). Commits settle in the order they were made. A
  * commit holding only bookkeeping whose loss merely repeats a delivery (claims, attempt
  * records) waits for no sync of its own, only for those of the commits before it; the
  * next synced commit makes it durable too. A database not in WAL mode (in memory) is
@@ -152,6 +153,9 @@ export class GroupCommit {
   }
 
   private flush(): void {
+    // One commit at most waits for the next sync (see the class comment); the rest go when
+    // the sync that is out returns.
+    if (this.syncing && this.unsynced.length > 0) return;
     if (this.queue.length === 0) {
       this.scheduled = false;
       return;
@@ -259,6 +263,7 @@ export class GroupCommit {
         const reason = failure ?? new Error(`syncing the database's write-ahead log failed: ${err.message}`);
         for (const c of commits) for (const job of c.jobs) job.reject(reason);
       }
+      if (this.queue.length > 0) setImmediate(() => this.flush());
       if (this.unsynced.some((c) => c.durable)) {
         this.syncWal();
         return;
