@@ -14,6 +14,13 @@ interface Job {
 
 type Outcome = { ok: boolean; value: unknown };
 
+/** A committed transaction's jobs and their outcomes, to settle once it is on disk. */
+interface Committed {
+  jobs: Job[];
+  outcomes: Outcome[];
+  durable: boolean;
+}
+
 /** Hears when writes start failing for want of disk (or the disk failing), and when one works again. */
 export interface WriteHealth {
   failed(err: unknown): void;
@@ -62,13 +69,16 @@ export function storageFailure(err: unknown): UnavailableError | null {
  * A commit that holds a durable job is on disk before any of its promises settle. In WAL
  * mode that is an fdatasync of the -wal file once COMMIT has written its frames there:
  * the connection runs with synchronous=NORMAL (commits write, checkpoints sync), and the
- * sync is made here, on libuv's thread pool, so the serving thread goes on reading and
- * checking the next requests meanwhile. One sync is out at a time, and nothing is
- * committed while it is: the jobs that arrive wait for it and then go together, which
- * keeps commits as large as when the thread itself waited for the disk. A commit holding
- * only bookkeeping whose loss merely repeats a delivery (claims, attempt records) waits
- * for no sync; the next synced commit makes it durable too. A database not in WAL mode
- * (in memory) is synced by SQLite itself (synchronous=FULL) for durable commits.
+ * sync is made here, on libuv's thread pool, so the serving thread goes on reading,
+ * checking and committing the next requests meanwhile. One sync is out at a time: what is
+ * committed while it is waits for the next one, begun as soon as it returns, so a sync
+ * never waits for the thread to finish writing a commit. Only one commit is made while a
+ * sync is out; what arrives after it waits for that sync and then goes together, which
+ * keeps commits large (each writes its pages of every index, however few jobs it holds). Commits settle in the order they were made. A
+ * commit holding only bookkeeping whose loss merely repeats a delivery (claims, attempt
+ * records) waits for no sync of its own, only for those of the commits before it; the
+ * next synced commit makes it durable too. A database not in WAL mode (in memory) is
+ * synced by SQLite itself (synchronous=FULL) for durable commits.
  */
 export class GroupCommit {
   private queue: Job[] = [];
@@ -79,8 +89,10 @@ export class GroupCommit {
   /** The -wal file, synced here; null when SQLite syncs (not in WAL mode). */
   private readonly walPath: string | null;
   private walFd: number | null = null;
-  /** An fdatasync is out; flushes wait for it. */
+  /** An fdatasync is out. */
   private syncing = false;
+  /** Committed while a sync was out (or since it returned), oldest first: for the next one. */
+  private unsynced: Committed[] = [];
   /** When free space was last looked at, and whether it was low then (see watchSpace). */
   private spaceCheckedAt = 0;
   private lowSpace = false;
@@ -137,18 +149,19 @@ export class GroupCommit {
   }
 
   private isIdle(): boolean {
-    return this.queue.length === 0 && !this.scheduled && !this.syncing;
+    return this.queue.length === 0 && !this.scheduled && !this.syncing && this.unsynced.length === 0;
   }
 
   private flush(): void {
-    // Picked up again when the sync that is out returns.
-    if (this.syncing) return;
+    // One commit at most waits for the next sync (see the class comment); the rest go when
+    // the sync that is out returns.
+    if (this.syncing && this.unsynced.length > 0) return;
     if (this.queue.length === 0) {
       this.scheduled = false;
       return;
     }
     // Between transactions, with no sync out: the one place a checkpoint can always run.
-    this.keepLogSmall();
+    if (!this.syncing) this.keepLogSmall();
     const jobs = this.queue;
     this.queue = [];
     this.scheduled = false;
@@ -186,8 +199,10 @@ export class GroupCommit {
       this.settleIdle();
       return;
     }
-    if (durable && this.walPath !== null) {
-      this.syncWal(jobs, outcomes);
+    if (this.walPath !== null && (durable || this.syncing || this.unsynced.length > 0)) {
+      // Settled after every commit before it, and after a sync begun after its own COMMIT.
+      this.unsynced.push({ jobs, outcomes, durable });
+      if (!this.syncing) this.syncWal();
     } else {
       if (durable) this.health.succeeded();
       settle(jobs, outcomes);
@@ -227,24 +242,37 @@ export class GroupCommit {
     }
   }
 
-  /** Syncs the -wal file, then settles the jobs of the commit just made, or fails them. */
-  private syncWal(jobs: Job[], outcomes: Outcome[]): void {
+  /**
+   * Syncs the -wal file, then settles the commits made before the sync began, or fails
+   * them; what was committed meanwhile goes into the next sync, begun at once.
+   */
+  private syncWal(): void {
+    const commits = this.unsynced;
+    this.unsynced = [];
     this.syncing = true;
     const done = (err: NodeJS.ErrnoException | null) => {
       this.syncing = false;
       if (err === null) {
         this.health.succeeded();
-        settle(jobs, outcomes);
+        for (const c of commits) settle(c.jobs, c.outcomes);
       } else {
         // Committed, but not known to be on disk: the caller must not be told it is stored.
         // (Told 503, a client sends again; the copy it may make is whole, never half.)
         const failure = storageFailure(err);
         if (failure !== null) this.health.failed(err);
-        for (const job of jobs) job.reject(failure ?? new Error(`syncing the database's write-ahead log failed: ${err.message}`));
+        const reason = failure ?? new Error(`syncing the database's write-ahead log failed: ${err.message}`);
+        for (const c of commits) for (const job of c.jobs) job.reject(reason);
       }
-      // What queued meanwhile goes in a turn of its own, once these answers are out.
       if (this.queue.length > 0) setImmediate(() => this.flush());
-      else this.settleIdle();
+      if (this.unsynced.some((c) => c.durable)) {
+        this.syncWal();
+        return;
+      }
+      // Only bookkeeping committed meanwhile: the sync just made was all it waited for.
+      const rest = this.unsynced;
+      this.unsynced = [];
+      for (const c of rest) settle(c.jobs, c.outcomes);
+      this.settleIdle();
     };
     try {
       this.walFd ??= fs.openSync(this.walPath!, 'r+');
