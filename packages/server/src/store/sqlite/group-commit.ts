@@ -74,9 +74,10 @@ export function storageFailure(err: unknown): UnavailableError | null {
  * committed while it is waits for the next one, begun as soon as it returns, so a sync
  * never waits for the thread to finish writing a commit. Only one commit is made while a
  * sync is out; what arrives after it waits for that sync and then goes together, which
- * keeps commits large (each writes its pages of every index, however few jobs it holds). Commits settle in the order they were made. A
- * commit holding only bookkeeping whose loss merely repeats a delivery (claims, attempt
- * records) waits for no sync of its own, only for those of the commits before it; the
+ * keeps commits large (each writes its pages of every index, however few jobs it holds).
+ * Commits settle in the order they were made. A commit holding only bookkeeping whose loss
+ * merely repeats a delivery (claims, attempt records) waits for no sync of its own, only for
+ * those of the commits before it (a claim never hands out a message not yet on disk); the
  * next synced commit makes it durable too. A database not in WAL mode (in memory) is
  * synced by SQLite itself (synchronous=FULL) for durable commits.
  */
