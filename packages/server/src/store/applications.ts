@@ -15,7 +15,8 @@ export function insertApplicationParams(app: Application): unknown[] {
 export const SELECT_APPLICATION = 'SELECT * FROM applications WHERE id = ?';
 
 /** SELECT_APP_BY_REF (rows.ts) for several references at once: binds their list twice (see Dialect.oneOf). */
-export const selectAppsByRefs = (d: Dialect): string => `SELECT * FROM applications WHERE ${d.oneOf('id')} OR ${d.oneOf('uid')}`;
+export const selectAppsByRefs = (d: Dialect): string =>
+  `SELECT id, uid, name, throttle_rate, metadata, created_at, updated_at FROM applications WHERE ${d.oneOf('id')} OR ${d.oneOf('uid')}`;
 
 /** Finds, among selectAppsByRefs' rows, the one a reference names: as in SELECT_APP_BY_REF, the id wins over another row's uid. */
 export function appRowsByRef(rows: Row[]): (ref: string) => Row | undefined {

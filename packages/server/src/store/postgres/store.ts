@@ -72,7 +72,9 @@ const HEALTH = new WeakMap<Db, DatabaseHealth>();
 
 /**
  * A statement each connection parses and plans once, then runs again by name: for the queue's
- * statements, run many times a second, whose planning would cost as much as their running.
+ * statements and ingest's (the batch's application lookup, routes and write), run many times a
+ * second, whose planning would cost as much as their running. Each names its columns rather
+ * than `*`, so a column added by a later migration cannot change a prepared statement's result.
  */
 interface Prepared {
   readonly name: string;
@@ -188,7 +190,7 @@ function messageJob(appId: string, input: MessageInput, options: { onlyEndpointI
 
 // The applications' enabled endpoints in id order, the order every process makes (and
 // locks) a message's deliveries in.
-const SELECT_APPS_ROUTES = `${selectRoutesOfApps(DIALECT)} ORDER BY e.id`;
+const SELECT_APPS_ROUTES = prepared('apps_routes', `${selectRoutesOfApps(DIALECT)} ORDER BY e.id`);
 
 // A duplicate event id is skipped, not an error: the other messages of the statement go on,
 // and the duplicate is the one missing from what it returns. Rows go in in the order given,
@@ -205,11 +207,14 @@ const INSERT_DELIVERIES = `INSERT INTO deliveries (${DELIVERY_COLUMNS}) SELECT *
 
 // INSERT_MESSAGES, then the deliveries of the messages it stored (in the order given: the
 // identity of each row is drawn above the sort), answering the ids of the messages stored.
-const INSERT_MESSAGES_WITH_DELIVERIES = `WITH m AS (${INSERT_MESSAGES}),
+const INSERT_MESSAGES_WITH_DELIVERIES = prepared(
+  'insert_messages',
+  `WITH m AS (${INSERT_MESSAGES}),
   d AS (INSERT INTO deliveries (${DELIVERY_COLUMNS})
         SELECT ${DELIVERY_COLUMNS} FROM ${DELIVERY_VALUES} WITH ORDINALITY AS u(${DELIVERY_COLUMNS}, n)
         WHERE u.msg_id IN (SELECT id FROM m) ORDER BY u.n)
-  SELECT id FROM m`;
+  SELECT id FROM m`,
+);
 
 /** KEY_BUSY for many (endpoint, key) pairs: those that have a delivery unfinished. */
 const KEYS_BUSY = `SELECT u.ep, u.key FROM unnest(?::text[], ?::text[]) AS u(ep, key)
@@ -344,7 +349,7 @@ function taken(j: MessageJob, lease: LeaseOffer, endpointId: string): boolean {
   return t;
 }
 
-const SELECT_APPS_BY_REFS = selectAppsByRefs(DIALECT);
+const SELECT_APPS_BY_REFS = prepared('apps_by_refs', selectAppsByRefs(DIALECT));
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
