@@ -35,6 +35,21 @@ export function inTurn(d: string): string {
                       AND (o.id < ${d}.id OR o.next_attempt_at > ?))))`;
 }
 
+/**
+ * When the next delivery a claim would take falls due (`t`, null for none): per priority, the
+ * first entry of its part of the due index, passing over deliveries that wait behind the head
+ * of their key, or a key held by a failing head would wake the dispatchers at once, again and
+ * again. `from` names the deliveries as `d`, with a dialect's index hint if it has one. Binds
+ * two `?`, each the time now.
+ */
+export function nextDue(from: string): string {
+  const first = (priority: number) =>
+    `SELECT next_attempt_at FROM ${from}
+     WHERE status IN (${Status.Pending}, ${Status.Sending}) AND priority = ${priority} AND next_attempt_at IS NOT NULL AND ${inTurn('d')}
+     ORDER BY next_attempt_at LIMIT 1`;
+  return `SELECT MIN(t) AS t FROM (SELECT (${first(0)}) AS t UNION ALL SELECT (${first(1)})) AS due`;
+}
+
 /** Binds two `?`: the endpoint and the key. Whether anything of that key is unfinished. */
 export const KEY_BUSY = `SELECT 1 FROM deliveries WHERE endpoint_id = ? AND order_key = ? AND status IN (${Status.Pending}, ${Status.Sending}) LIMIT 1`;
 

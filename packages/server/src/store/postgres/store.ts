@@ -13,7 +13,7 @@ import { deliveryOrderKey, keyReader } from '../../domain/ordering.js';
 import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING } from '../requeue.js';
 import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFILL, insertBackfillParams, listBackfills, newBackfill, SELECT_BACKFILL, SELECT_BACKFILL_CHUNKS, SELECT_BACKFILL_ID, SELECT_BACKFILL_RECORDS, SELECT_STALE_BACKFILLS } from '../backfills.js';
 import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
-import { INSERT_SKIP_ATTEMPT, inTurn, KEY_HEAD, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
+import { INSERT_SKIP_ATTEMPT, inTurn, KEY_HEAD, nextDue, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
 import { GroupCommit, type Outcome } from './group-commit.js';
 import { ReadBatch } from './read-batch.js';
@@ -441,16 +441,9 @@ const RECORD_ATTEMPTS = prepared(
    SELECT (SELECT count(*) FROM recorded) AS recorded, (SELECT count(*) FROM disabled) AS disabled`,
 );
 
-// Per priority, the first entry of its part of the index that claim would take: deliveries
-// waiting behind the head of their key are passed over, or a key held by a failing head would
-// wake the dispatchers at once, again and again.
-const firstDue = (priority: number) =>
-  `SELECT next_attempt_at FROM deliveries d WHERE status IN (${Status.Pending}, ${Status.Sending}) AND priority = ${priority} AND next_attempt_at IS NOT NULL
-     AND ${inTurn('d')} ORDER BY next_attempt_at LIMIT 1`;
-const NEXT_DUE = prepared('next_due', `SELECT LEAST((${firstDue(0)}), (${firstDue(1)})) AS t`);
+const NEXT_DUE = prepared('next_due', nextDue('deliveries AS d'));
 const CLAIM = prepared('claim', claimSql(false));
 const CLAIM_CAPPED = prepared('claim_capped', claimSql(true));
-
 
 /** A pool whose sessions start with `settings` (name=value each; a search_path in the URL's own `options` takes precedence). */
 function newPool(url: string, max: number, settings: string[]): pg.Pool {

@@ -14,7 +14,7 @@ import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom
 import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING } from '../requeue.js';
 import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFILL, insertBackfillParams, listBackfills, newBackfill, SELECT_BACKFILL, SELECT_BACKFILL_CHUNKS, SELECT_BACKFILL_ID, SELECT_BACKFILL_RECORDS, SELECT_STALE_BACKFILLS } from '../backfills.js';
 import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
-import { INSERT_SKIP_ATTEMPT, inTurn, KEY_BUSY, KEY_HEAD, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
+import { INSERT_SKIP_ATTEMPT, inTurn, KEY_BUSY, KEY_HEAD, nextDue, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
 import { migrate } from './migrations.js';
 import { MigrationFolderError } from '../migrations.js';
 import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
@@ -28,6 +28,8 @@ import { DELETE_EVENT_TYPE, INSERT_EVENT_TYPE, insertEventTypeParams, listEventT
 import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
 import { GroupCommit, type WriteHealth } from './group-commit.js';
 import { DatabaseInUseError, holderRecord, HOLDER_META_KEY, openFailure, secureFiles, ServeLock, type Tightened } from './files.js';
+
+const NEXT_DUE = nextDue('deliveries AS d INDEXED BY deliveries_due');
 
 const HEALTH_PROBE_KEY = 'health_probe';
 
@@ -771,15 +773,8 @@ export class SqliteStore implements Store {
   }
 
   async nextDueAt(): Promise<number | null> {
-    // Per priority, the first entry of its part of the index that claim would take:
-    // deliveries waiting behind the head of their key are passed over, or a key held by a
-    // failing head would wake the dispatcher at once, again and again.
-    const first = (priority: number) =>
-      `SELECT next_attempt_at FROM deliveries AS d INDEXED BY deliveries_due
-       WHERE status IN (${Status.Pending}, ${Status.Sending}) AND priority = ${priority} AND next_attempt_at IS NOT NULL AND ${inTurn('d')}
-       ORDER BY next_attempt_at LIMIT 1`;
     const now = Date.now();
-    const r = this.q(`SELECT MIN(t) AS t FROM (SELECT (${first(0)}) AS t UNION ALL SELECT (${first(1)}))`).get(now, now) as Row;
+    const r = this.q(NEXT_DUE).get(now, now) as Row;
     return (r.t as number | null) ?? null;
   }
 
