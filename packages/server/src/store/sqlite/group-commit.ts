@@ -27,6 +27,12 @@ export interface WriteHealth {
   succeeded(): void;
 }
 
+/** A checkpoint made elsewhere (see Checkpointer) that may ask commits to wait for one catch-up. */
+export interface LogCheckpoints {
+  readonly wantsCatchUp: boolean;
+  catchUp(): Promise<unknown>;
+}
+
 /** Below this much free space the log is kept small (see watchSpace): a little above the ~40 MB it reaches between checkpoints. */
 const LOW_SPACE_BYTES = 64 * 1024 * 1024;
 const TRUNCATE_LOG_AT = 1024 * 1024;
@@ -97,6 +103,10 @@ export class GroupCommit {
   /** When free space was last looked at, and whether it was low then (see watchSpace). */
   private spaceCheckedAt = 0;
   private lowSpace = false;
+  /** Commits are held back for a checkpoint that lets the log start over (see Checkpointer). */
+  private catchingUp = false;
+  /** Set when the log is checkpointed by another connection, which may ask for a catch-up. */
+  checkpoints: LogCheckpoints | null = null;
 
   /**
    * `onRollback`: a transaction was rolled back whole; what was read from it may be undone.
@@ -157,12 +167,22 @@ export class GroupCommit {
     // One commit at most waits for the next sync (see the class comment); the rest go when
     // the sync that is out returns.
     if (this.syncing && this.unsynced.length > 0) return;
+    if (this.catchingUp) return;
     if (this.queue.length === 0) {
       this.scheduled = false;
       return;
     }
     // Between transactions, with no sync out: the one place a checkpoint can always run.
     if (!this.syncing) this.keepLogSmall();
+    if (this.checkpoints?.wantsCatchUp === true) {
+      // What is queued stays queued (and `scheduled` set) until the checkpoint returns.
+      this.catchingUp = true;
+      void this.checkpoints.catchUp().then(() => {
+        this.catchingUp = false;
+        this.flush();
+      });
+      return;
+    }
     const jobs = this.queue;
     this.queue = [];
     this.scheduled = false;

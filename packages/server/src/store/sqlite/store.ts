@@ -26,12 +26,15 @@ import { INSERT_META_IF_ABSENT, SELECT_META, UPSERT_META } from '../meta.js';
 import { idempotentFrom, PURGE_IDEMPOTENT, PUT_IDEMPOTENT, putIdempotentParams, SELECT_IDEMPOTENT } from '../idempotency.js';
 import { DELETE_EVENT_TYPE, INSERT_EVENT_TYPE, insertEventTypeParams, listEventTypes, SELECT_EVENT_TYPE, UPDATE_EVENT_TYPE, updateEventTypeParams } from '../event-types.js';
 import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
+import { Checkpointer } from './checkpointer.js';
 import { GroupCommit, type WriteHealth } from './group-commit.js';
 import { DatabaseInUseError, holderRecord, HOLDER_META_KEY, openFailure, secureFiles, ServeLock, type Tightened } from './files.js';
 
 const NEXT_DUE = nextDue('deliveries AS d INDEXED BY deliveries_due');
 
 const HEALTH_PROBE_KEY = 'health_probe';
+/** wal_autocheckpoint of a connection that checkpoints itself (see configure). */
+const AUTOCHECKPOINT_PAGES = 10_000;
 
 function isUniqueViolation(err: unknown): boolean {
   const code = err instanceof Error && 'code' in err ? (err as { code: string }).code : '';
@@ -84,6 +87,8 @@ export class SqliteStore implements Store {
   private readonly routes = new Map<string, Route[]>();
   private readonly endpointWriters = new Set<Statement>();
   private readonly commits: GroupCommit;
+  /** A serving store's log is checkpointed on a thread of its own (see Checkpointer). */
+  private checkpointer: Checkpointer | null = null;
   /** The last write failed for the disk's sake, and none has succeeded since. */
   private writesFailing = false;
   /** The size of the write checkHealth tries while writes fail. */
@@ -121,13 +126,14 @@ export class SqliteStore implements Store {
   private configure(): void {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
-    // Checkpoint when the log holds 10,000 pages (about 40 MB), not SQLite's 1,000. Under
+    // Without a checkpointing thread (tools beside a serving process, or if the thread
+    // cannot run), checkpoint when the log holds 10,000 pages (about 40 MB), not SQLite's 1,000. Under
     // a steady stream of small commits the same few right-hand pages of every index are
     // logged again and again; a checkpoint writes each of them to the database file once,
     // so rarer checkpoints write far less, and the serving thread (which runs them, with
     // their syncs) stops less often. Ingest gained 6-10% over 1,000 pages and again over
     // 4,000; the longest commit, the one that checkpoints, grew from about 12 to 35 ms.
-    this.db.pragma('wal_autocheckpoint = 10000');
+    this.db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
     // The log keeps the size it once reached: a checkpoint lets it be written again from
     // its start, it does not shrink it. Past 64 MB (a large transaction, or checkpoints
     // held off) it is cut back to that once it restarts, so it does not keep the space a
@@ -172,6 +178,7 @@ export class SqliteStore implements Store {
         for (const r of store.db.prepare(`SELECT id FROM backfills WHERE status = 'receiving'`).all() as Row[]) {
           store.db.transaction(() => store!.dropBackfill(r.id as string))();
         }
+        if (file !== ':memory:') store.checkpointOnAThread();
       }
       return store;
     } catch (err) {
@@ -181,6 +188,14 @@ export class SqliteStore implements Store {
       if (err instanceof DatabaseInUseError || err instanceof MigrationFolderError) throw err;
       throw openFailure(file, err);
     }
+  }
+
+  private checkpointOnAThread(): void {
+    this.db.pragma('wal_autocheckpoint = 0');
+    this.checkpointer = new Checkpointer(this.db.name, () => {
+      if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    });
+    this.commits.checkpoints = this.checkpointer;
   }
 
   private q(sql: string): Statement {
@@ -217,6 +232,9 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.commits.drain();
+    // Before the serving connection closes: the last connection to close checkpoints the
+    // whole log and removes it.
+    await this.checkpointer?.stop();
     this.commits.close();
     this.db.close();
     this.lock?.release();

@@ -1,0 +1,73 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { GroupCommit } from '../src/store/sqlite/group-commit.js';
+import { Checkpointer } from '../src/store/sqlite/checkpointer.js';
+import { SqliteStore } from '../src/store/sqlite/store.js';
+import { tempDir } from './helpers.js';
+
+const MB = 1024 * 1024;
+
+describe('checkpointing on a thread of its own', () => {
+  it('copies the log into the file while commits go on, and lets the log start over', async () => {
+    const { dir, cleanup } = tempDir();
+    const file = join(dir, 'ck.db');
+    const db = new Database(file);
+    let checkpointer: Checkpointer | null = null;
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('wal_autocheckpoint = 0');
+      db.pragma(`journal_size_limit = ${64 * MB}`);
+      db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB NOT NULL)');
+      const failures: Error[] = [];
+      checkpointer = new Checkpointer(file, (err) => failures.push(err));
+      const gc = new GroupCommit(db);
+      gc.checkpoints = checkpointer;
+      const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+      const body = Buffer.alloc(64 * 1024, 7);
+      // 4,800 rows of 64 kB: about 300 MB through the log, in commits of 16 rows, with no
+      // pause between them longer than a commit's sync.
+      for (let round = 0; round < 300; round++) {
+        await Promise.all(Array.from({ length: 16 }, () => gc.run(() => insert.run(body))));
+      }
+      await gc.drain();
+      assert.deepEqual(failures, []);
+      assert.ok(checkpointer.reports > 0, 'the thread reported its checkpoints');
+      // The serving connection never checkpoints (wal_autocheckpoint = 0): only the thread
+      // can have put the rows in the file before it closes.
+      assert.ok(statSync(file).size > 200 * MB, `the file holds the rows: ${statSync(file).size} bytes`);
+      // Without a catch-up the log would never start over and would hold all 300 MB. It
+      // starts over once it is 10,000 pages (40 MB) long, as seen at the thread's next
+      // checkpoint: in the 200 ms before that, this loop writes another 20-40 MB.
+      const wal = statSync(`${file}-wal`).size;
+      assert.ok(wal <= 100 * MB, `the log started over rather than growing to ${wal} bytes`);
+      assert.equal((db.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n, 4800);
+    } finally {
+      await checkpointer?.stop();
+      db.close();
+      cleanup();
+    }
+  });
+
+  it('is how a serving store checkpoints; a tool opened beside it checkpoints itself', async () => {
+    const { dir, cleanup } = tempDir();
+    const file = join(dir, 'store.db');
+    const autocheckpoint = (s: SqliteStore) =>
+      (s as unknown as { db: Database.Database }).db.pragma('wal_autocheckpoint', { simple: true });
+    try {
+      const serving = SqliteStore.open(file);
+      assert.equal(autocheckpoint(serving), 0, 'the serving connection leaves checkpoints to the thread');
+      const tool = SqliteStore.open(file, { releaseLeases: false });
+      assert.equal(autocheckpoint(tool), 10_000);
+      await tool.close();
+      await serving.close();
+      // The serving connection closes last, after the thread's: it checkpoints the whole log
+      // and removes it, as a store with one connection did.
+      assert.equal(existsSync(`${file}-wal`), false);
+    } finally {
+      cleanup();
+    }
+  });
+});
