@@ -1,9 +1,10 @@
 import { Command, Option } from 'commander';
-import { ConfigError, loadConfig, redactUrl, SETTINGS, type Config } from './config.js';
+import { ConfigError, isPostgresUrl, loadConfig, redactUrl, SETTINGS, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { importCatalog, migrateOnly, startHookwell, VERSION } from './server.js';
 import { loadCatalog, type CatalogEntry } from './catalog.js';
 import { startListener, type ListenOptions } from './listen.js';
+import { BackupError, backupSqlite } from './store/sqlite/backup.js';
 
 function settingsHelp(): string {
   const rows = SETTINGS.map((s) => `  ${(s.flag ? `${s.flag}, ` : '') + s.env}`.padEnd(42) + `${s.help} (default: ${s.shownDefault ?? s.default})`);
@@ -67,6 +68,32 @@ async function serve(flags: Partial<Record<keyof Config, string>>): Promise<void
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function backup(db: string, to: string): Promise<void> {
+  if (isPostgresUrl(db)) {
+    process.stderr.write('hookwell backup: copies a SQLite database; back up PostgreSQL with pg_dump (see the README)\n');
+    process.exit(2);
+  }
+  const started = Date.now();
+  let shown = -1;
+  const tty = process.stderr.isTTY === true;
+  try {
+    const result = await backupSqlite(db, to, ({ pagesDone, pagesTotal }) => {
+      const pct = pagesTotal === 0 ? 100 : Math.floor((pagesDone / pagesTotal) * 100);
+      // On a terminal one line moves; in a log, a line each tenth.
+      if (tty ? pct === shown : Math.floor(pct / 10) === Math.floor(shown / 10)) return;
+      shown = pct;
+      process.stderr.write(`${tty ? '\r' : ''}hookwell backup: ${pct}% (${pagesDone} of ${pagesTotal} pages)${tty ? '' : '\n'}`);
+    });
+    if (tty) process.stderr.write('\n');
+    const mb = (result.bytes / 1024 / 1024).toFixed(1);
+    process.stdout.write(`backed up ${db} to ${result.file}: ${result.pages} pages, ${mb} MB, in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  } catch (err) {
+    if (tty && shown >= 0) process.stderr.write('\n');
+    process.stderr.write(`hookwell backup: ${(err as Error).message}\n`);
+    process.exit(err instanceof BackupError ? 2 : 1);
+  }
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -137,6 +164,16 @@ export async function main(argv: string[]): Promise<void> {
           ? `the ${name} catalogue's event types were already up to date\n`
           : `created or updated ${result.modified.length} event types of the ${name} catalogue\n`,
       );
+    });
+
+  program
+    .command('backup')
+    .description('copy a live SQLite database into a new file, consistently, while it serves (for PostgreSQL, use pg_dump: see the README)')
+    .requiredOption('--to <file>', 'the new file (an existing one is refused)')
+    .addOption(new Option('--db <path>', 'the SQLite file to copy').env('HOOKWELL_DB'))
+    .action(async (opts: { to: string; db?: string }, cmd: Command) => {
+      const cfg = configFrom(opts.db !== undefined && cmd.getOptionValueSource('db') === 'cli' ? { db: opts.db } : {});
+      await backup(cfg.db, opts.to);
     });
 
   program
