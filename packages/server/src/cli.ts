@@ -46,7 +46,12 @@ async function serve(flags: Partial<Record<keyof Config, string>>): Promise<void
         `Set HOOKWELL_ADMIN_TOKEN to choose your own instead.\n\n`,
     );
   }
-  const where = { role: cfg.role, db: redactUrl(cfg.db), version: VERSION };
+  const where = {
+    role: cfg.role,
+    db: redactUrl(cfg.db),
+    version: VERSION,
+    ...(cfg.healthPort === null ? {} : { probes: `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${cfg.healthPort}/health/ready` }),
+  };
   if (hw.url !== null) log.info({ url: hw.url, dashboard: `${hw.url}/dashboard`, ...where }, `hookwell listening on ${hw.url}`);
   else log.info(where, 'hookwell worker started');
 

@@ -31,7 +31,7 @@ import { endpointRoutes } from './api/endpoints.js';
 import { messageRoutes } from './api/messages.js';
 import { attemptRoutes } from './api/attempts.js';
 import { eventTypeRoutes } from './api/event-types.js';
-import { healthRoutes } from './api/health.js';
+import { healthRoutes, probeRoutes, type Readiness } from './api/health.js';
 import { checkRoutes } from './api/checks.js';
 import { contentRoutes } from './api/content.js';
 import { backfillReadRoutes, backfillRoutes } from './api/backfills.js';
@@ -195,6 +195,14 @@ export async function importCatalog(cfg: Config, log: Logger, name: string): Pro
   }
 }
 
+/** /health/live and /health/ready alone, on a port of their own (HOOKWELL_HEALTH_PORT). */
+async function probeServer(cfg: Config, port: number, store: Store, readiness: Readiness, log: Logger): Promise<FastifyInstance> {
+  const probes = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
+  probeRoutes(probes, store, readiness);
+  await probes.listen({ port, host: cfg.host });
+  return probes;
+}
+
 export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = {}): Promise<Hookwell> {
   const { store, notifier } = await openStore(cfg, log);
   const delivering = cfg.role !== 'api';
@@ -219,6 +227,7 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
 
   let app: FastifyInstance | null = null;
   let generated: string | null = null;
+  const readiness: Readiness = { draining: false };
   if (serving) {
     const token = await resolveToken(store, cfg);
     generated = token.generated;
@@ -227,13 +236,14 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
       log.warn({ eventType: name, err: err.message }, "the event type's schema cannot be compiled; its messages are not validated"),
     );
     const core = buildCore({ store, signals, sender, links, log });
-    app = await buildApi({ store, core, payloads, cfg, log, tokenHash: token.hash, publicUrl }, api);
+    app = await buildApi({ store, core, payloads, cfg, log, tokenHash: token.hash, publicUrl, readiness }, api);
     await app.listen({ port: cfg.port, host: cfg.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : cfg.port;
     const host = cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host;
     url = `http://${host}:${port}`;
   }
+  const probes = cfg.healthPort === null ? null : await probeServer(cfg, cfg.healthPort, store, readiness, log);
   if (dispatcher !== null) {
     dispatcher.start();
     notifier?.listen(() => dispatcher.notify());
@@ -250,9 +260,12 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
   let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= (async () => {
+      readiness.draining = true;
       clearInterval(purge);
       await Promise.all([app?.close(), dispatcher?.stop(cfg.drainTimeoutMs), notifier?.close()]);
       await sender.close();
+      // Probes hear "stopping" until the last attempt is recorded.
+      await probes?.close();
       await store.close();
     })();
     return closing;

@@ -14,7 +14,7 @@ const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex
 const ON_SQLITE = process.env.HOOKWELL_TEST_BACKEND !== 'postgres';
 
 /** Routes that take no token at all. */
-const PUBLIC = new Set(['GET /api/v1/health', 'GET /api/v1/content/:msg_id']);
+const PUBLIC = new Set(['GET /api/v1/health', 'GET /health/live', 'GET /health/ready', 'GET /api/v1/content/:msg_id']);
 
 interface Route {
   method: string;

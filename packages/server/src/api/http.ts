@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { PayloadValidator } from '../domain/payloads.js';
 import type { Core } from '../core/index.js';
+import type { Readiness } from './health.js';
 import {
   BadRequestError,
   ConflictError,
@@ -35,6 +36,8 @@ export interface Deps {
   tokenHash: Buffer;
   /** Where browsers and receivers reach this server: HOOKWELL_PUBLIC_URL, else the listen address. */
   publicUrl: () => string;
+  /** Whether the process is stopping, for /health/ready. */
+  readiness: Readiness;
 }
 
 declare module 'fastify' {

@@ -97,3 +97,8 @@ export function pendingMigrations(current: number, all: readonly Migration[]): M
   }
   return all.slice(current);
 }
+
+/** The newest schema version of a dialect that this code knows. */
+export function latestVersion(dialect: MigrationDialect): number {
+  return migrations(dialect).at(-1)?.version ?? 0;
+}

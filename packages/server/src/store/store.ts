@@ -217,6 +217,8 @@ export interface Store {
   close(): Promise<void>;
   /** Throws UnavailableError while the database cannot do its work (for GET /health). */
   checkHealth(): Promise<void>;
+  /** The schema version the database is at, and the newest this code knows (for readiness). */
+  schemaVersion(): Promise<{ version: number; latest: number }>;
 
   getMeta(key: string): Promise<string | null>;
   setMeta(key: string, value: string): Promise<void>;

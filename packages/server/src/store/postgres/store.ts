@@ -15,6 +15,7 @@ import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFI
 import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
 import { INSERT_SKIP_ATTEMPT, inTurn, KEY_HEAD, nextDue, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
+import { latestVersion } from '../migrations.js';
 import { GroupCommit, type Outcome } from './group-commit.js';
 import { ReadBatch } from './read-batch.js';
 import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
@@ -588,6 +589,11 @@ export class PostgresStore implements Store {
 
   async checkHealth(): Promise<void> {
     await this.getMeta('schema');
+  }
+
+  async schemaVersion(): Promise<{ version: number; latest: number }> {
+    const r = await one(this.pool, 'SELECT MAX(version) AS v FROM hookwell_schema_version', []);
+    return { version: Number(r?.v ?? 0), latest: latestVersion('postgres') };
   }
 
   // --- meta -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFI
 import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
 import { INSERT_SKIP_ATTEMPT, inTurn, KEY_BUSY, KEY_HEAD, nextDue, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
 import { migrate } from './migrations.js';
-import { MigrationFolderError } from '../migrations.js';
+import { latestVersion, MigrationFolderError } from '../migrations.js';
 import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
 import { ENDPOINT_DELIVERY_COUNTS, endpointStatsFrom, listEndpointMessages, listMessageDestinations } from '../deliveries.js';
 import { EXPUNGE_ATTEMPT, listAttempts, SELECT_ATTEMPT } from '../attempts.js';
@@ -262,6 +262,10 @@ export class SqliteStore implements Store {
   }
 
   // --- meta -------------------------------------------------------------------------
+
+  async schemaVersion(): Promise<{ version: number; latest: number }> {
+    return { version: this.db.pragma('user_version', { simple: true }) as number, latest: latestVersion('sqlite') };
+  }
 
   async getMeta(key: string): Promise<string | null> {
     const r = this.q(SELECT_META).get(key) as Row | undefined;
