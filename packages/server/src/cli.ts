@@ -75,6 +75,24 @@ async function serve(flags: Partial<Record<keyof Config, string>>): Promise<void
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/** Where this machine's Hookwell answers its readiness probe: a wildcard address is reached on loopback. */
+function probeUrl(cfg: Config): string {
+  const host = cfg.host === '0.0.0.0' || cfg.host === '' ? '127.0.0.1' : cfg.host === '::' ? '::1' : cfg.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${cfg.healthPort ?? cfg.port}/health/ready`;
+}
+
+async function probe(url: string): Promise<void> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    const body = await res.text();
+    process.stdout.write(`${res.status} ${body}\n`);
+    process.exit(res.status === 200 ? 0 : 1);
+  } catch (err) {
+    process.stderr.write(`hookwell probe: ${url} did not answer: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
 async function backup(db: string, to: string): Promise<void> {
   if (isPostgresUrl(db)) {
     process.stderr.write('hookwell backup: copies a SQLite database; back up PostgreSQL with pg_dump (see the README)\n');
@@ -179,6 +197,15 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (opts: { to: string; db?: string }, cmd: Command) => {
       const cfg = configFrom(opts.db !== undefined && cmd.getOptionValueSource('db') === 'cli' ? { db: opts.db } : {});
       await backup(cfg.db, opts.to);
+    });
+
+  program
+    .command('probe')
+    .description("ask this machine's Hookwell whether it is ready (GET /health/ready on HOOKWELL_HEALTH_PORT, else HOOKWELL_PORT); exits 0 when it is: a container's health check")
+    .option('--url <url>', 'probe this URL instead')
+    .action(async (opts: { url?: string }) => {
+      const cfg = configFrom({});
+      await probe(opts.url ?? probeUrl(cfg));
     });
 
   program

@@ -123,6 +123,42 @@ describe('the packed server, installed into an empty project', { timeout: 420_00
     }
   });
 
+  it("the image's start command and health check, run as the Dockerfile gives them, serve and answer ready", async () => {
+    const image = dockerImage(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
+    assert.equal(image.user, 'node', 'the image runs as a user, not root');
+    assert.deepEqual(image.volumes, ['/data']);
+    assert.equal(image.env.HOOKWELL_DB, '/data/hookwell.db', "the SQLite file is on the image's volume");
+    // The image's /app is a project that installed the packed packages, as this test's is; its
+    // /data, a directory here. Only the listen address and port differ: a test listens on
+    // loopback only, on a free port.
+    const data = join(dir, 'data');
+    mkdirSync(data, { mode: 0o700 });
+    const here = (arg: string) => arg.replace(/^\/app(?=\/|$)/, project).replace(/^\/data(?=\/|$)/, data);
+    const port = await freePort();
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
+    for (const [k, v] of Object.entries(image.env)) env[k] = here(v);
+    Object.assign(env, { HOOKWELL_HOST: '127.0.0.1', HOOKWELL_PORT: String(port), HOOKWELL_ADMIN_TOKEN: TOKEN });
+    const check = () =>
+      new Promise<number | null>((resolve) => {
+        // With the image's own listen address (0.0.0.0), which the check reaches on loopback.
+        const checkEnv = { ...env, HOOKWELL_HOST: image.env.HOOKWELL_HOST! };
+        const p = spawn(here(image.healthcheck[0]!), image.healthcheck.slice(1).map(here), { cwd: project, env: checkEnv, stdio: 'ignore' });
+        p.on('exit', (code) => resolve(code));
+      });
+    assert.equal(await check(), 1, 'the health check fails while nothing answers');
+
+    const proc = spawn(here(image.cmd[0]!), image.cmd.slice(1).map(here), { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+    try {
+      await loggedUrl(proc);
+      assert.equal(await check(), 0, 'the health check passes once the server is ready');
+      assert.ok(existsSync(join(data, 'hookwell.db')), 'the database was made on the volume');
+    } finally {
+      proc.kill(image.stopSignal as NodeJS.Signals);
+    }
+    assert.equal(await exited, 0, 'the stop signal drains and exits cleanly');
+  });
+
   it("the README's sending and receiving examples work between the packed server and the packed receiver", { timeout: 300_000 }, async () => {
     // As a customer's project would: the README's receiving code, verbatim but for its port and
     // a saveMeal that prints what it is given, in a plain .mjs file next to the installed
@@ -182,6 +218,26 @@ function readmeBlock(heading: string, fence: string): string {
   assert.ok(start !== -1, `the README's "${heading}" has a ${fence} block`);
   const body = section.slice(start + fence.length + 1);
   return body.slice(0, body.indexOf('```'));
+}
+
+/** The final stage of a Dockerfile: its ENV, USER, VOLUME, STOPSIGNAL, and the exec forms of CMD and HEALTHCHECK. */
+function dockerImage(text: string): { env: Record<string, string>; user: string | null; volumes: string[]; cmd: string[]; healthcheck: string[]; stopSignal: string } {
+  const joined = text.replace(/\\\n/g, ' ');
+  const stages = joined.split(/^FROM .*$/m);
+  const lines = stages[stages.length - 1]!.split('\n').filter((l) => !l.trimStart().startsWith('#'));
+  const image = { env: {} as Record<string, string>, user: null as string | null, volumes: [] as string[], cmd: [] as string[], healthcheck: [] as string[], stopSignal: 'SIGTERM' };
+  for (const line of lines) {
+    const m = /^(\w+)\s+(.*)$/.exec(line.trim());
+    if (m === null) continue;
+    const [, op, rest] = m as unknown as [string, string, string];
+    if (op === 'ENV') for (const pair of rest.trim().split(/\s+/)) image.env[pair.split('=')[0]!] = pair.slice(pair.indexOf('=') + 1);
+    if (op === 'USER') image.user = rest.trim();
+    if (op === 'VOLUME') image.volumes = JSON.parse(rest) as string[];
+    if (op === 'CMD') image.cmd = JSON.parse(rest) as string[];
+    if (op === 'STOPSIGNAL') image.stopSignal = rest.trim();
+    if (op === 'HEALTHCHECK') image.healthcheck = JSON.parse(rest.slice(rest.indexOf('CMD') + 3)) as string[];
+  }
+  return image;
 }
 
 function freePort(): Promise<number> {
