@@ -2,7 +2,7 @@ import pg from 'pg';
 import { newId } from '../../domain/ids.js';
 import { ConflictError, NotFoundError, UnavailableError } from '../../domain/errors.js';
 import { Status, Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type Endpoint, type EventType, type ListQuery, type Message, type Page } from '../../domain/types.js';
-import type { AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work } from '../store.js';
+import type { AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken } from '../store.js';
 import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
@@ -15,6 +15,9 @@ import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFI
 import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
 import { INSERT_SKIP_ATTEMPT, inTurn, KEY_HEAD, nextDue, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
+import { apiTokenFrom, apiTokenParams, INSERT_API_TOKEN, listApiTokens, REVOKE_API_TOKEN, SELECT_API_TOKEN, SELECT_API_TOKEN_BY_HASH } from '../api-tokens.js';
+import { AUDIT_LOCK, auditFrom, auditParams, INSERT_AUDIT, listAudit, SELECT_AUDIT_HEAD, type AuditFilter } from '../audit.js';
+import { chainEntry, type AuditEntry, type AuditInput } from '../../domain/audit.js';
 import { GroupCommit, type Outcome } from './group-commit.js';
 import { ReadBatch } from './read-batch.js';
 import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
@@ -1192,5 +1195,47 @@ export class PostgresStore implements Store {
 
   async purgePortalTokens(expiredBefore: number): Promise<void> {
     await run(this.pool, PURGE_PORTAL_TOKENS, [expiredBefore]);
+  }
+
+  // --- API tokens ---------------------------------------------------------------------
+
+  async createApiToken(token: ApiToken): Promise<void> {
+    await run(this.pool, INSERT_API_TOKEN, apiTokenParams(token));
+  }
+
+  async getApiTokenByHash(tokenHash: string): Promise<ApiToken | null> {
+    const r = await one(this.pool, SELECT_API_TOKEN_BY_HASH, [tokenHash]);
+    return r === undefined ? null : apiTokenFrom(r);
+  }
+
+  async listApiTokens(q: ListQuery): Promise<Page<ApiToken>> {
+    const plan = planPage('id', q);
+    const { sql, params } = listApiTokens(plan);
+    return toPage(await all(this.pool, sql, params), plan, (r) => r.id as string, apiTokenFrom);
+  }
+
+  async revokeApiToken(id: string, at: number): Promise<boolean> {
+    await run(this.pool, REVOKE_API_TOKEN, [at, id]);
+    return (await one(this.pool, SELECT_API_TOKEN, [id])) !== undefined;
+  }
+
+  // --- audit log ----------------------------------------------------------------------
+
+  appendAudit(input: AuditInput): Promise<AuditEntry> {
+    // Several processes append: the advisory lock, held to the commit, makes each read of
+    // the head see the previous append's row, so the chain cannot fork.
+    return this.tx(async (c) => {
+      await c.query(`SELECT pg_advisory_xact_lock(${AUDIT_LOCK})`);
+      const head = await one(c, SELECT_AUDIT_HEAD);
+      const entry = chainEntry(head === undefined ? null : { id: Number(head.id), hash: head.hash as string }, input);
+      await run(c, INSERT_AUDIT, auditParams(entry));
+      return entry;
+    });
+  }
+
+  async listAudit(filter: AuditFilter, q: ListQuery): Promise<Page<AuditEntry>> {
+    const plan = planPage('id', q);
+    const { sql, params } = listAudit(filter, plan);
+    return toPage(await all(this.pool, sql, params), plan, (r) => String(r.id), auditFrom);
   }
 }
