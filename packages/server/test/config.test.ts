@@ -12,7 +12,7 @@ describe('configuration', () => {
     assert.equal(cfg.port, 8071);
     assert.equal(cfg.host, '127.0.0.1');
     assert.equal(cfg.db, './hookwell.db');
-    assert.equal(cfg.adminToken, null);
+    assert.deepEqual(cfg.adminTokens, []);
     assert.equal(cfg.allowPrivateTargets, false);
     assert.deepEqual(cfg.retrySchedule, [5, 300, 1800, 7200, 18000, 36000, 36000]);
     assert.equal(cfg.requestTimeoutMs, 15000);
