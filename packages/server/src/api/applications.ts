@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { NotFoundError } from '../domain/errors.js';
 import { checkName } from '../domain/names.js';
 import type { Application, ListQuery, Page } from '../domain/types.js';
-import { pageOf } from '../store/paging.js';
+import { pageOf } from '../domain/paging.js';
 import type { AppInput } from '../store/store.js';
 import { errorResponses, listQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, type Deps } from './http.js';

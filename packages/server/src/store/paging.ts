@@ -47,11 +47,3 @@ export function selectPage(table: string, plan: PagePlan): { sql: string; params
   };
 }
 
-/** The page planPage and toPage would make of `rows` held in memory, keyed by `key` (unique). */
-export function pageOf<T>(rows: readonly T[], key: (r: T) => string, q: ListQuery): Page<T> {
-  const plan = planPage('', q);
-  const after = (k: string) => plan.param === null || (plan.direction === 'ASC' ? k > plan.param : k < plan.param);
-  const sorted = rows.filter((r) => after(key(r))).sort((a, b) => (key(a) < key(b) ? -1 : 1));
-  if (plan.direction === 'DESC') sorted.reverse();
-  return toPage(sorted.slice(0, plan.limit), plan, key, (r) => r);
-}
