@@ -8,8 +8,18 @@ export const AUDIT_LOCK = 0x6877617564697400n;
 
 export const SELECT_AUDIT_HEAD = 'SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1';
 
-export const INSERT_AUDIT = `INSERT INTO audit_log (id, at, actor, ip, user_agent, action, app_id, endpoint_id, msg_id, target_id, outcome, reason, prev_hash, hash)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const AUDIT_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const INSERT_AUDIT_INTO = 'INSERT INTO audit_log (id, at, actor, ip, user_agent, action, app_id, endpoint_id, msg_id, target_id, outcome, reason, prev_hash, hash) VALUES ';
+
+export const INSERT_AUDIT = `${INSERT_AUDIT_INTO}${AUDIT_ROW}`;
+
+/** Most entries one statement inserts: 14 parameters each, well below PostgreSQL's 65,535. */
+export const AUDIT_BATCH = 500;
+
+/** Inserts `entries` (at most AUDIT_BATCH) in one statement. */
+export function insertAudits(entries: AuditEntry[]): { sql: string; params: unknown[] } {
+  return { sql: INSERT_AUDIT_INTO + entries.map(() => AUDIT_ROW).join(', '), params: entries.flatMap(auditParams) };
+}
 
 export function auditParams(e: AuditEntry): unknown[] {
   return [e.id, e.at, e.actor, e.ip, e.userAgent, e.action, e.appId, e.endpointId, e.msgId, e.targetId, e.outcome, e.reason, e.prevHash, e.hash];

@@ -16,7 +16,7 @@ import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
 import { INSERT_SKIP_ATTEMPT, inTurn, KEY_HEAD, nextDue, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
 import { apiTokenFrom, apiTokenParams, INSERT_API_TOKEN, listApiTokens, REVOKE_API_TOKEN, SELECT_API_TOKEN, SELECT_API_TOKEN_BY_HASH } from '../api-tokens.js';
-import { AUDIT_LOCK, auditFrom, auditParams, INSERT_AUDIT, listAudit, SELECT_AUDIT_HEAD, type AuditFilter } from '../audit.js';
+import { AUDIT_BATCH, AUDIT_LOCK, auditFrom, insertAudits, listAudit, SELECT_AUDIT_HEAD, type AuditFilter } from '../audit.js';
 import { chainEntry, type AuditEntry, type AuditInput } from '../../domain/audit.js';
 import { GroupCommit, type Outcome } from './group-commit.js';
 import { ReadBatch } from './read-batch.js';
@@ -485,6 +485,12 @@ export class PostgresStore implements Store {
   /** createMessage's writes, made together when they come at once (see GroupCommit). */
   private readonly messages: GroupCommit<MessageJob, Created>;
 
+  /** Audit entries waiting for the append under way (see flushAudits). */
+  private readonly auditQueue: { input: AuditInput; resolve: (e: AuditEntry) => void; reject: (err: unknown) => void }[] = [];
+  private auditFlushing = false;
+  /** The flush under way, or the last one: close waits for it. It never rejects. */
+  private auditRun: Promise<void> = Promise.resolve();
+
   /** getApp's lookups, made together when they come at once (see ReadBatch). */
   private readonly apps: ReadBatch<Application>;
 
@@ -586,6 +592,7 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     await this.messages.drain();
+    await this.auditRun;
     await Promise.all([this.pool.end(), this.queue.end()]);
   }
 
@@ -1222,15 +1229,39 @@ export class PostgresStore implements Store {
   // --- audit log ----------------------------------------------------------------------
 
   appendAudit(input: AuditInput): Promise<AuditEntry> {
-    // Several processes append: the advisory lock, held to the commit, makes each read of
-    // the head see the previous append's row, so the chain cannot fork.
-    return this.tx(async (c) => {
-      await c.query(`SELECT pg_advisory_xact_lock(${AUDIT_LOCK})`);
-      const head = await one(c, SELECT_AUDIT_HEAD);
-      const entry = chainEntry(head === undefined ? null : { id: Number(head.id), hash: head.hash as string }, input);
-      await run(c, INSERT_AUDIT, auditParams(entry));
-      return entry;
+    return new Promise((resolve, reject) => {
+      this.auditQueue.push({ input, resolve, reject });
+      if (!this.auditFlushing) this.auditRun = this.flushAudits();
     });
+  }
+
+  /**
+   * Appends what is queued, a batch a transaction, until nothing is. Several processes
+   * append: the advisory lock, held to the commit, makes each read of the head see the last
+   * append's row, so the chain cannot fork. Each append alone took the lock and a synced
+   * commit in turn: the appends of a process wait together instead, so concurrent writes
+   * share one lock and one commit.
+   */
+  private async flushAudits(): Promise<void> {
+    this.auditFlushing = true;
+    while (this.auditQueue.length > 0) {
+      const batch = this.auditQueue.splice(0, AUDIT_BATCH);
+      try {
+        const entries = await this.tx(async (c) => {
+          await c.query(`SELECT pg_advisory_xact_lock(${AUDIT_LOCK})`);
+          const head = await one(c, SELECT_AUDIT_HEAD);
+          let prev = head === undefined ? null : { id: Number(head.id), hash: head.hash as string };
+          const made = batch.map((job) => (prev = chainEntry(prev, job.input)));
+          const { sql, params } = insertAudits(made);
+          await run(c, sql, params);
+          return made;
+        });
+        batch.forEach((job, i) => job.resolve(entries[i]!));
+      } catch (err) {
+        for (const job of batch) job.reject(err);
+      }
+    }
+    this.auditFlushing = false;
   }
 
   async listAudit(filter: AuditFilter, q: ListQuery): Promise<Page<AuditEntry>> {
