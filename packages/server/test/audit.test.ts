@@ -119,19 +119,21 @@ describe(`audit log (${ON_POSTGRES ? 'postgres' : 'sqlite'})`, () => {
     const who = await request(`${server.url}/api/v1/auth/whoami`, 'GET', asPortal);
     assert.equal(who.status, 200, who.text + JSON.stringify(portal.body));
     assert.equal((await request(`${server.url}/api/v1/auth/logout`, 'POST', asPortal)).status, 204);
-    // 10: the thin delivery's content link, fetched; 11: a link whose MAC fails
+    // 10: a sign-in with the ended token, refused
+    assert.equal((await request(`${server.url}/api/v1/auth/whoami`, 'GET', asPortal)).status, 401);
+    // 11: the thin delivery's content link, fetched; 12: a link whose MAC fails
     const got = await eventually(() => receiver.received.find((r) => r.headers['webhook-id'] === w.msg), 10_000, 'the thin delivery');
     const link = JSON.parse(got.body.toString()).content.url as string;
     assert.equal((await fetch(link)).status, 200);
     assert.equal((await fetch(`${server.url}/api/v1/content/${w.msg}?token=caller-chosen-words`)).status, 401);
-    // 12: a scoped token is made; 13: it rotates the secret
+    // 13: a scoped token is made; 14: it rotates the secret
     const tok = await server.api('POST', '/api/v1/token', { name: 'ci deploys', appIds: ['clinic'] });
     assert.equal(tok.status, 201, tok.text);
     w.tokenId = tok.body.id;
     w.token = tok.body.token;
     const rotate = await request(`${server.url}/api/v1/app/clinic/endpoint/${w.ep}/secret/rotate`, 'POST', { authorization: `Bearer ${w.token}`, 'content-type': 'application/json' }, JSON.stringify({ gracePeriodSeconds: 600 }));
     assert.equal(rotate.status, 204, rotate.text);
-    all = await settle(13);
+    all = await settle(14);
   });
 
   after(async () => {
@@ -152,6 +154,7 @@ describe(`audit log (${ON_POSTGRES ? 'postgres' : 'sqlite'})`, () => {
       ['admin', 'v1.authentication.app-portal-access', '200', w.app, null, null, portalActor, null],
       [portalActor, 'v1.authentication.whoami', '200', null, null, null, null, null],
       [portalActor, 'v1.authentication.logout', '204', null, null, null, null, null],
+      [portalActor, 'v1.authentication.whoami', '401', null, null, null, null, 'expired'],
       ['link', 'content.fetch', 'ok', w.app, w.ep, w.msg, null, null],
       ['link', 'content.fetch', 'refused', null, null, null, null, 'invalid'],
       ['admin', 'hookwell.token.create', '201', null, null, null, w.tokenId, null],

@@ -34,7 +34,7 @@ declare module 'fastify' {
  * Accepted messages are not recorded: each is a message row already, and an audit row per
  * message would add a synced write to ingest. Refused ones (authentication, scope) are.
  */
-const MESSAGE_CREATE = 'POST /api/v1/app/:app_id/msg';
+const MESSAGE_CREATE = '/api/v1/app/:app_id/msg';
 
 const ANY_ID = /^[a-z]+_[0-9A-Za-z]{27}$/;
 /** Event type names: chosen by the platform, not by its customers, and no longer than this. */
@@ -47,9 +47,11 @@ function audited(req: FastifyRequest, status: number): boolean {
   // Content links record themselves (api/content.ts): they are fetches, allowed or not.
   if (config.public === true) return false;
   if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') {
-    return config.audit === 'always' || (config.audit === 'portal' && req.access?.kind === 'portal');
+    // A portal token's sign-in is recorded refused too (expired, revoked): the token check names it first.
+    return config.audit === 'always' || (config.audit === 'portal' && actorOf(req).startsWith('portal:'));
   }
-  if (`${req.method} ${req.routeOptions.url ?? ''}` === MESSAGE_CREATE) return status === 401 || status === 403;
+  // Every request passes here: the message route is told apart without building a string.
+  if (req.method === 'POST' && req.routeOptions.url === MESSAGE_CREATE) return status === 401 || status === 403;
   return true;
 }
 
