@@ -15,6 +15,7 @@ import pg from 'pg';
 import { eventually, PG_URL, request, requirePostgres, startReceiver, startServer, type Receiver, type TestServer } from './helpers.js';
 import { PostgresStore } from '../src/store/postgres/store.js';
 import { recordAudit, verifyAudit } from '../src/core/audit.js';
+import type { AuditEntry } from '../src/domain/audit.js';
 
 const BIN = fileURLToPath(new URL('../bin/hookwell.js', import.meta.url));
 const ON_POSTGRES = process.env.HOOKWELL_TEST_BACKEND === 'postgres';
@@ -23,21 +24,8 @@ const PAYLOAD_MARKER = 'PAYLOAD-MARKER-9f2c';
 const HEADER_VALUE = 'HEADER-VALUE-MARKER-51aa';
 const SECRET = `whsec_${Buffer.from('audit-test-secret-0123456789abcdef').toString('base64')}`;
 
-interface Entry {
-  id: number;
-  actor: string;
-  action: string;
-  appId: string | null;
-  endpointId: string | null;
-  msgId: string | null;
-  targetId: string | null;
-  outcome: string;
-  reason: string | null;
-  ip: string | null;
-  userAgent: string | null;
-  prevHash: string;
-  hash: string;
-}
+/** An entry as GET /api/v1/audit presents it. */
+type Entry = Omit<AuditEntry, 'at'> & { timestamp: string };
 
 function cli(server: TestServer, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env: Record<string, string> = { ...(process.env as Record<string, string>), HOOKWELL_DB: server.cfg.db, HOOKWELL_LOG_LEVEL: 'silent' };
@@ -211,7 +199,7 @@ describe(`audit log (${ON_POSTGRES ? 'postgres' : 'sqlite'})`, () => {
     const exported = await cli(server, ['audit', 'export', '--since', '2000-01-01T00:00:00Z', '--to', file]);
     assert.equal(exported.code, 0, exported.stderr);
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
-    const rows = lines.map((l) => JSON.parse(l) as Entry & { timestamp: string });
+    const rows = lines.map((l) => JSON.parse(l) as Entry);
     assert.ok(rows.length >= all.length);
     assert.deepEqual(rows.slice(0, all.length).map((r) => r.hash), all.map((e) => e.hash));
     assert.ok(rows.every((r) => !Number.isNaN(Date.parse(r.timestamp))));
