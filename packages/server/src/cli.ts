@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
-import { ConfigError, loadConfig, redactUrl, SETTINGS, type Config } from './config.js';
+import { ConfigError, isPostgresUrl, loadConfig, redactUrl, SETTINGS, type Config } from './config.js';
 import { createLogger } from './logger.js';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { exportAuditLog, importCatalog, migrateOnly, startHookwell, verifyAuditLog, VERSION } from './server.js';
 import { loadCatalog, type CatalogEntry } from './catalog.js';
@@ -142,7 +142,15 @@ export async function main(argv: string[]): Promise<void> {
     });
 
   const audit = program.command('audit').description('the audit log: check its hash chain, or export it');
-  const dbOf = (opts: { db?: string }, cmd: Command) => configFrom(opts.db !== undefined && cmd.getOptionValueSource('db') === 'cli' ? { db: opts.db } : {});
+  // An existing database only: opening a mistyped SQLite path would create an empty one, whose empty log verifies.
+  const dbOf = (opts: { db?: string }, cmd: Command) => {
+    const cfg = configFrom(opts.db !== undefined && cmd.getOptionValueSource('db') === 'cli' ? { db: opts.db } : {});
+    if (!isPostgresUrl(cfg.db) && !existsSync(cfg.db)) {
+      process.stderr.write(`hookwell: no database at ${cfg.db}; give --db or HOOKWELL_DB\n`);
+      process.exit(2);
+    }
+    return cfg;
+  };
   audit
     .command('verify')
     .description("check every entry's hash and its link to the one before; exits 1 naming the first broken entry")

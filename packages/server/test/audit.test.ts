@@ -210,6 +210,11 @@ describe(`audit log (${ON_POSTGRES ? 'postgres' : 'sqlite'})`, () => {
     assert.equal(badSince.code, 2);
     assert.match(badSince.stderr, /--since must be an ISO 8601 time/);
 
+    if (server.cfg.dbSchema === null) {
+      const typo = await cli(server, ['audit', 'verify', '--db', `${server.dbPath}.typo`]);
+      assert.equal(typo.code, 2);
+      assert.match(typo.stderr, /no database at/);
+    }
     const ok = await cli(server, ['audit', 'verify']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /^OK: \d+ audit entries/);
