@@ -1,7 +1,9 @@
 import { Command, Option } from 'commander';
 import { ConfigError, isPostgresUrl, loadConfig, redactUrl, SETTINGS, type Config } from './config.js';
 import { createLogger } from './logger.js';
-import { importCatalog, migrateOnly, startHookwell, VERSION } from './server.js';
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { exportAuditLog, importCatalog, migrateOnly, startHookwell, verifyAuditLog, VERSION } from './server.js';
 import { loadCatalog, type CatalogEntry } from './catalog.js';
 import { startListener, type ListenOptions } from './listen.js';
 import { BackupError, backupSqlite } from './store/sqlite/backup.js';
@@ -187,6 +189,59 @@ export async function main(argv: string[]): Promise<void> {
           ? `the ${name} catalogue's event types were already up to date\n`
           : `created or updated ${result.modified.length} event types of the ${name} catalogue\n`,
       );
+    });
+
+  const audit = program.command('audit').description('the audit log: check its hash chain, or export it');
+  // An existing database only: opening a mistyped SQLite path would create an empty one, whose empty log verifies.
+  const dbOf = (opts: { db?: string }, cmd: Command) => {
+    const cfg = configFrom(opts.db !== undefined && cmd.getOptionValueSource('db') === 'cli' ? { db: opts.db } : {});
+    if (!isPostgresUrl(cfg.db) && !existsSync(cfg.db)) {
+      process.stderr.write(`hookwell: no database at ${cfg.db}; give --db or HOOKWELL_DB\n`);
+      process.exit(2);
+    }
+    return cfg;
+  };
+  audit
+    .command('verify')
+    .description("check every entry's hash and its link to the one before; exits 1 naming the first broken entry")
+    .addOption(new Option('--db <path-or-url>', 'SQLite file path, or postgres://… URL').env('HOOKWELL_DB'))
+    .action(async (opts: { db?: string }, cmd: Command) => {
+      const cfg = dbOf(opts, cmd);
+      const result = await verifyAuditLog(cfg, createLogger(cfg.logLevel)).catch((err: unknown) => {
+        process.stderr.write(`hookwell: audit verify failed: ${(err as Error).message}\n`);
+        process.exit(1);
+      });
+      if (result.ok) {
+        process.stdout.write(`OK: ${result.count} audit entries, chain intact\n`);
+        return;
+      }
+      process.stderr.write(`BROKEN at entry ${result.brokenId}: ${result.why} (${result.count} entries before it are intact)\n`);
+      process.exit(1);
+    });
+  audit
+    .command('export')
+    .description('write the audit entries from --since on, oldest first, as NDJSON (one JSON object a line)')
+    .requiredOption('--since <time>', 'ISO 8601 time, e.g. 2026-01-01T00:00:00Z')
+    .option('--to <file>', 'write to this file (created or replaced) instead of standard output')
+    .addOption(new Option('--db <path-or-url>', 'SQLite file path, or postgres://… URL').env('HOOKWELL_DB'))
+    .action(async (opts: { since: string; to?: string; db?: string }, cmd: Command) => {
+      const since = Date.parse(opts.since);
+      if (!/^\d{4}-\d{2}-\d{2}/.test(opts.since) || !Number.isFinite(since)) {
+        process.stderr.write(`hookwell: --since must be an ISO 8601 time such as 2026-01-01T00:00:00Z, got "${opts.since}"\n`);
+        process.exit(2);
+      }
+      const cfg = dbOf(opts, cmd);
+      const out: WriteStream | NodeJS.WriteStream = opts.to === undefined ? process.stdout : createWriteStream(opts.to, { mode: 0o600 });
+      const n = await exportAuditLog(cfg, createLogger(cfg.logLevel), { since }, async (e) => {
+        if (!out.write(`${JSON.stringify({ ...e, timestamp: new Date(e.at).toISOString() })}\n`)) await once(out, 'drain');
+      }).catch((err: unknown) => {
+        process.stderr.write(`hookwell: audit export failed: ${(err as Error).message}\n`);
+        process.exit(1);
+      });
+      if (opts.to !== undefined) {
+        await new Promise<void>((resolve, reject) => (out as WriteStream).end((err?: Error | null) => (err ? reject(err) : resolve())));
+        process.stderr.write(`wrote ${n} audit entries to ${opts.to}\n`);
+      }
     });
 
   program

@@ -16,7 +16,8 @@ export interface Config {
   dbPoolSize: number;
   /** How long a claimed delivery stays leased without renewal; renewed while it runs. */
   leaseMs: number;
-  adminToken: string | null;
+  /** The admin tokens, all valid at once (several while one is rotated out); empty: generated and stored. */
+  adminTokens: string[];
   allowPrivateTargets: boolean;
   /** Seconds before each retry after the first attempt. */
   retrySchedule: number[];
@@ -72,7 +73,7 @@ export const SETTINGS: Setting[] = [
   { key: 'dbSchema', env: 'HOOKWELL_DB_SCHEMA', default: '', shownDefault: "the connection's search_path", help: "PostgreSQL schema for Hookwell's tables, created if missing" },
   { key: 'dbPoolSize', env: 'HOOKWELL_DB_POOL_SIZE', default: '10', help: 'PostgreSQL connections per process' },
   { key: 'leaseMs', env: 'HOOKWELL_LEASE_MS', default: '60000', help: "how long a claimed delivery is held without renewal; a dead worker's deliveries return after it" },
-  { key: 'adminToken', env: 'HOOKWELL_ADMIN_TOKEN', default: '', shownDefault: 'generated', help: 'bearer token of the management API; generated, stored and printed once when unset' },
+  { key: 'adminTokens', env: 'HOOKWELL_ADMIN_TOKEN', default: '', shownDefault: 'generated', help: 'bearer token of the management API, or several separated by commas, all valid (to rotate it without downtime); generated, stored and printed once when unset' },
   { key: 'allowPrivateTargets', env: 'HOOKWELL_ALLOW_PRIVATE_TARGETS', default: 'false', help: 'allow deliveries to any address; when false only public unicast addresses are called' },
   { key: 'retrySchedule', env: 'HOOKWELL_RETRY_SCHEDULE', default: '5,300,1800,7200,18000,36000,36000', help: 'seconds before each retry after the first attempt (±20% jitter)' },
   { key: 'requestTimeoutMs', env: 'HOOKWELL_REQUEST_TIMEOUT_MS', default: '15000', help: 'timeout of one delivery attempt, in ms' },
@@ -141,7 +142,7 @@ export function loadConfig(
   const db = get('db');
   const sig = get('signatureHeaders');
   const level = get('logLevel');
-  const token = get('adminToken');
+  const token = get('adminTokens');
 
   if (host.value.trim() === '') throw new ConfigError(`${host.name} must not be empty`);
   if (db.value.trim() === '') throw new ConfigError(`${db.name} must not be empty`);
@@ -170,9 +171,12 @@ export function loadConfig(
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level.value)) {
     throw new ConfigError(`${level.name} must be one of fatal, error, warn, info, debug, trace, silent; got "${level.value}"`);
   }
-  if (token.value !== '' && token.value.length < 16) {
-    throw new ConfigError(`${token.name} must be at least 16 characters long`);
-  }
+  const adminTokens = token.value.trim() === '' ? [] : token.value.split(',').map((t) => t.trim());
+  adminTokens.forEach((t, i) => {
+    const which = adminTokens.length === 1 ? token.name : `${token.name} (token ${i + 1} of ${adminTokens.length})`;
+    if (t === '') throw new ConfigError(`${which} is empty; separate tokens with single commas`);
+    if (t.length < 16) throw new ConfigError(`${which} must be at least 16 characters long`);
+  });
 
   return {
     port: integer(port.name, port.value, 0, 65535),
@@ -182,7 +186,7 @@ export function loadConfig(
     dbSchema: schema.value === '' ? null : schema.value,
     dbPoolSize: integer(get('dbPoolSize').name, get('dbPoolSize').value, 1, 1000),
     leaseMs: integer(get('leaseMs').name, get('leaseMs').value, 1000, 86_400_000),
-    adminToken: token.value === '' ? null : token.value,
+    adminTokens,
     allowPrivateTargets: boolean(get('allowPrivateTargets').name, get('allowPrivateTargets').value),
     retrySchedule: schedule(get('retrySchedule').name, get('retrySchedule').value),
     requestTimeoutMs: integer(get('requestTimeoutMs').name, get('requestTimeoutMs').value, 1, 600_000),

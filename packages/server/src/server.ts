@@ -39,6 +39,11 @@ import { dashboardRoutes, type DashboardOptions } from './api/dashboard.js';
 import { ContentLinks } from './delivery/content-links.js';
 import { ThinPayloads } from './delivery/thin.js';
 import { uiRoutes } from './api/ui.js';
+import { auditRoutes, installAudit } from './api/audit.js';
+import { tokenRoutes } from './api/tokens.js';
+import { auditEntries, verifyAudit, type Verification } from './core/audit.js';
+import type { AuditFilter } from './store/store.js';
+import type { AuditEntry } from './domain/audit.js';
 import { buildCore } from './core/index.js';
 
 /**
@@ -64,15 +69,15 @@ export interface Hookwell {
 const TOKEN_META_KEY = 'admin_token_sha256';
 const LINK_KEY_META_KEY = 'content_link_key';
 
-/** The token's hash: from configuration, else stored, else a new token generated and stored. */
-async function resolveToken(store: Store, cfg: Config): Promise<{ hash: Buffer; generated: string | null }> {
-  if (cfg.adminToken !== null) return { hash: hashToken(cfg.adminToken), generated: null };
+/** The admin tokens' hashes: from configuration, else stored, else a new token generated and stored. */
+async function resolveTokens(store: Store, cfg: Config): Promise<{ hashes: Buffer[]; generated: string | null }> {
+  if (cfg.adminTokens.length > 0) return { hashes: cfg.adminTokens.map(hashToken), generated: null };
   const stored = await store.getMeta(TOKEN_META_KEY);
-  if (stored !== null) return { hash: Buffer.from(stored, 'hex'), generated: null };
+  if (stored !== null) return { hashes: [Buffer.from(stored, 'hex')], generated: null };
   const token = `hwk_${randomBytes(24).toString('base64url')}`;
   const hash = hashToken(token);
   await store.setMeta(TOKEN_META_KEY, hash.toString('hex'));
-  return { hash, generated: token };
+  return { hashes: [hash], generated: token };
 }
 
 /** What a caller may set beside the configuration: timings a test shortens. */
@@ -112,12 +117,15 @@ export async function buildApi(deps: Deps, options: ApiOptions = {}): Promise<Fa
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
 
-  installAuth(app, deps.tokenHash, deps.store);
+  installAuth(app, deps.adminHashes, deps.store);
+  installAudit(app, deps.store, deps.log);
   installBodyDeadline(app, deps.cfg);
   installIdempotency(app, deps.store);
 
   healthRoutes(app, deps);
   authRoutes(app, deps);
+  tokenRoutes(app, deps);
+  auditRoutes(app, deps);
   applicationRoutes(app, deps);
   endpointRoutes(app, deps);
   messageRoutes(app, deps);
@@ -203,6 +211,31 @@ async function probeServer(cfg: Config, port: number, store: Store, readiness: R
   return probes;
 }
 
+/** Checks the audit log's chain: `hookwell audit verify`. */
+export async function verifyAuditLog(cfg: Config, log: Logger): Promise<Verification> {
+  const { store } = await openStore(cfg, log, true);
+  try {
+    return await verifyAudit(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Hands each audit entry matching `filter` to `each`, oldest first: `hookwell audit export`. Returns how many. */
+export async function exportAuditLog(cfg: Config, log: Logger, filter: AuditFilter, each: (e: AuditEntry) => Promise<void> | void): Promise<number> {
+  const { store } = await openStore(cfg, log, true);
+  let n = 0;
+  try {
+    for await (const e of auditEntries(store, filter)) {
+      await each(e);
+      n++;
+    }
+    return n;
+  } finally {
+    await store.close();
+  }
+}
+
 export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = {}): Promise<Hookwell> {
   const { store, notifier } = await openStore(cfg, log);
   const delivering = cfg.role !== 'api';
@@ -229,14 +262,14 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
   let generated: string | null = null;
   const readiness: Readiness = { draining: false };
   if (serving) {
-    const token = await resolveToken(store, cfg);
+    const token = await resolveTokens(store, cfg);
     generated = token.generated;
     // Another process (a worker, `hookwell catalog import`) may change an event type: each is read again after a second.
     const payloads = new PayloadValidator((name) => store.getEventType(name), cfg.validatePayloads, 1000, (name, err) =>
       log.warn({ eventType: name, err: err.message }, "the event type's schema cannot be compiled; its messages are not validated"),
     );
     const core = buildCore({ store, signals, sender, links, log });
-    app = await buildApi({ store, core, payloads, cfg, log, tokenHash: token.hash, publicUrl, readiness }, api);
+    app = await buildApi({ store, core, payloads, cfg, log, adminHashes: token.hashes, publicUrl, readiness }, api);
     await app.listen({ port: cfg.port, host: cfg.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : cfg.port;

@@ -12,7 +12,7 @@ describe('configuration', () => {
     assert.equal(cfg.port, 8071);
     assert.equal(cfg.host, '127.0.0.1');
     assert.equal(cfg.db, './hookwell.db');
-    assert.equal(cfg.adminToken, null);
+    assert.deepEqual(cfg.adminTokens, []);
     assert.equal(cfg.allowPrivateTargets, false);
     assert.deepEqual(cfg.retrySchedule, [5, 300, 1800, 7200, 18000, 36000, 36000]);
     assert.equal(cfg.requestTimeoutMs, 15000);
@@ -53,6 +53,8 @@ describe('configuration', () => {
     ['an unknown signature mode', { HOOKWELL_SIGNATURE_HEADERS: 'hmac' }, /webhook, svix or both/],
     ['a boolean that is not one', { HOOKWELL_ALLOW_PRIVATE_TARGETS: 'maybe' }, /must be true or false/],
     ['a short admin token', { HOOKWELL_ADMIN_TOKEN: 'short' }, /at least 16 characters/],
+    ['a short second admin token', { HOOKWELL_ADMIN_TOKEN: 'first-admin-token-0123,short' }, /HOOKWELL_ADMIN_TOKEN \(token 2 of 2\) must be at least 16/],
+    ['an empty admin token in the list', { HOOKWELL_ADMIN_TOKEN: 'first-admin-token-0123,,second-admin-token-0123' }, /token 2 of 3\) is empty/],
     ['a zero timeout', { HOOKWELL_REQUEST_TIMEOUT_MS: '0' }, /HOOKWELL_REQUEST_TIMEOUT_MS must be between/],
   ];
   for (const [what, env, message] of bad) {
@@ -60,6 +62,11 @@ describe('configuration', () => {
       assert.throws(() => loadConfig({}, env), (err: unknown) => err instanceof ConfigError && message.test((err as Error).message));
     });
   }
+
+  it('takes several admin tokens, separated by commas', () => {
+    const cfg = loadConfig({}, { HOOKWELL_ADMIN_TOKEN: ' first-admin-token-0123 , second-admin-token-0123' });
+    assert.deepEqual(cfg.adminTokens, ['first-admin-token-0123', 'second-admin-token-0123']);
+  });
 
   it('names the flag when the bad value came from a flag', () => {
     assert.throws(() => loadConfig({ port: '-1' }, {}), /--port must be a whole number/);

@@ -85,6 +85,7 @@ describe('app portal access', () => {
     a.backfill_id = 'bf_2lYhbWJ0GEAzSF4rRS1kUCnsYmM';
     a.event_type_name = 'meal.logged';
     a.key_id = 'key_none';
+    a.token_id = (await server.api('POST', '/api/v1/token', { name: 'ci' })).body.id;
     aToken = (await portalLink('app-a')).token;
     aReadOnly = (await portalLink('app-a', { readOnly: true })).token;
     bToken = (await portalLink('app-b')).token;

@@ -1298,6 +1298,42 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(p2.done, true);
     });
 
+    // --- API tokens and the audit log ------------------------------------------------------
+
+    it('keeps API tokens by hash: found, listed newest first, revoked once', async () => {
+      const base = { name: 't', appIds: null, readOnly: false, createdAt: 1, expiresAt: null, revokedAt: null };
+      await store.createApiToken({ ...base, id: 'tok_1', tokenHash: 'h1' });
+      await store.createApiToken({ ...base, id: 'tok_2', tokenHash: 'h2', appIds: ['app_a'], readOnly: true, expiresAt: 99 });
+      assert.deepEqual(await store.getApiTokenByHash('h2'), { ...base, id: 'tok_2', tokenHash: 'h2', appIds: ['app_a'], readOnly: true, expiresAt: 99 });
+      assert.equal(await store.getApiTokenByHash('h3'), null);
+      const first = await store.listApiTokens(page(1, null, 'descending'));
+      assert.deepEqual(first.data.map((t) => t.id), ['tok_2']);
+      assert.deepEqual((await store.listApiTokens(page(1, first.iterator, 'descending'))).data.map((t) => t.id), ['tok_1']);
+      assert.equal(await store.revokeApiToken('tok_1', 50), true);
+      assert.equal(await store.revokeApiToken('tok_1', 70), true);
+      assert.equal((await store.getApiTokenByHash('h1'))?.revokedAt, 50, 'the first revocation stands');
+      assert.equal(await store.revokeApiToken('tok_9', 50), false);
+    });
+
+    it('appends audit entries in one chain, and filters and pages them', async () => {
+      const entry = (at: number, action: string, appId: string | null) =>
+        ({ at, actor: 'admin', ip: null, userAgent: null, action, appId, endpointId: null, msgId: null, targetId: null, outcome: '200', reason: null });
+      const made = await Promise.all([entry(10, 'a', 'app_x'), entry(20, 'b', null), entry(30, 'a', 'app_y'), entry(40, 'c', 'app_x')].map((e) => store.appendAudit(e)));
+      assert.deepEqual(made.map((e) => e.id).sort(), [1, 2, 3, 4]);
+      const all = await store.listAudit({}, page(10));
+      assert.deepEqual(all.data.map((e) => e.id), [1, 2, 3, 4]);
+      for (let i = 1; i < 4; i++) assert.equal(all.data[i]!.prevHash, all.data[i - 1]!.hash);
+      assert.deepEqual((await store.listAudit({ action: 'a' }, page(10))).data.map((e) => e.appId).sort(), ['app_x', 'app_y']);
+      assert.equal((await store.listAudit({ appId: 'app_x', since: 15 }, page(10))).data.length, 1);
+      assert.equal((await store.listAudit({ until: 30 }, page(10))).data.length, 2);
+      const p1 = await store.listAudit({}, page(3));
+      assert.equal(p1.done, false);
+      const p2 = await store.listAudit({}, page(3, p1.iterator));
+      assert.deepEqual(p2.data.map((e) => e.id), [4]);
+      assert.equal(p2.done, true);
+      assert.deepEqual((await store.listAudit({}, page(2, null, 'descending'))).data.map((e) => e.id), [4, 3]);
+    });
+
     // --- PostgreSQL only ----------------------------------------------------------------
 
     if (backend === 'postgres') {

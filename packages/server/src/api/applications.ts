@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { NotFoundError } from '../domain/errors.js';
 import { checkName } from '../domain/names.js';
-import type { Application } from '../domain/types.js';
+import type { Application, ListQuery, Page } from '../domain/types.js';
+import { pageOf } from '../domain/paging.js';
 import type { AppInput } from '../store/store.js';
 import { errorResponses, listQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, type Deps } from './http.js';
@@ -23,7 +24,7 @@ declare module 'fastify' {
 }
 
 /** A request whose path names an application. */
-export type AppRequest = Pick<FastifyRequest, 'application'> & { params: { app_id: string } };
+export type AppRequest = Pick<FastifyRequest, 'application' | 'auditIds'> & { params: { app_id: string } };
 
 /** The application the request's path names, looked up once per request; 404 when there is none. */
 export async function requireApp(d: Deps, req: AppRequest): Promise<Application> {
@@ -47,6 +48,15 @@ export function appInput(b: ApplicationBody, uidFallback: string | null = null):
 const appParams = { type: 'object', properties: { app_id: { type: 'string', description: 'Application id or uid' } }, required: ['app_id'] };
 const tags = ['Application'];
 
+/**
+ * A page of the applications a scoped API token may see, in the order and by the keys of
+ * listApps. Such a token names a few applications, so they are read one by one.
+ */
+async function scopedApps(d: Deps, appIds: readonly string[], q: ListQuery): Promise<Page<Application>> {
+  const found = (await Promise.all(appIds.map((id) => d.store.getApp(id)))).filter((a): a is Application => a !== null);
+  return pageOf(found, (a) => a.id, q);
+}
+
 export function applicationRoutes(app: FastifyInstance, d: Deps): void {
   app.get<{ Querystring: { limit?: number; iterator?: string; order?: string } }>(
     '/api/v1/app',
@@ -60,7 +70,9 @@ export function applicationRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      const page = await d.store.listApps(toListQuery(req.query, 'ascending'));
+      const q = toListQuery(req.query, 'ascending');
+      const scope = req.access?.kind === 'token' ? req.access.token.appIds : null;
+      const page = scope === null ? await d.store.listApps(q) : await scopedApps(d, scope, q);
       return { ...page, data: page.data.map(presentApp) };
     },
   );

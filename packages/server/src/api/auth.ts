@@ -7,14 +7,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { allows, grantedCapabilities, PORTAL_CAPABILITIES, type PortalCapability } from '../domain/access.js';
 import { BadRequestError, NotFoundError, ValidationError } from '../domain/errors.js';
 import { checkName } from '../domain/names.js';
-import type { PortalToken, Store } from '../store/store.js';
+import type { ApiToken, PortalToken, Store } from '../store/store.js';
 import { appInput, requireApp, type ApplicationBody } from './applications.js';
 import { hashToken, type Deps } from './http.js';
 import { errorResponses, ref } from './schemas.js';
 import { iso } from './present.js';
+import { portalActor } from './audit.js';
 
 /** How a request was authenticated. */
-export type Access = { kind: 'admin' } | { kind: 'portal'; token: PortalToken };
+export type Access = { kind: 'admin' } | { kind: 'portal'; token: PortalToken } | { kind: 'token'; token: ApiToken };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -27,6 +28,8 @@ declare module 'fastify' {
 }
 
 export const PORTAL_TOKEN_PREFIX = 'hwp_';
+/** Scoped API tokens' (see api/tokens.ts); a generated admin token has it too, and is matched first. */
+export const API_TOKEN_PREFIX = 'hwk_';
 
 const ADMIN: Access = { kind: 'admin' };
 
@@ -91,14 +94,44 @@ export const PORTAL_ROUTES: ReadonlyMap<string, readonly PortalCapability[]> = n
   [`GET ${app}/backfill/:backfill_id`, VIEW],
 ]);
 
-/** The token's key in the store: SHA-256, hex. */
-const portalKey = (token: string): string => hashToken(token).toString('hex');
+/**
+ * Non-application routes a token scoped to applications may call (`METHOD path`): reading
+ * the shared event types, its own identity, and the list of applications (filtered to its
+ * own). Every other route without an application in its path is platform-wide.
+ */
+const SCOPED_GLOBAL_ROUTES: ReadonlySet<string> = new Set([
+  'GET /api/v1/app',
+  'GET /api/v1/event-type',
+  'GET /api/v1/event-type/:event_type_name',
+  'GET /api/v1/auth/whoami',
+]);
 
-function refuse(reply: FastifyReply, status: 401 | 403, detail: string): void {
-  reply.code(status).send({ code: status === 401 ? 'authentication_failed' : 'forbidden', detail });
+/** Routes for the admin token alone, whatever a scoped token's scope. */
+const ADMIN_ONLY = /^\/api\/v1\/(token|audit)(\/|$)/;
+
+/** A bearer token's key in the store: SHA-256, hex. */
+export const tokenKey = (token: string): string => hashToken(token).toString('hex');
+
+/** Why a request is refused: its status, what the caller is told, and a code for the audit log. */
+interface Refusal {
+  status: 401 | 403;
+  detail: string;
+  reason: string;
 }
 
-export function installAuth(fastify: FastifyInstance, tokenHash: Buffer, store: Store): void {
+function refuse(req: FastifyRequest, reply: FastifyReply, r: Refusal): void {
+  req.refusal = r.reason;
+  reply.code(r.status).send({ code: r.status === 401 ? 'authentication_failed' : 'forbidden', detail: r.detail });
+}
+
+/** Whether `hash` is one of `hashes`; each is compared in constant time, all of them every time. */
+function oneOf(hash: Buffer, hashes: readonly Buffer[]): boolean {
+  let found = false;
+  for (const h of hashes) found = timingSafeEqual(hash, h) || found;
+  return found;
+}
+
+export function installAuth(fastify: FastifyInstance, adminHashes: readonly Buffer[], store: Store): void {
   const accepted = new Set<string>();
   // Callback style, as are the idempotency hooks: every request runs them, and an async
   // hook costs a promise and a turn of the microtask queue each time. A hook that answers
@@ -114,13 +147,18 @@ export function installAuth(fastify: FastifyInstance, tokenHash: Buffer, store: 
       return done();
     }
     const m = header === undefined ? null : /^Bearer\s+(.+)$/i.exec(header);
-    if (m === null) return refuse(reply, 401, 'missing "Authorization: Bearer <token>" header');
+    if (m === null) return refuse(req, reply, { status: 401, detail: 'missing "Authorization: Bearer <token>" header', reason: 'missing_token' });
     const token = m[1]!.trim();
-    if (token.startsWith(PORTAL_TOKEN_PREFIX)) {
-      portalAccess(store, req, token).then((refusal) => (refusal === null ? done() : refuse(reply, refusal.status, refusal.detail)), done);
-      return;
+    const later = (check: Promise<Refusal | null>) => {
+      check.then((refusal) => (refusal === null ? done() : refuse(req, reply, refusal)), done);
+    };
+    if (token.startsWith(PORTAL_TOKEN_PREFIX)) return later(portalAccess(store, req, token));
+    const hash = hashToken(token);
+    if (!oneOf(hash, adminHashes)) {
+      // Scoped tokens are looked up on every request, so a revoked one stops at once.
+      if (token.startsWith(API_TOKEN_PREFIX)) return later(apiTokenAccess(store, req, hash.toString('hex')));
+      return refuse(req, reply, { status: 401, detail: 'invalid token', reason: 'invalid_token' });
     }
-    if (!timingSafeEqual(hashToken(token), tokenHash)) return refuse(reply, 401, 'invalid token');
     if (accepted.size >= 64) accepted.clear();
     accepted.add(header!);
     req.access = ADMIN;
@@ -133,25 +171,68 @@ export function installAuth(fastify: FastifyInstance, tokenHash: Buffer, store: 
  * A route it cannot reach is refused before its application is looked at, and another
  * application is "not found", as one that does not exist, so a token learns nothing of others.
  */
-async function portalAccess(store: Store, req: FastifyRequest, token: string): Promise<{ status: 401 | 403; detail: string } | null> {
-  const found = await store.getPortalToken(portalKey(token));
-  if (found === null) return { status: 401, detail: 'invalid token' };
-  if (found.expiresAt <= Date.now()) return { status: 401, detail: 'the token has expired or was revoked; ask for a new portal link' };
-  // HEAD is served by the GET route.
-  const method = req.method === 'HEAD' ? 'GET' : req.method;
-  const needs = PORTAL_ROUTES.get(`${method} ${req.routeOptions.url ?? ''}`);
-  if (needs === undefined) return { status: 403, detail: `an app portal token cannot call ${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}; it needs the admin token` };
-  const appRef = (req.params as { app_id?: string }).app_id;
-  if (appRef !== undefined) {
-    const a = await store.getApp(appRef);
-    if (a === null || a.id !== found.appId) throw new NotFoundError('application', appRef);
-    // The route's handler takes it from here (requireApp) rather than looking it up again.
-    req.application = a;
-  }
+async function portalAccess(store: Store, req: FastifyRequest, token: string): Promise<Refusal | null> {
+  const found = await store.getPortalToken(tokenKey(token));
+  if (found === null) return { status: 401, detail: 'invalid token', reason: 'invalid_token' };
+  req.actor = portalActor(found.tokenHash);
+  if (found.expiresAt <= Date.now()) return { status: 401, detail: 'the token has expired or was revoked; ask for a new portal link', reason: 'expired' };
+  const needs = PORTAL_ROUTES.get(routeKey(req));
+  if (needs === undefined) return { status: 403, detail: `an app portal token cannot call ${describeRoute(req)}; it needs the admin token`, reason: 'not_allowed' };
+  await scopeToApps(store, req, [found.appId]);
   if (!allows(found.capabilities, needs)) {
-    return { status: 403, detail: `this portal token lacks the capability for ${req.method} ${req.routeOptions.url}: it needs ${needs.join(' or ')}` };
+    return { status: 403, detail: `this portal token lacks the capability for ${req.method} ${req.routeOptions.url}: it needs ${needs.join(' or ')}`, reason: 'capability' };
   }
   req.access = { kind: 'portal', token: found };
+  return null;
+}
+
+/** The route as PORTAL_ROUTES and SCOPED_GLOBAL_ROUTES name it; HEAD is served by the GET route. */
+const routeKey = (req: FastifyRequest): string => `${req.method === 'HEAD' ? 'GET' : req.method} ${req.routeOptions.url ?? ''}`;
+const describeRoute = (req: FastifyRequest): string => `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`;
+
+/**
+ * When the path names an application: 404 unless it is one of `appIds`, as though it did
+ * not exist, so a token learns nothing of others. The route's handler takes the
+ * application from here (requireApp) rather than looking it up again.
+ */
+async function scopeToApps(store: Store, req: FastifyRequest, appIds: readonly string[]): Promise<void> {
+  const appRef = (req.params as { app_id?: string }).app_id;
+  if (appRef === undefined) return;
+  const a = await store.getApp(appRef);
+  if (a === null || !appIds.includes(a.id)) {
+    req.refusal = 'out_of_scope';
+    throw new NotFoundError('application', appRef);
+  }
+  req.application = a;
+}
+
+/** Checks a scoped API token against its expiry, revocation, scope and read-only flag; null when it may go on. */
+async function apiTokenAccess(store: Store, req: FastifyRequest, tokenHash: string): Promise<Refusal | null> {
+  const found = await store.getApiTokenByHash(tokenHash);
+  if (found === null) return { status: 401, detail: 'invalid token', reason: 'invalid_token' };
+  req.actor = `token:${found.id}`;
+  const now = Date.now();
+  if (found.revokedAt !== null && found.revokedAt <= now) return { status: 401, detail: `the API token ${found.id} was revoked`, reason: 'revoked' };
+  if (found.expiresAt !== null && found.expiresAt <= now) return { status: 401, detail: `the API token ${found.id} has expired`, reason: 'expired' };
+  const url = req.routeOptions.url;
+  // Not a route: the not-found handler answers, whoever asks.
+  if (url === undefined) return grant(req, found);
+  if (ADMIN_ONLY.test(url)) return { status: 403, detail: `${describeRoute(req)} needs the admin token: API tokens cannot manage tokens or read the audit log`, reason: 'admin_only' };
+  if (found.readOnly && req.method !== 'GET' && req.method !== 'HEAD') {
+    return { status: 403, detail: `the API token ${found.id} is read-only: it cannot call ${describeRoute(req)}`, reason: 'read_only' };
+  }
+  if (found.appIds !== null) {
+    if ((req.params as { app_id?: string }).app_id !== undefined) await scopeToApps(store, req, found.appIds);
+    else if (!SCOPED_GLOBAL_ROUTES.has(routeKey(req))) {
+      const what = routeKey(req) === 'POST /api/v1/app' ? 'create applications' : `call ${describeRoute(req)}`;
+      return { status: 403, detail: `the API token ${found.id} is limited to some applications, so it cannot ${what}; that needs a token for every application`, reason: 'out_of_scope' };
+    }
+  }
+  return grant(req, found);
+}
+
+function grant(req: FastifyRequest, token: ApiToken): null {
+  req.access = { kind: 'token', token };
   return null;
 }
 
@@ -199,7 +280,7 @@ export function authRoutes(fastify: FastifyInstance, d: Deps): void {
       const token = `${PORTAL_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
       const now = Date.now();
       await d.store.createPortalToken({
-        tokenHash: portalKey(token),
+        tokenHash: tokenKey(token),
         appId: a.id,
         capabilities,
         featureFlags: b.featureFlags ?? [],
@@ -207,6 +288,7 @@ export function authRoutes(fastify: FastifyInstance, d: Deps): void {
         createdAt: now,
         expiresAt: now + (b.expiry ?? 604800) * 1000,
       });
+      req.auditIds = { appId: a.id, targetId: portalActor(tokenKey(token)) };
       // In the fragment: a browser never sends it, so no proxy or access log sees it.
       return { url: `${d.publicUrl()}/portal#key=${token}`, token };
     },
@@ -250,6 +332,8 @@ export function authRoutes(fastify: FastifyInstance, d: Deps): void {
   fastify.get(
     '/api/v1/auth/whoami',
     {
+      // The portal asks it first with a new token: a portal token's is its sign-in.
+      config: { audit: 'portal' },
       schema: {
         operationId: 'v1.authentication.whoami',
         summary: 'What the token of this request is: the admin token, or a portal token with its application and capabilities',
@@ -261,6 +345,12 @@ export function authRoutes(fastify: FastifyInstance, d: Deps): void {
       const access = req.access ?? ADMIN;
       if (access.kind === 'admin') {
         return { permissionSource: 'admin', appId: null, readOnly: false, capabilities: [...PORTAL_CAPABILITIES], featureFlags: [], expiresAt: null, sessionId: null };
+      }
+      if (access.kind === 'token') {
+        const t = access.token;
+        const expiresAt = t.expiresAt === null ? null : iso(t.expiresAt);
+        const capabilities = t.readOnly ? ['ViewBase'] : [...PORTAL_CAPABILITIES];
+        return { permissionSource: 'apiToken', appId: null, tokenId: t.id, appIds: t.appIds, readOnly: t.readOnly, capabilities, featureFlags: [], expiresAt, sessionId: null };
       }
       const t = access.token;
       return {

@@ -65,6 +65,7 @@ export function checkRoutes(app: FastifyInstance, d: Deps): void {
   app.get<P>(
     '/api/v1/app/:app_id/endpoint/:endpoint_id/key',
     {
+      config: { audit: 'always' },
       schema: {
         operationId: 'hookwell.endpoint.get-key',
         summary: "Get the endpoint's webhook key and its header",

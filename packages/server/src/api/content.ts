@@ -5,6 +5,9 @@ import type { Deps } from './http.js';
 import { requireApp } from './applications.js';
 import { recordRange } from '../domain/backfill.js';
 import type { BackfillRef } from '../domain/types.js';
+import { recordAudit } from '../core/audit.js';
+import type { RefusalReason } from '../core/content.js';
+import { sourceOf } from './audit.js';
 
 /** Content links: the full payload of a thin delivery, for the bearer of a valid link. */
 export const CONTENT_ROUTE = '/api/v1/content/:msg_id';
@@ -71,27 +74,40 @@ export function contentRoutes(app: FastifyInstance, d: Deps): void {
       const refuse = (detail: string) => reply.code(401).send({ code: 'invalid_content_link', detail });
       const opening = await d.core.content.open(msgId, req.query.token ?? '');
       const { fetch } = opening;
-      const record = (status: number) =>
-        fetch === null
+      const record = (status: number, reason: RefusalReason | null) => {
+        // Every fetch is audited, a refused one by its reason's code; a link whose MAC fails
+        // names no record, as its ids are the caller's words.
+        recordAudit(d.store, {
+          actor: 'link',
+          ...sourceOf(req),
+          action: 'content.fetch',
+          appId: fetch?.appId,
+          endpointId: fetch?.endpointId,
+          msgId: fetch?.msgId,
+          outcome: status === 200 ? 'ok' : 'refused',
+          reason,
+        }).catch((err: unknown) => d.log.error({ err }, 'recording an audit entry failed'));
+        return fetch === null
           ? undefined
           : d.store
               .recordContentFetch({ ...fetch, status, remoteAddr: req.ip ?? null, createdAt: Date.now() }, CONTENT_FETCHES_KEPT)
               .catch((err: unknown) => d.log.error({ err }, 'recording a content fetch failed'));
+      };
       if (!opening.granted) {
-        await record(401);
+        await record(401, opening.reason);
         return refuse(opening.why);
       }
       const { message } = opening;
       if (message.backfill !== null) {
         const page = await backfillPage(d, message.appId, message.backfill, req.query.iterator, req.query.limit ?? 100);
         if (page === null) {
-          await record(401);
+          await record(401, 'content_deleted');
           return refuse('the content was deleted');
         }
-        await record(200);
+        await record(200, null);
         return reply.code(200).header('cache-control', 'no-store').type('application/json').serializer((x: unknown) => x as string).send(page);
       }
-      await record(200);
+      await record(200, null);
       // The payload as stored, byte for byte, not re-serialised.
       return reply.code(200).header('cache-control', 'no-store').type('application/json').serializer((x: unknown) => x as string).send(message.payload);
     },

@@ -133,7 +133,9 @@ export async function requireEndpointOf(d: Deps, app: Application, ref: string):
 /** The application and endpoint the request's path names. */
 export async function requireEndpoint(d: Deps, req: AppRequest & { params: { endpoint_id: string } }): Promise<{ app: Application; endpoint: Endpoint }> {
   const app = await requireApp(d, req);
-  return { app, endpoint: await requireEndpointOf(d, app, req.params.endpoint_id) };
+  const endpoint = await requireEndpointOf(d, app, req.params.endpoint_id);
+  req.auditIds = { ...req.auditIds, endpointId: endpoint.id };
+  return { app, endpoint };
 }
 
 /** Header values as shown back: sensitive ones masked. */
@@ -318,6 +320,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
   app.get<P>(
     '/api/v1/app/:app_id/endpoint/:endpoint_id/secret',
     {
+      config: { audit: 'always' },
       schema: {
         operationId: 'v1.endpoint.get-secret',
         summary: "Get the endpoint's signing secret",
@@ -355,6 +358,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
   app.get<P>(
     '/api/v1/app/:app_id/endpoint/:endpoint_id/headers',
     {
+      config: { audit: 'always' },
       schema: {
         operationId: 'v1.endpoint.get-headers',
         summary: 'Get the headers sent with each delivery; sensitive values are masked',

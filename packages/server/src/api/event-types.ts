@@ -310,6 +310,7 @@ export function eventTypeRoutes(app: FastifyInstance, d: Deps): void {
       checkValidation(input);
       const created = await d.store.createEventType(input);
       d.payloads.forget(created.name);
+      req.auditIds = { targetId: created.name };
       return reply.code(201).send(presentEventType(created));
     },
   );

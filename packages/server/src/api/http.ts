@@ -32,8 +32,8 @@ export interface Deps {
   payloads: PayloadValidator;
   cfg: Config;
   log: Logger;
-  /** SHA-256 of the admin token. */
-  tokenHash: Buffer;
+  /** SHA-256 of each admin token (several while one is being rotated out). */
+  adminHashes: Buffer[];
   /** Where browsers and receivers reach this server: HOOKWELL_PUBLIC_URL, else the listen address. */
   publicUrl: () => string;
   /** Whether the process is stopping, for /health/ready. */

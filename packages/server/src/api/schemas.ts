@@ -213,8 +213,10 @@ export const SCHEMAS: Record<string, Schema> = {
   }),
   WhoamiOut: obj(
     {
-      permissionSource: str({ enum: ['admin', 'appPortal'] }),
+      permissionSource: str({ enum: ['admin', 'appPortal', 'apiToken'] }),
       appId: nullable(str()),
+      tokenId: nullable(str({ description: 'Hookwell: an API token: its id' })),
+      appIds: nullable({ type: 'array', items: str(), description: 'Hookwell: an API token: the applications it is limited to; null for every one' }),
       readOnly: bool(),
       capabilities: { type: 'array', items: str() },
       featureFlags: { type: 'array', items: str() },

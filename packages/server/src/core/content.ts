@@ -14,7 +14,10 @@ export interface FetchOf {
  * when the link's MAC does not hold: its ids are the caller's own words, and recording them
  * would let anyone write into the record).
  */
-export type Opening = { granted: false; why: string; fetch: FetchOf | null } | { granted: true; message: Message & { payload: string }; fetch: FetchOf };
+export type Opening = { granted: false; why: string; reason: RefusalReason; fetch: FetchOf | null } | { granted: true; message: Message & { payload: string }; fetch: FetchOf };
+
+/** Why a content link was refused, as a stable code (for the audit log, which keeps no caller's words). */
+export type RefusalReason = 'invalid' | 'expired' | 'endpoint_deleted' | 'endpoint_disabled' | 'secret_rotated' | 'content_deleted';
 
 /** Reading a message's content through a content link from a thin delivery. */
 export class Content {
@@ -26,22 +29,22 @@ export class Content {
   /** Whether `token` still opens `msgId`: its MAC holds, it has not expired, and nothing revoked it since. */
   async open(msgId: string, token: string): Promise<Opening> {
     const grant = this.links.read(msgId, token);
-    if (!grant.verified) return { granted: false, why: grant.why, fetch: null };
+    if (!grant.verified) return { granted: false, why: grant.why, reason: 'invalid', fetch: null };
     const [message, endpoint] = await Promise.all([this.store.getMessage(grant.appId, msgId), this.store.getEndpoint(grant.appId, grant.endpointId)]);
-    if (message === null || message.id !== msgId) return { granted: false, why: 'the content link is not valid for this message', fetch: null };
+    if (message === null || message.id !== msgId) return { granted: false, why: 'the content link is not valid for this message', reason: 'invalid', fetch: null };
     const fetch = { appId: message.appId, msgId: message.id, endpointId: grant.endpointId };
-    const why = grant.expired
-      ? 'the content link has expired'
+    const refusal: [RefusalReason, string] | null = grant.expired
+      ? ['expired', 'the content link has expired']
       : endpoint === null || endpoint.id !== grant.endpointId
-        ? 'the content link was revoked: its endpoint was deleted'
+        ? ['endpoint_deleted', 'the content link was revoked: its endpoint was deleted']
         : endpoint.disabled
-          ? 'the content link was revoked: its endpoint is disabled'
+          ? ['endpoint_disabled', 'the content link was revoked: its endpoint is disabled']
           : !this.links.madeUnder(grant, endpoint.secret)
-            ? "the content link was revoked: its endpoint's secret was rotated"
+            ? ['secret_rotated', "the content link was revoked: its endpoint's secret was rotated"]
             : message.payload === null
-              ? 'the content was deleted'
+              ? ['content_deleted', 'the content was deleted']
               : null;
-    if (why !== null) return { granted: false, why, fetch };
+    if (refusal !== null) return { granted: false, why: refusal[1], reason: refusal[0], fetch };
     return { granted: true, message: message as Message & { payload: string }, fetch };
   }
 }

@@ -70,7 +70,7 @@ function base62(bytes: Buffer): string {
   return out;
 }
 
-export type IdPrefix = 'app' | 'ep' | 'msg' | 'atmpt' | 'qtask' | 'bf';
+export type IdPrefix = 'app' | 'ep' | 'msg' | 'atmpt' | 'qtask' | 'bf' | 'tok';
 
 export function newId(prefix: IdPrefix, nowMs: number = Date.now()): string {
   return `${prefix}_${base62(nextBytes(clockOf(prefix), nowMs))}`;
@@ -92,7 +92,7 @@ export function idFloor(prefix: IdPrefix, ms: number): string {
   return `${prefix}_${base62(bytes)}`;
 }
 
-const ID_RE = /^(app|ep|msg|atmpt|qtask|bf)_[0-9A-Za-z]{27}$/;
+const ID_RE = /^(app|ep|msg|atmpt|qtask|bf|tok)_[0-9A-Za-z]{27}$/;
 
 export function isId(prefix: IdPrefix, value: string): boolean {
   const m = ID_RE.exec(value);

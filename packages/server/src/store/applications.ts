@@ -2,7 +2,7 @@
 import type { Application } from '../domain/types.js';
 import { ConflictError } from '../domain/errors.js';
 import type { Query } from './insights.js';
-import type { PagePlan } from './paging.js';
+import { selectPage, type PagePlan } from './paging.js';
 import type { Dialect } from './filters.js';
 import { json, type Row } from './rows.js';
 
@@ -41,10 +41,7 @@ export const DELETE_APPLICATION = [
 ] as const;
 
 export function listApplications(plan: PagePlan): Query {
-  return {
-    sql: `SELECT * FROM applications ${plan.condition ? `WHERE ${plan.condition}` : ''} ORDER BY id ${plan.direction} LIMIT ?`,
-    params: [...(plan.param === null ? [] : [plan.param]), plan.limit],
-  };
+  return selectPage('applications', plan);
 }
 
 /** What inserting or renaming an application to a uid another one has throws. */

@@ -38,3 +38,12 @@ export function toPage<R, T>(rows: R[], plan: PagePlan, key: (r: R) => string, m
     done: plan.backwards ? false : !more,
   };
 }
+
+/** Every column of `table`'s rows in one page ordered by their id. */
+export function selectPage(table: string, plan: PagePlan): { sql: string; params: unknown[] } {
+  return {
+    sql: `SELECT * FROM ${table} ${plan.condition ? `WHERE ${plan.condition}` : ''} ORDER BY id ${plan.direction} LIMIT ?`,
+    params: [...(plan.param === null ? [] : [plan.param]), plan.limit],
+  };
+}
+

@@ -1,3 +1,5 @@
+import type { AuditEntry, AuditInput } from '../domain/audit.js';
+import type { AuditFilter } from './audit.js';
 import type { AppSummary, Backlog, DurationCount, Overview, OverviewRange } from './insights.js';
 import type {
   Application,
@@ -197,6 +199,24 @@ export interface PortalToken {
   expiresAt: number;
 }
 
+/** A bearer of the management API made by the admin token; only its SHA-256 is kept. */
+export interface ApiToken {
+  /** `tok_…`: how the audit log and the API name it. */
+  id: string;
+  name: string;
+  /** SHA-256 of the token, hex. */
+  tokenHash: string;
+  /** The applications (ids) it may reach; null: every one, and creating new ones. */
+  appIds: string[] | null;
+  /** Only GET (and HEAD) requests. */
+  readOnly: boolean;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+}
+
+export type { AuditFilter } from './audit.js';
+
 export interface IdempotentResponse {
   bodyHash: string;
   statusCode: number;
@@ -344,4 +364,19 @@ export interface Store {
   /** Ends one token now (logout). */
   expirePortalToken(tokenHash: string, at: number): Promise<void>;
   purgePortalTokens(expiredBefore: number): Promise<void>;
+
+  createApiToken(token: ApiToken): Promise<void>;
+  getApiTokenByHash(tokenHash: string): Promise<ApiToken | null>;
+  listApiTokens(q: ListQuery): Promise<Page<ApiToken>>;
+  /** Revokes it from `at`; false when there is no such token. A revoked one stays revoked. */
+  revokeApiToken(id: string, at: number): Promise<boolean>;
+
+  /**
+   * Appends an entry to the audit log, chained to the last one (see domain/audit.ts).
+   * Appends from concurrent callers, and on PostgreSQL from other processes, are made one
+   * after another, so the chain stays one line. Durable before it resolves.
+   */
+  appendAudit(input: AuditInput): Promise<AuditEntry>;
+  /** A page of the audit log by id (ascending by default), filtered. */
+  listAudit(filter: AuditFilter, q: ListQuery): Promise<Page<AuditEntry>>;
 }

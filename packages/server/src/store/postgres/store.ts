@@ -2,7 +2,7 @@ import pg from 'pg';
 import { newId } from '../../domain/ids.js';
 import { ConflictError, NotFoundError, UnavailableError } from '../../domain/errors.js';
 import { Status, Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type Endpoint, type EventType, type ListQuery, type Message, type Page } from '../../domain/types.js';
-import type { AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work } from '../store.js';
+import type { AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken } from '../store.js';
 import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
@@ -16,6 +16,9 @@ import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
 import { INSERT_SKIP_ATTEMPT, inTurn, KEY_HEAD, nextDue, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
 import { MIGRATION_LOCK, migrate } from './migrations.js';
 import { latestVersion } from '../migrations.js';
+import { apiTokenFrom, apiTokenParams, INSERT_API_TOKEN, listApiTokens, REVOKE_API_TOKEN, SELECT_API_TOKEN, SELECT_API_TOKEN_BY_HASH } from '../api-tokens.js';
+import { AUDIT_BATCH, AUDIT_LOCK, auditFrom, insertAudits, listAudit, SELECT_AUDIT_HEAD, type AuditFilter } from '../audit.js';
+import { chainEntry, type AuditEntry, type AuditInput } from '../../domain/audit.js';
 import { GroupCommit, type Outcome } from './group-commit.js';
 import { ReadBatch } from './read-batch.js';
 import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
@@ -483,6 +486,12 @@ export class PostgresStore implements Store {
   /** createMessage's writes, made together when they come at once (see GroupCommit). */
   private readonly messages: GroupCommit<MessageJob, Created>;
 
+  /** Audit entries waiting for the append under way (see flushAudits). */
+  private readonly auditQueue: { input: AuditInput; resolve: (e: AuditEntry) => void; reject: (err: unknown) => void }[] = [];
+  private auditFlushing = false;
+  /** The flush under way, or the last one: close waits for it. It never rejects. */
+  private auditRun: Promise<void> = Promise.resolve();
+
   /** getApp's lookups, made together when they come at once (see ReadBatch). */
   private readonly apps: ReadBatch<Application>;
 
@@ -584,6 +593,7 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     await this.messages.drain();
+    await this.auditRun;
     await Promise.all([this.pool.end(), this.queue.end()]);
   }
 
@@ -1198,5 +1208,71 @@ export class PostgresStore implements Store {
 
   async purgePortalTokens(expiredBefore: number): Promise<void> {
     await run(this.pool, PURGE_PORTAL_TOKENS, [expiredBefore]);
+  }
+
+  // --- API tokens ---------------------------------------------------------------------
+
+  async createApiToken(token: ApiToken): Promise<void> {
+    await run(this.pool, INSERT_API_TOKEN, apiTokenParams(token));
+  }
+
+  async getApiTokenByHash(tokenHash: string): Promise<ApiToken | null> {
+    const r = await one(this.pool, SELECT_API_TOKEN_BY_HASH, [tokenHash]);
+    return r === undefined ? null : apiTokenFrom(r);
+  }
+
+  async listApiTokens(q: ListQuery): Promise<Page<ApiToken>> {
+    const plan = planPage('id', q);
+    const { sql, params } = listApiTokens(plan);
+    return toPage(await all(this.pool, sql, params), plan, (r) => r.id as string, apiTokenFrom);
+  }
+
+  async revokeApiToken(id: string, at: number): Promise<boolean> {
+    await run(this.pool, REVOKE_API_TOKEN, [at, id]);
+    return (await one(this.pool, SELECT_API_TOKEN, [id])) !== undefined;
+  }
+
+  // --- audit log ----------------------------------------------------------------------
+
+  appendAudit(input: AuditInput): Promise<AuditEntry> {
+    return new Promise((resolve, reject) => {
+      this.auditQueue.push({ input, resolve, reject });
+      if (!this.auditFlushing) this.auditRun = this.flushAudits();
+    });
+  }
+
+  /**
+   * Appends what is queued, a batch a transaction, until nothing is. Several processes
+   * append: the advisory lock, held to the commit, makes each read of the head see the last
+   * append's row, so the chain cannot fork. Each append alone took the lock and a synced
+   * commit in turn: the appends of a process wait together instead, so concurrent writes
+   * share one lock and one commit.
+   */
+  private async flushAudits(): Promise<void> {
+    this.auditFlushing = true;
+    while (this.auditQueue.length > 0) {
+      const batch = this.auditQueue.splice(0, AUDIT_BATCH);
+      try {
+        const entries = await this.tx(async (c) => {
+          await c.query(`SELECT pg_advisory_xact_lock(${AUDIT_LOCK})`);
+          const head = await one(c, SELECT_AUDIT_HEAD);
+          let prev = head === undefined ? null : { id: Number(head.id), hash: head.hash as string };
+          const made = batch.map((job) => (prev = chainEntry(prev, job.input)));
+          const { sql, params } = insertAudits(made);
+          await run(c, sql, params);
+          return made;
+        });
+        batch.forEach((job, i) => job.resolve(entries[i]!));
+      } catch (err) {
+        for (const job of batch) job.reject(err);
+      }
+    }
+    this.auditFlushing = false;
+  }
+
+  async listAudit(filter: AuditFilter, q: ListQuery): Promise<Page<AuditEntry>> {
+    const plan = planPage('id', q);
+    const { sql, params } = listAudit(filter, plan);
+    return toPage(await all(this.pool, sql, params), plan, (r) => String(r.id), auditFrom);
   }
 }

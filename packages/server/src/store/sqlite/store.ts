@@ -6,7 +6,7 @@ import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { deliveryOrderKey, keyReader } from '../../domain/ordering.js';
 import { Status, Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type Endpoint, type EventType, type ListQuery, type Message, type Page } from '../../domain/types.js';
-import type { AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work } from '../store.js';
+import type { AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken } from '../store.js';
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
@@ -27,6 +27,9 @@ import { idempotentFrom, PURGE_IDEMPOTENT, PUT_IDEMPOTENT, putIdempotentParams, 
 import { DELETE_EVENT_TYPE, INSERT_EVENT_TYPE, insertEventTypeParams, listEventTypes, SELECT_EVENT_TYPE, UPDATE_EVENT_TYPE, updateEventTypeParams } from '../event-types.js';
 import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
 import { Checkpointer } from './checkpointer.js';
+import { apiTokenFrom, apiTokenParams, INSERT_API_TOKEN, listApiTokens, REVOKE_API_TOKEN, SELECT_API_TOKEN, SELECT_API_TOKEN_BY_HASH } from '../api-tokens.js';
+import { auditFrom, auditParams, INSERT_AUDIT, listAudit, SELECT_AUDIT_HEAD, type AuditFilter } from '../audit.js';
+import { chainEntry, type AuditEntry, type AuditInput } from '../../domain/audit.js';
 import { GroupCommit, type WriteHealth } from './group-commit.js';
 import { DatabaseInUseError, holderRecord, HOLDER_META_KEY, openFailure, secureFiles, ServeLock, type Tightened } from './files.js';
 
@@ -940,5 +943,50 @@ export class SqliteStore implements Store {
     return this.write(() => {
       this.q(PURGE_PORTAL_TOKENS).run(expiredBefore);
     });
+  }
+
+  // --- API tokens ---------------------------------------------------------------------
+
+  createApiToken(token: ApiToken): Promise<void> {
+    return this.write(() => {
+      this.q(INSERT_API_TOKEN).run(...apiTokenParams(token));
+    });
+  }
+
+  async getApiTokenByHash(tokenHash: string): Promise<ApiToken | null> {
+    const r = this.q(SELECT_API_TOKEN_BY_HASH).get(tokenHash) as Row | undefined;
+    return r === undefined ? null : apiTokenFrom(r);
+  }
+
+  async listApiTokens(q: ListQuery): Promise<Page<ApiToken>> {
+    const plan = planPage('id', q);
+    const { sql, params } = listApiTokens(plan);
+    return toPage(this.q(sql).all(...params) as Row[], plan, (r) => r.id as string, apiTokenFrom);
+  }
+
+  revokeApiToken(id: string, at: number): Promise<boolean> {
+    return this.write(() => {
+      this.q(REVOKE_API_TOKEN).run(at, id);
+      return this.q(SELECT_API_TOKEN).get(id) !== undefined;
+    });
+  }
+
+  // --- audit log ----------------------------------------------------------------------
+
+  appendAudit(input: AuditInput): Promise<AuditEntry> {
+    // One process holds the file and runs every job of the group commit in turn on this
+    // thread: reading the head and inserting after it, in one job, cannot interleave.
+    return this.write(() => {
+      const head = this.q(SELECT_AUDIT_HEAD).get() as Row | undefined;
+      const entry = chainEntry(head === undefined ? null : { id: Number(head.id), hash: head.hash as string }, input);
+      this.q(INSERT_AUDIT).run(...auditParams(entry));
+      return entry;
+    });
+  }
+
+  async listAudit(filter: AuditFilter, q: ListQuery): Promise<Page<AuditEntry>> {
+    const plan = planPage('id', q);
+    const { sql, params } = listAudit(filter, plan);
+    return toPage(this.q(sql).all(...params) as Row[], plan, (r) => String(r.id), auditFrom);
   }
 }
