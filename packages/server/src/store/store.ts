@@ -1,3 +1,4 @@
+import type { RekeyProgress } from './rekey.js';
 import type { AppSummary, Backlog, DurationCount, Overview, OverviewRange } from './insights.js';
 import type {
   Application,
@@ -342,4 +343,7 @@ export interface Store {
   /** Ends one token now (logout). */
   expirePortalToken(tokenHash: string, at: number): Promise<void>;
   purgePortalTokens(expiredBefore: number): Promise<void>;
+
+  /** Seals every encrypted column under the ring's first key, `batch` rows a transaction (see rekeyTables). */
+  rekey(batch: number, progress: (p: RekeyProgress) => void): Promise<void>;
 }
