@@ -242,6 +242,20 @@ describe('encryption at rest on SQLite', () => {
     }
   });
 
+  it('warns once, at start, when data is stored unencrypted, and not with keys', async () => {
+    const warnings = async (env: Record<string, string>, db: string): Promise<string[]> => {
+      const lines: string[] = [];
+      const cfg = config(db, { ...env, HOOKWELL_LOG_LEVEL: 'warn' });
+      const hw = await startHookwell(cfg, createLogger(cfg.logLevel, { write: (line: string) => void lines.push(line) }));
+      await hw.close();
+      return lines.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => /unencrypted/.test(l.msg)).map((l) => `${l.level} ${l.msg}`);
+    };
+    const plain = await warnings({}, join(dir, 'warn-plain.db'));
+    assert.equal(plain.length, 1);
+    assert.match(plain[0]!, /^40 .*stored unencrypted; set HOOKWELL_ENCRYPTION_KEYS/);
+    assert.deepEqual(await warnings({ HOOKWELL_ENCRYPTION_KEYS: K1 }, join(dir, 'warn-sealed.db')), []);
+  });
+
   it('rekey without keys refuses, saying what it needs', async () => {
     const out = await hookwell(['rekey', '--db', join(dir, 'none.db')], { HOOKWELL_ENCRYPTION_KEYS: '' });
     assert.equal(out.code, 2);
