@@ -343,6 +343,10 @@ describe('sealing on the SQLite store', () => {
       const bf = await store.createBackfill(app.id, { userId: 'u', resource: 'meals', provider: 'p', chunkSize: 10, notify: 'once' });
       await store.addBackfillRecords(bf.id, [{ seq: 0, record: `{"r":"REC-${RUN}"}` }]);
       await store.setMeta('sealed_after', `META-${RUN}`);
+      // Replaying reads sealed payloads back (and, for an unordered endpoint, none at all).
+      await store.createMessage(app.id, messageInput({ payload: '{"k":"v"}' }));
+      const late = await store.createEndpoint(app.id, endpointInput());
+      assert.equal(await store.replayMissing(app.id, late.id, 0, null), 1);
       assert.equal(await store.getMeta('plain_before'), 'visible');
       assert.equal(await store.getMeta('sealed_after'), `META-${RUN}`);
       assert.deepEqual(await store.readBackfillRecords(bf.id, 0, 10, 10), [{ seq: 0, record: `{"r":"REC-${RUN}"}` }]);

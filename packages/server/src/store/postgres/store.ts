@@ -895,7 +895,7 @@ export class PostgresStore implements Store {
       const chosen = candidates.filter((m) => endpointMatches(ep, { eventType: m.event_type as string, channels: parse(m.channels, null) }));
       if (chosen.length === 0) return 0;
       const ids = chosen.map((m) => m.id as string);
-      const keys = chosen.map((m) => deliveryOrderKey(keyReader(this.sealer.open(m.payload as string)), ordering, m.backfill_id));
+      const keys = chosen.map((m) => deliveryOrderKey(keyReader(this.sealer.openNullable(m.payload) as string), ordering, m.backfill_id));
       // Ids are drawn under the keys' locks, so each key's deliveries are committed in id order.
       await lockKeys(c, keys.filter((k) => k !== null).map((k) => [endpointId, k]));
       // A concurrent replay or resend may have made some of them meanwhile: those are skipped, not counted.

@@ -621,7 +621,7 @@ export class SqliteStore implements Store {
       let n = 0;
       for (const m of candidates) {
         if (!endpointMatches(ep, { eventType: m.event_type as string, channels: parse(m.channels, null) })) continue;
-        const orderKey = deliveryOrderKey(keyReader(this.sealer.open(m.payload as string)), ordering, m.backfill_id);
+        const orderKey = deliveryOrderKey(keyReader(this.sealer.openNullable(m.payload) as string), ordering, m.backfill_id);
         insert.run(m.id, endpointId, appId, now, orderKey, now);
         n++;
       }
