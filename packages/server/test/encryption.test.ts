@@ -4,11 +4,9 @@
 // process) moves everything to the first key. On real SQLite files and the real PostgreSQL.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { verify } from '@hookwell/receiver';
 import { ConfigError, loadConfig, type Config } from '../src/config.js';
@@ -18,9 +16,9 @@ import { Sealer, parseKeyRing } from '../src/domain/sealing.js';
 import { PostgresStore } from '../src/store/postgres/store.js';
 import { SqliteStore } from '../src/store/sqlite/store.js';
 import type { Store } from '../src/store/store.js';
+import { runHookwell } from './child.js';
 import { endpointInput, eventually, messageInput, PG_URL, query, request, requirePostgres, startReceiver, tempDir, TOKEN, type ApiResponse, type Receiver } from './helpers.js';
 
-const BIN = fileURLToPath(new URL('../bin/hookwell.js', import.meta.url));
 const key = (): string => randomBytes(32).toString('base64');
 const K1 = `k1:${key()}`;
 const K2 = `k2:${key()}`;
@@ -105,21 +103,7 @@ function inFiles(dbPath: string, needles: string[]): string[] {
   return needles.filter((n) => files.some((bytes) => bytes.includes(Buffer.from(n, 'utf8'))));
 }
 
-function hookwell(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, HOOKWELL_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const hookwell = (args: string[], env: Record<string, string>) => runHookwell(args, { HOOKWELL_LOG_LEVEL: 'warn', ...env });
 
 describe('encryption at rest on SQLite', () => {
   const { dir, cleanup } = tempDir();
