@@ -12,7 +12,7 @@ import { verify } from '@hookwell/receiver';
 import { ConfigError, loadConfig, type Config } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { startHookwell, type Hookwell } from '../src/server.js';
-import { Sealer, parseKeyRing } from '../src/domain/sealing.js';
+import { KeyRingError, Sealer, parseKeyRing } from '../src/domain/sealing.js';
 import { PostgresStore } from '../src/store/postgres/store.js';
 import { SqliteStore } from '../src/store/sqlite/store.js';
 import type { Store } from '../src/store/store.js';
@@ -339,5 +339,30 @@ describe('sealing on the SQLite store', () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+describe('Sealer', () => {
+  const sealer = new Sealer(parseKeyRing(`${K2},${K1}`));
+
+  it('seals with the first key and a fresh nonce each time, also past a refill of its nonces', () => {
+    const nonces = new Set<string>();
+    for (let i = 0; i < 2500; i++) {
+      const sealed = sealer.seal('{"hr":72}');
+      assert.match(sealed, /^hwe1:k2:[A-Za-z0-9_-]+$/);
+      nonces.add(Buffer.from(sealed.slice('hwe1:k2:'.length), 'base64url').subarray(0, 12).toString('hex'));
+      assert.equal(sealer.open(sealed), '{"hr":72}');
+    }
+    assert.equal(nonces.size, 2500);
+  });
+
+  it('opens what an older key of the ring sealed, and refuses altered values and unknown keys', () => {
+    const old = new Sealer(parseKeyRing(K1)).seal('ünïcode ✓');
+    assert.equal(sealer.open(old), 'ünïcode ✓');
+    assert.equal(sealer.open('{"plain":true}'), '{"plain":true}');
+    const body = Buffer.from(old.slice('hwe1:k1:'.length), 'base64url');
+    body[20]! ^= 1;
+    assert.throws(() => sealer.open(`hwe1:k1:${body.toString('base64url')}`), (err: Error) => err instanceof KeyRingError && /does not authenticate/.test(err.message));
+    assert.throws(() => new Sealer(parseKeyRing(K2)).open(old), /key id "k1", which the key ring does not hold/);
   });
 });
