@@ -16,7 +16,9 @@ export interface RekeyDriver {
   select(sql: string, params: unknown[]): Promise<Row[]>;
   /** Runs the statements in one transaction; answers how many rows they changed. */
   update(statements: { sql: string; params: unknown[] }[]): Promise<number>;
-  setKeyRecord(value: string): Promise<void>;
+  readKeyRecord(): Promise<string | null>;
+  /** Replaces the key record by `change` of it, in one transaction that processes opening the store wait for. */
+  updateKeyRecord(change: (recorded: string | null) => string): Promise<void>;
 }
 
 interface SealedTable {
@@ -48,6 +50,9 @@ export const SEALED_TABLES: SealedTable[] = [
 export async function rekeyTables(db: RekeyDriver, sealer: Sealer, batch: number, progress: (p: RekeyProgress) => void): Promise<void> {
   const active = sealer.activeKeyId;
   if (active === null) throw new KeyRingError('rekey needs HOOKWELL_ENCRYPTION_KEYS: the key to encrypt with comes first in it');
+  const ids = (record: string | null): string[] => (record === null || record === '' ? [] : record.split(','));
+  // Keys recorded from now on (by a process started meanwhile) are not rekeyed away: kept below.
+  const before = new Set(ids(await db.readKeyRecord()));
   for (const t of SEALED_TABLES) {
     const keys = t.keys.join(', ');
     const after = `(${keys}) > (${t.keys.map(() => '?').join(', ')})`;
@@ -76,5 +81,5 @@ export async function rekeyTables(db: RekeyDriver, sealer: Sealer, batch: number
       cursor = t.keys.map((k) => rows[rows.length - 1]![k]);
     }
   }
-  await db.setKeyRecord(active);
+  await db.updateKeyRecord((now) => [active, ...ids(now).filter((id) => id !== active && !before.has(id))].join(','));
 }

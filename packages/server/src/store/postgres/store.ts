@@ -467,6 +467,25 @@ function newPool(url: string, max: number, settings: string[]): pg.Pool {
   return pool;
 }
 
+/**
+ * Rewrites the record of key ids in use (see checkKeyRecord) under the migration lock, so
+ * processes opening at once with different rings, and rekey, each add to what the other wrote.
+ * `change` answers null to leave it as it is.
+ */
+async function updateKeyRecord(pool: pg.Pool, change: (recorded: string | null) => string | null): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await within(client, async (c) => {
+      await c.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
+      const recorded = ((await one(c, SELECT_META, [KEY_RECORD_META_KEY]))?.value as string | undefined) ?? null;
+      const next = change(recorded);
+      if (next !== null && next !== recorded) await run(c, UPSERT_META, [KEY_RECORD_META_KEY, next]);
+    });
+  } finally {
+    client.release();
+  }
+}
+
 export interface PostgresStoreOptions {
   /** A schema to keep Hookwell's tables in, created if missing; otherwise the server's default search_path. */
   schema?: string;
@@ -544,9 +563,7 @@ export class PostgresStore implements Store {
       }
       await migrate(pool);
       // Refused before serving anything: data sealed with a key the ring lacks could not be read.
-      const record = await one(pool, SELECT_META, [KEY_RECORD_META_KEY]);
-      const recordNow = checkKeyRecord((record?.value as string | undefined) ?? null, opts.sealer ?? Sealer.none);
-      if (recordNow !== null) await run(pool, UPSERT_META, [KEY_RECORD_META_KEY, recordNow]);
+      await updateKeyRecord(pool, (recorded) => checkKeyRecord(recorded, opts.sealer ?? Sealer.none));
     } catch (err) {
       await Promise.all([pool.end(), queue.end()]);
       throw err;
@@ -1216,7 +1233,8 @@ export class PostgresStore implements Store {
             for (const st of statements) n += await run(c, st.sql, st.params);
             return n;
           }),
-        setKeyRecord: async (value) => void (await run(this.pool, UPSERT_META, [KEY_RECORD_META_KEY, value])),
+        readKeyRecord: async () => ((await one(this.pool, SELECT_META, [KEY_RECORD_META_KEY]))?.value as string | undefined) ?? null,
+        updateKeyRecord: (change) => updateKeyRecord(this.pool, change),
       },
       this.sealer,
       batch,

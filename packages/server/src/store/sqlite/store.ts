@@ -942,7 +942,12 @@ export class SqliteStore implements Store {
       {
         select: async (sql, params) => this.q(sql).all(...params) as Row[],
         update: (statements) => this.write(() => statements.reduce((n, st) => n + this.q(st.sql).run(...st.params).changes, 0)),
-        setKeyRecord: (value) => this.write(() => void this.q(UPSERT_META).run(KEY_RECORD_META_KEY, value)),
+        readKeyRecord: async () => ((this.q(SELECT_META).get(KEY_RECORD_META_KEY) as Row | undefined)?.value as string | undefined) ?? null,
+        updateKeyRecord: (change) =>
+          this.write(() => {
+            const r = this.q(SELECT_META).get(KEY_RECORD_META_KEY) as Row | undefined;
+            this.q(UPSERT_META).run(KEY_RECORD_META_KEY, change((r?.value as string | undefined) ?? null));
+          }),
       },
       this.sealer,
       batch,
