@@ -183,6 +183,9 @@ describe('encryption at rest on SQLite', () => {
     await send(s, plainNote);
     await s.hw.close();
     s = await start(db, { HOOKWELL_ENCRYPTION_KEYS: K1 });
+    // Turning keys on needs nothing rewritten first: what was stored before reads as it was.
+    assert.equal((await s.api('GET', `/api/v1/app/rot/msg/${ids[0]}`)).body.payload.note, plainNote);
+    assert.equal((await s.api('GET', `/api/v1/app/rot/endpoint/${ep.body.id}/secret`)).body.key, secret);
     await send(s, k1Note);
     await receiver.waitFor(2);
     await s.hw.close();
