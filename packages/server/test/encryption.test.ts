@@ -260,7 +260,7 @@ describe('encryption at rest on PostgreSQL', () => {
   });
   after(async () => {
     await receiver?.close();
-    for (const s of [schema, `${schema}_store`]) await admin.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+    for (const s of [schema, `${schema}_store`, `${schema}_cli`]) await admin.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
     await admin.end();
   });
 
@@ -286,6 +286,32 @@ describe('encryption at rest on PostgreSQL', () => {
       receiver.received.length = 0;
     }
     await assert.rejects(start(PG_URL, { HOOKWELL_DB_SCHEMA: schema, HOOKWELL_ENCRYPTION_KEYS: K2 }), /key id "k1"/);
+  });
+
+  it('hookwell rekey moves a PostgreSQL schema to the first key; then the old key can go', async () => {
+    const env = { HOOKWELL_DB_SCHEMA: `${schema}_cli` };
+    let s = await start(PG_URL, { ...env, HOOKWELL_ENCRYPTION_KEYS: K1 });
+    const note = `PG-REKEY-${RUN}`;
+    let id: string;
+    try {
+      assert.equal((await s.api('POST', '/api/v1/app', { name: 'P', uid: 'p' })).status, 201);
+      const res = await s.api('POST', '/api/v1/app/p/msg', { eventType: 'lab.ready', payload: { note } });
+      assert.equal(res.status, 202, res.text);
+      id = res.body.id as string;
+    } finally {
+      await s.hw.close();
+    }
+    const out = await hookwell(['rekey'], { ...env, HOOKWELL_DB: PG_URL, HOOKWELL_ENCRYPTION_KEYS: `${K2},${K1}` });
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /^messages: 1 rows done, 1 values re-encrypted$/m);
+    const stored = await admin.query(`SELECT payload FROM ${schema}_cli.messages`);
+    assert.match(stored.rows[0].payload, /^hwe1:k2:/);
+    s = await start(PG_URL, { ...env, HOOKWELL_ENCRYPTION_KEYS: K2 });
+    try {
+      assert.equal((await s.api('GET', `/api/v1/app/p/msg/${id}`)).body.payload.note, note);
+    } finally {
+      await s.hw.close();
+    }
   });
 
   it('seals backfill records, and rekeys on the store', async () => {
