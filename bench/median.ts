@@ -83,6 +83,7 @@ console.log(
       pgDelivery1: atLeast('pgDelivery1Ratio', t.pgDelivery),
       pgTwoOverOne: atLeast('pgTwoOverOne', t.pgTwoOverOne),
       validationCost: medians.validationCost === undefined ? null : medians.validationCost! < (t.validationCost ?? Infinity),
+      encryptionCost: medians.encryptionCost === undefined || medians.encryptionCost === null ? null : medians.encryptionCost < (t.encryptionCost ?? Infinity),
     },
     perRun,
   }),

@@ -60,7 +60,10 @@
 // When PostgreSQL cannot be reached, its figures print a line with "error" and "skipped"
 // and the rest of the run goes on (the exit status stays 0 for that alone).
 //
-// Optional environment: BENCH_QUICK=1; BENCH_ONLY=ingest,ingest-validated,delivery,latency,latency-2000,message-log,e2e,bullmq,pg-ingest,pg-delivery-1,pg-delivery-2,pg-message-log
+//   encryption      SQLite ingest as `ingest-validated` measures it, with HOOKWELL_ENCRYPTION_KEYS
+//                   set and without, two servers side by side (each its own file), runs
+//                   alternating; reported as encryptionCost = 1 - encrypted / plain msg/s.
+// Optional environment: BENCH_QUICK=1; BENCH_ONLY=ingest,ingest-validated,encryption,delivery,latency,latency-2000,message-log,e2e,bullmq,pg-ingest,pg-delivery-1,pg-delivery-2,pg-message-log
 // (a subset; "pg" stands for the four PostgreSQL figures, "pg-delivery" for both deliveries;
 // default: all of them); BENCH_PG_URL; BENCH_REDIS_URL; BENCH_E2E_CONCURRENCY (deliveries in
 // flight for e2e and bullmq, default 64);
@@ -87,12 +90,12 @@ const ALIASES: Record<string, string[]> = {
   'pg-delivery': ['pg-delivery-1', 'pg-delivery-2'],
 };
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'ingest,ingest-validated,delivery,latency,latency-2000,message-log,e2e,bullmq,pg')
+  (process.env.BENCH_ONLY ?? 'ingest,ingest-validated,encryption,delivery,latency,latency-2000,message-log,e2e,bullmq,pg')
     .split(',')
     .map((s) => s.trim())
     .flatMap((s) => ALIASES[s] ?? [s]),
 );
-const FIGURES = ['ingest', 'ingest-validated', 'delivery', 'latency', 'latency-2000', 'message-log', 'e2e', 'bullmq', 'pg-ingest', 'pg-delivery-1', 'pg-delivery-2', 'pg-message-log'];
+const FIGURES = ['ingest', 'ingest-validated', 'encryption', 'delivery', 'latency', 'latency-2000', 'message-log', 'e2e', 'bullmq', 'pg-ingest', 'pg-delivery-1', 'pg-delivery-2', 'pg-message-log'];
 for (const name of ONLY) if (!FIGURES.includes(name)) log(`BENCH_ONLY: no figure "${name}" (there are ${FIGURES.join(', ')}, pg, pg-delivery)`);
 
 const P = {
@@ -135,6 +138,8 @@ const TARGETS = {
 } as const;
 /** Most of ingest throughput that validating payloads may cost. */
 const TARGET_VALIDATION_COST = 0.1;
+/** Most ingest throughput encryption at rest may cost. */
+const TARGET_ENCRYPTION_COST = 0.1;
 /** At the first latency rate; the second is reported beside it, with no target. */
 const TARGET_P99_MS = 5;
 /** Most a message log page may take server-side, at p99, with 100,000 messages in the application. */
@@ -1025,6 +1030,80 @@ async function bullmqFigure(concurrency = P.e2eInFlight): Promise<Record<string,
   }
 }
 
+/**
+ * Ingest with encryption at rest against ingest without, in one run: a server of each on its
+ * own SQLite file, both up throughout, measured in turns (plain, encrypted, encrypted, plain)
+ * so drift on a shared machine falls on both alike. The payload is the health catalogue's
+ * workout example, as ingest-validated sends.
+ */
+async function encryptionFigure(): Promise<Record<string, unknown>> {
+  const figure = 'encryption';
+  const entry = workoutsEntry();
+  const receiver = await Helper.start('receiver.ts', 'receiver');
+  const kinds = ['plain', 'encrypted'] as const;
+  const databases = { plain: newDatabase('sqlite', `${figure}-plain`), encrypted: newDatabase('sqlite', `${figure}-encrypted`) };
+  const servers: Partial<Record<(typeof kinds)[number], ServerHandle>> = {};
+  try {
+    const ring = `bench:${randomBytes(32).toString('base64')}`;
+    const paths: Record<string, string> = {};
+    for (const kind of kinds) {
+      const server = await startServer({
+        db: databases[kind].db,
+        token: TOKEN,
+        label: `hookwell-${figure}-${kind}`,
+        env: kind === 'encrypted' ? { HOOKWELL_ENCRYPTION_KEYS: ring } : {},
+      });
+      servers[kind] = server;
+      const api = new Api(server.url);
+      paths[kind] = `/api/v1/app/${await api.appWithEndpoint(`bench-${figure}-${kind}`, receiver.url)}/msg`;
+      await api.close();
+    }
+    // As ingest's acceptance run: each delivery falls due after the run.
+    const later = new Date(Date.now() + 24 * 3600_000).toISOString();
+    const body = `{"eventType":"bench.ingest","payload":${entry.example},"deliverAt":"${later}"}`;
+    log(`${figure}: ${entry.example.length}-byte payload, plain / encrypted / encrypted / plain, ${P.ingestMeasureMs / 2} ms each`);
+    const runs = { plain: { ok: 0, seconds: 0, failures: {} as Record<string, number> }, encrypted: { ok: 0, seconds: 0, failures: {} as Record<string, number> } };
+    for (const kind of ['plain', 'encrypted', 'encrypted', 'plain'] as const) {
+      const r = await closedLoop({
+        origin: servers[kind]!.url,
+        path: paths[kind]!,
+        headers: AUTH,
+        body: () => body,
+        concurrency: P.ingestConcurrency,
+        expectStatus: 202,
+        warmupMs: P.ingestWarmupMs,
+        measureMs: P.ingestMeasureMs / 2,
+      });
+      log(`${figure}: ${kind} ${round(r.perSec)} msg/s`, r.failures);
+      runs[kind].ok += r.ok;
+      runs[kind].seconds += r.seconds;
+      for (const [k, n] of Object.entries(r.failures)) runs[kind].failures[k] = (runs[kind].failures[k] ?? 0) + n;
+    }
+    const plain = runs.plain.ok / runs.plain.seconds;
+    const encrypted = runs.encrypted.ok / runs.encrypted.seconds;
+    const cost = 1 - encrypted / plain;
+    return {
+      figure,
+      payloadBytes: Buffer.byteLength(entry.example),
+      msgPerSec: round(encrypted),
+      plainMsgPerSec: round(plain),
+      encryptedOverPlain: round(encrypted / plain, 3),
+      encryptionCost: round(cost, 3),
+      targetEncryptionCost: TARGET_ENCRYPTION_COST,
+      meetsTarget: cost < TARGET_ENCRYPTION_COST,
+      concurrency: P.ingestConcurrency,
+      measuredSec: { plain: round(runs.plain.seconds, 2), encrypted: round(runs.encrypted.seconds, 2) },
+      accepted: { plain: runs.plain.ok, encrypted: runs.encrypted.ok },
+      failures: { plain: runs.plain.failures, encrypted: runs.encrypted.failures },
+      backend: 'sqlite',
+    };
+  } finally {
+    for (const kind of kinds) if (servers[kind] !== undefined) await stopServer(servers[kind]!);
+    await receiver.stop();
+    for (const kind of kinds) await databases[kind].drop();
+  }
+}
+
 // --- main -----------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
@@ -1053,6 +1132,7 @@ async function main(): Promise<number> {
   };
   await run('ingest', () => ingestFigure('sqlite'));
   await run('ingest-validated', ingestValidatedFigure);
+  await run('encryption', encryptionFigure);
   await run('delivery', () => deliveryFigure(num('ingest', 'msgPerSec'), 'sqlite'));
   await run('latency', () => latencyFigure(P.latencyRates[0]));
   await run('latency-2000', () => latencyFigure(P.latencyRates[1]));
@@ -1096,6 +1176,7 @@ async function main(): Promise<number> {
     ingestWithLiveDeliveryRatio: ingestLiveRatio,
     ingestValidatedMsgPerSec: num('ingest-validated', 'msgPerSec'),
     validationCost,
+    encryptionCost: num('encryption', 'encryptionCost'),
     deliveryMsgPerSec: num('delivery', 'msgPerSec'),
     deliveryRatio,
     latencyP50Ms: num('latency', 'p50Ms'),
@@ -1116,11 +1197,12 @@ async function main(): Promise<number> {
     e2eHookwellPeakRssMb: num('e2e', 'hookwellPeakRssMb'),
     bullmqPeakRssMb: num('bullmq', 'peakRssMb'),
     pgMessageLogWorstP99Ms: num('pg-message-log', 'worstP99Ms'),
-    targets: { ...TARGETS, p99Ms: TARGET_P99_MS, validationCost: TARGET_VALIDATION_COST, messageLogP99Ms: TARGET_LOG_MS, e2eOverBullmq: TARGET_E2E_OVER_BULLMQ },
+    targets: { ...TARGETS, p99Ms: TARGET_P99_MS, validationCost: TARGET_VALIDATION_COST, encryptionCost: TARGET_ENCRYPTION_COST, messageLogP99Ms: TARGET_LOG_MS, e2eOverBullmq: TARGET_E2E_OVER_BULLMQ },
     meetsTargets: {
       ingest: meets(ingestRatio, TARGETS.ingest),
       ingestWithLiveDelivery: meets(ingestLiveRatio, TARGETS.ingestWithLiveDelivery),
       ingestValidated: validationCost === null ? null : validationCost < TARGET_VALIDATION_COST,
+      encryption: num('encryption', 'encryptionCost') === null ? null : num('encryption', 'encryptionCost')! < TARGET_ENCRYPTION_COST,
       delivery: meets(deliveryRatio, TARGETS.delivery),
       latency: p99 === null ? null : p99 <= TARGET_P99_MS,
       pgIngest: meets(pgIngestRatio, TARGETS.pgIngest),

@@ -3,7 +3,7 @@ import { ConfigError, isPostgresUrl, loadConfig, redactUrl, SETTINGS, type Confi
 import { createLogger } from './logger.js';
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { exportAuditLog, importCatalog, migrateOnly, startHookwell, verifyAuditLog, VERSION } from './server.js';
+import { exportAuditLog, importCatalog, migrateOnly, rekey, startHookwell, verifyAuditLog, VERSION } from './server.js';
 import { loadCatalog, type CatalogEntry } from './catalog.js';
 import { startListener, type ListenOptions } from './listen.js';
 import { BackupError, backupSqlite } from './store/sqlite/backup.js';
@@ -153,6 +153,30 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (opts: { db?: string }) => {
       const explicit = program.commands.find((c) => c.name() === 'migrate')!.getOptionValueSource('db') === 'cli';
       await migrate(opts.db !== undefined && explicit ? { db: opts.db } : {});
+    });
+
+  program
+    .command('rekey')
+    .description('encrypt everything stored under the first key of HOOKWELL_ENCRYPTION_KEYS (plaintext too); safe while servers run')
+    .addOption(new Option('--db <path-or-url>', 'SQLite file path, or postgres://… URL').env('HOOKWELL_DB'))
+    .option('--batch <rows>', 'rows re-encrypted per transaction', '500')
+    .action(async (opts: { db?: string; batch: string }, cmd: Command) => {
+      const cfg = configFrom(opts.db !== undefined && cmd.getOptionValueSource('db') === 'cli' ? { db: opts.db } : {});
+      const batch = Number(opts.batch);
+      if (!Number.isInteger(batch) || batch < 1 || batch > 100_000) {
+        process.stderr.write(`hookwell: --batch must be a whole number from 1 to 100000, got "${opts.batch}"\n`);
+        process.exit(2);
+      }
+      if (cfg.encryptionKeys.length === 0) {
+        process.stderr.write('hookwell: rekey needs HOOKWELL_ENCRYPTION_KEYS: the key to encrypt with first, then every key data may be encrypted with\n');
+        process.exit(2);
+      }
+      const log = createLogger(cfg.logLevel);
+      await rekey(cfg, log, batch, (p) => process.stdout.write(`${p.table}: ${p.rows} rows done, ${p.rewritten} values re-encrypted\n`)).catch((err: unknown) => {
+        process.stderr.write(`hookwell: rekey failed: ${(err as Error).message}\n`);
+        process.exit(1);
+      });
+      process.stdout.write(`everything is encrypted with key "${cfg.encryptionKeys[0]!.id}"; keys after it can now leave HOOKWELL_ENCRYPTION_KEYS\n`);
     });
 
   const catalog = program.command('catalog').description('the built-in catalogues of event types (health: Miri, Metriport and Vital events)');

@@ -1,4 +1,5 @@
 // The one place that reads the environment. Everything below receives a Config.
+import { KeyRingError, parseKeyRing, type RingKey } from './domain/sealing.js';
 
 export type SignatureHeaderMode = 'webhook' | 'svix' | 'both';
 /** api: only the management API; worker: only delivery; all: both in one process. */
@@ -51,6 +52,8 @@ export interface Config {
   portalFrameAncestors: string;
   /** A port of its own for /health/live and /health/ready (a worker's only listener); null: none. */
   healthPort: number | null;
+  /** Encryption at rest: the first key seals, all open; empty when off. */
+  encryptionKeys: RingKey[];
 }
 
 export class ConfigError extends Error {}
@@ -92,6 +95,8 @@ export const SETTINGS: Setting[] = [
   { key: 'httpMaxConnections', env: 'HOOKWELL_HTTP_MAX_CONNECTIONS', default: '4096', help: 'API clients: most connections at once; more are closed as they arrive' },
   { key: 'portalFrameAncestors', env: 'HOOKWELL_PORTAL_FRAME_ANCESTORS', default: "'self'", help: "space-separated CSP sources of the sites that may embed the app portal in a frame (e.g. https://app.example.com), or 'none'" },
   { key: 'healthPort', env: 'HOOKWELL_HEALTH_PORT', default: '', shownDefault: 'none', help: 'also serve /health/live and /health/ready on this port, on the listen address: how a worker, which serves no API, is probed' },
+  // No flag: a key on the command line would show in every process listing.
+  { key: 'encryptionKeys', env: 'HOOKWELL_ENCRYPTION_KEYS', default: '', shownDefault: 'none: stored unencrypted', help: 'encryption at rest: <key id>:<base64 of 32 bytes>, comma-separated; the first encrypts, all decrypt (see `hookwell rekey`)' },
   { key: 'validatePayloads', env: 'HOOKWELL_VALIDATE_PAYLOADS', default: 'false', help: "refuse (422) every message whose payload does not match its event type's schema, not only for types with validate: true" },
 ];
 
@@ -206,6 +211,7 @@ export function loadConfig(
     httpMaxConnections: integer(get('httpMaxConnections').name, get('httpMaxConnections').value, 1, 1_000_000),
     portalFrameAncestors: frameAncestors(get('portalFrameAncestors').name, get('portalFrameAncestors').value),
     healthPort: get('healthPort').value.trim() === '' ? null : integer(get('healthPort').name, get('healthPort').value, 1, 65535),
+    encryptionKeys: keyRing(get('encryptionKeys').name, get('encryptionKeys').value),
   };
 }
 
@@ -225,6 +231,16 @@ function frameAncestors(name: string, raw: string): string {
     throw new ConfigError(`${name}: "${s}" is not a CSP source (use 'self', 'none', a scheme such as https:, or an origin such as https://app.example.com or https://*.example.com)`);
   }
   return sources.join(' ');
+}
+
+function keyRing(name: string, raw: string): RingKey[] {
+  if (raw.trim() === '') return [];
+  try {
+    return parseKeyRing(raw);
+  } catch (err) {
+    if (err instanceof KeyRingError) throw new ConfigError(`${name}: ${err.message}`);
+    throw err;
+  }
 }
 
 function publicUrl(name: string, raw: string): string | null {

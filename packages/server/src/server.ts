@@ -41,10 +41,12 @@ import { ThinPayloads } from './delivery/thin.js';
 import { uiRoutes } from './api/ui.js';
 import { auditRoutes, installAudit } from './api/audit.js';
 import { tokenRoutes } from './api/tokens.js';
-import { auditEntries, verifyAudit, type Verification } from './core/audit.js';
+import { auditEntries, recordAudit, verifyAudit, type Verification } from './core/audit.js';
 import type { AuditFilter } from './store/store.js';
 import type { AuditEntry } from './domain/audit.js';
 import { buildCore } from './core/index.js';
+import { Sealer } from './domain/sealing.js';
+import type { RekeyProgress } from './store/rekey.js';
 
 /**
  * The package's own version, read from its package.json (one level up from both src/ and the
@@ -164,8 +166,10 @@ function outageLog(log: Logger, failedMsg: string, recoveredMsg: string): { fail
  * leave its leases alone).
  */
 async function openStore(cfg: Config, log: Logger, tool = false): Promise<{ store: Store; notifier: WorkNotifier | null }> {
+  const sealer = cfg.encryptionKeys.length === 0 ? Sealer.none : new Sealer(cfg.encryptionKeys);
   if (!isPostgresUrl(cfg.db)) {
     const store = SqliteStore.open(cfg.db, {
+      sealer,
       releaseLeases: !tool,
       probeBytes: cfg.maxPayloadBytes,
       tightened: ({ file, was }) => log.warn({ file, was, now: '0600' }, 'a database file was readable by other users; made it owner-only'),
@@ -176,13 +180,31 @@ async function openStore(cfg: Config, log: Logger, tool = false): Promise<{ stor
   const health: DatabaseHealth = outageLog(log, 'the database is unavailable; the API answers 503 and delivery waits until it is back', 'the database is reachable again');
   for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
     try {
-      const store = await PostgresStore.open(cfg.db, { schema: cfg.dbSchema ?? undefined, poolSize: cfg.dbPoolSize, health, workChannel: workChannel(cfg.dbSchema) });
+      const store = await PostgresStore.open(cfg.db, { sealer, schema: cfg.dbSchema ?? undefined, poolSize: cfg.dbPoolSize, health, workChannel: workChannel(cfg.dbSchema) });
       return { store, notifier: new WorkNotifier(cfg.db, store.pool, cfg.dbSchema, log) };
     } catch (err) {
       if (!isConnectionError(err)) throw err;
       if (delay === 250) log.warn({ err, db: redactUrl(cfg.db) }, 'waiting for the database to accept connections');
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
+  }
+}
+
+/**
+ * Seals everything stored under the ring's first key: `hookwell rekey`. Runs beside serving
+ * processes (as a tool, like migrate), `batch` rows a transaction.
+ */
+export async function rekey(cfg: Config, log: Logger, batch: number, progress: (p: RekeyProgress) => void): Promise<void> {
+  const { store } = await openStore(cfg, log, true);
+  try {
+    await store.rekey(batch, progress);
+    await recordAudit(store, { actor: 'system', action: 'rekey', outcome: 'ok' });
+  } catch (err) {
+    // Recorded with a fixed reason: an error's text may hold what the log must not.
+    await recordAudit(store, { actor: 'system', action: 'rekey', outcome: 'failed', reason: 'error' }).catch(() => undefined);
+    throw err;
+  } finally {
+    await store.close();
   }
 }
 
@@ -238,6 +260,9 @@ export async function exportAuditLog(cfg: Config, log: Logger, filter: AuditFilt
 
 export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = {}): Promise<Hookwell> {
   const { store, notifier } = await openStore(cfg, log);
+  if (cfg.encryptionKeys.length === 0) {
+    log.warn('payloads, responses and endpoint secrets are stored unencrypted; set HOOKWELL_ENCRYPTION_KEYS to encrypt them at rest');
+  }
   const delivering = cfg.role !== 'api';
   const serving = cfg.role !== 'worker';
   const sender = new Sender(cfg);

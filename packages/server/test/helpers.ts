@@ -118,6 +118,8 @@ export async function startServer(env: Record<string, string> = {}, options: Api
       HOOKWELL_ALLOW_PRIVATE_TARGETS: 'true',
       HOOKWELL_LOG_LEVEL: 'silent',
       ...(ON_POSTGRES ? { HOOKWELL_DB_SCHEMA: schema, HOOKWELL_DB_POOL_SIZE: '4' } : {}),
+      // The same API suites over sealed stores: `npm run test:api-encrypted`.
+      ...(process.env.HOOKWELL_TEST_ENCRYPTION_KEYS ? { HOOKWELL_ENCRYPTION_KEYS: process.env.HOOKWELL_TEST_ENCRYPTION_KEYS } : {}),
       ...env,
     },
   );

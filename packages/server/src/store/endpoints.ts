@@ -2,6 +2,7 @@
 import { newId } from '../domain/ids.js';
 import { ConflictError } from '../domain/errors.js';
 import type { Endpoint } from '../domain/types.js';
+import type { Sealer } from '../domain/sealing.js';
 import type { EndpointInput } from './store.js';
 import type { Dialect } from './filters.js';
 import type { Query } from './insights.js';
@@ -24,7 +25,7 @@ export function newEndpoint(appId: string, input: EndpointInput, now: number): E
 }
 
 /** The columns INSERT_ENDPOINT and UPDATE_ENDPOINT both set, bound in this order. */
-function endpointValues(d: Dialect, ep: Endpoint): unknown[] {
+function endpointValues(d: Dialect, ep: Endpoint, s: Sealer): unknown[] {
   return [
     ep.uid,
     ep.url,
@@ -35,14 +36,14 @@ function endpointValues(d: Dialect, ep: Endpoint): unknown[] {
     json(ep.channels),
     ep.throttleRate,
     json(ep.metadata),
-    json(ep.headers),
-    ep.secret,
-    json(ep.previousSecrets),
+    s.sealNullable(json(ep.headers)),
+    s.seal(ep.secret),
+    s.sealNullable(json(ep.previousSecrets)),
     ep.ping === null ? null : d.flag(ep.ping.ok),
     ep.ping?.detail ?? null,
     ep.ping?.at ?? null,
     ep.webhookKey?.header ?? null,
-    ep.webhookKey?.key ?? null,
+    s.sealNullable(ep.webhookKey?.key ?? null),
     ep.payloadMode,
     ep.maxPayloadBytes,
     json(ep.ordering),
@@ -55,8 +56,8 @@ export const INSERT_ENDPOINT = `INSERT INTO endpoints (uid, url, description, ve
     ordering, updated_at, id, app_id, created_at)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
-export function insertEndpointParams(d: Dialect, ep: Endpoint): unknown[] {
-  return [...endpointValues(d, ep), ep.id, ep.appId, ep.createdAt];
+export function insertEndpointParams(d: Dialect, ep: Endpoint, s: Sealer): unknown[] {
+  return [...endpointValues(d, ep, s), ep.id, ep.appId, ep.createdAt];
 }
 
 export const UPDATE_ENDPOINT = `UPDATE endpoints SET uid = ?, url = ?, description = ?, version = ?, disabled = ?, event_types = ?, channels = ?,
@@ -64,8 +65,8 @@ export const UPDATE_ENDPOINT = `UPDATE endpoints SET uid = ?, url = ?, descripti
     key_header = ?, key_value = ?, payload_mode = ?, max_payload_bytes = ?, ordering = ?, updated_at = ?
   WHERE id = ? AND app_id = ?`;
 
-export function updateEndpointParams(d: Dialect, ep: Endpoint): unknown[] {
-  return [...endpointValues(d, ep), ep.id, ep.appId];
+export function updateEndpointParams(d: Dialect, ep: Endpoint, s: Sealer): unknown[] {
+  return [...endpointValues(d, ep, s), ep.id, ep.appId];
 }
 
 /** What inserting or renaming an endpoint to a uid another one of its application has throws. */

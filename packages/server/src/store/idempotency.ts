@@ -1,19 +1,20 @@
 // Idempotency keys' stored responses: SQL and rows, written once for both dialects.
 import type { IdempotentResponse } from './store.js';
 import type { Row } from './rows.js';
+import type { Sealer } from '../domain/sealing.js';
 
 export const SELECT_IDEMPOTENT = 'SELECT * FROM idempotency WHERE scope = ? AND key = ?';
 
-export function idempotentFrom(r: Row): IdempotentResponse {
-  return { bodyHash: r.body_hash as string, statusCode: r.status_code as number, body: r.body as string, createdAt: r.created_at as number };
+export function idempotentFrom(r: Row, s: Sealer): IdempotentResponse {
+  return { bodyHash: r.body_hash as string, statusCode: r.status_code as number, body: s.open(r.body as string), createdAt: r.created_at as number };
 }
 
 export const PUT_IDEMPOTENT = `INSERT INTO idempotency (scope, key, body_hash, status_code, body, created_at) VALUES (?, ?, ?, ?, ?, ?)
   ON CONFLICT (scope, key) DO UPDATE SET body_hash = excluded.body_hash, status_code = excluded.status_code,
     body = excluded.body, created_at = excluded.created_at`;
 
-export function putIdempotentParams(scope: string, key: string, v: IdempotentResponse): unknown[] {
-  return [scope, key, v.bodyHash, v.statusCode, v.body, v.createdAt];
+export function putIdempotentParams(scope: string, key: string, v: IdempotentResponse, s: Sealer): unknown[] {
+  return [scope, key, v.bodyHash, v.statusCode, s.seal(v.body), v.createdAt];
 }
 
 export const PURGE_IDEMPOTENT = 'DELETE FROM idempotency WHERE created_at < ?';

@@ -6,6 +6,7 @@ import { signingSecrets } from '../domain/signing.js';
 import type { ContentFetch, MessageInput, Work } from './store.js';
 import { newIdAt } from '../domain/ids.js';
 import { ConflictError } from '../domain/errors.js';
+import type { Sealer } from '../domain/sealing.js';
 
 const flag = (v: unknown): boolean => v === 1 || v === true;
 
@@ -26,7 +27,25 @@ export function appFrom(r: Row): Application {
   };
 }
 
-export function endpointFrom(r: Row): Endpoint {
+/** The endpoint columns sealed at rest (see Sealer), as endpointFrom and workFrom read them. */
+const SEALED_ENDPOINT_COLUMNS = ['secret', 'previous_secrets', 'headers', 'key_value'] as const;
+
+/** A copy of an endpoint row (or a row holding its WORK_ENDPOINT_COLUMNS) with its sealed columns opened. */
+export function openEndpointColumns(r: Row, s: Sealer): Row {
+  const out = { ...r };
+  for (const c of SEALED_ENDPOINT_COLUMNS) if (c in out) out[c] = s.openNullable(out[c]);
+  return out;
+}
+
+/** A claimed delivery's row with its payload and endpoint columns opened, for workFrom. */
+export function openWorkRow(r: Row, s: Sealer): Row {
+  const out = openEndpointColumns(r, s);
+  out.payload = s.openNullable(out.payload);
+  return out;
+}
+
+export function endpointFrom(sealed: Row, s: Sealer): Endpoint {
+  const r = openEndpointColumns(sealed, s);
   return {
     id: r.id as string,
     appId: r.app_id as string,
@@ -78,13 +97,13 @@ export function eventTypeFrom(r: Row): EventType {
   };
 }
 
-export function messageFrom(r: Row, prefix = ''): Message {
+export function messageFrom(r: Row, s: Sealer, prefix = ''): Message {
   return {
     id: r[`${prefix}id`] as string,
     appId: r[`${prefix}app_id`] as string,
     eventId: (r[`${prefix}event_id`] as string | null) ?? null,
     eventType: r[`${prefix}event_type`] as string,
-    payload: (r[`${prefix}payload`] as string | null) ?? null,
+    payload: (s.openNullable(r[`${prefix}payload`]) as string | null) ?? null,
     channels: parse(r[`${prefix}channels`], null),
     tags: parse(r[`${prefix}tags`], null),
     dataId: (r[`${prefix}data_id`] as string | null | undefined) ?? null,
@@ -126,8 +145,8 @@ export const MESSAGE_COLUMNS = 'id, app_id, event_id, event_type, payload, chann
 
 export const INSERT_MESSAGE = `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
-export function messageParams(m: Message): unknown[] {
-  return [m.id, m.appId, m.eventId, m.eventType, m.payload, json(m.channels), json(m.tags), m.dataId, m.backfill?.id ?? null, m.backfill?.chunk ?? null, m.createdAt];
+export function messageParams(m: Message, s: Sealer): unknown[] {
+  return [m.id, m.appId, m.eventId, m.eventType, s.sealNullable(m.payload), json(m.channels), json(m.tags), m.dataId, m.backfill?.id ?? null, m.backfill?.chunk ?? null, m.createdAt];
 }
 
 /** What inserting a message whose eventId the application already has throws. */
@@ -178,7 +197,7 @@ export function deliveryFrom(r: Row, prefix = ''): Delivery {
   };
 }
 
-export function attemptFrom(r: Row): Attempt {
+export function attemptFrom(r: Row, s: Sealer): Attempt {
   return {
     id: r.id as string,
     msgId: r.msg_id as string,
@@ -187,7 +206,7 @@ export function attemptFrom(r: Row): Attempt {
     url: r.url as string,
     status: r.status as StatusCode,
     responseStatusCode: r.response_status_code as number,
-    response: r.response as string,
+    response: s.open(r.response as string),
     responseDurationMs: r.response_duration_ms as number,
     triggerType: r.trigger_type as TriggerCode,
     error: (r.error as string | null) ?? null,
@@ -199,14 +218,14 @@ export function attemptFrom(r: Row): Attempt {
 export const WORK_ENDPOINT_COLUMNS =
   'e.id AS endpoint_id, e.url, e.headers, e.secret, e.previous_secrets, e.throttle_rate, e.key_header, e.key_value, e.payload_mode, e.max_payload_bytes';
 
-/** The headers sent with each delivery: the endpoint's own, plus its webhook key if it has one. */
+/** The headers sent with each delivery: the endpoint's own, plus its webhook key if it has one. `r` is opened (openEndpointColumns). */
 export function deliveryHeaders(r: Row): Record<string, string> {
   const headers = parse<Record<string, string>>(r.headers, {});
   if (typeof r.key_header === 'string') headers[r.key_header] = r.key_value as string;
   return headers;
 }
 
-/** A new message's delivery as work leased to its writer in the message's own commit (see LeaseOffer); `route` is its endpoint's route row. */
+/** A new message's delivery as work leased to its writer in the message's own commit (see LeaseOffer); `route` is its endpoint's route row, opened. */
 export function offeredWork(route: Row, deliveryId: number, message: Message, orderKey: string | null, now: number, leaseUntil: number): Work {
   return workFrom(
     {
@@ -228,6 +247,7 @@ export function offeredWork(route: Row, deliveryId: number, message: Message, or
   );
 }
 
+/** `r` is opened (openWorkRow). */
 export function workFrom(r: Row, now: number, leaseUntil: number): Work {
   return {
     deliveryId: r.delivery_id as number,

@@ -1,5 +1,6 @@
 import type { AuditEntry, AuditInput } from '../domain/audit.js';
 import type { AuditFilter } from './audit.js';
+import type { RekeyProgress } from './rekey.js';
 import type { AppSummary, Backlog, DurationCount, Overview, OverviewRange } from './insights.js';
 import type {
   Application,
@@ -379,4 +380,6 @@ export interface Store {
   appendAudit(input: AuditInput): Promise<AuditEntry>;
   /** A page of the audit log by id (ascending by default), filtered. */
   listAudit(filter: AuditFilter, q: ListQuery): Promise<Page<AuditEntry>>;
+  /** Seals every encrypted column under the ring's first key, `batch` rows a transaction (see rekeyTables). */
+  rekey(batch: number, progress: (p: RekeyProgress) => void): Promise<void>;
 }

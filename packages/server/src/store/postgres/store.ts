@@ -7,7 +7,9 @@ import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, I
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
-import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, MESSAGE_COLUMNS, messageFrom, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, offeredWork, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, MESSAGE_COLUMNS, messageFrom, openEndpointColumns, openWorkRow, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, offeredWork, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { checkKeyRecord, KEY_RECORD_META_KEY, Sealer } from '../../domain/sealing.js';
+import { rekeyTables, type RekeyProgress } from '../rekey.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { deliveryOrderKey, keyReader } from '../../domain/ordering.js';
 import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING } from '../requeue.js';
@@ -247,7 +249,7 @@ type Plan = { e: Row; orderKey: string | null }[];
  * of its own), the order keys' locks are taken together first, in one order, so batches
  * cannot deadlock over them: five round trips, or seven with lease offers.
  */
-async function writeMessages(c: pg.PoolClient, jobs: MessageJob[], inTransaction: boolean): Promise<Outcome<Created>[]> {
+async function writeMessages(c: pg.PoolClient, jobs: MessageJob[], inTransaction: boolean, sealer: Sealer): Promise<Outcome<Created>[]> {
   const apps = [...new Set(jobs.filter((j) => j.onlyEndpointId === undefined).map((j) => j.appId))];
   const routes = new Map<string, Row[]>();
   for (const r of apps.length === 0 ? [] : await all(c, SELECT_APPS_ROUTES, [apps])) {
@@ -271,10 +273,10 @@ async function writeMessages(c: pg.PoolClient, jobs: MessageJob[], inTransaction
     );
   }
   const keyed = plans.flat().filter((m) => m.orderKey !== null);
-  if (keyed.length === 0 && jobs.every((j) => j.lease === undefined)) return writeTogether(c, jobs, plans);
+  if (keyed.length === 0 && jobs.every((j) => j.lease === undefined)) return writeTogether(c, jobs, plans, sealer);
   const locked = async (c: pg.PoolClient) => {
     await lockKeys(c, keyed.map((m) => [m.e.endpoint_id as string, m.orderKey!]));
-    return jobs.some((j) => j.lease !== undefined) ? writeLeasing(c, jobs, plans, keyed) : writeTogether(c, jobs, plans);
+    return jobs.some((j) => j.lease !== undefined) ? writeLeasing(c, jobs, plans, keyed, sealer) : writeTogether(c, jobs, plans, sealer);
   };
   return inTransaction ? locked(c) : within(c, locked);
 }
@@ -293,18 +295,18 @@ function outcomes(jobs: MessageJob[], plans: Plan[], stored: Set<string>, leased
 }
 
 /** The messages and their (pending) deliveries in one statement; a duplicate's deliveries are left out with it. */
-async function writeTogether(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[]): Promise<Outcome<Created>[]> {
+async function writeTogether(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[], sealer: Sealer): Promise<Outcome<Created>[]> {
   const deliveries = jobs.flatMap((j, job) => plans[job]!.map(({ e, orderKey }) => pendingDelivery(j, e.endpoint_id as string, orderKey)));
   const stored = await all(c, INSERT_MESSAGES_WITH_DELIVERIES, [
-    ...columns(jobs.map((j) => messageParams(j.message)), 11),
+    ...columns(jobs.map((j) => messageParams(j.message, sealer)), 11),
     ...columns(deliveries, 8),
   ]);
   return outcomes(jobs, plans, new Set(stored.map((r) => r.id as string)));
 }
 
 /** With lease offers: the messages, which keys are busy, then the deliveries, some leased. */
-async function writeLeasing(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[], keyed: Plan): Promise<Outcome<Created>[]> {
-  const stored = new Set((await all(c, INSERT_MESSAGES, columns(jobs.map((j) => messageParams(j.message)), 11))).map((r) => r.id as string));
+async function writeLeasing(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[], keyed: Plan, sealer: Sealer): Promise<Outcome<Created>[]> {
+  const stored = new Set((await all(c, INSERT_MESSAGES, columns(jobs.map((j) => messageParams(j.message, sealer)), 11))).map((r) => r.id as string));
   // Under the keys' locks: a delivery of a key with older ones unfinished waits for its turn.
   const busy = new Set<string>();
   if (keyed.length > 0) {
@@ -338,7 +340,7 @@ async function writeLeasing(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[],
   const leased = jobs.map((): Work[] => []);
   for (const { job, e, orderKey, leaseUntil } of leasing) {
     const { message, now } = jobs[job]!;
-    leased[job]!.push(offeredWork(e, ids.get(pairKey(message.id, e.endpoint_id as string))!, message, orderKey, now, leaseUntil));
+    leased[job]!.push(offeredWork(openEndpointColumns(e, sealer), ids.get(pairKey(message.id, e.endpoint_id as string))!, message, orderKey, now, leaseUntil));
   }
   return outcomes(jobs, plans, stored, leased);
 }
@@ -469,6 +471,25 @@ function newPool(url: string, max: number, settings: string[]): pg.Pool {
   return pool;
 }
 
+/**
+ * Rewrites the record of key ids in use (see checkKeyRecord) under the migration lock, so
+ * processes opening at once with different rings, and rekey, each add to what the other wrote.
+ * `change` answers null to leave it as it is.
+ */
+async function updateKeyRecord(pool: pg.Pool, change: (recorded: string | null) => string | null): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await within(client, async (c) => {
+      await c.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
+      const recorded = ((await one(c, SELECT_META, [KEY_RECORD_META_KEY]))?.value as string | undefined) ?? null;
+      const next = change(recorded);
+      if (next !== null && next !== recorded) await run(c, UPSERT_META, [KEY_RECORD_META_KEY, next]);
+    });
+  } finally {
+    client.release();
+  }
+}
+
 export interface PostgresStoreOptions {
   /** A schema to keep Hookwell's tables in, created if missing; otherwise the server's default search_path. */
   schema?: string;
@@ -478,6 +499,8 @@ export interface PostgresStoreOptions {
   health?: DatabaseHealth;
   /** The LISTEN/NOTIFY channel of the workers (see WorkNotifier): deliveries given back wake them. */
   workChannel?: string;
+  /** Encryption at rest (none by default). */
+  sealer?: Sealer;
 }
 
 export class PostgresStore implements Store {
@@ -505,10 +528,12 @@ export class PostgresStore implements Store {
      */
     private readonly queue: pg.Pool,
     private readonly workChannel: string | null,
+    /** Seals the columns kept encrypted at rest, opens them on read. */
+    private readonly sealer: Sealer,
   ) {
     // Payloads of up to 4 MiB a batch: ingest's small messages go by the hundred, large
     // ones (up to maxPayloadBytes each) a few at a time.
-    this.messages = new GroupCommit((fn) => this.session(fn), (fn) => this.tx(fn), writeMessages, { weight: (j) => j.input.payload.length, maxWeight: 4 * 1024 * 1024 });
+    this.messages = new GroupCommit((fn) => this.session(fn), (fn) => this.tx(fn), (c, jobs, inTx) => writeMessages(c, jobs, inTx, this.sealer), { weight: (j) => j.input.payload.length, maxWeight: 4 * 1024 * 1024 });
     this.apps = new ReadBatch(async (refs) => {
       const rowOf = appRowsByRef(await all(this.pool, SELECT_APPS_BY_REFS, [refs, refs]));
       const found = new Map<string, Application>();
@@ -547,6 +572,8 @@ export class PostgresStore implements Store {
         }
       }
       await migrate(pool);
+      // Refused before serving anything: data sealed with a key the ring lacks could not be read.
+      await updateKeyRecord(pool, (recorded) => checkKeyRecord(recorded, opts.sealer ?? Sealer.none));
     } catch (err) {
       await Promise.all([pool.end(), queue.end()]);
       throw err;
@@ -557,7 +584,7 @@ export class PostgresStore implements Store {
     }
     // Unlike SqliteStore, leases found at start-up are not given back: other processes
     // sharing the database may hold them. They fall due when they expire.
-    return new PostgresStore(pool, queue, opts.workChannel ?? null);
+    return new PostgresStore(pool, queue, opts.workChannel ?? null, opts.sealer ?? Sealer.none);
   }
 
   /** Runs fn on a client of its own (a connection that broke is not given back to the pool). */
@@ -610,15 +637,15 @@ export class PostgresStore implements Store {
 
   async getMeta(key: string): Promise<string | null> {
     const r = await one(this.pool, SELECT_META, [key]);
-    return r === undefined ? null : (r.value as string);
+    return r === undefined ? null : this.sealer.open(r.value as string);
   }
 
   async setMeta(key: string, value: string): Promise<void> {
-    await run(this.pool, UPSERT_META, [key, value]);
+    await run(this.pool, UPSERT_META, [key, this.sealer.seal(value)]);
   }
 
   async ensureMeta(key: string, value: string): Promise<string> {
-    await run(this.pool, INSERT_META_IF_ABSENT, [key, value]);
+    await run(this.pool, INSERT_META_IF_ABSENT, [key, this.sealer.seal(value)]);
     return (await this.getMeta(key))!;
   }
 
@@ -672,8 +699,8 @@ export class PostgresStore implements Store {
 
   private async putEndpoint(db: Db, ep: Endpoint, insert: boolean): Promise<void> {
     try {
-      if (insert) await run(db, INSERT_ENDPOINT, insertEndpointParams(DIALECT, ep));
-      else await run(db, UPDATE_ENDPOINT, updateEndpointParams(DIALECT, ep));
+      if (insert) await run(db, INSERT_ENDPOINT, insertEndpointParams(DIALECT, ep, this.sealer));
+      else await run(db, UPDATE_ENDPOINT, updateEndpointParams(DIALECT, ep, this.sealer));
     } catch (err) {
       if (isUniqueViolation(err)) throw duplicateEndpointUid(ep.uid);
       throw err;
@@ -688,21 +715,21 @@ export class PostgresStore implements Store {
 
   async getEndpoint(appId: string, ref: string): Promise<Endpoint | null> {
     const r = await one(this.pool, SELECT_ENDPOINT_BY_REF, [appId, ref, ref, ref]);
-    return r === undefined ? null : endpointFrom(r);
+    return r === undefined ? null : endpointFrom(r, this.sealer);
   }
 
   async listEndpoints(appId: string, q: ListQuery): Promise<Page<Endpoint>> {
     const plan = planPage('id', q);
     const { sql, params } = listEndpoints(appId, plan);
     const rows = await all(this.pool, sql, params);
-    return toPage(rows, plan, (r) => r.id as string, endpointFrom);
+    return toPage(rows, plan, (r) => r.id as string, (r) => endpointFrom(r, this.sealer));
   }
 
   updateEndpoint(appId: string, id: string, fields: EndpointFields): Promise<Endpoint> {
     return this.tx(async (c) => {
       const r = await one(c, `${SELECT_ENDPOINT} FOR UPDATE`, [appId, id]);
       if (r === undefined) throw new NotFoundError('endpoint', id);
-      const ep: Endpoint = { ...endpointFrom(r), ...fields, updatedAt: Date.now() };
+      const ep: Endpoint = { ...endpointFrom(r, this.sealer), ...fields, updatedAt: Date.now() };
       await this.putEndpoint(c, ep, false);
       return ep;
     });
@@ -769,14 +796,14 @@ export class PostgresStore implements Store {
 
   async getMessage(appId: string, ref: string): Promise<Message | null> {
     const r = await one(this.pool, SELECT_MESSAGE_BY_REF, [appId, ref, ref, ref]);
-    return r === undefined ? null : messageFrom(r);
+    return r === undefined ? null : messageFrom(r, this.sealer);
   }
 
   async listMessages(appId: string, q: ListQuery, filter: DeliveryFilter): Promise<Page<Message>> {
     const plan = planPage('m.id', q);
     const { sql, params } = listMessages(DIALECT, appId, plan, filter);
     const rows = await all(this.pool, sql, params);
-    return toPage(rows, plan, (r) => r.id as string, (r) => messageFrom(r));
+    return toPage(rows, plan, (r) => r.id as string, (r) => messageFrom(r, this.sealer));
   }
 
   expungeMessage(appId: string, msgId: string): Promise<void> {
@@ -793,14 +820,14 @@ export class PostgresStore implements Store {
     const plan = planPage('e.id', q);
     const { sql, params } = listMessageDestinations(appId, msgId, plan);
     const rows = await all(this.pool, sql, params);
-    return toPage(rows, plan, (r) => r.id as string, (r) => ({ endpoint: endpointFrom(r), delivery: deliveryFrom(r, 'd_') }));
+    return toPage(rows, plan, (r) => r.id as string, (r) => ({ endpoint: endpointFrom(r, this.sealer), delivery: deliveryFrom(r, 'd_') }));
   }
 
   async listEndpointMessages(appId: string, endpointId: string, q: ListQuery, filter: DeliveryFilter): Promise<Page<EndpointMessage>> {
     const plan = planPage('m.id', q);
     const { sql, params } = listEndpointMessages(DIALECT, appId, endpointId, plan, filter);
     const rows = await all(this.pool, sql, params);
-    return toPage(rows, plan, (r) => r.id as string, (r) => ({ message: messageFrom(r), delivery: deliveryFrom(r, 'd_') }));
+    return toPage(rows, plan, (r) => r.id as string, (r) => ({ message: messageFrom(r, this.sealer), delivery: deliveryFrom(r, 'd_') }));
   }
 
   async endpointStats(appId: string, endpointId: string, since?: number, until?: number): Promise<EndpointStats> {
@@ -849,7 +876,7 @@ export class PostgresStore implements Store {
         const orderKey =
           r === undefined || r.payload === null
             ? null
-            : deliveryOrderKey(keyReader(r.payload as string), parse(r.ordering, null), r.backfill_id);
+            : deliveryOrderKey(keyReader(this.sealer.open(r.payload as string)), parse(r.ordering, null), r.backfill_id);
         if (orderKey !== null) await lockKeys(c, [[endpointId, orderKey]]);
         await run(c, INSERT_RESENT, [msgId, endpointId, appId, now, orderKey, now]);
       }
@@ -901,7 +928,7 @@ export class PostgresStore implements Store {
       const chosen = candidates.filter((m) => endpointMatches(ep, { eventType: m.event_type as string, channels: parse(m.channels, null) }));
       if (chosen.length === 0) return 0;
       const ids = chosen.map((m) => m.id as string);
-      const keys = chosen.map((m) => deliveryOrderKey(keyReader(m.payload as string), ordering, m.backfill_id));
+      const keys = chosen.map((m) => deliveryOrderKey(keyReader(this.sealer.openNullable(m.payload) as string), ordering, m.backfill_id));
       // Ids are drawn under the keys' locks, so each key's deliveries are committed in id order.
       await lockKeys(c, keys.filter((k) => k !== null).map((k) => [endpointId, k]));
       // A concurrent replay or resend may have made some of them meanwhile: those are skipped, not counted.
@@ -919,14 +946,14 @@ export class PostgresStore implements Store {
 
   async getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null> {
     const r = await one(this.pool, SELECT_ATTEMPT, [appId, msgId, attemptId]);
-    return r === undefined ? null : attemptFrom(r);
+    return r === undefined ? null : attemptFrom(r, this.sealer);
   }
 
   async listAttempts(appId: string, q: ListQuery, filter: AttemptFilter): Promise<Page<Attempt>> {
     const plan = planPage('a.id', q);
     const { sql, params } = listAttempts(DIALECT, appId, plan, filter);
     const rows = await all(this.pool, sql, params);
-    return toPage(rows, plan, (r) => r.id as string, attemptFrom);
+    return toPage(rows, plan, (r) => r.id as string, (r) => attemptFrom(r, this.sealer));
   }
 
   async expungeAttempt(appId: string, msgId: string, attemptId: string): Promise<void> {
@@ -962,7 +989,7 @@ export class PostgresStore implements Store {
       leaseUntil,
     ]);
     for (const ep of (rows[0]?.capped as string[] | null | undefined) ?? []) o.onCapped?.(ep);
-    const work = rows.filter((r) => r.delivery_id !== null).map((r) => workFrom(r, o.now, leaseUntil));
+    const work = rows.filter((r) => r.delivery_id !== null).map((r) => workFrom(openWorkRow(r, this.sealer), o.now, leaseUntil));
     if (!work.some((w) => w.orderKey !== null)) return work;
     const dropped = await this.keepInTurn(o, work.filter((w) => w.orderKey !== null));
     return dropped.size === 0 ? work : work.filter((w) => !dropped.has(w.deliveryId));
@@ -1035,7 +1062,7 @@ export class PostgresStore implements Store {
         col((r) => r.attempt.url),
         col((r) => r.attempt.status),
         col((r) => r.attempt.responseStatusCode),
-        col((r) => r.attempt.response),
+        col((r) => this.sealer.seal(r.attempt.response)),
         col((r) => r.attempt.responseDurationMs),
         col((r) => r.attempt.triggerType),
         col((r) => r.attempt.error),
@@ -1075,7 +1102,7 @@ export class PostgresStore implements Store {
       await run(c, 'INSERT INTO backfill_records (backfill_id, seq, record) SELECT ?, * FROM unnest(?::bigint[], ?::text[])', [
         backfillId,
         records.map((r) => r.seq),
-        records.map((r) => r.record),
+        records.map((r) => this.sealer.seal(r.record)),
       ]);
       await run(c, COUNT_BACKFILL_RECORDS, [records.length, Date.now(), backfillId]);
     }, true);
@@ -1087,7 +1114,7 @@ export class PostgresStore implements Store {
       if (r === undefined) throw new NotFoundError('backfill', backfillId);
       if (r.status !== 'receiving') throw new ConflictError(`backfill ${backfillId} is already complete`);
       const now = Date.now();
-      const written = await writeMessages(c, notices.map((n) => messageJob(appId, n, {}, now)), true);
+      const written = await writeMessages(c, notices.map((n) => messageJob(appId, n, {}, now)), true, this.sealer);
       const ids = written.map((o) => {
         if (!o.ok) throw o.error;
         return o.value.message.id;
@@ -1142,7 +1169,7 @@ export class PostgresStore implements Store {
 
   async readBackfillRecords(backfillId: string, fromSeq: number, toSeq: number, limit: number): Promise<BackfillRecord[]> {
     const rows = await all(this.pool, SELECT_BACKFILL_RECORDS, [backfillId, fromSeq, toSeq, limit]);
-    return rows as unknown as BackfillRecord[];
+    return rows.map((r) => ({ seq: Number(r.seq), record: this.sealer.open(r.record as string) }));
   }
 
   purgeUnfinishedBackfills(olderThan: number): Promise<number> {
@@ -1178,11 +1205,11 @@ export class PostgresStore implements Store {
 
   async getIdempotent(scope: string, key: string): Promise<IdempotentResponse | null> {
     const r = await one(this.pool, SELECT_IDEMPOTENT, [scope, key]);
-    return r === undefined ? null : idempotentFrom(r);
+    return r === undefined ? null : idempotentFrom(r, this.sealer);
   }
 
   async putIdempotent(scope: string, key: string, v: IdempotentResponse): Promise<void> {
-    await run(this.pool, PUT_IDEMPOTENT, putIdempotentParams(scope, key, v));
+    await run(this.pool, PUT_IDEMPOTENT, putIdempotentParams(scope, key, v, this.sealer));
   }
 
   async purgeIdempotent(olderThan: number): Promise<void> {
@@ -1274,5 +1301,26 @@ export class PostgresStore implements Store {
     const plan = planPage('id', q);
     const { sql, params } = listAudit(filter, plan);
     return toPage(await all(this.pool, sql, params), plan, (r) => String(r.id), auditFrom);
+  }
+
+  // --- encryption at rest ----------------------------------------------------------------
+
+  rekey(batch: number, progress: (p: RekeyProgress) => void): Promise<void> {
+    return rekeyTables(
+      {
+        select: (sql, params) => all(this.pool, sql, params),
+        update: (statements) =>
+          this.tx(async (c) => {
+            let n = 0;
+            for (const st of statements) n += await run(c, st.sql, st.params);
+            return n;
+          }),
+        readKeyRecord: async () => ((await one(this.pool, SELECT_META, [KEY_RECORD_META_KEY]))?.value as string | undefined) ?? null,
+        updateKeyRecord: (change) => updateKeyRecord(this.pool, change),
+      },
+      this.sealer,
+      batch,
+      progress,
+    );
   }
 }

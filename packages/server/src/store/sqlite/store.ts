@@ -10,7 +10,9 @@ import type { AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRec
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
-import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, messageFrom, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, offeredWork, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, messageFrom, openEndpointColumns, openWorkRow, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, offeredWork, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { checkKeyRecord, KEY_RECORD_META_KEY, KeyRingError, Sealer } from '../../domain/sealing.js';
+import { rekeyTables, type RekeyProgress } from '../rekey.js';
 import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING } from '../requeue.js';
 import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFILL, insertBackfillParams, listBackfills, newBackfill, SELECT_BACKFILL, SELECT_BACKFILL_CHUNKS, SELECT_BACKFILL_ID, SELECT_BACKFILL_RECORDS, SELECT_STALE_BACKFILLS } from '../backfills.js';
 import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
@@ -52,8 +54,8 @@ interface Route {
   ordering: { key: string } | null;
 }
 
-const routeFrom = (r: Row): Route => ({
-  row: r,
+const routeFrom = (r: Row, s: Sealer): Route => ({
+  row: openEndpointColumns(r, s),
   eventTypes: parse<string[] | null>(r.event_types, null),
   channels: parse<string[] | null>(r.channels, null),
   ordering: parse<{ key: string } | null>(r.ordering, null),
@@ -97,7 +99,13 @@ export class SqliteStore implements Store {
   /** The size of the write checkHealth tries while writes fail. */
   private probeBytes = 1024 * 1024;
 
-  private constructor(path: string, private readonly lock: ServeLock | null, health: WriteHealth) {
+  private constructor(
+    path: string,
+    private readonly lock: ServeLock | null,
+    health: WriteHealth,
+    /** Seals the columns kept encrypted at rest, opens them on read. */
+    private readonly sealer: Sealer,
+  ) {
     this.db = new Database(path);
     try {
       this.configure();
@@ -154,7 +162,7 @@ export class SqliteStore implements Store {
    */
   static open(
     path: string,
-    opts: { releaseLeases?: boolean; health?: WriteHealth; tightened?: (t: Tightened) => void; probeBytes?: number } = {},
+    opts: { releaseLeases?: boolean; health?: WriteHealth; tightened?: (t: Tightened) => void; probeBytes?: number; sealer?: Sealer } = {},
   ): SqliteStore {
     const serving = opts.releaseLeases !== false;
     const file = path === ':memory:' ? path : resolve(path);
@@ -166,9 +174,13 @@ export class SqliteStore implements Store {
         if (serving) lock = ServeLock.acquire(file);
         for (const t of secureFiles(file)) opts.tightened?.(t);
       }
-      store = new SqliteStore(file, lock, health);
+      const sealer = opts.sealer ?? Sealer.none;
+      store = new SqliteStore(file, lock, health, sealer);
       if (opts.probeBytes !== undefined) store.probeBytes = Math.max(64 * 1024, opts.probeBytes);
       migrate(store.db);
+      const record = store.db.prepare(SELECT_META).get(KEY_RECORD_META_KEY) as Row | undefined;
+      const recordNow = checkKeyRecord((record?.value as string | undefined) ?? null, sealer);
+      if (recordNow !== null) store.db.prepare(UPSERT_META).run(KEY_RECORD_META_KEY, recordNow);
       if (serving) {
         // Named when another server is refused the file.
         store.db.prepare(UPSERT_META).run(HOLDER_META_KEY, holderRecord());
@@ -188,7 +200,7 @@ export class SqliteStore implements Store {
       if (store?.db.open) store.db.close();
       lock?.release();
       // Not the file's fault: the installation's migrations are broken, and the error says how.
-      if (err instanceof DatabaseInUseError || err instanceof MigrationFolderError) throw err;
+      if (err instanceof DatabaseInUseError || err instanceof MigrationFolderError || err instanceof KeyRingError) throw err;
       throw openFailure(file, err);
     }
   }
@@ -217,7 +229,7 @@ export class SqliteStore implements Store {
     let routes = this.routes.get(appId);
     if (routes === undefined) {
       const rows = this.q(SELECT_ROUTES).all(appId) as Row[];
-      routes = rows.map(routeFrom);
+      routes = rows.map((r) => routeFrom(r, this.sealer));
       if (this.routes.size > 10_000) this.routes.clear();
       this.routes.set(appId, routes);
     }
@@ -272,18 +284,18 @@ export class SqliteStore implements Store {
 
   async getMeta(key: string): Promise<string | null> {
     const r = this.q(SELECT_META).get(key) as Row | undefined;
-    return r === undefined ? null : (r.value as string);
+    return r === undefined ? null : this.sealer.open(r.value as string);
   }
 
   setMeta(key: string, value: string): Promise<void> {
     return this.write(() => {
-      this.q(UPSERT_META).run(key, value);
+      this.q(UPSERT_META).run(key, this.sealer.seal(value));
     });
   }
 
   async ensureMeta(key: string, value: string): Promise<string> {
     await this.write(() => {
-      this.q(INSERT_META_IF_ABSENT).run(key, value);
+      this.q(INSERT_META_IF_ABSENT).run(key, this.sealer.seal(value));
     });
     return (await this.getMeta(key))!;
   }
@@ -349,8 +361,8 @@ export class SqliteStore implements Store {
 
   private putEndpoint(ep: Endpoint, insert: boolean): void {
     try {
-      if (insert) this.q(INSERT_ENDPOINT).run(...insertEndpointParams(DIALECT, ep));
-      else this.q(UPDATE_ENDPOINT).run(...updateEndpointParams(DIALECT, ep));
+      if (insert) this.q(INSERT_ENDPOINT).run(...insertEndpointParams(DIALECT, ep, this.sealer));
+      else this.q(UPDATE_ENDPOINT).run(...updateEndpointParams(DIALECT, ep, this.sealer));
     } catch (err) {
       if (isUniqueViolation(err)) throw duplicateEndpointUid(ep.uid);
       throw err;
@@ -367,21 +379,21 @@ export class SqliteStore implements Store {
 
   async getEndpoint(appId: string, ref: string): Promise<Endpoint | null> {
     const r = this.q(SELECT_ENDPOINT_BY_REF).get(appId, ref, ref, ref) as Row | undefined;
-    return r === undefined ? null : endpointFrom(r);
+    return r === undefined ? null : endpointFrom(r, this.sealer);
   }
 
   async listEndpoints(appId: string, q: ListQuery): Promise<Page<Endpoint>> {
     const plan = planPage('id', q);
     const { sql, params } = listEndpoints(appId, plan);
     const rows = this.q(sql).all(...params) as Row[];
-    return toPage(rows, plan, (r) => r.id as string, endpointFrom);
+    return toPage(rows, plan, (r) => r.id as string, (r) => endpointFrom(r, this.sealer));
   }
 
   updateEndpoint(appId: string, id: string, fields: EndpointFields): Promise<Endpoint> {
     return this.write(() => {
       const r = this.q(SELECT_ENDPOINT).get(appId, id) as Row | undefined;
       if (r === undefined) throw new NotFoundError('endpoint', id);
-      const ep: Endpoint = { ...endpointFrom(r), ...fields, updatedAt: Date.now() };
+      const ep: Endpoint = { ...endpointFrom(r, this.sealer), ...fields, updatedAt: Date.now() };
       this.putEndpoint(ep, false);
       return ep;
     });
@@ -462,7 +474,7 @@ export class SqliteStore implements Store {
     const { onlyEndpointId, lease } = options;
     const message = newMessage(appId, input, now);
     try {
-      this.q(INSERT_MESSAGE).run(...messageParams(message));
+      this.q(INSERT_MESSAGE).run(...messageParams(message, this.sealer));
     } catch (err) {
       if (isUniqueViolation(err)) throw duplicateEventId(input.eventId);
       throw err;
@@ -470,7 +482,7 @@ export class SqliteStore implements Store {
     const candidates =
       onlyEndpointId === undefined
         ? this.routesOf(appId)
-        : (this.q(SELECT_ROUTE).all(appId, onlyEndpointId) as Row[]).map(routeFrom);
+        : (this.q(SELECT_ROUTE).all(appId, onlyEndpointId) as Row[]).map((r) => routeFrom(r, this.sealer));
     const immediate = input.deliverAt === null || input.deliverAt <= now;
     const insert = this.q(
       `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, order_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -500,14 +512,14 @@ export class SqliteStore implements Store {
 
   async getMessage(appId: string, ref: string): Promise<Message | null> {
     const r = this.q(SELECT_MESSAGE_BY_REF).get(appId, ref, ref, ref) as Row | undefined;
-    return r === undefined ? null : messageFrom(r);
+    return r === undefined ? null : messageFrom(r, this.sealer);
   }
 
   async listMessages(appId: string, q: ListQuery, filter: DeliveryFilter): Promise<Page<Message>> {
     const plan = planPage('m.id', q);
     const { sql, params } = listMessages(DIALECT, appId, plan, filter);
     const rows = this.q(sql).all(...params) as Row[];
-    return toPage(rows, plan, (r) => r.id as string, (r) => messageFrom(r));
+    return toPage(rows, plan, (r) => r.id as string, (r) => messageFrom(r, this.sealer));
   }
 
   expungeMessage(appId: string, msgId: string): Promise<void> {
@@ -524,14 +536,14 @@ export class SqliteStore implements Store {
     const plan = planPage('e.id', q);
     const { sql, params } = listMessageDestinations(appId, msgId, plan);
     const rows = this.q(sql).all(...params) as Row[];
-    return toPage(rows, plan, (r) => r.id as string, (r) => ({ endpoint: endpointFrom(r), delivery: deliveryFrom(r, 'd_') }));
+    return toPage(rows, plan, (r) => r.id as string, (r) => ({ endpoint: endpointFrom(r, this.sealer), delivery: deliveryFrom(r, 'd_') }));
   }
 
   async listEndpointMessages(appId: string, endpointId: string, q: ListQuery, filter: DeliveryFilter): Promise<Page<EndpointMessage>> {
     const plan = planPage('m.id', q);
     const { sql, params } = listEndpointMessages(DIALECT, appId, endpointId, plan, filter);
     const rows = this.q(sql).all(...params) as Row[];
-    return toPage(rows, plan, (r) => r.id as string, (r) => ({ message: messageFrom(r), delivery: deliveryFrom(r, 'd_') }));
+    return toPage(rows, plan, (r) => r.id as string, (r) => ({ message: messageFrom(r, this.sealer), delivery: deliveryFrom(r, 'd_') }));
   }
 
   async endpointStats(appId: string, endpointId: string, since?: number, until?: number): Promise<EndpointStats> {
@@ -579,7 +591,7 @@ export class SqliteStore implements Store {
         const orderKey =
           r === undefined || r.payload === null
             ? null
-            : deliveryOrderKey(keyReader(r.payload as string), parse(r.ordering, null), r.backfill_id);
+            : deliveryOrderKey(keyReader(this.sealer.open(r.payload as string)), parse(r.ordering, null), r.backfill_id);
         this.q(INSERT_RESENT).run(msgId, endpointId, appId, now, orderKey, now);
       }
     });
@@ -634,7 +646,7 @@ export class SqliteStore implements Store {
       let n = 0;
       for (const m of candidates) {
         if (!endpointMatches(ep, { eventType: m.event_type as string, channels: parse(m.channels, null) })) continue;
-        const orderKey = deliveryOrderKey(keyReader(m.payload as string), ordering, m.backfill_id);
+        const orderKey = deliveryOrderKey(keyReader(this.sealer.openNullable(m.payload) as string), ordering, m.backfill_id);
         insert.run(m.id, endpointId, appId, now, orderKey, now);
         n++;
       }
@@ -646,14 +658,14 @@ export class SqliteStore implements Store {
 
   async getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null> {
     const r = this.q(SELECT_ATTEMPT).get(appId, msgId, attemptId) as Row | undefined;
-    return r === undefined ? null : attemptFrom(r);
+    return r === undefined ? null : attemptFrom(r, this.sealer);
   }
 
   async listAttempts(appId: string, q: ListQuery, filter: AttemptFilter): Promise<Page<Attempt>> {
     const plan = planPage('a.id', q);
     const { sql, params } = listAttempts(DIALECT, appId, plan, filter);
     const rows = this.q(sql).all(...params) as Row[];
-    return toPage(rows, plan, (r) => r.id as string, attemptFrom);
+    return toPage(rows, plan, (r) => r.id as string, (r) => attemptFrom(r, this.sealer));
   }
 
   expungeAttempt(appId: string, msgId: string, attemptId: string): Promise<void> {
@@ -729,7 +741,7 @@ export class SqliteStore implements Store {
           continue;
         }
         lease.run(o.owner, leaseUntil, r.delivery_id);
-        work.push(workFrom(r, o.now, leaseUntil));
+        work.push(workFrom(openWorkRow(r, this.sealer), o.now, leaseUntil));
       }
       return work;
     });
@@ -785,7 +797,7 @@ export class SqliteStore implements Store {
           a.url,
           a.status,
           a.responseStatusCode,
-          a.response,
+          this.sealer.seal(a.response),
           a.responseDurationMs,
           a.triggerType,
           a.error,
@@ -820,7 +832,7 @@ export class SqliteStore implements Store {
     // pages precede, a crash loses only an upload that was never acknowledged.
     return this.writeBookkeeping(() => {
       const insert = this.q('INSERT INTO backfill_records (backfill_id, seq, record) VALUES (?, ?, ?)');
-      for (const r of records) insert.run(backfillId, r.seq, r.record);
+      for (const r of records) insert.run(backfillId, r.seq, this.sealer.seal(r.record));
       this.q(COUNT_BACKFILL_RECORDS).run(records.length, Date.now(), backfillId);
     });
   }
@@ -870,7 +882,8 @@ export class SqliteStore implements Store {
   }
 
   async readBackfillRecords(backfillId: string, fromSeq: number, toSeq: number, limit: number): Promise<BackfillRecord[]> {
-    return this.q(SELECT_BACKFILL_RECORDS).all(backfillId, fromSeq, toSeq, limit) as BackfillRecord[];
+    const rows = this.q(SELECT_BACKFILL_RECORDS).all(backfillId, fromSeq, toSeq, limit) as BackfillRecord[];
+    return rows.map((r) => ({ seq: r.seq, record: this.sealer.open(r.record) }));
   }
 
   purgeUnfinishedBackfills(olderThan: number): Promise<number> {
@@ -903,12 +916,12 @@ export class SqliteStore implements Store {
 
   async getIdempotent(scope: string, key: string): Promise<IdempotentResponse | null> {
     const r = this.q(SELECT_IDEMPOTENT).get(scope, key) as Row | undefined;
-    return r === undefined ? null : idempotentFrom(r);
+    return r === undefined ? null : idempotentFrom(r, this.sealer);
   }
 
   putIdempotent(scope: string, key: string, v: IdempotentResponse): Promise<void> {
     return this.write(() => {
-      this.q(PUT_IDEMPOTENT).run(...putIdempotentParams(scope, key, v));
+      this.q(PUT_IDEMPOTENT).run(...putIdempotentParams(scope, key, v, this.sealer));
     });
   }
 
@@ -988,5 +1001,27 @@ export class SqliteStore implements Store {
     const plan = planPage('id', q);
     const { sql, params } = listAudit(filter, plan);
     return toPage(this.q(sql).all(...params) as Row[], plan, (r) => String(r.id), auditFrom);
+  }
+
+  // --- encryption at rest ----------------------------------------------------------------
+
+  rekey(batch: number, progress: (p: RekeyProgress) => void): Promise<void> {
+    // Plaintext replaced here would otherwise linger in the pages' free space until reused.
+    this.db.pragma('secure_delete = ON');
+    return rekeyTables(
+      {
+        select: async (sql, params) => this.q(sql).all(...params) as Row[],
+        update: (statements) => this.write(() => statements.reduce((n, st) => n + this.q(st.sql).run(...st.params).changes, 0)),
+        readKeyRecord: async () => ((this.q(SELECT_META).get(KEY_RECORD_META_KEY) as Row | undefined)?.value as string | undefined) ?? null,
+        updateKeyRecord: (change) =>
+          this.write(() => {
+            const r = this.q(SELECT_META).get(KEY_RECORD_META_KEY) as Row | undefined;
+            this.q(UPSERT_META).run(KEY_RECORD_META_KEY, change((r?.value as string | undefined) ?? null));
+          }),
+      },
+      this.sealer,
+      batch,
+      progress,
+    );
   }
 }
