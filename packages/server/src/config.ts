@@ -48,6 +48,8 @@ export interface Config {
   httpMaxConnections: number;
   /** CSP frame-ancestors sources of the app portal: the sites that may embed it. */
   portalFrameAncestors: string;
+  /** An endpoint whose every attempt has failed for this long is disabled. */
+  disableAfterMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -88,6 +90,7 @@ export const SETTINGS: Setting[] = [
   { key: 'httpIdleTimeoutMs', env: 'HOOKWELL_HTTP_IDLE_TIMEOUT_MS', default: '30000', help: 'API clients: ms a kept-alive connection may wait for its next request' },
   { key: 'httpMaxConnections', env: 'HOOKWELL_HTTP_MAX_CONNECTIONS', default: '4096', help: 'API clients: most connections at once; more are closed as they arrive' },
   { key: 'portalFrameAncestors', env: 'HOOKWELL_PORTAL_FRAME_ANCESTORS', default: "'self'", help: "space-separated CSP sources of the sites that may embed the app portal in a frame (e.g. https://app.example.com), or 'none'" },
+  { key: 'disableAfterMs', env: 'HOOKWELL_DISABLE_AFTER_S', default: '432000', help: 'seconds an endpoint may fail every attempt before it is disabled (432000: five days, as Svix)' },
   { key: 'validatePayloads', env: 'HOOKWELL_VALIDATE_PAYLOADS', default: 'false', help: "refuse (422) every message whose payload does not match its event type's schema, not only for types with validate: true" },
 ];
 
@@ -198,6 +201,7 @@ export function loadConfig(
     httpIdleTimeoutMs: integer(get('httpIdleTimeoutMs').name, get('httpIdleTimeoutMs').value, 100, 3_600_000),
     httpMaxConnections: integer(get('httpMaxConnections').name, get('httpMaxConnections').value, 1, 1_000_000),
     portalFrameAncestors: frameAncestors(get('portalFrameAncestors').name, get('portalFrameAncestors').value),
+    disableAfterMs: integer(get('disableAfterMs').name, get('disableAfterMs').value, 1, 10 * 365 * 86_400) * 1000,
   };
 }
 

@@ -150,7 +150,7 @@ export function presentHeaders(headers: Record<string, string>) {
 }
 
 /** A masked value sent back unchanged keeps the stored one, so read-modify-write is safe. */
-function mergeMasked(next: Record<string, string>, current: Record<string, string>): Record<string, string> {
+export function mergeMasked(next: Record<string, string>, current: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(next)) {
     const existing = Object.entries(current).find(([n]) => n.toLowerCase() === name.toLowerCase());
@@ -309,8 +309,8 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
     '/api/v1/app/:app_id/endpoint/:endpoint_id',
     { schema: { operationId: 'v1.endpoint.delete', summary: 'Delete an endpoint', tags, params, response: noContent } },
     async (req, reply) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req);
-      await d.store.deleteEndpoint(a.id, endpoint.id);
+      const { endpoint } = await requireEndpoint(d, req);
+      await d.core.endpoints.delete(endpoint);
       return reply.code(204).send();
     },
   );

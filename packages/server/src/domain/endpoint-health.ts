@@ -60,3 +60,29 @@ export function endpointOutcomes(attempts: Iterable<Outcome>): EndpointOutcome[]
   }
   return [...byEndpoint.values()];
 }
+
+export type AttemptEventType = 'message.attempt.failing' | 'message.attempt.exhausted' | 'message.attempt.recovered';
+
+/**
+ * What an attempt's outcome is worth telling, if anything: its delivery's fourth failure in a
+ * row (more retries to come), its last failure (none to come), or a success after a failing
+ * warning went out for it. `attemptsMade` counts this one, in its delivery's current round.
+ */
+export function attemptEvent(attemptsMade: number, succeeded: boolean, retrying: boolean): AttemptEventType | null {
+  if (succeeded) return attemptsMade > FAILING_AFTER_ATTEMPTS ? 'message.attempt.recovered' : null;
+  if (!retrying) return 'message.attempt.exhausted';
+  return attemptsMade === FAILING_AFTER_ATTEMPTS ? 'message.attempt.failing' : null;
+}
+
+/** The operational webhooks' event types, Svix's names. */
+export const OPERATIONAL_EVENT_TYPES = [
+  'endpoint.created',
+  'endpoint.updated',
+  'endpoint.deleted',
+  'endpoint.disabled',
+  'endpoint.enabled',
+  'message.attempt.failing',
+  'message.attempt.exhausted',
+  'message.attempt.recovered',
+] as const;
+export type OperationalEventType = (typeof OPERATIONAL_EVENT_TYPES)[number];

@@ -169,7 +169,8 @@ export interface LeaseOffer {
 export interface AttemptRecord {
   deliveryId: number;
   owner: string;
-  attempt: Omit<Attempt, 'id'>;
+  /** Without an id, the store gives it one. */
+  attempt: Omit<Attempt, 'id'> & { id?: string };
   /** What the delivery becomes: Success, Pending (retry at nextAttemptAt) or Fail. */
   next: StatusCode;
   nextAttemptAt: number | null;

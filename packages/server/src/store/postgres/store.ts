@@ -1023,7 +1023,7 @@ export class PostgresStore implements Store {
         outcomes.map((o) => o.failFrom),
         outcomes.map((o) => o.failAt),
         outcomes.map((o) => o.gone),
-        col((r) => newId('atmpt', r.attempt.createdAt)),
+        col((r) => r.attempt.id ?? newId('atmpt', r.attempt.createdAt)),
         col((r) => r.attempt.msgId),
         col((r) => r.attempt.endpointId),
         col((r) => r.attempt.appId),

@@ -758,7 +758,7 @@ export class SqliteStore implements Store {
       for (const rec of records) {
         const a = rec.attempt;
         insert.run(
-          newId('atmpt', a.createdAt),
+          a.id ?? newId('atmpt', a.createdAt),
           a.msgId,
           a.endpointId,
           a.appId,
