@@ -150,13 +150,21 @@ export function presentHeaders(headers: Record<string, string>) {
 }
 
 /** A masked value sent back unchanged keeps the stored one, so read-modify-write is safe. */
-export function mergeMasked(next: Record<string, string>, current: Record<string, string>): Record<string, string> {
+function mergeMasked(next: Record<string, string>, current: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(next)) {
     const existing = Object.entries(current).find(([n]) => n.toLowerCase() === name.toLowerCase());
     out[name] = value === MASK && existing !== undefined ? existing[1] : value;
   }
   return out;
+}
+
+/** Replaces the headers sent with the endpoint's deliveries; masked values sent back keep the stored ones. */
+export async function replaceHeaders(d: Deps, endpoint: Endpoint, next: Record<string, string>): Promise<void> {
+  checkHeaders(next);
+  const headers = mergeMasked(next, endpoint.headers);
+  checkHeaderSize(headers);
+  await d.store.updateEndpoint(endpoint.appId, endpoint.id, { headers });
 }
 
 /** An ordering's key must be a path orderKeyOf can follow; a 422 names the field otherwise. */
@@ -379,11 +387,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req);
-      checkHeaders(req.body.headers);
-      const headers = mergeMasked(req.body.headers, endpoint.headers);
-      checkHeaderSize(headers);
-      await d.store.updateEndpoint(a.id, endpoint.id, { headers });
+      await replaceHeaders(d, (await requireEndpoint(d, req)).endpoint, req.body.headers);
       return reply.code(204).send();
     },
   );

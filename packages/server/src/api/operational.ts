@@ -9,7 +9,7 @@ import type { EndpointFields } from '../store/store.js';
 import { errorResponses, listQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, type Deps } from './http.js';
 import { presentOperationalEndpoint } from './present.js';
-import { checkHeaders, checkHeaderSize, checkUrl, mergeMasked, presentHeaders } from './endpoints.js';
+import { checkHeaders, checkHeaderSize, checkUrl, presentHeaders, replaceHeaders } from './endpoints.js';
 
 interface OperationalEndpointBody {
   url: string;
@@ -202,11 +202,7 @@ export function operationalRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const endpoint = await require(req.params.endpoint_id);
-      checkHeaders(req.body.headers);
-      const headers = mergeMasked(req.body.headers, endpoint.headers);
-      checkHeaderSize(headers);
-      await d.store.updateEndpoint(endpoint.appId, endpoint.id, { headers });
+      await replaceHeaders(d, await require(req.params.endpoint_id), req.body.headers);
       return reply.code(204).send();
     },
   );
