@@ -119,11 +119,12 @@ export function listEndpoints(appId: string, plan: PagePlan): Query {
  * disables those failing too long. `source` yields one row per endpoint of the batch, (id,
  * ok_at, fail_from, fail_at, gone) as domain/endpoint-health.ts endpointOutcomes folds them;
  * `lock` ends the inner select (PostgreSQL locks the rows it will change in id order, so two
- * batches cannot deadlock on them). Only endpoints whose state changes are written: a healthy
- * endpoint's successes and a failing one's further failures cost a read of its row, no write.
+ * batches cannot deadlock on them). Only endpoints whose state may change are locked and
+ * written: a healthy endpoint's successes, and a failing one's further failures within the
+ * period, cost a read of its row, no lock and no write.
  * Disabled endpoints are left alone (enabling one again starts its clock afresh), so every
  * row returned with `disabled` set is one this statement disabled.
- * Binds endpointHealthParams, then `source`'s parameters.
+ * Binds what endpointHealthParams returns.
  */
 export function endpointHealthSql(source: string, lock = ''): string {
   return `UPDATE endpoints SET
@@ -136,14 +137,17 @@ export function endpointHealthSql(source: string, lock = ''): string {
       FROM (SELECT e2.id AS ep_id, u.gone, u.fail_at, COALESCE(u.fail_at, u.ok_at) AS last_at,
               CASE WHEN u.fail_from IS NULL THEN NULL WHEN u.ok_at IS NOT NULL THEN u.fail_from ELSE COALESCE(e2.failing_since, u.fail_from) END AS since
             FROM (${source}) u JOIN endpoints e2 ON e2.id = u.id
-            WHERE NOT e2.disabled AND (u.fail_from IS NOT NULL OR e2.failing_since IS NOT NULL OR u.gone)${lock}) s) n
+            WHERE NOT e2.disabled AND (u.gone
+              OR (u.fail_from IS NULL AND e2.failing_since IS NOT NULL)
+              OR (u.fail_from IS NOT NULL AND (u.ok_at IS NOT NULL OR e2.failing_since IS NULL OR u.fail_at - e2.failing_since >= ?)))${lock}) s) n
     WHERE id = n.ep_id AND (n.disabling OR n.since IS DISTINCT FROM failing_since)
     RETURNING id, app_id, uid, disabled, failing_since, disabled_reason, disabled_at`;
 }
 
-/** The parameters endpointHealthSql binds before its source's: disabled's flag, the two reasons, the period in ms. */
-export function endpointHealthParams(d: Dialect, disableAfterMs: number | null): unknown[] {
-  return [d.flag(true), DISABLED_REASONS.gone, DISABLED_REASONS.failing(disableAfterMs ?? 0), disableAfterMs ?? Number.MAX_SAFE_INTEGER];
+/** endpointHealthSql's parameters: disabled's flag, the two reasons, the period in ms, `source`'s, the period again. */
+export function endpointHealthParams(d: Dialect, disableAfterMs: number | null, source: unknown[]): unknown[] {
+  const period = disableAfterMs ?? Number.MAX_SAFE_INTEGER;
+  return [d.flag(true), DISABLED_REASONS.gone, DISABLED_REASONS.failing(disableAfterMs ?? 0), period, ...source, period];
 }
 
 /** The endpoints a batch disabled, from endpointHealthSql's rows. */

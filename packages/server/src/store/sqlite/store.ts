@@ -776,7 +776,7 @@ export class SqliteStore implements Store {
       const outcomes = batchOutcomes(records).map((o) => [o.endpointId, o.okAt, o.failFrom, o.failAt, o.gone ? 1 : 0]);
       // Prepared apart from q(): that clears the routes on every call, and most batches disable nothing.
       this.healthUpdate ??= this.db.prepare(ENDPOINT_HEALTH);
-      const disabled = disabledFrom(this.healthUpdate.all(...endpointHealthParams(DIALECT, disableAfterMs), JSON.stringify(outcomes)) as Row[]);
+      const disabled = disabledFrom(this.healthUpdate.all(...endpointHealthParams(DIALECT, disableAfterMs, [JSON.stringify(outcomes)])) as Row[]);
       if (disabled.length > 0) this.routes.clear();
       return disabled;
     });
