@@ -5,7 +5,12 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { verify } from '@hookwell/receiver';
 import { ApiException, Svix } from 'svix';
-import { eventually, startReceiver, startServer, TOKEN, type Received, type Receiver, type TestServer } from './helpers.js';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { startHookwell } from '../src/server.js';
+import { eventually, request, startReceiver, startServer, tempDir, TOKEN, type Received, type Receiver, type TestServer } from './helpers.js';
 
 interface OpEvent {
   type: string;
@@ -242,5 +247,45 @@ describe('operational webhooks', () => {
     assert.equal(failing.length, 1);
     // Not subscribed: no endpoint events reach it.
     assert.equal(opEvents(receiver, ops.secret, '/ops-attempts').filter((e) => e.type.startsWith('endpoint.')).length, 0);
+  });
+});
+
+describe('an endpoint answering 410 Gone', () => {
+  it('is disabled at its first answer, says so, logs it at info with its ids and tells operational endpoints', async () => {
+    const dir = tempDir();
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const cfg = loadConfig({ port: '0', db: join(dir.dir, 'hookwell.db') }, { HOOKWELL_ADMIN_TOKEN: TOKEN, HOOKWELL_ALLOW_PRIVATE_TARGETS: 'true', HOOKWELL_RETRY_SCHEDULE: '0.05' });
+    const hw = await startHookwell(cfg, createLogger('info', sink));
+    const receiver = await startReceiver();
+    receiver.respond = (r) => (r.path === '/gone' ? { status: 410 } : { status: 200 });
+    const api = (method: string, path: string, body?: unknown) =>
+      request(hw.url! + path, method, { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body === undefined ? undefined : JSON.stringify(body));
+    const server = { api } as TestServer;
+    try {
+      const ops = await opEndpoint(server, receiver, { eventTypes: ['endpoint.disabled'] });
+      const { app, appId, endpoint } = await appWithEndpoint(server, `${receiver.url}/gone`);
+      await send(server, app);
+      const disabled = await waitForEvent(receiver, ops.secret, (e) => e.data.endpointId === endpoint, 'endpoint.disabled');
+      assert.equal(disabled.type, 'endpoint.disabled');
+      assert.equal(disabled.data.trigger, 'automatic');
+      const ep = (await api('GET', `/api/v1/app/${app}/endpoint/${endpoint}`)).body;
+      assert.equal(ep.disabledReason, 'the endpoint answered 410 Gone');
+      const logged = lines.find((l) => l.msg === 'endpoint disabled');
+      assert.ok(logged, 'logged');
+      assert.equal(logged.level, 30);
+      assert.equal(logged.appId, appId);
+      assert.equal(logged.endpointId, endpoint);
+      assert.equal(logged.reason, 'the endpoint answered 410 Gone');
+    } finally {
+      await hw.close();
+      await receiver.close();
+      dir.cleanup();
+    }
   });
 });
