@@ -54,6 +54,8 @@ export interface Config {
   healthPort: number | null;
   /** Encryption at rest: the first key seals, all open; empty when off. */
   encryptionKeys: RingKey[];
+  /** An endpoint whose every attempt has failed for this long is disabled. */
+  disableAfterMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -97,6 +99,7 @@ export const SETTINGS: Setting[] = [
   { key: 'healthPort', env: 'HOOKWELL_HEALTH_PORT', default: '', shownDefault: 'none', help: 'also serve /health/live and /health/ready on this port, on the listen address: how a worker, which serves no API, is probed' },
   // No flag: a key on the command line would show in every process listing.
   { key: 'encryptionKeys', env: 'HOOKWELL_ENCRYPTION_KEYS', default: '', shownDefault: 'none: stored unencrypted', help: 'encryption at rest: <key id>:<base64 of 32 bytes>, comma-separated; the first encrypts, all decrypt (see `hookwell rekey`)' },
+  { key: 'disableAfterMs', env: 'HOOKWELL_DISABLE_AFTER_S', default: '432000', help: 'seconds an endpoint may fail every attempt before it is disabled (432000: five days, as Svix)' },
   { key: 'validatePayloads', env: 'HOOKWELL_VALIDATE_PAYLOADS', default: 'false', help: "refuse (422) every message whose payload does not match its event type's schema, not only for types with validate: true" },
 ];
 
@@ -212,6 +215,7 @@ export function loadConfig(
     portalFrameAncestors: frameAncestors(get('portalFrameAncestors').name, get('portalFrameAncestors').value),
     healthPort: get('healthPort').value.trim() === '' ? null : integer(get('healthPort').name, get('healthPort').value, 1, 65535),
     encryptionKeys: keyRing(get('encryptionKeys').name, get('encryptionKeys').value),
+    disableAfterMs: integer(get('disableAfterMs').name, get('disableAfterMs').value, 1, 10 * 365 * 86_400) * 1000,
   };
 }
 

@@ -4,7 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
 import { isPostgresUrl, redactUrl, type Config } from './config.js';
-import { Dispatcher, type WorkSignals } from './delivery/dispatcher.js';
+import { Dispatcher, type DeliveryEvents, type WorkSignals } from './delivery/dispatcher.js';
 import { Sender } from './delivery/sender.js';
 import type { Store } from './store/store.js';
 import { isConnectionError, PostgresStore, type DatabaseHealth } from './store/postgres/store.js';
@@ -28,6 +28,7 @@ import { authRoutes, installAuth } from './api/auth.js';
 import { installBodyDeadline, limitConnections, serverLimits } from './api/limits.js';
 import { applicationRoutes } from './api/applications.js';
 import { endpointRoutes } from './api/endpoints.js';
+import { operationalRoutes } from './api/operational.js';
 import { messageRoutes } from './api/messages.js';
 import { attemptRoutes } from './api/attempts.js';
 import { eventTypeRoutes } from './api/event-types.js';
@@ -47,6 +48,8 @@ import type { AuditEntry } from './domain/audit.js';
 import { buildCore } from './core/index.js';
 import { Sealer } from './domain/sealing.js';
 import type { RekeyProgress } from './store/rekey.js';
+import { Messages } from './core/messages.js';
+import { Operational } from './core/operational.js';
 
 /**
  * The package's own version, read from its package.json (one level up from both src/ and the
@@ -130,6 +133,7 @@ export async function buildApi(deps: Deps, options: ApiOptions = {}): Promise<Fa
   auditRoutes(app, deps);
   applicationRoutes(app, deps);
   endpointRoutes(app, deps);
+  operationalRoutes(app, deps);
   messageRoutes(app, deps);
   attemptRoutes(app, deps);
   eventTypeRoutes(app, deps);
@@ -272,7 +276,10 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
   const publicUrl = () => cfg.publicUrl ?? url ?? `http://${cfg.host}:${cfg.port}`;
   const links = new ContentLinks(Buffer.from(linkKey, 'hex'), publicUrl, cfg.contentLinkTtlMs);
   const thin = new ThinPayloads(links, (name) => store.getEventType(name));
-  const dispatcher = delivering ? new Dispatcher(store, sender, cfg, log, notifier !== null, thin) : null;
+  // The dispatcher reports recorded attempts to the operational webhooks, which send through it.
+  let operational: Operational | null = null;
+  const events: DeliveryEvents = { recorded: (attempts, disabled) => operational?.recorded(attempts, disabled) };
+  const dispatcher = delivering ? new Dispatcher(store, sender, cfg, log, notifier !== null, thin, events) : null;
   // Other processes sharing the database hear of new work through the notifier.
   const signals: WorkSignals = {
     leaseOffer: () => dispatcher?.leaseOffer(),
@@ -282,6 +289,8 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
       notifier?.signal();
     },
   };
+
+  operational = new Operational(store, new Messages(store, signals), log);
 
   let app: FastifyInstance | null = null;
   let generated: string | null = null;
@@ -293,7 +302,7 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
     const payloads = new PayloadValidator((name) => store.getEventType(name), cfg.validatePayloads, 1000, (name, err) =>
       log.warn({ eventType: name, err: err.message }, "the event type's schema cannot be compiled; its messages are not validated"),
     );
-    const core = buildCore({ store, signals, sender, links, log });
+    const core = buildCore({ store, signals, sender, links, log, operational });
     app = await buildApi({ store, core, payloads, cfg, log, adminHashes: token.hashes, publicUrl, readiness }, api);
     await app.listen({ port: cfg.port, host: cfg.host });
     const address = app.server.address();

@@ -5,6 +5,15 @@ import { startServer, type TestServer } from './helpers.js';
 // The Svix operations Hookwell implements, with their methods and paths.
 const SVIX_OPERATIONS: [string, string, string][] = [
   ['v1.health.get', 'get', '/api/v1/health'],
+  ['v1.operational-webhook.endpoint.list', 'get', '/api/v1/operational-webhook/endpoint'],
+  ['v1.operational-webhook.endpoint.create', 'post', '/api/v1/operational-webhook/endpoint'],
+  ['v1.operational-webhook.endpoint.get', 'get', '/api/v1/operational-webhook/endpoint/{endpoint_id}'],
+  ['v1.operational-webhook.endpoint.upsert', 'put', '/api/v1/operational-webhook/endpoint/{endpoint_id}'],
+  ['v1.operational-webhook.endpoint.delete', 'delete', '/api/v1/operational-webhook/endpoint/{endpoint_id}'],
+  ['v1.operational-webhook.endpoint.get-secret', 'get', '/api/v1/operational-webhook/endpoint/{endpoint_id}/secret'],
+  ['v1.operational-webhook.endpoint.rotate-secret', 'post', '/api/v1/operational-webhook/endpoint/{endpoint_id}/secret/rotate'],
+  ['v1.operational-webhook.endpoint.get-headers', 'get', '/api/v1/operational-webhook/endpoint/{endpoint_id}/headers'],
+  ['v1.operational-webhook.endpoint.set-headers', 'put', '/api/v1/operational-webhook/endpoint/{endpoint_id}/headers'],
   ['v1.application.list', 'get', '/api/v1/app'],
   ['v1.application.create', 'post', '/api/v1/app'],
   ['v1.application.get', 'get', '/api/v1/app/{app_id}'],

@@ -382,6 +382,41 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(await store.getMessage(otherApp.id, r.message.id), null);
     });
 
+    it("keeps each endpoint's failing-since time with its attempt records and disables one failing for the period", async () => {
+      const app = await newApp();
+      const a = await store.createEndpoint(app.id, endpointInput());
+      const b = await store.createEndpoint(app.id, endpointInput());
+      for (let i = 0; i < 8; i++) await store.createMessage(app.id, messageInput());
+      const work = await store.claim(claimOptions());
+      const of = (ep: string) => work.filter((w) => w.endpointId === ep);
+      const [wa, wb] = [of(a.id), of(b.id)];
+      const t0 = 1_700_000_000_000;
+      const fail = (w: Work, at: number) => record(w, 'w1', Status.Pending, { code: 500, nextAttemptAt: at + 60_000, createdAt: at });
+      const ok = (w: Work, at: number) => record(w, 'w1', Status.Success, { createdAt: at });
+      const period = 1000;
+
+      assert.deepEqual(await store.recordAttempts([fail(wa[0]!, t0), ok(wb[0]!, t0)], period), []);
+      // In one batch, b fails, succeeds, fails again: its streak starts at the last failure.
+      assert.deepEqual(await store.recordAttempts([fail(wb[3]!, t0 + 700), fail(wa[1]!, t0 + 500), ok(wb[2]!, t0 + 600), fail(wb[1]!, t0 + 500)], period), []);
+      // A change that leaves disabled alone keeps the clock.
+      await store.updateEndpoint(app.id, b.id, { description: 'renamed' });
+      const first = await store.recordAttempts([fail(wa[2]!, t0 + 1000), fail(wb[4]!, t0 + 1600)], period);
+      assert.deepEqual(first, [{ endpointId: a.id, appId: app.id, uid: a.uid, failingSince: t0, reason: 'every attempt failed for 1 seconds', disabledAt: t0 + 1000 }]);
+      const disabledA = (await store.getEndpoint(app.id, a.id))!;
+      assert.equal(disabledA.disabled, true);
+      assert.equal(disabledA.disabledReason, 'every attempt failed for 1 seconds');
+      assert.equal(disabledA.disabledAt, t0 + 1000);
+      // Already disabled: further failures report nothing.
+      assert.deepEqual(await store.recordAttempts([fail(wa[3]!, t0 + 9000)], period), []);
+      const second = await store.recordAttempts([fail(wb[5]!, t0 + 1700)], period);
+      assert.deepEqual(second.map((d) => [d.endpointId, d.failingSince]), [[b.id, t0 + 700]]);
+      // Enabled again, its clock starts afresh; without a period, nothing is disabled for failing.
+      await store.updateEndpoint(app.id, b.id, { disabled: false, disabledReason: null, disabledAt: null });
+      assert.deepEqual(await store.recordAttempts([fail(wb[6]!, t0 + 5000)], period), []);
+      assert.deepEqual(await store.recordAttempts([fail(wb[7]!, t0 + 9000)]), []);
+      assert.equal((await store.getEndpoint(app.id, b.id))!.disabled, false);
+    });
+
     it('routes each message by its endpoints as they are when it is written', async () => {
       const app = await newApp();
       const send = async () => (await store.createMessage(app.id, messageInput())).deliveries;

@@ -161,6 +161,14 @@ function mergeMasked(next: Record<string, string>, current: Record<string, strin
   return out;
 }
 
+/** Replaces the headers sent with the endpoint's deliveries; masked values sent back keep the stored ones. */
+export async function replaceHeaders(d: Deps, endpoint: Endpoint, next: Record<string, string>): Promise<void> {
+  checkHeaders(next);
+  const headers = mergeMasked(next, endpoint.headers);
+  checkHeaderSize(headers);
+  await d.store.updateEndpoint(endpoint.appId, endpoint.id, { headers });
+}
+
 /** An ordering's key must be a path orderKeyOf can follow; a 422 names the field otherwise. */
 export function checkOrdering(ordering: Ordering | null | undefined, loc: string[] = ['body', 'ordering', 'key']): void {
   if (ordering === null || ordering === undefined) return;
@@ -311,8 +319,8 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
     '/api/v1/app/:app_id/endpoint/:endpoint_id',
     { schema: { operationId: 'v1.endpoint.delete', summary: 'Delete an endpoint', tags, params, response: noContent } },
     async (req, reply) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req);
-      await d.store.deleteEndpoint(a.id, endpoint.id);
+      const { endpoint } = await requireEndpoint(d, req);
+      await d.core.endpoints.delete(endpoint);
       return reply.code(204).send();
     },
   );
@@ -383,11 +391,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
-      const { app: a, endpoint } = await requireEndpoint(d, req);
-      checkHeaders(req.body.headers);
-      const headers = mergeMasked(req.body.headers, endpoint.headers);
-      checkHeaderSize(headers);
-      await d.store.updateEndpoint(a.id, endpoint.id, { headers });
+      await replaceHeaders(d, (await requireEndpoint(d, req)).endpoint, req.body.headers);
       return reply.code(204).send();
     },
   );

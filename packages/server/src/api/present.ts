@@ -38,6 +38,26 @@ export function presentEndpoint(e: Endpoint) {
     payloadMode: e.payloadMode,
     maxPayloadBytes: e.maxPayloadBytes,
     ordering: e.ordering,
+    disabledReason: e.disabledReason,
+    disabledAt: e.disabledAt === null ? null : iso(e.disabledAt),
+    createdAt: iso(e.createdAt),
+    updatedAt: iso(e.updatedAt),
+  };
+}
+
+/** An endpoint of the operational webhook application, with Svix's OperationalWebhookEndpointOut fields. */
+export function presentOperationalEndpoint(e: Endpoint) {
+  return {
+    id: e.id,
+    uid: e.uid,
+    url: e.url,
+    description: e.description,
+    disabled: e.disabled,
+    eventTypes: e.eventTypes,
+    filterTypes: e.eventTypes,
+    throttleRate: e.throttleRate,
+    rateLimit: e.throttleRate,
+    metadata: e.metadata,
     createdAt: iso(e.createdAt),
     updatedAt: iso(e.updatedAt),
   };

@@ -5,6 +5,7 @@
 import { LIMITS, MAX_INT32 } from '../domain/limits.js';
 import { PORTAL_CAPABILITIES } from '../domain/access.js';
 import { Status, Trigger } from '../domain/types.js';
+import { OPERATIONAL_EVENT_TYPES } from '../domain/endpoint-health.js';
 
 type Schema = Record<string, unknown>;
 
@@ -137,9 +138,28 @@ const endpointOut = (): Record<string, Schema> => ({
   rateLimit: rate(0),
   lastPing: nullable({ ...pingResult(), description: 'The last ping/pong check of the URL.' }),
   webhookKeyHeader: nullable(str({ description: 'The header that carries the webhook key, if one is set.' })),
+  disabledReason: nullable(
+    str({ description: 'Hookwell: why the endpoint is disabled: through the API, after answering 410 Gone, or after every attempt failed for HOOKWELL_DISABLE_AFTER_S. Null while enabled.' }),
+  ),
+  disabledAt: nullable(dateTime({ description: 'Hookwell: when the endpoint was disabled. Null while enabled.' })),
   createdAt: dateTime(),
   updatedAt: dateTime(),
 });
+
+/** Svix's operational webhook endpoint: an endpoint that receives Hookwell's own events. */
+const operationalEndpointCommon = (): Record<string, Schema> => ({
+  url: url(),
+  description: description({ default: '' }),
+  throttleRate: rate(1),
+  uid: uid(),
+  disabled: bool({ default: false }),
+  eventTypes: operationalTypes(),
+  filterTypes: operationalTypes(),
+  rateLimit: rate(1),
+  metadata: metadata(),
+});
+const operationalTypes = (): Schema =>
+  stringList(str({ enum: [...OPERATIONAL_EVENT_TYPES] }), { minItems: 1, description: 'The operational events sent to it; null or absent: all of them.' });
 
 const messageOut = (): Record<string, Schema> => ({
   id: id('msg'),
@@ -291,6 +311,21 @@ export const SCHEMAS: Record<string, Schema> = {
     },
     ['headers', 'sensitive'],
   ),
+  OperationalWebhookEndpointIn: obj({ ...operationalEndpointCommon(), secret: secret(), headers: nullable(headerMap()) }, ['url']),
+  OperationalWebhookEndpointUpsertIn: obj(operationalEndpointCommon(), ['url']),
+  OperationalWebhookEndpointOut: obj(
+    {
+      id: id('ep'),
+      ...operationalEndpointCommon(),
+      description: str(),
+      throttleRate: rate(0),
+      rateLimit: rate(0),
+      createdAt: dateTime(),
+      updatedAt: dateTime(),
+    },
+    ['id', 'url', 'description', 'metadata', 'createdAt', 'updatedAt'],
+  ),
+  ListResponse_OperationalWebhookEndpointOut_: list('OperationalWebhookEndpointOut'),
   EndpointStats: obj(
     { success: int(), pending: int(), sending: int(), fail: int(), canceled: int() },
     ['success', 'pending', 'sending', 'fail', 'canceled'],

@@ -5,6 +5,8 @@ import { ValidationError } from '../domain/errors.js';
 import { rotatedPrevious, signingSecrets } from '../domain/signing.js';
 import type { Endpoint, PingResult } from '../domain/types.js';
 import type { EndpointFields, EndpointInput, Store } from '../store/store.js';
+import { DISABLED_REASONS } from '../domain/endpoint-health.js';
+import type { Operational } from './operational.js';
 
 /** What a ping needs of the sender. */
 export type Pinger = Pick<Sender, 'ping'>;
@@ -24,6 +26,7 @@ export class Endpoints {
     private readonly store: Store,
     private readonly signals: WorkSignals,
     private readonly sender: Pinger,
+    private readonly ops: Operational,
   ) {}
 
   /** Pings `url` as the endpoint's deliveries would reach it; refused (422 on `url`) unless it pongs. */
@@ -36,15 +39,33 @@ export class Endpoints {
   /** Creates an endpoint, pinging its URL first when `verify`. */
   async create(appId: string, input: EndpointInput, verify: boolean): Promise<Endpoint> {
     if (verify) input.ping = await this.verifiedPing(input.url, { ...input, previousSecrets: [], webhookKey: null });
-    return this.store.createEndpoint(appId, input);
+    const created = await this.store.createEndpoint(appId, input);
+    this.ops.endpointChanged('endpoint.created', created);
+    return created;
   }
 
   /** Updates an endpoint; a new URL is pinged first when `verify`. One enabled again may have work waiting. */
   async update(endpoint: Endpoint, fields: EndpointFields, verify = false): Promise<Endpoint> {
     if (verify && fields.url !== undefined && fields.url !== endpoint.url) fields.ping = await this.verifiedPing(fields.url, endpoint);
+    // Disabling by a call says so; enabling clears why it was disabled (and the store its failing clock).
+    if (fields.disabled === true && !endpoint.disabled) {
+      fields.disabledReason = DISABLED_REASONS.manual;
+      fields.disabledAt = Date.now();
+    } else if (fields.disabled === false && endpoint.disabled) {
+      fields.disabledReason = null;
+      fields.disabledAt = null;
+    }
     const updated = await this.store.updateEndpoint(endpoint.appId, endpoint.id, fields);
     if (endpoint.disabled && !updated.disabled) this.signals.notify();
+    this.ops.endpointChanged('endpoint.updated', updated);
+    if (endpoint.disabled !== updated.disabled) this.ops.endpointChanged(updated.disabled ? 'endpoint.disabled' : 'endpoint.enabled', updated);
     return updated;
+  }
+
+  /** Deletes an endpoint with its deliveries and attempts. */
+  async delete(endpoint: Endpoint): Promise<void> {
+    await this.store.deleteEndpoint(endpoint.appId, endpoint.id);
+    this.ops.endpointChanged('endpoint.deleted', endpoint);
   }
 
   /** The ping check of the endpoint's URL, its outcome kept on the endpoint. */

@@ -8,9 +8,10 @@ import { Backfills } from './backfills.js';
 import { Content } from './content.js';
 import { Endpoints, type Pinger } from './endpoints.js';
 import { Messages } from './messages.js';
+import type { Operational } from './operational.js';
 import { Requeue } from './requeue.js';
 
-export type { Backfills, Content, Endpoints, Messages, Requeue };
+export type { Backfills, Content, Endpoints, Messages, Operational, Requeue };
 
 export interface Core {
   messages: Messages;
@@ -18,6 +19,7 @@ export interface Core {
   requeue: Requeue;
   backfills: Backfills;
   content: Content;
+  operational: Operational;
 }
 
 /** What the protocols work with; built once at start-up. */
@@ -28,14 +30,17 @@ export interface CoreDeps {
   sender: Pinger;
   links: Pick<ContentLinks, 'read' | 'madeUnder'>;
   log: Logger;
+  /** Built before the core, since the dispatcher reports to it. */
+  operational: Operational;
 }
 
 export function buildCore(d: CoreDeps): Core {
   return {
     messages: new Messages(d.store, d.signals),
-    endpoints: new Endpoints(d.store, d.signals, d.sender),
+    endpoints: new Endpoints(d.store, d.signals, d.sender, d.operational),
     requeue: new Requeue(d.store, d.signals, d.log),
     backfills: new Backfills(d.store, d.signals),
     content: new Content(d.store, d.links),
+    operational: d.operational,
   };
 }

@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { Status } from '../domain/types.js';
-import type { AttemptRecord, LeaseOffer, Store, Work } from '../store/store.js';
+import type { AttemptRecord, DisabledEndpoint, LeaseOffer, Store, Work } from '../store/store.js';
+import { attemptEvent, type AttemptEventType } from '../domain/endpoint-health.js';
+import { newId } from '../domain/ids.js';
 import { decide, isSuccess } from './schedule.js';
 import type { Sender } from './sender.js';
 import type { ThinPayloads } from './thin.js';
@@ -13,6 +15,26 @@ export interface WorkSignals {
   settle(offer: DispatchOffer | undefined, leased: Work[]): void;
   /** Work may have become due (a message stored, a retry queued, an endpoint re-enabled). */
   notify(): void;
+}
+
+/** An attempt worth telling about (see domain/endpoint-health.ts attemptEvent). */
+export interface AttemptEvent {
+  type: AttemptEventType;
+  appId: string;
+  msgId: string;
+  endpointId: string;
+  attemptId: string;
+  responseStatusCode: number;
+  at: number;
+}
+
+/**
+ * Told what recorded attempts did, once they are stored; given at wiring time, so delivery
+ * needs to know nothing of who listens. Called off the sending path, and what it throws is
+ * only logged.
+ */
+export interface DeliveryEvents {
+  recorded(events: AttemptEvent[], disabled: DisabledEndpoint[]): void;
 }
 
 /** Every dispatcher looks for due work at least this often (ms), whether told of any or not. */
@@ -90,6 +112,7 @@ export class Dispatcher implements WorkSignals {
     private readonly log: Logger,
     private readonly shared = false,
     private readonly thin: ThinPayloads | null = null,
+    private readonly events: DeliveryEvents | null = null,
   ) {
     this.leaseMs = cfg.leaseMs;
     // Alone, a process queues ahead of what it sends, so sending never waits on a claim.
@@ -320,6 +343,7 @@ export class Dispatcher implements WorkSignals {
       deliveryId: w.deliveryId,
       owner: this.owner,
       attempt: {
+        id: newId('atmpt', now),
         msgId: w.msgId,
         endpointId: w.endpointId,
         appId: w.appId,
@@ -401,8 +425,9 @@ export class Dispatcher implements WorkSignals {
   private async persist(batch: AttemptRecord[]): Promise<void> {
     for (let failures = 0; ; failures++) {
       try {
-        await this.store.recordAttempts(batch);
+        const disabled = await this.store.recordAttempts(batch, this.cfg.disableAfterMs);
         this.storeUp();
+        this.told(batch, disabled);
         break;
       } catch (err) {
         this.storeFailed(err, 'recording attempts failed; retrying');
@@ -416,6 +441,27 @@ export class Dispatcher implements WorkSignals {
     for (const r of batch) {
       this.held.delete(r.deliveryId);
       if (r.nextAttemptAt !== null) this.wakeAt(r.nextAttemptAt);
+    }
+  }
+
+  /** Logs the endpoints a batch disabled, and tells the listener what the batch did. */
+  private told(batch: AttemptRecord[], disabled: DisabledEndpoint[]): void {
+    for (const d of disabled) {
+      this.log.info({ appId: d.appId, endpointId: d.endpointId, failingSince: d.failingSince, reason: d.reason }, 'endpoint disabled');
+    }
+    if (this.events === null) return;
+    const events: AttemptEvent[] = [];
+    for (const r of batch) {
+      const type = attemptEvent(r.attempts, r.next === Status.Success, r.next === Status.Pending);
+      if (type === null) continue;
+      const a = r.attempt;
+      events.push({ type, appId: a.appId, msgId: a.msgId, endpointId: a.endpointId, attemptId: a.id!, responseStatusCode: a.responseStatusCode, at: a.createdAt });
+    }
+    if (events.length === 0 && disabled.length === 0) return;
+    try {
+      this.events.recorded(events, disabled);
+    } catch (err) {
+      this.log.error({ err }, 'telling of recorded attempts failed');
     }
   }
 

@@ -24,6 +24,10 @@ export interface Endpoint {
   description: string;
   version: number;
   disabled: boolean;
+  /** Why the endpoint is disabled (by Hookwell after failing, by a 410, or through the API); null while enabled. */
+  disabledReason: string | null;
+  /** When it was disabled (ms); null while enabled. */
+  disabledAt: number | null;
   eventTypes: string[] | null;
   channels: string[] | null;
   throttleRate: number | null;

@@ -3,11 +3,12 @@ import { newId } from '../domain/ids.js';
 import { ConflictError } from '../domain/errors.js';
 import type { Endpoint } from '../domain/types.js';
 import type { Sealer } from '../domain/sealing.js';
-import type { EndpointInput } from './store.js';
+import { DISABLED_REASONS, endpointOutcomes, type EndpointOutcome } from '../domain/endpoint-health.js';
+import type { AttemptRecord, DisabledEndpoint, EndpointInput } from './store.js';
 import type { Dialect } from './filters.js';
 import type { Query } from './insights.js';
 import type { PagePlan } from './paging.js';
-import { json, WORK_ENDPOINT_COLUMNS } from './rows.js';
+import { json, WORK_ENDPOINT_COLUMNS, type Row } from './rows.js';
 
 export function newEndpoint(appId: string, input: EndpointInput, now: number): Endpoint {
   return {
@@ -15,6 +16,8 @@ export function newEndpoint(appId: string, input: EndpointInput, now: number): E
     maxPayloadBytes: null,
     ordering: null,
     ...input,
+    disabledReason: input.disabled ? DISABLED_REASONS.manual : null,
+    disabledAt: input.disabled ? now : null,
     id: newId('ep', now),
     appId,
     previousSecrets: [],
@@ -47,14 +50,16 @@ function endpointValues(d: Dialect, ep: Endpoint, s: Sealer): unknown[] {
     ep.payloadMode,
     ep.maxPayloadBytes,
     json(ep.ordering),
+    ep.disabledReason,
+    ep.disabledAt,
     ep.updatedAt,
   ];
 }
 
 export const INSERT_ENDPOINT = `INSERT INTO endpoints (uid, url, description, version, disabled, event_types, channels, throttle_rate, metadata,
     headers, secret, previous_secrets, ping_ok, ping_detail, ping_at, key_header, key_value, payload_mode, max_payload_bytes,
-    ordering, updated_at, id, app_id, created_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+    ordering, disabled_reason, disabled_at, updated_at, id, app_id, created_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 export function insertEndpointParams(d: Dialect, ep: Endpoint, s: Sealer): unknown[] {
   return [...endpointValues(d, ep, s), ep.id, ep.appId, ep.createdAt];
@@ -62,11 +67,13 @@ export function insertEndpointParams(d: Dialect, ep: Endpoint, s: Sealer): unkno
 
 export const UPDATE_ENDPOINT = `UPDATE endpoints SET uid = ?, url = ?, description = ?, version = ?, disabled = ?, event_types = ?, channels = ?,
     throttle_rate = ?, metadata = ?, headers = ?, secret = ?, previous_secrets = ?, ping_ok = ?, ping_detail = ?, ping_at = ?,
-    key_header = ?, key_value = ?, payload_mode = ?, max_payload_bytes = ?, ordering = ?, updated_at = ?
+    key_header = ?, key_value = ?, payload_mode = ?, max_payload_bytes = ?, ordering = ?, disabled_reason = ?, disabled_at = ?, updated_at = ?,
+    failing_since = CASE WHEN disabled = ? THEN failing_since ELSE NULL END
   WHERE id = ? AND app_id = ?`;
 
+/** Disabling or enabling an endpoint (the right-hand `disabled` is the old value) starts its failing clock afresh. */
 export function updateEndpointParams(d: Dialect, ep: Endpoint, s: Sealer): unknown[] {
-  return [...endpointValues(d, ep, s), ep.id, ep.appId];
+  return [...endpointValues(d, ep, s), d.flag(ep.disabled), ep.id, ep.appId];
 }
 
 /** What inserting or renaming an endpoint to a uid another one of its application has throws. */
@@ -106,4 +113,59 @@ export function listEndpoints(appId: string, plan: PagePlan): Query {
     sql: `SELECT * FROM endpoints WHERE app_id = ? ${plan.condition ? `AND ${plan.condition}` : ''} ORDER BY id ${plan.direction} LIMIT ?`,
     params: [appId, ...(plan.param === null ? [] : [plan.param]), plan.limit],
   };
+}
+
+/**
+ * One statement per batch of attempt records that keeps each endpoint's failing_since and
+ * disables those failing too long. `source` yields one row per endpoint of the batch, (id,
+ * ok_at, fail_from, fail_at, gone) as domain/endpoint-health.ts endpointOutcomes folds them;
+ * `lock` ends the inner select (PostgreSQL locks the rows it will change in id order, so two
+ * batches cannot deadlock on them). Only endpoints whose state may change are locked and
+ * written: a healthy endpoint's successes, and a failing one's further failures within the
+ * period, cost a read of its row, no lock and no write.
+ * Disabled endpoints are left alone (enabling one again starts its clock afresh), so every
+ * row returned with `disabled` set is one this statement disabled.
+ * Binds what endpointHealthParams returns.
+ */
+export function endpointHealthSql(source: string, lock = ''): string {
+  return `UPDATE endpoints SET
+      failing_since = n.since,
+      disabled = CASE WHEN n.disabling THEN ? ELSE disabled END,
+      disabled_reason = CASE WHEN n.disabling THEN (CASE WHEN n.gone THEN ? ELSE ? END) ELSE disabled_reason END,
+      disabled_at = CASE WHEN n.disabling THEN n.last_at ELSE disabled_at END,
+      updated_at = CASE WHEN n.disabling THEN n.last_at ELSE updated_at END
+    FROM (SELECT s.ep_id, s.since, s.gone, s.last_at, (s.gone OR (s.since IS NOT NULL AND s.fail_at - s.since >= ?)) AS disabling
+      FROM (SELECT e2.id AS ep_id, u.gone, u.fail_at, COALESCE(u.fail_at, u.ok_at) AS last_at,
+              CASE WHEN u.fail_from IS NULL THEN NULL WHEN u.ok_at IS NOT NULL THEN u.fail_from ELSE COALESCE(e2.failing_since, u.fail_from) END AS since
+            FROM (${source}) u JOIN endpoints e2 ON e2.id = u.id
+            WHERE NOT e2.disabled AND (u.gone
+              OR (u.fail_from IS NULL AND e2.failing_since IS NOT NULL)
+              OR (u.fail_from IS NOT NULL AND (u.ok_at IS NOT NULL OR e2.failing_since IS NULL OR u.fail_at - e2.failing_since >= ?)))${lock}) s) n
+    WHERE id = n.ep_id AND (n.disabling OR n.since IS DISTINCT FROM failing_since)
+    RETURNING id, app_id, uid, disabled, failing_since, disabled_reason, disabled_at`;
+}
+
+/** endpointHealthSql's parameters: disabled's flag, the two reasons, the period in ms, `source`'s, the period again. */
+export function endpointHealthParams(d: Dialect, disableAfterMs: number | null, source: unknown[]): unknown[] {
+  const period = disableAfterMs ?? Number.MAX_SAFE_INTEGER;
+  return [d.flag(true), DISABLED_REASONS.gone, DISABLED_REASONS.failing(disableAfterMs ?? 0), period, ...source, period];
+}
+
+/** The endpoints a batch disabled, from endpointHealthSql's rows. */
+export function disabledFrom(rows: Row[]): DisabledEndpoint[] {
+  return rows
+    .filter((r) => r.disabled === 1 || r.disabled === true)
+    .map((r) => ({
+      endpointId: r.id as string,
+      appId: r.app_id as string,
+      uid: (r.uid as string | null) ?? null,
+      failingSince: (r.failing_since as number | null) ?? null,
+      reason: r.disabled_reason as string,
+      disabledAt: r.disabled_at as number,
+    }));
+}
+
+/** A batch of attempt records folded per endpoint, for endpointHealthSql's source. */
+export function batchOutcomes(records: AttemptRecord[]): EndpointOutcome[] {
+  return endpointOutcomes(records.map((r) => ({ endpointId: r.attempt.endpointId, status: r.attempt.status, at: r.attempt.createdAt, gone: r.disableEndpoint })));
 }

@@ -54,6 +54,8 @@ export function endpointFrom(sealed: Row, s: Sealer): Endpoint {
     description: r.description as string,
     version: r.version as number,
     disabled: flag(r.disabled),
+    disabledReason: (r.disabled_reason as string | null | undefined) ?? null,
+    disabledAt: (r.disabled_at as number | null | undefined) ?? null,
     eventTypes: parse(r.event_types, null),
     channels: parse(r.channels, null),
     throttleRate: (r.throttle_rate as number | null) ?? null,

@@ -30,7 +30,7 @@ export interface AppInput {
 
 export type EndpointInput = Omit<
   Endpoint,
-  'id' | 'appId' | 'createdAt' | 'updatedAt' | 'previousSecrets' | 'webhookKey' | 'payloadMode' | 'maxPayloadBytes' | 'ordering'
+  'id' | 'appId' | 'createdAt' | 'updatedAt' | 'previousSecrets' | 'webhookKey' | 'payloadMode' | 'maxPayloadBytes' | 'ordering' | 'disabledReason' | 'disabledAt'
 > &
   Partial<Pick<Endpoint, 'payloadMode' | 'maxPayloadBytes'>> & {
     /** Absent: unordered. */
@@ -43,6 +43,17 @@ export type EventTypeInput = Omit<EventType, 'createdAt' | 'updatedAt'>;
 export type { MessageInput } from '../domain/types.js';
 
 export type BackfillInput = Pick<Backfill, 'userId' | 'resource' | 'provider' | 'chunkSize' | 'notify'>;
+
+/** An endpoint that a batch of attempt records disabled. */
+export interface DisabledEndpoint {
+  endpointId: string;
+  appId: string;
+  uid: string | null;
+  /** Since when every attempt had failed; null when a 410 disabled it at its first failure. */
+  failingSince: number | null;
+  reason: string;
+  disabledAt: number;
+}
 
 /** One stored record of a backfill: its place in the upload (0 is the newest) and its exact text. */
 export interface BackfillRecord {
@@ -161,7 +172,8 @@ export interface LeaseOffer {
 export interface AttemptRecord {
   deliveryId: number;
   owner: string;
-  attempt: Omit<Attempt, 'id'>;
+  /** Without an id, the store gives it one. */
+  attempt: Omit<Attempt, 'id'> & { id?: string };
   /** What the delivery becomes: Success, Pending (retry at nextAttemptAt) or Fail. */
   next: StatusCode;
   nextAttemptAt: number | null;
@@ -320,7 +332,12 @@ export interface Store {
   renewLeases(owner: string, deliveryIds: number[], until: number): Promise<void>;
   /** Gives claimed but unstarted deliveries back, due at once. */
   release(owner: string, deliveryIds: number[]): Promise<void>;
-  recordAttempts(records: AttemptRecord[]): Promise<void>;
+  /**
+   * Records attempts and keeps each endpoint's failing-since time: set at its first failure
+   * after a success, cleared by a success. Disables, and returns, the endpoints that answered
+   * 410 or whose attempts have all failed for `disableAfterMs` (null: never for that).
+   */
+  recordAttempts(records: AttemptRecord[], disableAfterMs?: number | null): Promise<DisabledEndpoint[]>;
   /**
    * When the earliest pending delivery falls due, or null when none waits. Deliveries held
    * back behind the head of their ordering key do not count: they move when the head does.

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { newId } from '../../domain/ids.js';
 import { ConflictError, NotFoundError, UnavailableError } from '../../domain/errors.js';
 import { Status, Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type Endpoint, type EventType, type ListQuery, type Message, type Page } from '../../domain/types.js';
-import type { AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken } from '../store.js';
+import type { AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, DisabledEndpoint, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken } from '../store.js';
 import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
@@ -26,6 +26,7 @@ import { ReadBatch } from './read-batch.js';
 import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
 import { ENDPOINT_DELIVERY_COUNTS, endpointStatsFrom, listEndpointMessages, listMessageDestinations } from '../deliveries.js';
 import { EXPUNGE_ATTEMPT, listAttempts, SELECT_ATTEMPT } from '../attempts.js';
+import { batchOutcomes, disabledFrom, endpointHealthParams, endpointHealthSql } from '../endpoints.js';
 import { DELETE_ENDPOINT, duplicateEndpointUid, INSERT_ENDPOINT, insertEndpointParams, listEndpoints, newEndpoint, SELECT_ENDPOINT, SELECT_ENDPOINT_FILTERS, SELECT_ENDPOINT_URL, SELECT_ROUTE, selectRoutesOfApps, UPDATE_ENDPOINT, updateEndpointParams } from '../endpoints.js';
 import { DELETE_APPLICATION, duplicateAppUid, INSERT_APPLICATION, insertApplicationParams, appRowsByRef, listApplications, SELECT_APPLICATION, selectAppsByRefs, UPDATE_APPLICATION, updateApplicationParams } from '../applications.js';
 import { INSERT_META_IF_ABSENT, SELECT_META, UPSERT_META } from '../meta.js';
@@ -431,10 +432,15 @@ const RELEASE = prepared(
 // A batch of attempt records, whatever its size: the attempts inserted, and each delivery
 // updated only while still leased by the record's owner (a lease that expired and was claimed
 // again belongs to someone else now), its rows locked in id order first so that writers of
-// overlapping batches cannot deadlock; endpoints that answered 410 disabled.
+// overlapping batches cannot deadlock; each endpoint's failing-since time kept, and those
+// that answered 410 or failed too long disabled (store/endpoints.ts endpointHealthSql).
 const RECORD_ATTEMPTS = prepared(
   'record_attempts',
-  `WITH inserted AS (
+  `WITH health AS (${endpointHealthSql(
+    'SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::boolean[]) AS o(id, ok_at, fail_from, fail_at, gone)',
+    ' ORDER BY e2.id FOR UPDATE OF e2',
+  )}),
+   inserted AS (
      INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms,
        trigger_type, error, created_at)
      SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[], ?::text[], ?::int[], ?::int[], ?::text[], ?::bigint[])),
@@ -442,9 +448,8 @@ const RECORD_ATTEMPTS = prepared(
    locked AS MATERIALIZED (SELECT d.id FROM deliveries d WHERE d.id IN (SELECT id FROM outcome) ORDER BY d.id FOR UPDATE),
    recorded AS (
      UPDATE deliveries d SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_at, last_attempt_at = u.last_at, lease_owner = NULL
-     FROM outcome u, locked l WHERE d.id = u.id AND l.id = u.id AND d.status = ${Status.Sending} AND d.lease_owner = u.owner RETURNING d.id),
-   disabled AS (UPDATE endpoints SET disabled = true, updated_at = ? WHERE id = ANY(?::text[]) RETURNING id)
-   SELECT (SELECT count(*) FROM recorded) AS recorded, (SELECT count(*) FROM disabled) AS disabled`,
+     FROM outcome u, locked l WHERE d.id = u.id AND l.id = u.id AND d.status = ${Status.Sending} AND d.lease_owner = u.owner RETURNING d.id)
+   SELECT h.* FROM health h`,
 );
 
 const NEXT_DUE = prepared('next_due', nextDue('deliveries AS d'));
@@ -1047,15 +1052,22 @@ export class PostgresStore implements Store {
     await run(this.queue, RELEASE, [Date.now(), owner, deliveryIds, this.workChannel ?? '', this.workChannel]);
   }
 
-  async recordAttempts(records: AttemptRecord[]): Promise<void> {
-    if (records.length === 0) return;
+  async recordAttempts(records: AttemptRecord[], disableAfterMs: number | null = null): Promise<DisabledEndpoint[]> {
+    if (records.length === 0) return [];
     const col = <T>(f: (r: AttemptRecord) => T): T[] => records.map(f);
-    const gone = records.filter((r) => r.disableEndpoint);
-    await run(
+    const outcomes = batchOutcomes(records);
+    const rows = await all(
       this.queue,
       RECORD_ATTEMPTS,
       [
-        col((r) => newId('atmpt', r.attempt.createdAt)),
+        ...endpointHealthParams(DIALECT, disableAfterMs, [
+          outcomes.map((o) => o.endpointId),
+          outcomes.map((o) => o.okAt),
+          outcomes.map((o) => o.failFrom),
+          outcomes.map((o) => o.failAt),
+          outcomes.map((o) => o.gone),
+        ]),
+        col((r) => r.attempt.id ?? newId('atmpt', r.attempt.createdAt)),
         col((r) => r.attempt.msgId),
         col((r) => r.attempt.endpointId),
         col((r) => r.attempt.appId),
@@ -1073,10 +1085,9 @@ export class PostgresStore implements Store {
         col((r) => r.nextAttemptAt),
         col((r) => r.attempt.createdAt),
         col((r) => r.owner),
-        gone.length === 0 ? 0 : Math.max(...gone.map((r) => r.attempt.createdAt)),
-        gone.map((r) => r.attempt.endpointId),
       ],
     );
+    return disabledFrom(rows);
   }
 
   async nextDueAt(): Promise<number | null> {

@@ -6,7 +6,7 @@ import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { deliveryOrderKey, keyReader } from '../../domain/ordering.js';
 import { Status, Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type Endpoint, type EventType, type ListQuery, type Message, type Page } from '../../domain/types.js';
-import type { AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken } from '../store.js';
+import type { AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, DisabledEndpoint, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken } from '../store.js';
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
@@ -22,6 +22,7 @@ import { latestVersion, MigrationFolderError } from '../migrations.js';
 import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
 import { ENDPOINT_DELIVERY_COUNTS, endpointStatsFrom, listEndpointMessages, listMessageDestinations } from '../deliveries.js';
 import { EXPUNGE_ATTEMPT, listAttempts, SELECT_ATTEMPT } from '../attempts.js';
+import { batchOutcomes, disabledFrom, endpointHealthParams, endpointHealthSql } from '../endpoints.js';
 import { DELETE_ENDPOINT, duplicateEndpointUid, INSERT_ENDPOINT, insertEndpointParams, listEndpoints, newEndpoint, SELECT_ENDPOINT, SELECT_ENDPOINT_FILTERS, SELECT_ENDPOINT_URL, SELECT_ROUTE, selectRoutes, UPDATE_ENDPOINT, updateEndpointParams } from '../endpoints.js';
 import { DELETE_APPLICATION, duplicateAppUid, INSERT_APPLICATION, insertApplicationParams, listApplications, SELECT_APPLICATION, UPDATE_APPLICATION, updateApplicationParams } from '../applications.js';
 import { INSERT_META_IF_ABSENT, SELECT_META, UPSERT_META } from '../meta.js';
@@ -74,10 +75,15 @@ const DIALECT: Dialect = {
 
 const SELECT_ROUTES = selectRoutes(DIALECT);
 
+const ENDPOINT_HEALTH = endpointHealthSql(
+  "SELECT value ->> '$[0]' AS id, value ->> '$[1]' AS ok_at, value ->> '$[2]' AS fail_from, value ->> '$[3]' AS fail_at, value ->> '$[4]' AS gone FROM json_each(?)",
+);
+
 export class SqliteStore implements Store {
   readonly leasesOnCreate = true;
   readonly db: Database.Database;
   private readonly statements = new Map<string, Statement>();
+  private healthUpdate: Statement | undefined;
   /**
    * Applications by id and by uid. Every message looks its application up; this process
    * is the only writer, so clearing on each change keeps the cache exact.
@@ -776,7 +782,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  recordAttempts(records: AttemptRecord[]): Promise<void> {
+  recordAttempts(records: AttemptRecord[], disableAfterMs: number | null = null): Promise<DisabledEndpoint[]> {
     return this.writeBookkeeping(() => {
       const insert = this.q(
         `INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms,
@@ -786,11 +792,10 @@ export class SqliteStore implements Store {
         `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_attempt_at = ?, lease_owner = NULL
          WHERE id = ? AND status = ${Status.Sending} AND lease_owner = ?`,
       );
-      const disable = this.q('UPDATE endpoints SET disabled = 1, updated_at = ? WHERE id = ?');
       for (const rec of records) {
         const a = rec.attempt;
         insert.run(
-          newId('atmpt', a.createdAt),
+          a.id ?? newId('atmpt', a.createdAt),
           a.msgId,
           a.endpointId,
           a.appId,
@@ -804,8 +809,13 @@ export class SqliteStore implements Store {
           a.createdAt,
         );
         update.run(rec.next, rec.attempts, rec.nextAttemptAt, a.createdAt, rec.deliveryId, rec.owner);
-        if (rec.disableEndpoint) disable.run(a.createdAt, a.endpointId);
       }
+      const outcomes = batchOutcomes(records).map((o) => [o.endpointId, o.okAt, o.failFrom, o.failAt, o.gone ? 1 : 0]);
+      // Prepared apart from q(): that clears the routes on every call, and most batches disable nothing.
+      this.healthUpdate ??= this.db.prepare(ENDPOINT_HEALTH);
+      const disabled = disabledFrom(this.healthUpdate.all(...endpointHealthParams(DIALECT, disableAfterMs, [JSON.stringify(outcomes)])) as Row[]);
+      if (disabled.length > 0) this.routes.clear();
+      return disabled;
     });
   }
 

@@ -1,0 +1,5 @@
+  -- Endpoints that look after themselves: since when every attempt has failed (NULL while the
+  -- last one succeeded), and why and when the endpoint was disabled, by Hookwell or by a call.
+  ALTER TABLE endpoints ADD COLUMN failing_since INTEGER;
+  ALTER TABLE endpoints ADD COLUMN disabled_reason TEXT;
+  ALTER TABLE endpoints ADD COLUMN disabled_at INTEGER;
