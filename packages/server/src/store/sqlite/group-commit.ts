@@ -97,6 +97,8 @@ export class GroupCommit {
   /** When free space was last looked at, and whether it was low then (see watchSpace). */
   private spaceCheckedAt = 0;
   private lowSpace = false;
+  /** Waiting for the log to be emptied (truncateLog). */
+  private truncations: { resolve: (done: boolean) => void; reject: (e: unknown) => void }[] = [];
 
   /**
    * `onRollback`: a transaction was rolled back whole; what was read from it may be undone.
@@ -141,6 +143,33 @@ export class GroupCommit {
   drain(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  /**
+   * Copies the log into the database and cuts it to nothing, as soon as no transaction is
+   * open and no sync is out: deleted content then leaves the -wal file, whose older frames
+   * still hold it. Runs on the serving thread (a checkpoint, with its syncs), so it is for
+   * rare moments such as a purge that deleted something. Resolves false when another
+   * connection's reader kept the log from being emptied.
+   */
+  truncateLog(): Promise<boolean> {
+    if (this.walPath === null) return Promise.resolve(true);
+    return new Promise((resolve, reject) => {
+      this.truncations.push({ resolve, reject });
+      this.truncateIfAsked();
+    });
+  }
+
+  private truncateIfAsked(): void {
+    if (this.truncations.length === 0 || this.syncing || !this.db.open || this.db.inTransaction) return;
+    const waiters = this.truncations;
+    this.truncations = [];
+    try {
+      const [r] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      for (const w of waiters) w.resolve(r?.busy === 0);
+    } catch (err) {
+      for (const w of waiters) w.reject(err);
+    }
   }
 
   /** Closes the -wal file's descriptor; call after drain, before the database closes. */
@@ -253,6 +282,7 @@ export class GroupCommit {
     this.syncing = true;
     const done = (err: NodeJS.ErrnoException | null) => {
       this.syncing = false;
+      this.truncateIfAsked();
       if (err === null) {
         this.health.succeeded();
         for (const c of commits) settle(c.jobs, c.outcomes);
