@@ -48,6 +48,10 @@ export interface Config {
   httpMaxConnections: number;
   /** CSP frame-ancestors sources of the app portal: the sites that may embed it. */
   portalFrameAncestors: string;
+  /** How long a message's content is kept when the message does not say (ms). */
+  payloadRetentionMs: number;
+  /** How often expired content is looked for and deleted (ms). */
+  payloadPurgeIntervalMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -88,6 +92,8 @@ export const SETTINGS: Setting[] = [
   { key: 'httpIdleTimeoutMs', env: 'HOOKWELL_HTTP_IDLE_TIMEOUT_MS', default: '30000', help: 'API clients: ms a kept-alive connection may wait for its next request' },
   { key: 'httpMaxConnections', env: 'HOOKWELL_HTTP_MAX_CONNECTIONS', default: '4096', help: 'API clients: most connections at once; more are closed as they arrive' },
   { key: 'portalFrameAncestors', env: 'HOOKWELL_PORTAL_FRAME_ANCESTORS', default: "'self'", help: "space-separated CSP sources of the sites that may embed the app portal in a frame (e.g. https://app.example.com), or 'none'" },
+  { key: 'payloadRetentionMs', env: 'HOOKWELL_PAYLOAD_RETENTION_DAYS', default: '90', help: "days a message's payload, its attempts' response bodies and its backfill's records are kept when the message gives no payloadRetentionPeriod/Hours; then they are deleted (fractions allowed)" },
+  { key: 'payloadPurgeIntervalMs', env: 'HOOKWELL_PAYLOAD_PURGE_INTERVAL_MS', default: '60000', help: 'how often expired payloads are looked for and deleted, in ms' },
   { key: 'validatePayloads', env: 'HOOKWELL_VALIDATE_PAYLOADS', default: 'false', help: "refuse (422) every message whose payload does not match its event type's schema, not only for types with validate: true" },
 ];
 
@@ -96,6 +102,17 @@ function integer(name: string, raw: string, min: number, max: number): number {
   const n = Number(raw.trim());
   if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
   return n;
+}
+
+/** The longest server-wide retention: ten years, past any record-keeping rule's. */
+const MAX_RETENTION_DAYS = 3650;
+
+/** A number of days, fractions allowed (a test's short period), as ms; more than 0. */
+function days(name: string, raw: string, max: number): number {
+  if (!/^\d+(\.\d+)?$/.test(raw.trim())) throw new ConfigError(`${name} must be a number of days such as 90 or 0.5, got "${raw}"`);
+  const n = Number(raw.trim());
+  if (n <= 0 || n > max) throw new ConfigError(`${name} must be more than 0 and at most ${max} days, got ${n}`);
+  return Math.max(1, Math.round(n * 86_400_000));
 }
 
 function boolean(name: string, raw: string): boolean {
@@ -198,6 +215,8 @@ export function loadConfig(
     httpIdleTimeoutMs: integer(get('httpIdleTimeoutMs').name, get('httpIdleTimeoutMs').value, 100, 3_600_000),
     httpMaxConnections: integer(get('httpMaxConnections').name, get('httpMaxConnections').value, 1, 1_000_000),
     portalFrameAncestors: frameAncestors(get('portalFrameAncestors').name, get('portalFrameAncestors').value),
+    payloadRetentionMs: days(get('payloadRetentionMs').name, get('payloadRetentionMs').value, MAX_RETENTION_DAYS),
+    payloadPurgeIntervalMs: integer(get('payloadPurgeIntervalMs').name, get('payloadPurgeIntervalMs').value, 10, 86_400_000),
   };
 }
 

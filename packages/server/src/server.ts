@@ -29,6 +29,7 @@ import { installBodyDeadline, limitConnections, serverLimits } from './api/limit
 import { applicationRoutes } from './api/applications.js';
 import { endpointRoutes } from './api/endpoints.js';
 import { messageRoutes } from './api/messages.js';
+import { erasureRoutes } from './api/erasure.js';
 import { attemptRoutes } from './api/attempts.js';
 import { eventTypeRoutes } from './api/event-types.js';
 import { healthRoutes } from './api/health.js';
@@ -40,6 +41,7 @@ import { ContentLinks } from './delivery/content-links.js';
 import { ThinPayloads } from './delivery/thin.js';
 import { uiRoutes } from './api/ui.js';
 import { buildCore } from './core/index.js';
+import { RetentionPurge } from './core/retention.js';
 
 /**
  * The package's own version, read from its package.json (one level up from both src/ and the
@@ -58,6 +60,8 @@ export interface Hookwell {
   dispatcher: Dispatcher | null;
   /** Set only when this start generated the admin token: it is shown this once. */
   generatedToken: string | null;
+  /** Deletes content past its retention period, on a timer; runOnce for a run now. */
+  retention: RetentionPurge;
   close(): Promise<void>;
 }
 
@@ -121,6 +125,7 @@ export async function buildApi(deps: Deps, options: ApiOptions = {}): Promise<Fa
   applicationRoutes(app, deps);
   endpointRoutes(app, deps);
   messageRoutes(app, deps);
+  erasureRoutes(app, deps);
   attemptRoutes(app, deps);
   eventTypeRoutes(app, deps);
   checkRoutes(app, deps);
@@ -226,7 +231,7 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
     const payloads = new PayloadValidator((name) => store.getEventType(name), cfg.validatePayloads, 1000, (name, err) =>
       log.warn({ eventType: name, err: err.message }, "the event type's schema cannot be compiled; its messages are not validated"),
     );
-    const core = buildCore({ store, signals, sender, links, log });
+    const core = buildCore({ store, signals, sender, links, log, retentionMs: cfg.payloadRetentionMs });
     app = await buildApi({ store, core, payloads, cfg, log, tokenHash: token.hash, publicUrl }, api);
     await app.listen({ port: cfg.port, host: cfg.host });
     const address = app.server.address();
@@ -238,6 +243,10 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
     dispatcher.start();
     notifier?.listen(() => dispatcher.notify());
   }
+
+  // On every role: a worker-only or API-only deployment deletes expired content all the same.
+  const retention = new RetentionPurge(store, signals, log);
+  retention.start(cfg.payloadPurgeIntervalMs);
 
   const purge = setInterval(() => {
     store.purgeIdempotent(Date.now() - IDEMPOTENCY_TTL_MS).catch((err: unknown) => log.error({ err }, 'purging idempotency keys failed'));
@@ -251,11 +260,12 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
   const close = () => {
     closing ??= (async () => {
       clearInterval(purge);
+      await retention.stop();
       await Promise.all([app?.close(), dispatcher?.stop(cfg.drainTimeoutMs), notifier?.close()]);
       await sender.close();
       await store.close();
     })();
     return closing;
   };
-  return { url, app, store, dispatcher, generatedToken: generated, close };
+  return { url, app, store, dispatcher, generatedToken: generated, retention, close };
 }

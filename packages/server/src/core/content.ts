@@ -14,7 +14,12 @@ export interface FetchOf {
  * when the link's MAC does not hold: its ids are the caller's own words, and recording them
  * would let anyone write into the record).
  */
-export type Opening = { granted: false; why: string; fetch: FetchOf | null } | { granted: true; message: Message & { payload: string }; fetch: FetchOf };
+export type Opening =
+  | { granted: false; why: string; fetch: FetchOf | null; /** The link holds, but the content was deleted (expunged, erased or expired). */ deleted?: true }
+  | { granted: true; message: Message & { payload: string }; fetch: FetchOf };
+
+/** What a content link whose content was deleted is answered. */
+export const CONTENT_DELETED = "the content was deleted: it was expunged, erased, or reached the end of its retention period";
 
 /** Reading a message's content through a content link from a thin delivery. */
 export class Content {
@@ -38,10 +43,9 @@ export class Content {
           ? 'the content link was revoked: its endpoint is disabled'
           : !this.links.madeUnder(grant, endpoint.secret)
             ? "the content link was revoked: its endpoint's secret was rotated"
-            : message.payload === null
-              ? 'the content was deleted'
-              : null;
+            : null;
     if (why !== null) return { granted: false, why, fetch };
+    if (message.payload === null) return { granted: false, why: CONTENT_DELETED, fetch, deleted: true };
     return { granted: true, message: message as Message & { payload: string }, fetch };
   }
 }

@@ -7,10 +7,11 @@ import type { Store } from '../store/store.js';
 import { Backfills } from './backfills.js';
 import { Content } from './content.js';
 import { Endpoints, type Pinger } from './endpoints.js';
+import { Erasure } from './erasure.js';
 import { Messages } from './messages.js';
 import { Requeue } from './requeue.js';
 
-export type { Backfills, Content, Endpoints, Messages, Requeue };
+export type { Backfills, Content, Endpoints, Erasure, Messages, Requeue };
 
 export interface Core {
   messages: Messages;
@@ -18,6 +19,7 @@ export interface Core {
   requeue: Requeue;
   backfills: Backfills;
   content: Content;
+  erasure: Erasure;
 }
 
 /** What the protocols work with; built once at start-up. */
@@ -28,14 +30,17 @@ export interface CoreDeps {
   sender: Pinger;
   links: Pick<ContentLinks, 'read' | 'madeUnder'>;
   log: Logger;
+  /** How long a message's content is kept when it does not say (ms). */
+  retentionMs: number;
 }
 
 export function buildCore(d: CoreDeps): Core {
   return {
-    messages: new Messages(d.store, d.signals),
+    messages: new Messages(d.store, d.signals, d.retentionMs),
     endpoints: new Endpoints(d.store, d.signals, d.sender),
     requeue: new Requeue(d.store, d.signals, d.log),
-    backfills: new Backfills(d.store, d.signals),
+    backfills: new Backfills(d.store, d.signals, d.retentionMs),
     content: new Content(d.store, d.links),
+    erasure: new Erasure(d.store, d.signals, d.log),
   };
 }
