@@ -161,7 +161,12 @@ describe('payload retention and erasure', () => {
     const typed = marker('typed');
     const record = marker('erase-record');
     const top = await send('one', { eventType: 'note.created', payload: { user_id: 'U1', note: mine } });
-    const underData = await send('one', { eventType: 'note.created', payload: { data: { user_id: 'U1', note: nested } } });
+    // Sent with an idempotency-key: the answer kept for replays echoes the payload.
+    const replayed = await server.api('POST', '/api/v1/app/one/msg', { eventType: 'note.created', payload: { data: { user_id: 'U1', note: nested } } }, { 'idempotency-key': 'erase-1' });
+    assert.equal(replayed.status, 202, replayed.text);
+    const underData = replayed.body.id as string;
+    const replayScope = `POST /api/v1/app/:app_id/msg ${JSON.stringify({ app_id: 'one' })}`;
+    assert.ok((await server.hw.store.getIdempotent(replayScope, 'erase-1'))?.body.includes(nested));
     const byMrn = await send('one', { eventType: 'visit.recorded', payload: { subject: { mrn: 'MRN-7' }, note: typed } });
     const someoneElse = await send('one', { eventType: 'note.created', payload: { data: { user_id: 'U2' } } });
     const otherApp = await send('two', { eventType: 'note.created', payload: { user_id: 'U1', note: mine } });
@@ -195,6 +200,7 @@ describe('payload retention and erasure', () => {
     assert.ok((await attemptsOf('two', otherApp)).body.data[0].response.includes(mine));
     assert.equal((await server.hw.store.readBackfillRecords(otherBf.id, 0, 10, 10)).length, 1);
     assert.deepEqual(await server.hw.store.readBackfillRecords(bf.id, 0, 10, 10), []);
+    assert.equal(await server.hw.store.getIdempotent(replayScope, 'erase-1'), null, 'the stored answer that echoed the payload is gone');
 
     if (!ON_POSTGRES) {
       assert.deepEqual(foundInFiles(server.dbPath, nested), []);

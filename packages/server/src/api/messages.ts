@@ -156,9 +156,11 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
         retentionMs: retention,
       };
       const withContent = req.query.with_content !== false;
-      return d.core.messages.create(a.id, input, (message) =>
-        reply.code(202).header('content-type', 'application/json; charset=utf-8').send(messageOutJson(message, withContent)),
-      );
+      return d.core.messages.create(a.id, input, (message) => {
+        // The stored answer for replays echoes the payload: it is deleted with it.
+        if (req.idempotency !== undefined) req.idempotency.msgId = message.id;
+        return reply.code(202).header('content-type', 'application/json; charset=utf-8').send(messageOutJson(message, withContent));
+      });
     },
   );
 

@@ -213,6 +213,8 @@ export interface IdempotentResponse {
   statusCode: number;
   body: string;
   createdAt: number;
+  /** The message whose creation this answered: the answer holds its payload, and is deleted with it. */
+  msgId?: string | null;
 }
 
 /**

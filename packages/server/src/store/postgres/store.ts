@@ -793,6 +793,7 @@ export class PostgresStore implements Store {
     const backfillRecords = await run(c, CONTENT.backfillRecords, [appId, list]);
     const attempts = await run(c, CONTENT.attemptBodies, [appId, list]);
     const messages = await run(c, CONTENT.payloads, [appId, list]);
+    await run(c, CONTENT.replays, [appId, list]);
     let deliveries: number;
     if (expiredAt === null) {
       deliveries = await run(c, CONTENT.cancelUnfinished, [appId, list]);

@@ -525,6 +525,7 @@ export class SqliteStore implements Store {
     const backfillRecords = this.q(CONTENT.backfillRecords).run(appId, list).changes;
     const attempts = this.q(CONTENT.attemptBodies).run(appId, list).changes;
     const messages = this.q(CONTENT.payloads).run(appId, list).changes;
+    this.q(CONTENT.replays).run(appId, list);
     let deliveries: number;
     if (expiredAt === null) {
       deliveries = this.q(CONTENT.cancelUnfinished).run(appId, list).changes;
