@@ -5,7 +5,10 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { eventually, startReceiver, startServer, TOKEN, type Receiver, type TestServer } from './helpers.js';
+import pg from 'pg';
+import { eventually, PG_URL, requirePostgres, startReceiver, startServer, TOKEN, type Receiver, type TestServer } from './helpers.js';
+import { startHookwell } from '../src/server.js';
+import { createLogger } from '../src/logger.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { EXPIRED_NOTE } from '../src/store/retention.js';
 import { PURGE_BATCH } from '../src/core/retention.js';
@@ -313,6 +316,30 @@ describe('the retention purge on its own timer', () => {
       await server.stop();
     }
   });
+});
+
+describe('the retention purge on every role (PostgreSQL)', () => {
+  for (const role of ['api', 'worker'] as const) {
+    it(`runs in a process of role ${role}`, async () => {
+      await requirePostgres();
+      const schema = `hw_ret_${randomBytes(5).toString('hex')}`;
+      const cfg = loadConfig(
+        { port: '0', db: PG_URL, role },
+        { HOOKWELL_ADMIN_TOKEN: TOKEN, HOOKWELL_LOG_LEVEL: 'silent', HOOKWELL_DB_SCHEMA: schema, HOOKWELL_DB_POOL_SIZE: '2', HOOKWELL_PAYLOAD_PURGE_INTERVAL_MS: '100' },
+      );
+      const hw = await startHookwell(cfg, createLogger('silent'));
+      try {
+        const app = await hw.store.createApp({ uid: null, name: role, throttleRate: null, metadata: {} });
+        const { message } = await hw.store.createMessage(app.id, { eventId: null, eventType: 'a', payload: '{"x":1}', channels: null, tags: null, deliverAt: null, retentionMs: 1 });
+        await eventually(async () => ((await hw.store.getMessage(app.id, message.id))?.payload === null ? true : undefined), 10_000, `the ${role} process to purge`);
+      } finally {
+        await hw.close();
+        const admin = new pg.Client({ connectionString: PG_URL });
+        await admin.connect();
+        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => admin.end());
+      }
+    });
+  }
 });
 
 describe('retention settings', () => {
