@@ -48,15 +48,13 @@ export class Erasure {
 
   async erase(appId: string, subject: ErasureSubject): Promise<Erased> {
     let deleted = NOTHING_DELETED;
-    const ids: string[] = [];
-    let count = 0;
+    // A message may be found twice (by dataId and by an identifier): it is named once.
+    const erased = new Set<string>();
     const remove = async (msgIds: string[]) => {
       for (let i = 0; i < msgIds.length; i += ERASE_BATCH) {
         const batch = msgIds.slice(i, i + ERASE_BATCH);
-        const d = await this.store.deleteContent(appId, batch);
-        deleted = addDeleted(deleted, d);
-        count += batch.length;
-        for (const id of batch) if (ids.length < ERASED_IDS_SHOWN && !ids.includes(id)) ids.push(id);
+        deleted = addDeleted(deleted, await this.store.deleteContent(appId, batch));
+        for (const id of batch) erased.add(id);
       }
     };
     if (subject.dataId !== undefined) await remove(await this.store.messagesWithDataId(appId, subject.dataId));
@@ -75,7 +73,7 @@ export class Erasure {
     // Canceled deliveries may have been the heads of ordering keys.
     if (deleted.deliveries > 0) this.signals.notify();
     this.log.info({ appId, ...deleted, backfills: backfills.length }, 'erased data on request');
-    return { ...deleted, msgIds: ids, more: count > ids.length, backfills };
+    return { ...deleted, msgIds: [...erased].slice(0, ERASED_IDS_SHOWN), more: erased.size > ERASED_IDS_SHOWN, backfills };
   }
 
   /** Reads the application's payloads in id order and hands each batch's matches to `remove`. */
