@@ -62,6 +62,11 @@ function deliverAtOf(value: string | null | undefined): number | null {
   return ms;
 }
 
+const hours = (ms: number): string => {
+  const h = Number((ms / 3_600_000).toFixed(3));
+  return h === 1 ? '1 hour' : `${h} hours`;
+};
+
 const appParams = { type: 'object', properties: { app_id: { type: 'string' } }, required: ['app_id'] };
 const msgParams = {
   type: 'object',
@@ -132,7 +137,7 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       if (deliverAt !== null && deliverAt >= Date.now() + retention) {
         throw ValidationError.field(
           ['body', 'deliverAt'],
-          `deliverAt ${b.deliverAt} is after the payload's retention period ends (${retention / 3_600_000} hours from now); send it sooner or keep the payload longer`,
+          `deliverAt ${b.deliverAt} is after the payload's retention period ends (${hours(retention)} from now); send it sooner or keep the payload longer`,
           'value_error.datetime',
         );
       }
