@@ -57,11 +57,15 @@ export interface ContentStatements {
 
 export function contentStatements(d: Dialect): ContentStatements {
   const unfinished = `status IN (${Status.Pending}, ${Status.Sending})`;
+  // The application's own messages of the list. Deliveries are reached through it by
+  // msg_id: asked by app_id and status, a planner walks every unfinished delivery of the
+  // application, a whole backlog, for each batch.
+  const own = `(SELECT id FROM messages WHERE app_id = ? AND ${d.oneOf('id')})`;
   return {
     unfinished: `SELECT d.id, d.msg_id, d.endpoint_id, e.url FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-      WHERE d.app_id = ? AND ${d.oneOf('d.msg_id')} AND d.${unfinished}`,
-    failUnfinished: `UPDATE deliveries SET status = ${Status.Fail}, next_attempt_at = NULL, lease_owner = NULL WHERE app_id = ? AND ${d.oneOf('msg_id')} AND ${unfinished}`,
-    cancelUnfinished: `UPDATE deliveries SET status = ${Status.Canceled}, next_attempt_at = NULL, lease_owner = NULL WHERE app_id = ? AND ${d.oneOf('msg_id')} AND ${unfinished}`,
+      WHERE d.msg_id IN ${own} AND d.${unfinished}`,
+    failUnfinished: `UPDATE deliveries SET status = ${Status.Fail}, next_attempt_at = NULL, lease_owner = NULL WHERE msg_id IN ${own} AND ${unfinished}`,
+    cancelUnfinished: `UPDATE deliveries SET status = ${Status.Canceled}, next_attempt_at = NULL, lease_owner = NULL WHERE msg_id IN ${own} AND ${unfinished}`,
     backfillRecords: `DELETE FROM backfill_records WHERE backfill_id IN
       (SELECT backfill_id FROM messages WHERE app_id = ? AND ${d.oneOf('id')} AND backfill_id IS NOT NULL)`,
     attemptBodies: `UPDATE attempts SET response = '' WHERE app_id = ? AND ${d.oneOf('msg_id')} AND response <> ''`,
