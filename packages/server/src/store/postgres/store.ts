@@ -790,10 +790,12 @@ export class PostgresStore implements Store {
   /** As SqliteStore's deleteContentNow, in the transaction of `c`. */
   private async deleteContentIn(c: Db, appId: string, msgIds: string[], expiredAt: number | null): Promise<ContentDeleted> {
     const list = DIALECT.list(msgIds);
-    const backfillRecords = await run(c, CONTENT.backfillRecords, [appId, list]);
-    const attempts = await run(c, CONTENT.attemptBodies, [appId, list]);
+    // The messages' rows are locked first, as the purge's SELECT … FOR UPDATE does, so an
+    // erasure and a purge meeting on one message wait for each other rather than deadlock.
     const messages = await run(c, CONTENT.payloads, [appId, list]);
     await run(c, CONTENT.replays, [appId, list]);
+    const backfillRecords = await run(c, CONTENT.backfillRecords, [appId, list]);
+    const attempts = await run(c, CONTENT.attemptBodies, [appId, list]);
     let deliveries: number;
     if (expiredAt === null) {
       deliveries = await run(c, CONTENT.cancelUnfinished, [appId, list]);

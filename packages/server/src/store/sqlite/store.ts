@@ -522,10 +522,11 @@ export class SqliteStore implements Store {
    */
   private deleteContentNow(appId: string, msgIds: string[], expiredAt: number | null): ContentDeleted {
     const list = DIALECT.list(msgIds);
-    const backfillRecords = this.q(CONTENT.backfillRecords).run(appId, list).changes;
-    const attempts = this.q(CONTENT.attemptBodies).run(appId, list).changes;
+    // The messages first, in the order PostgreSQL's must go (see deleteContentIn).
     const messages = this.q(CONTENT.payloads).run(appId, list).changes;
     this.q(CONTENT.replays).run(appId, list);
+    const backfillRecords = this.q(CONTENT.backfillRecords).run(appId, list).changes;
+    const attempts = this.q(CONTENT.attemptBodies).run(appId, list).changes;
     let deliveries: number;
     if (expiredAt === null) {
       deliveries = this.q(CONTENT.cancelUnfinished).run(appId, list).changes;
