@@ -56,6 +56,10 @@ export interface Config {
   encryptionKeys: RingKey[];
   /** An endpoint whose every attempt has failed for this long is disabled. */
   disableAfterMs: number;
+  /** How long a message's content is kept when the message does not say (ms). */
+  payloadRetentionMs: number;
+  /** How often expired content is looked for and deleted (ms). */
+  payloadPurgeIntervalMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -100,6 +104,8 @@ export const SETTINGS: Setting[] = [
   // No flag: a key on the command line would show in every process listing.
   { key: 'encryptionKeys', env: 'HOOKWELL_ENCRYPTION_KEYS', default: '', shownDefault: 'none: stored unencrypted', help: 'encryption at rest: <key id>:<base64 of 32 bytes>, comma-separated; the first encrypts, all decrypt (see `hookwell rekey`)' },
   { key: 'disableAfterMs', env: 'HOOKWELL_DISABLE_AFTER_S', default: '432000', help: 'seconds an endpoint may fail every attempt before it is disabled (432000: five days, as Svix)' },
+  { key: 'payloadRetentionMs', env: 'HOOKWELL_PAYLOAD_RETENTION_DAYS', default: '90', help: "days a message's payload, its attempts' response bodies and its backfill's records are kept when the message gives no payloadRetentionPeriod/Hours; then they are deleted (fractions allowed)" },
+  { key: 'payloadPurgeIntervalMs', env: 'HOOKWELL_PAYLOAD_PURGE_INTERVAL_MS', default: '60000', help: 'how often expired payloads are looked for and deleted, in ms' },
   { key: 'validatePayloads', env: 'HOOKWELL_VALIDATE_PAYLOADS', default: 'false', help: "refuse (422) every message whose payload does not match its event type's schema, not only for types with validate: true" },
 ];
 
@@ -108,6 +114,17 @@ function integer(name: string, raw: string, min: number, max: number): number {
   const n = Number(raw.trim());
   if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
   return n;
+}
+
+/** The longest server-wide retention: ten years, past any record-keeping rule's. */
+const MAX_RETENTION_DAYS = 3650;
+
+/** A number of days, fractions allowed (a test's short period), as ms; more than 0. */
+function days(name: string, raw: string, max: number): number {
+  if (!/^\d+(\.\d+)?$/.test(raw.trim())) throw new ConfigError(`${name} must be a number of days such as 90 or 0.5, got "${raw}"`);
+  const n = Number(raw.trim());
+  if (n <= 0 || n > max) throw new ConfigError(`${name} must be more than 0 and at most ${max} days, got ${n}`);
+  return Math.max(1, Math.round(n * 86_400_000));
 }
 
 function boolean(name: string, raw: string): boolean {
@@ -216,6 +233,8 @@ export function loadConfig(
     healthPort: get('healthPort').value.trim() === '' ? null : integer(get('healthPort').name, get('healthPort').value, 1, 65535),
     encryptionKeys: keyRing(get('encryptionKeys').name, get('encryptionKeys').value),
     disableAfterMs: integer(get('disableAfterMs').name, get('disableAfterMs').value, 1, 10 * 365 * 86_400) * 1000,
+    payloadRetentionMs: days(get('payloadRetentionMs').name, get('payloadRetentionMs').value, MAX_RETENTION_DAYS),
+    payloadPurgeIntervalMs: integer(get('payloadPurgeIntervalMs').name, get('payloadPurgeIntervalMs').value, 10, 86_400_000),
   };
 }
 

@@ -30,6 +30,7 @@ import { applicationRoutes } from './api/applications.js';
 import { endpointRoutes } from './api/endpoints.js';
 import { operationalRoutes } from './api/operational.js';
 import { messageRoutes } from './api/messages.js';
+import { erasureRoutes } from './api/erasure.js';
 import { attemptRoutes } from './api/attempts.js';
 import { eventTypeRoutes } from './api/event-types.js';
 import { healthRoutes, probeRoutes, type Readiness } from './api/health.js';
@@ -50,6 +51,7 @@ import { Sealer } from './domain/sealing.js';
 import type { RekeyProgress } from './store/rekey.js';
 import { Messages } from './core/messages.js';
 import { Operational } from './core/operational.js';
+import { RetentionPurge } from './core/retention.js';
 
 /**
  * The package's own version, read from its package.json (one level up from both src/ and the
@@ -68,6 +70,8 @@ export interface Hookwell {
   dispatcher: Dispatcher | null;
   /** Set only when this start generated the admin token: it is shown this once. */
   generatedToken: string | null;
+  /** Deletes content past its retention period, on a timer; runOnce for a run now. */
+  retention: RetentionPurge;
   close(): Promise<void>;
 }
 
@@ -135,6 +139,7 @@ export async function buildApi(deps: Deps, options: ApiOptions = {}): Promise<Fa
   endpointRoutes(app, deps);
   operationalRoutes(app, deps);
   messageRoutes(app, deps);
+  erasureRoutes(app, deps);
   attemptRoutes(app, deps);
   eventTypeRoutes(app, deps);
   checkRoutes(app, deps);
@@ -290,7 +295,7 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
     },
   };
 
-  operational = new Operational(store, new Messages(store, signals), log);
+  operational = new Operational(store, new Messages(store, signals, cfg.payloadRetentionMs), log);
 
   let app: FastifyInstance | null = null;
   let generated: string | null = null;
@@ -302,7 +307,7 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
     const payloads = new PayloadValidator((name) => store.getEventType(name), cfg.validatePayloads, 1000, (name, err) =>
       log.warn({ eventType: name, err: err.message }, "the event type's schema cannot be compiled; its messages are not validated"),
     );
-    const core = buildCore({ store, signals, sender, links, log, operational });
+    const core = buildCore({ store, signals, sender, links, log, operational, retentionMs: cfg.payloadRetentionMs });
     app = await buildApi({ store, core, payloads, cfg, log, adminHashes: token.hashes, publicUrl, readiness }, api);
     await app.listen({ port: cfg.port, host: cfg.host });
     const address = app.server.address();
@@ -315,6 +320,10 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
     dispatcher.start();
     notifier?.listen(() => dispatcher.notify());
   }
+
+  // On every role: a worker-only or API-only deployment deletes expired content all the same.
+  const retention = new RetentionPurge(store, signals, log);
+  retention.start(cfg.payloadPurgeIntervalMs);
 
   const purge = setInterval(() => {
     store.purgeIdempotent(Date.now() - IDEMPOTENCY_TTL_MS).catch((err: unknown) => log.error({ err }, 'purging idempotency keys failed'));
@@ -329,6 +338,7 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
     closing ??= (async () => {
       readiness.draining = true;
       clearInterval(purge);
+      await retention.stop();
       await Promise.all([app?.close(), dispatcher?.stop(cfg.drainTimeoutMs), notifier?.close()]);
       await sender.close();
       // Probes hear "stopping" until the last attempt is recorded.
@@ -337,5 +347,5 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
     })();
     return closing;
   };
-  return { url, app, store, dispatcher, generatedToken: generated, close };
+  return { url, app, store, dispatcher, generatedToken: generated, retention, close };
 }

@@ -294,8 +294,11 @@ describe('historical backfills', () => {
     assert.equal((await fetch(link)).status, 200);
     assert.equal((await server.api('DELETE', `/api/v1/app/b/backfill/${bf.id}`)).status, 204);
     const gone = await fetch(link);
-    assert.equal(gone.status, 401);
-    assert.match((await gone.json()).detail, /deleted/);
+    // Gone for good (410), not a bad link (401): asking again will not help.
+    assert.equal(gone.status, 410);
+    const body = await gone.json();
+    assert.equal(body.code, 'content_deleted');
+    assert.match(body.detail, /deleted/);
     assert.equal((await server.api('GET', `/api/v1/app/b/backfill/${bf.id}`)).status, 404);
   });
 });

@@ -312,6 +312,12 @@ describe('the web UI in a real browser', { timeout: 110_000 }, () => {
     await textOf(page.getByTestId('delivery-row'), 'success', 'the delivery to the endpoint');
     const payload = await page.getByTestId('message-payload').textContent();
     assert.equal(JSON.parse(payload ?? '').event_type ?? JSON.parse(payload ?? '').type, MEAL, 'the payload, pretty, as text');
+    // Once deleted, the page says so rather than showing an empty payload; the attempt stays.
+    await api('DELETE', `/api/v1/app/acme-nutrition/msg/${msgId}/content`, undefined, [204]);
+    await page.reload();
+    await page.getByTestId('message-payload-deleted').waitFor();
+    assert.equal(await page.getByTestId('message-payload').count(), 0);
+    await textOf(page.getByTestId('message-attempts').getByTestId('attempt-code'), '200', 'the attempt code, kept');
     await close(flow);
   });
 

@@ -59,6 +59,7 @@ const SVIX_OPERATIONS: [string, string, string][] = [
   ['hookwell.endpoint.delete-key', 'delete', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/key'],
   ['hookwell.application.status', 'get', '/api/v1/app/{app_id}/status'],
   ['hookwell.application.retry-failed', 'post', '/api/v1/app/{app_id}/retry-failed'],
+  ['hookwell.application.erase', 'post', '/api/v1/app/{app_id}/erase'],
 ];
 
 describe('the OpenAPI document', () => {

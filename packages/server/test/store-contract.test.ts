@@ -15,6 +15,7 @@ import type { AttemptRecord, ClaimOptions, LeaseOffer, MessageInput, Store, Work
 import { ConflictError, NotFoundError, UnavailableError } from '../src/domain/errors.js';
 import { Status, type Application, type Endpoint, type ListQuery, type Message, type StatusCode } from '../src/domain/types.js';
 import { endpointInput, eventually, messageInput, PG_URL, requirePostgres, tempDir } from './helpers.js';
+import { EXPIRED_NOTE } from '../src/store/retention.js';
 import { WorkNotifier, workChannel } from '../src/store/postgres/notifier.js';
 import { createLogger } from '../src/logger.js';
 
@@ -573,6 +574,40 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(canceled?.nextAttemptAt, null);
       assert.deepEqual(await store.claim(claimOptions({ owner: 'w2' })), []);
       assert.equal(await store.nextDueAt(), null);
+    });
+
+    it('purges expired content: a message being sent waits, what waits to be sent fails with a note, metadata stays', async () => {
+      const app = await newApp();
+      const a = await store.createEndpoint(app.id, endpointInput());
+      const b = await store.createEndpoint(app.id, endpointInput());
+      const { message } = await store.createMessage(app.id, { ...messageInput(), retentionMs: 1000 });
+      assert.equal(message.payloadExpiresAt, message.createdAt + 1000);
+      const later = Date.now() + 10_000;
+      // The delivery to a is being sent, its lease live past `later`; b's waits.
+      const [w] = await store.claim(claimOptions({ limit: 1, leaseMs: 3_600_000, allowance: { [b.id]: 0 } }));
+      assert.equal(w!.endpointId, a.id);
+      assert.deepEqual(await store.purgeExpiredContent(later, 500), { messages: 0, attempts: 0, backfillRecords: 0, deliveries: 0 });
+      await store.recordAttempts([record(w!, 'w1', Status.Success)]);
+
+      assert.deepEqual(await store.purgeExpiredContent(later, 500), { messages: 1, attempts: 1, backfillRecords: 0, deliveries: 1 });
+      assert.equal((await store.getMessage(app.id, message.id))?.payload, null);
+      assert.equal((await deliveryOf(app.id, message.id, a.id))?.status, Status.Success);
+      assert.equal((await deliveryOf(app.id, message.id, b.id))?.status, Status.Fail);
+      const attempts = (await store.listAttempts(app.id, page(), { msgId: message.id })).data;
+      assert.deepEqual(
+        attempts.map((x) => [x.endpointId, x.responseStatusCode, x.response]).sort(),
+        [[a.id, 200, ''], [b.id, 0, EXPIRED_NOTE]].sort(),
+      );
+      assert.deepEqual(await store.purgeExpiredContent(later, 500), { messages: 0, attempts: 0, backfillRecords: 0, deliveries: 0 });
+    });
+
+    it("deletes content only of the application's own messages", async () => {
+      const mine = await newApp();
+      const theirs = await newApp();
+      const { message } = await store.createMessage(theirs.id, messageInput());
+      assert.equal((await store.deleteContent(mine.id, [message.id])).messages, 0);
+      assert.notEqual((await store.getMessage(theirs.id, message.id))?.payload, null);
+      assert.equal((await store.deleteContent(theirs.id, [message.id])).messages, 1);
     });
 
     // --- the queue ----------------------------------------------------------------------

@@ -4,6 +4,7 @@ import { errorResponses } from './schemas.js';
 import type { Deps } from './http.js';
 import { requireApp } from './applications.js';
 import { recordRange } from '../domain/backfill.js';
+import { CONTENT_DELETED } from '../core/content.js';
 import type { BackfillRef } from '../domain/types.js';
 import { recordAudit } from '../core/audit.js';
 import type { RefusalReason } from '../core/content.js';
@@ -66,12 +67,18 @@ export function contentRoutes(app: FastifyInstance, d: Deps): void {
             limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100, description: 'Backfills: most records in a page.' },
           },
         },
-        response: { 200: { description: 'The payload', type: 'object', additionalProperties: true }, 401: { $ref: 'HttpErrorOut#' } },
+        response: {
+          200: { description: 'The payload', type: 'object', additionalProperties: true },
+          401: { $ref: 'HttpErrorOut#' },
+          410: { $ref: 'HttpErrorOut#' },
+        },
       },
     },
     async (req, reply) => {
       const msgId = req.params.msg_id;
       const refuse = (detail: string) => reply.code(401).send({ code: 'invalid_content_link', detail });
+      // The link was good; what it led to is gone for good, which a retry will not change.
+      const gone = () => reply.code(410).send({ code: 'content_deleted', detail: CONTENT_DELETED });
       const opening = await d.core.content.open(msgId, req.query.token ?? '');
       const { fetch } = opening;
       const record = (status: number, reason: RefusalReason | null) => {
@@ -94,15 +101,15 @@ export function contentRoutes(app: FastifyInstance, d: Deps): void {
               .catch((err: unknown) => d.log.error({ err }, 'recording a content fetch failed'));
       };
       if (!opening.granted) {
-        await record(401, opening.reason);
-        return refuse(opening.why);
+        await record(opening.deleted === true ? 410 : 401, opening.reason);
+        return opening.deleted === true ? gone() : refuse(opening.why);
       }
       const { message } = opening;
       if (message.backfill !== null) {
         const page = await backfillPage(d, message.appId, message.backfill, req.query.iterator, req.query.limit ?? 100);
         if (page === null) {
-          await record(401, 'content_deleted');
-          return refuse('the content was deleted');
+          await record(410, 'content_deleted');
+          return gone();
         }
         await record(200, null);
         return reply.code(200).header('cache-control', 'no-store').type('application/json').serializer((x: unknown) => x as string).send(page);

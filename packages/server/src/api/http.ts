@@ -52,7 +52,7 @@ declare module 'fastify' {
     /** On a `payloadAsText` route, for a large body: the exact text of its payload; `body.payload` is then `{}`. */
     rawPayload?: string;
     /** The idempotency-key this request holds; bodyHash null until a streamed body is read. */
-    idempotency?: { scope: string; key: string; bodyHash: string | null; done: () => void };
+    idempotency?: { scope: string; key: string; bodyHash: string | null; done: () => void; msgId?: string };
   }
   interface FastifyInstance {
     idempotencyKeys: IdempotencyKeys;
@@ -335,6 +335,7 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
         statusCode: reply.statusCode,
         body: typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : '',
         createdAt: Date.now(),
+        msgId: idem.msgId ?? null,
       })
       .then(
         () => done(null, payload),

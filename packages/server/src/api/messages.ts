@@ -9,6 +9,7 @@ import { listQuery as toListQuery, timeParam, type Deps } from './http.js';
 import { messageOutJson, presentMessage } from './present.js';
 import { appInput, requireApp, type ApplicationBody } from './applications.js';
 import { rawMember } from './raw-json.js';
+import { retentionMs } from '../domain/erasure.js';
 
 interface MessageBody {
   eventType: string;
@@ -20,6 +21,8 @@ interface MessageBody {
   application?: ApplicationBody;
   deliverAt?: string | null;
   dataId?: string | null;
+  payloadRetentionPeriod?: number | null;
+  payloadRetentionHours?: number | null;
 }
 
 export interface MessageFilterQuery {
@@ -58,6 +61,11 @@ function deliverAtOf(value: string | null | undefined): number | null {
   }
   return ms;
 }
+
+const hours = (ms: number): string => {
+  const h = Number((ms / 3_600_000).toFixed(3));
+  return h === 1 ? '1 hour' : `${h} hours`;
+};
 
 const appParams = { type: 'object', properties: { app_id: { type: 'string' } }, required: ['app_id'] };
 const msgParams = {
@@ -124,6 +132,15 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       if (size > d.cfg.maxPayloadBytes) throw new PayloadTooLargeError(size, d.cfg.maxPayloadBytes);
       const deliverAt = deliverAtOf(req.body.deliverAt);
       const b = req.body;
+      const retention = retentionMs(b.payloadRetentionHours, b.payloadRetentionPeriod, d.cfg.payloadRetentionMs);
+      // Sent after its payload was deleted, a message would go out empty, or not at all.
+      if (deliverAt !== null && deliverAt >= Date.now() + retention) {
+        throw ValidationError.field(
+          ['body', 'deliverAt'],
+          `deliverAt ${b.deliverAt} is after the payload's retention period ends (${hours(retention)} from now); send it sooner or keep the payload longer`,
+          'value_error.datetime',
+        );
+      }
       // Before an application is created for it: a refused message leaves nothing behind.
       if (req.rawPayload === undefined) await d.payloads.check(b.eventType, b.payload);
       else await d.payloads.checkText(b.eventType, payload);
@@ -141,11 +158,14 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
         tags: b.tags && b.tags.length > 0 ? b.tags : null,
         deliverAt,
         dataId: b.dataId ?? null,
+        retentionMs: retention,
       };
       const withContent = req.query.with_content !== false;
-      return d.core.messages.create(a.id, input, (message) =>
-        reply.code(202).header('content-type', 'application/json; charset=utf-8').send(messageOutJson(message, withContent)),
-      );
+      return d.core.messages.create(a.id, input, (message) => {
+        // The stored answer for replays echoes the payload: it is deleted with it.
+        if (req.idempotency !== undefined) req.idempotency.msgId = message.id;
+        return reply.code(202).header('content-type', 'application/json; charset=utf-8').send(messageOutJson(message, withContent));
+      });
     },
   );
 

@@ -91,6 +91,8 @@ export function presentMessage(m: Message, withContent = true, parsed?: unknown)
     tags: m.tags,
     dataId: m.dataId,
     timestamp: iso(m.createdAt),
+    // Only on a message whose payload is gone, so Svix's MessageOut is unchanged otherwise.
+    ...(m.payload === null ? { payloadDeleted: true } : {}),
   };
 }
 

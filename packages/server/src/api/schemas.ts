@@ -6,6 +6,7 @@ import { LIMITS, MAX_INT32 } from '../domain/limits.js';
 import { PORTAL_CAPABILITIES } from '../domain/access.js';
 import { Status, Trigger } from '../domain/types.js';
 import { OPERATIONAL_EVENT_TYPES } from '../domain/endpoint-health.js';
+import { MESSAGE_RETENTION } from '../domain/erasure.js';
 
 type Schema = Record<string, unknown>;
 
@@ -171,6 +172,10 @@ const messageOut = (): Record<string, Schema> => ({
   dataId: dataId(),
   timestamp: dateTime(),
   deliverAt: nullable(dateTime()),
+  payloadDeleted: bool({
+    description:
+      'Hookwell: true once the payload was deleted (expunged, erased, or past its retention period); `payload` is then {}. Absent while the payload is kept.',
+  }),
 });
 
 const eventTypeFields = (): Record<string, Schema> => ({
@@ -354,8 +359,17 @@ export const SCHEMAS: Record<string, Schema> = {
       application: applicationIn(),
       deliverAt: nullable(dateTime({ description: 'When to send the message: a time at most 90 days ahead; an earlier one (from 1970 on) means now.' })),
       dataId: dataId(),
-      payloadRetentionPeriod: nullable(int({ minimum: 1, maximum: 90 })),
-      payloadRetentionHours: nullable(int({ minimum: 1, maximum: 2160 })),
+      payloadRetentionPeriod: nullable(
+        int({
+          minimum: 1,
+          maximum: MESSAGE_RETENTION.maxDays,
+          description:
+            "Days the payload, the attempts' response bodies and the content behind content links are kept; then they are deleted. Default: HOOKWELL_PAYLOAD_RETENTION_DAYS (90).",
+        }),
+      ),
+      payloadRetentionHours: nullable(
+        int({ minimum: 1, maximum: MESSAGE_RETENTION.maxHours, description: 'As payloadRetentionPeriod, in hours; wins when both are given.' }),
+      ),
       transformationsParams: nullable({ type: 'object', additionalProperties: true, maxProperties: 64, description: 'Accepted for Svix compatibility; not used.' }),
     },
     ['eventType', 'payload'],
@@ -463,6 +477,36 @@ export const SCHEMAS: Record<string, Schema> = {
       },
     },
     ['enabled', 'statusDetail', 'processing', 'failed', 'endpoints'],
+  ),
+  EraseIn: obj(
+    {
+      identifiers: {
+        type: 'object',
+        minProperties: 1,
+        maxProperties: 16,
+        propertyNames: { minLength: 1, maxLength: 256 },
+        additionalProperties: str({ minLength: 1, maxLength: 256 }),
+        example: { user_id: 'U1' },
+        description:
+          "The person's identifiers, such as {\"user_id\": \"U1\"}. A payload holding ANY of them is erased: found at the payload's top level, under `data`, " +
+          'or at a path its event type\'s schema marks "x-identifier": true ending in that name. user_id also erases the records of that user\'s backfills.',
+      },
+      dataId: str({ minLength: 1, maxLength: 256, description: 'Erase every message carrying this dataId.' }),
+    },
+    [],
+    { additionalProperties: false },
+  ),
+  EraseOut: obj(
+    {
+      messages: int({ description: 'Messages whose payload was deleted' }),
+      attempts: int({ description: "Attempts whose response body was deleted" }),
+      backfillRecords: int({ description: 'Backfill records deleted' }),
+      deliveriesCanceled: int({ description: 'Deliveries not yet made that were canceled' }),
+      backfills: { type: 'array', items: str(), description: 'The backfills (of user_id) whose records were deleted' },
+      msgIds: { type: 'array', items: id('msg'), description: 'The messages erased, at most 1,000' },
+      more: bool({ description: 'More messages were erased than msgIds lists' }),
+    },
+    ['messages', 'attempts', 'backfillRecords', 'deliveriesCanceled', 'backfills', 'msgIds', 'more'],
   ),
   RetryFailedOut: obj({ queued: int({ description: 'How many failed deliveries were queued again.' }) }, ['queued']),
 

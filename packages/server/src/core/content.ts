@@ -14,10 +14,15 @@ export interface FetchOf {
  * when the link's MAC does not hold: its ids are the caller's own words, and recording them
  * would let anyone write into the record).
  */
-export type Opening = { granted: false; why: string; reason: RefusalReason; fetch: FetchOf | null } | { granted: true; message: Message & { payload: string }; fetch: FetchOf };
+export type Opening =
+  | { granted: false; why: string; reason: RefusalReason; fetch: FetchOf | null; /** The link holds, but the content was deleted (expunged, erased or expired). */ deleted?: true }
+  | { granted: true; message: Message & { payload: string }; fetch: FetchOf };
 
 /** Why a content link was refused, as a stable code (for the audit log, which keeps no caller's words). */
 export type RefusalReason = 'invalid' | 'expired' | 'endpoint_deleted' | 'endpoint_disabled' | 'secret_rotated' | 'content_deleted';
+
+/** What a content link whose content was deleted is answered. */
+export const CONTENT_DELETED = "the content was deleted: it was expunged, erased, or reached the end of its retention period";
 
 /** Reading a message's content through a content link from a thin delivery. */
 export class Content {
@@ -41,10 +46,9 @@ export class Content {
           ? ['endpoint_disabled', 'the content link was revoked: its endpoint is disabled']
           : !this.links.madeUnder(grant, endpoint.secret)
             ? ['secret_rotated', "the content link was revoked: its endpoint's secret was rotated"]
-            : message.payload === null
-              ? ['content_deleted', 'the content was deleted']
-              : null;
+            : null;
     if (refusal !== null) return { granted: false, why: refusal[1], reason: refusal[0], fetch };
+    if (message.payload === null) return { granted: false, why: CONTENT_DELETED, reason: 'content_deleted', fetch, deleted: true };
     return { granted: true, message: message as Message & { payload: string }, fetch };
   }
 }

@@ -7,11 +7,12 @@ import type { Store } from '../store/store.js';
 import { Backfills } from './backfills.js';
 import { Content } from './content.js';
 import { Endpoints, type Pinger } from './endpoints.js';
+import { Erasure } from './erasure.js';
 import { Messages } from './messages.js';
 import type { Operational } from './operational.js';
 import { Requeue } from './requeue.js';
 
-export type { Backfills, Content, Endpoints, Messages, Operational, Requeue };
+export type { Backfills, Content, Endpoints, Erasure, Messages, Operational, Requeue };
 
 export interface Core {
   messages: Messages;
@@ -20,6 +21,7 @@ export interface Core {
   backfills: Backfills;
   content: Content;
   operational: Operational;
+  erasure: Erasure;
 }
 
 /** What the protocols work with; built once at start-up. */
@@ -32,15 +34,18 @@ export interface CoreDeps {
   log: Logger;
   /** Built before the core, since the dispatcher reports to it. */
   operational: Operational;
+  /** How long a message's content is kept when it does not say (ms). */
+  retentionMs: number;
 }
 
 export function buildCore(d: CoreDeps): Core {
   return {
-    messages: new Messages(d.store, d.signals),
+    messages: new Messages(d.store, d.signals, d.retentionMs),
     endpoints: new Endpoints(d.store, d.signals, d.sender, d.operational),
     requeue: new Requeue(d.store, d.signals, d.log),
-    backfills: new Backfills(d.store, d.signals),
+    backfills: new Backfills(d.store, d.signals, d.retentionMs),
     content: new Content(d.store, d.links),
     operational: d.operational,
+    erasure: new Erasure(d.store, d.signals, d.log),
   };
 }

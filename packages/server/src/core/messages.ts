@@ -11,6 +11,8 @@ export class Messages {
   constructor(
     private readonly store: Store,
     private readonly signals: WorkSignals,
+    /** How long a message's content is kept when it does not say (ms). */
+    private readonly retentionMs: number,
   ) {}
 
   /**
@@ -23,7 +25,7 @@ export class Messages {
     const offer = this.store.leasesOnCreate ? this.signals.leaseOffer() : undefined;
     let leased: Work[] = [];
     try {
-      const created = await this.store.createMessage(appId, input, { lease: offer });
+      const created = await this.store.createMessage(appId, { ...input, retentionMs: input.retentionMs ?? this.retentionMs }, { lease: offer });
       leased = created.leased;
       // What was not leased waits in the store for a claim. Deliveries due after the
       // dispatchers' next regular look are left to it (it sets its timer by them): a claim
@@ -38,12 +40,12 @@ export class Messages {
 
   /** Stores a message for one endpoint only (an event type's example), due now. */
   async sendTo(appId: string, endpointId: string, input: MessageInput): Promise<Message> {
-    const { message } = await this.store.createMessage(appId, input, { onlyEndpointId: endpointId });
+    const { message } = await this.store.createMessage(appId, { ...input, retentionMs: input.retentionMs ?? this.retentionMs }, { onlyEndpointId: endpointId });
     this.signals.notify();
     return message;
   }
 
-  /** Erases a message's payload; its deliveries not yet made are canceled. */
+  /** Deletes a message's content (payload, attempts' response bodies, its backfill's records); its deliveries not yet made are canceled. */
   async expunge(appId: string, msgId: string): Promise<void> {
     await this.store.expungeMessage(appId, msgId);
     // Its canceled deliveries may have been the heads of ordering keys.

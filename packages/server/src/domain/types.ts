@@ -92,6 +92,8 @@ export interface Message {
    * chunk or (chunk null) of the whole backfill. Null for every other message.
    */
   backfill: BackfillRef | null;
+  /** When its payload, its attempts' response bodies and its backfill's records are deleted (ms); null: kept. */
+  payloadExpiresAt: number | null;
   createdAt: number;
 }
 
@@ -112,6 +114,8 @@ export interface MessageInput {
    * backfill's notifications one at a time, in the order they were made.
    */
   backfill?: BackfillRef | null;
+  /** How long its content is kept from its creation (ms); absent or null: kept until erased. */
+  retentionMs?: number | null;
 }
 
 export interface BackfillRef {

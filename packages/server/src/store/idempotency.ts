@@ -9,12 +9,12 @@ export function idempotentFrom(r: Row, s: Sealer): IdempotentResponse {
   return { bodyHash: r.body_hash as string, statusCode: r.status_code as number, body: s.open(r.body as string), createdAt: r.created_at as number };
 }
 
-export const PUT_IDEMPOTENT = `INSERT INTO idempotency (scope, key, body_hash, status_code, body, created_at) VALUES (?, ?, ?, ?, ?, ?)
+export const PUT_IDEMPOTENT = `INSERT INTO idempotency (scope, key, body_hash, status_code, body, created_at, msg_id) VALUES (?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT (scope, key) DO UPDATE SET body_hash = excluded.body_hash, status_code = excluded.status_code,
-    body = excluded.body, created_at = excluded.created_at`;
+    body = excluded.body, created_at = excluded.created_at, msg_id = excluded.msg_id`;
 
 export function putIdempotentParams(scope: string, key: string, v: IdempotentResponse, s: Sealer): unknown[] {
-  return [scope, key, v.bodyHash, v.statusCode, s.seal(v.body), v.createdAt];
+  return [scope, key, v.bodyHash, v.statusCode, s.seal(v.body), v.createdAt, v.msgId ?? null];
 }
 
 export const PURGE_IDEMPOTENT = 'DELETE FROM idempotency WHERE created_at < ?';

@@ -3,7 +3,7 @@
 // differs (1 or true).
 import { Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type BackfillRef, type Delivery, type Endpoint, type EventType, type Message, type SecretVersion, type StatusCode, type TriggerCode } from '../domain/types.js';
 import { signingSecrets } from '../domain/signing.js';
-import type { ContentFetch, MessageInput, Work } from './store.js';
+import type { ContentFetch, MessageInput, StoredPayload, Work } from './store.js';
 import { newIdAt } from '../domain/ids.js';
 import { ConflictError } from '../domain/errors.js';
 import type { Sealer } from '../domain/sealing.js';
@@ -110,8 +110,13 @@ export function messageFrom(r: Row, s: Sealer, prefix = ''): Message {
     tags: parse(r[`${prefix}tags`], null),
     dataId: (r[`${prefix}data_id`] as string | null | undefined) ?? null,
     backfill: backfillRefFrom(r[`${prefix}backfill_id`], r[`${prefix}backfill_chunk`]),
+    payloadExpiresAt: r[`${prefix}payload_expires_at`] === null || r[`${prefix}payload_expires_at`] === undefined ? null : Number(r[`${prefix}payload_expires_at`]),
     createdAt: r[`${prefix}created_at`] as number,
   };
+}
+
+export function storedPayloadFrom(r: Row, s: Sealer): StoredPayload {
+  return { id: r.id as string, eventType: r.event_type as string, payload: s.open(r.payload as string), dataId: (r.data_id as string | null) ?? null };
 }
 
 function backfillRefFrom(id: unknown, chunk: unknown): BackfillRef | null {
@@ -132,6 +137,7 @@ export function newMessage(appId: string, input: MessageInput, now: number): Mes
     tags: input.tags,
     dataId: input.dataId ?? null,
     backfill: input.backfill ?? null,
+    payloadExpiresAt: input.retentionMs === null || input.retentionMs === undefined ? null : ms + input.retentionMs,
     createdAt: ms,
   };
 }
@@ -143,12 +149,12 @@ export const SELECT_ENDPOINT_BY_REF = 'SELECT * FROM endpoints WHERE app_id = ? 
 export const SELECT_MESSAGE_BY_REF = 'SELECT * FROM messages WHERE app_id = ? AND (id = ? OR event_id = ?) ORDER BY (id = ?) DESC LIMIT 1';
 
 /** A message row's columns, in the order messageParams gives their values. */
-export const MESSAGE_COLUMNS = 'id, app_id, event_id, event_type, payload, channels, tags, data_id, backfill_id, backfill_chunk, created_at';
+export const MESSAGE_COLUMNS = 'id, app_id, event_id, event_type, payload, channels, tags, data_id, backfill_id, backfill_chunk, created_at, payload_expires_at';
 
-export const INSERT_MESSAGE = `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+export const INSERT_MESSAGE = `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 export function messageParams(m: Message, s: Sealer): unknown[] {
-  return [m.id, m.appId, m.eventId, m.eventType, s.sealNullable(m.payload), json(m.channels), json(m.tags), m.dataId, m.backfill?.id ?? null, m.backfill?.chunk ?? null, m.createdAt];
+  return [m.id, m.appId, m.eventId, m.eventType, s.sealNullable(m.payload), json(m.channels), json(m.tags), m.dataId, m.backfill?.id ?? null, m.backfill?.chunk ?? null, m.createdAt, m.payloadExpiresAt];
 }
 
 /** What inserting a message whose eventId the application already has throws. */

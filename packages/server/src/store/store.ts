@@ -2,6 +2,7 @@ import type { AuditEntry, AuditInput } from '../domain/audit.js';
 import type { AuditFilter } from './audit.js';
 import type { RekeyProgress } from './rekey.js';
 import type { AppSummary, Backlog, DurationCount, Overview, OverviewRange } from './insights.js';
+import type { ContentDeleted } from './retention.js';
 import type {
   Application,
   Attempt,
@@ -229,12 +230,23 @@ export interface ApiToken {
 }
 
 export type { AuditFilter } from './audit.js';
+/** A message that still holds its payload, as erasure's scan reads it. */
+export interface StoredPayload {
+  id: string;
+  eventType: string;
+  payload: string;
+  dataId: string | null;
+}
+
+export type { ContentDeleted } from './retention.js';
 
 export interface IdempotentResponse {
   bodyHash: string;
   statusCode: number;
   body: string;
   createdAt: number;
+  /** The message whose creation this answered: the answer holds its payload, and is deleted with it. */
+  msgId?: string | null;
 }
 
 /**
@@ -288,7 +300,30 @@ export interface Store {
   getMessage(appId: string, ref: string): Promise<Message | null>;
   /** With `status`: only messages with at least one delivery in that status. */
   listMessages(appId: string, q: ListQuery, filter: DeliveryFilter): Promise<Page<Message>>;
+  /** Deletes the message's content at once (as deleteContent). */
   expungeMessage(appId: string, msgId: string): Promise<void>;
+  /**
+   * In one commit, deletes the content of these messages of the application: payloads,
+   * their attempts' response bodies, and the records of the backfills they are notifications
+   * of. Their deliveries not yet made are canceled. Ids of other applications are untouched.
+   */
+  deleteContent(appId: string, msgIds: string[]): Promise<ContentDeleted>;
+  /**
+   * Deletes the content (as deleteContent) of at most `limit` messages whose payload expired
+   * by `now`, in one commit; their deliveries not yet made fail, each with an attempt saying
+   * why. Messages with a delivery being sent wait for a later call.
+   */
+  purgeExpiredContent(now: number, limit: number): Promise<ContentDeleted>;
+  /** The application's messages that still hold a payload, in id order after `afterId` ('' for the first). */
+  scanPayloads(appId: string, afterId: string, limit: number): Promise<StoredPayload[]>;
+  /** The ids of the application's messages with this dataId that still hold a payload. */
+  messagesWithDataId(appId: string, dataId: string): Promise<string[]>;
+  /**
+   * Deletes the records of the application's backfills of this user, in one commit.
+   * Answers those backfills' ids, how many records went, and the ids of their
+   * notifications that still hold a payload (for deleteContent).
+   */
+  deleteUserBackfillRecords(appId: string, userId: string): Promise<{ backfills: string[]; records: number; messages: string[] }>;
 
   listMessageDestinations(appId: string, msgId: string, q: ListQuery): Promise<Page<MessageDestination>>;
   listEndpointMessages(appId: string, endpointId: string, q: ListQuery, filter: DeliveryFilter): Promise<Page<EndpointMessage>>;

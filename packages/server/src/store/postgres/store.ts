@@ -2,12 +2,12 @@ import pg from 'pg';
 import { newId } from '../../domain/ids.js';
 import { ConflictError, NotFoundError, UnavailableError } from '../../domain/errors.js';
 import { Status, Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type Endpoint, type EventType, type ListQuery, type Message, type Page } from '../../domain/types.js';
-import type { AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, DisabledEndpoint, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken } from '../store.js';
+import type { StoredPayload, AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, DisabledEndpoint, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken } from '../store.js';
 import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
-import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, MESSAGE_COLUMNS, messageFrom, openEndpointColumns, openWorkRow, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, offeredWork, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { storedPayloadFrom, appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, MESSAGE_COLUMNS, messageFrom, openEndpointColumns, openWorkRow, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, offeredWork, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { checkKeyRecord, KEY_RECORD_META_KEY, Sealer } from '../../domain/sealing.js';
 import { rekeyTables, type RekeyProgress } from '../rekey.js';
 import { endpointMatches } from '../../domain/routing.js';
@@ -23,7 +23,8 @@ import { AUDIT_BATCH, AUDIT_LOCK, auditFrom, insertAudits, listAudit, SELECT_AUD
 import { chainEntry, type AuditEntry, type AuditInput } from '../../domain/audit.js';
 import { GroupCommit, type Outcome } from './group-commit.js';
 import { ReadBatch } from './read-batch.js';
-import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
+import { listMessages } from '../messages.js';
+import { addDeleted, contentStatements, DELETE_BACKFILL_RECORDS, expiryAttemptParams, idsByApp, INSERT_EXPIRY_ATTEMPT, NOTHING_DELETED, SCAN_PAYLOADS, SELECT_BACKFILL_MESSAGES, SELECT_DATA_MESSAGES, SELECT_EXPIRED, SELECT_USER_BACKFILLS, type ContentDeleted } from '../retention.js';
 import { ENDPOINT_DELIVERY_COUNTS, endpointStatsFrom, listEndpointMessages, listMessageDestinations } from '../deliveries.js';
 import { EXPUNGE_ATTEMPT, listAttempts, SELECT_ATTEMPT } from '../attempts.js';
 import { batchOutcomes, disabledFrom, endpointHealthParams, endpointHealthSql } from '../endpoints.js';
@@ -168,6 +169,10 @@ const DIALECT: Dialect = {
   isFalse: (column) => `NOT ${column}`,
 };
 
+const CONTENT = contentStatements(DIALECT);
+// Expired messages are taken by one process at a time: others sharing the database purge the next ones.
+const SELECT_EXPIRED_UNLOCKED = `${SELECT_EXPIRED} FOR UPDATE OF m SKIP LOCKED`;
+
 // Backfills are locked while completed, deleted or purged; a purge passes over one being completed.
 const SELECT_BACKFILL_FOR_UPDATE = `${SELECT_BACKFILL} FOR UPDATE`;
 const SELECT_BACKFILL_ID_FOR_UPDATE = `${SELECT_BACKFILL_ID} FOR UPDATE`;
@@ -203,7 +208,7 @@ const SELECT_APPS_ROUTES = prepared('apps_routes', `${selectRoutesOfApps(DIALECT
 // and the duplicate is the one missing from what it returns. Rows go in in the order given,
 // so of two with one event id in a batch the earlier is stored, as when written one by one.
 const INSERT_MESSAGES = `INSERT INTO messages (${MESSAGE_COLUMNS})
-  SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::integer[], ?::bigint[])
+  SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::integer[], ?::bigint[], ?::bigint[])
   ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id`;
 
 const DELIVERY_COLUMNS = 'msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, order_key, created_at';
@@ -299,7 +304,7 @@ function outcomes(jobs: MessageJob[], plans: Plan[], stored: Set<string>, leased
 async function writeTogether(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[], sealer: Sealer): Promise<Outcome<Created>[]> {
   const deliveries = jobs.flatMap((j, job) => plans[job]!.map(({ e, orderKey }) => pendingDelivery(j, e.endpoint_id as string, orderKey)));
   const stored = await all(c, INSERT_MESSAGES_WITH_DELIVERIES, [
-    ...columns(jobs.map((j) => messageParams(j.message, sealer)), 11),
+    ...columns(jobs.map((j) => messageParams(j.message, sealer)), 12),
     ...columns(deliveries, 8),
   ]);
   return outcomes(jobs, plans, new Set(stored.map((r) => r.id as string)));
@@ -307,7 +312,7 @@ async function writeTogether(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[]
 
 /** With lease offers: the messages, which keys are busy, then the deliveries, some leased. */
 async function writeLeasing(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[], keyed: Plan, sealer: Sealer): Promise<Outcome<Created>[]> {
-  const stored = new Set((await all(c, INSERT_MESSAGES, columns(jobs.map((j) => messageParams(j.message, sealer)), 11))).map((r) => r.id as string));
+  const stored = new Set((await all(c, INSERT_MESSAGES, columns(jobs.map((j) => messageParams(j.message, sealer)), 12))).map((r) => r.id as string));
   // Under the keys' locks: a delivery of a key with older ones unfinished waits for its turn.
   const busy = new Set<string>();
   if (keyed.length > 0) {
@@ -811,11 +816,62 @@ export class PostgresStore implements Store {
     return toPage(rows, plan, (r) => r.id as string, (r) => messageFrom(r, this.sealer));
   }
 
-  expungeMessage(appId: string, msgId: string): Promise<void> {
+  async expungeMessage(appId: string, msgId: string): Promise<void> {
+    await this.deleteContent(appId, [msgId]);
+  }
+
+  deleteContent(appId: string, msgIds: string[]): Promise<ContentDeleted> {
+    if (msgIds.length === 0) return Promise.resolve(NOTHING_DELETED);
+    return this.tx((c) => this.deleteContentIn(c, appId, msgIds, null));
+  }
+
+  purgeExpiredContent(now: number, limit: number): Promise<ContentDeleted> {
     return this.tx(async (c) => {
-      await run(c, EXPUNGE_MESSAGE, [appId, msgId]);
-      // Nothing is left to send: pending work for this message ends here.
-      await run(c, CANCEL_MESSAGE_DELIVERIES, [msgId]);
+      let total = NOTHING_DELETED;
+      for (const [appId, ids] of idsByApp(await all(c, SELECT_EXPIRED_UNLOCKED, [now, now, limit]))) {
+        total = addDeleted(total, await this.deleteContentIn(c, appId, ids, now));
+      }
+      return total;
+    });
+  }
+
+  /** As SqliteStore's deleteContentNow, in the transaction of `c`. */
+  private async deleteContentIn(c: Db, appId: string, msgIds: string[], expiredAt: number | null): Promise<ContentDeleted> {
+    const list = DIALECT.list(msgIds);
+    // The messages' rows are locked first, as the purge's SELECT … FOR UPDATE does, so an
+    // erasure and a purge meeting on one message wait for each other rather than deadlock.
+    const messages = await run(c, CONTENT.payloads, [appId, list]);
+    await run(c, CONTENT.replays, [appId, list]);
+    const backfillRecords = await run(c, CONTENT.backfillRecords, [appId, list]);
+    const attempts = await run(c, CONTENT.attemptBodies, [appId, list]);
+    let deliveries: number;
+    if (expiredAt === null) {
+      deliveries = await run(c, CONTENT.cancelUnfinished, [appId, list]);
+    } else {
+      for (const r of await all(c, CONTENT.unfinished, [appId, list])) await run(c, INSERT_EXPIRY_ATTEMPT, expiryAttemptParams(r, appId, expiredAt));
+      deliveries = await run(c, CONTENT.failUnfinished, [appId, list]);
+    }
+    return { messages, attempts, backfillRecords, deliveries };
+  }
+
+  async scanPayloads(appId: string, afterId: string, limit: number): Promise<StoredPayload[]> {
+    return (await all(this.pool, SCAN_PAYLOADS, [appId, afterId, limit])).map((r) => storedPayloadFrom(r, this.sealer));
+  }
+
+  async messagesWithDataId(appId: string, dataId: string): Promise<string[]> {
+    return (await all(this.pool, SELECT_DATA_MESSAGES, [appId, dataId])).map((r) => r.id as string);
+  }
+
+  deleteUserBackfillRecords(appId: string, userId: string): Promise<{ backfills: string[]; records: number; messages: string[] }> {
+    return this.tx(async (c) => {
+      const backfills = (await all(c, SELECT_USER_BACKFILLS, [appId, userId])).map((r) => r.id as string);
+      let records = 0;
+      const messages: string[] = [];
+      for (const id of backfills) {
+        records += await run(c, DELETE_BACKFILL_RECORDS, [id]);
+        for (const r of await all(c, SELECT_BACKFILL_MESSAGES, [id])) messages.push(r.id as string);
+      }
+      return { backfills, records, messages };
     });
   }
 

@@ -24,9 +24,13 @@ const Database = require(workerData.driver);
 const db = new Database(workerData.file, { fileMustExist: true });
 db.pragma('wal_autocheckpoint = 0');
 db.pragma('synchronous = NORMAL');
-const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+// Only a TRUNCATE waits (for readers of the log to finish; a PASSIVE checkpoint never
+// does), and commits wait for it: briefly, since a reader may be a backup that takes minutes.
+db.pragma('busy_timeout = 250');
+const passive = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+const truncate = db.prepare('PRAGMA wal_checkpoint(TRUNCATE)');
 let timer = null;
-function run(requested) {
+function run(requested, checkpoint = passive) {
   try {
     const r = checkpoint.get();
     parentPort.postMessage({ requested, busy: r.busy === 1, log: r.log, checkpointed: r.checkpointed });
@@ -40,6 +44,7 @@ function tick() {
 }
 parentPort.on('message', (m) => {
   if (m === 'now') return run(true);
+  if (m === 'truncate') return run(true, truncate);
   clearTimeout(timer);
   db.close();
   parentPort.close();
@@ -107,6 +112,17 @@ export class Checkpointer {
       this.catchUps.push(resolve);
       this.worker.postMessage('now');
     });
+  }
+
+  /** Copies the whole log into the file and cuts it to nothing, on the thread; call with no commit to come until then. */
+  async truncate(): Promise<boolean> {
+    this.worker.ref();
+    const r = await new Promise<CheckpointReport>((resolve) => {
+      this.catchUps.push(resolve);
+      this.worker.postMessage('truncate');
+    });
+    if (r.error !== undefined) throw new Error(`emptying the write-ahead log failed: ${r.error}`);
+    return !r.busy;
   }
 
   /** Stops the thread, closing its connection; the serving connection must close after. */

@@ -31,6 +31,8 @@ export interface WriteHealth {
 export interface LogCheckpoints {
   readonly wantsCatchUp: boolean;
   catchUp(): Promise<unknown>;
+  /** Copies the whole log into the file and cuts it to nothing; false when a reader kept it from being emptied. */
+  truncate(): Promise<boolean>;
 }
 
 /** Below this much free space the log is kept small (see watchSpace): a little above the ~40 MB it reaches between checkpoints. */
@@ -107,6 +109,8 @@ export class GroupCommit {
   private catchingUp = false;
   /** Set when the log is checkpointed by another connection, which may ask for a catch-up. */
   checkpoints: LogCheckpoints | null = null;
+  /** Waiting for the log to be emptied (truncateLog). */
+  private truncations: { resolve: (done: boolean) => void; reject: (e: unknown) => void }[] = [];
 
   /**
    * `onRollback`: a transaction was rolled back whole; what was read from it may be undone.
@@ -153,6 +157,56 @@ export class GroupCommit {
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
+  /**
+   * Copies the log into the database and cuts it to nothing, as soon as no transaction is
+   * open and no sync is out: deleted content then leaves the -wal file, whose older frames
+   * still hold it. Runs on the checkpointing thread while commits wait (or, without one, on
+   * the serving thread, with its syncs), so it is for rare moments such as a purge that
+   * deleted something. Resolves false when another
+   * connection's reader kept the log from being emptied.
+   */
+  truncateLog(): Promise<boolean> {
+    if (this.walPath === null) return Promise.resolve(true);
+    return new Promise((resolve, reject) => {
+      this.truncations.push({ resolve, reject });
+      this.truncateIfAsked();
+    });
+  }
+
+  private truncateIfAsked(): void {
+    if (this.truncations.length === 0 || this.syncing || this.catchingUp || !this.db.open || this.db.inTransaction) return;
+    const waiters = this.truncations;
+    this.truncations = [];
+    if (this.checkpoints !== null) {
+      // The checkpointing thread empties the log, with commits held back meanwhile (as for a
+      // catch-up): the serving thread neither waits for its checkpoint nor syncs.
+      this.catchingUp = true;
+      this.checkpoints.truncate().then(
+        (emptied) => {
+          for (const w of waiters) w.resolve(emptied);
+          this.resumeAfterCheckpoint();
+        },
+        (err: unknown) => {
+          for (const w of waiters) w.reject(err);
+          this.resumeAfterCheckpoint();
+        },
+      );
+      return;
+    }
+    try {
+      const [r] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      for (const w of waiters) w.resolve(r?.busy === 0);
+    } catch (err) {
+      for (const w of waiters) w.reject(err);
+    }
+  }
+
+  private resumeAfterCheckpoint(): void {
+    this.catchingUp = false;
+    this.truncateIfAsked();
+    this.flush();
+  }
+
   /** Closes the -wal file's descriptor; call after drain, before the database closes. */
   close(): void {
     if (this.walFd !== null) fs.closeSync(this.walFd);
@@ -177,10 +231,7 @@ export class GroupCommit {
     if (this.checkpoints?.wantsCatchUp === true) {
       // What is queued stays queued (and `scheduled` set) until the checkpoint returns.
       this.catchingUp = true;
-      void this.checkpoints.catchUp().then(() => {
-        this.catchingUp = false;
-        this.flush();
-      });
+      void this.checkpoints.catchUp().then(() => this.resumeAfterCheckpoint());
       return;
     }
     const jobs = this.queue;
@@ -273,6 +324,7 @@ export class GroupCommit {
     this.syncing = true;
     const done = (err: NodeJS.ErrnoException | null) => {
       this.syncing = false;
+      this.truncateIfAsked();
       if (err === null) {
         this.health.succeeded();
         for (const c of commits) settle(c.jobs, c.outcomes);

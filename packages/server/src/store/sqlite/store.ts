@@ -6,11 +6,11 @@ import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { deliveryOrderKey, keyReader } from '../../domain/ordering.js';
 import { Status, Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type Endpoint, type EventType, type ListQuery, type Message, type Page } from '../../domain/types.js';
-import type { AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, DisabledEndpoint, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken } from '../store.js';
+import type { StoredPayload, AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, DisabledEndpoint, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken } from '../store.js';
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
-import { appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, messageFrom, openEndpointColumns, openWorkRow, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, offeredWork, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
+import { storedPayloadFrom, appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, messageFrom, openEndpointColumns, openWorkRow, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, offeredWork, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { checkKeyRecord, KEY_RECORD_META_KEY, KeyRingError, Sealer } from '../../domain/sealing.js';
 import { rekeyTables, type RekeyProgress } from '../rekey.js';
 import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING } from '../requeue.js';
@@ -19,7 +19,8 @@ import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
 import { INSERT_SKIP_ATTEMPT, inTurn, KEY_BUSY, KEY_HEAD, nextDue, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
 import { migrate } from './migrations.js';
 import { latestVersion, MigrationFolderError } from '../migrations.js';
-import { CANCEL_MESSAGE_DELIVERIES, EXPUNGE_MESSAGE, listMessages } from '../messages.js';
+import { listMessages } from '../messages.js';
+import { addDeleted, contentStatements, DELETE_BACKFILL_RECORDS, expiryAttemptParams, idsByApp, INSERT_EXPIRY_ATTEMPT, NOTHING_DELETED, SCAN_PAYLOADS, SELECT_BACKFILL_MESSAGES, SELECT_DATA_MESSAGES, SELECT_EXPIRED, SELECT_USER_BACKFILLS, type ContentDeleted } from '../retention.js';
 import { ENDPOINT_DELIVERY_COUNTS, endpointStatsFrom, listEndpointMessages, listMessageDestinations } from '../deliveries.js';
 import { EXPUNGE_ATTEMPT, listAttempts, SELECT_ATTEMPT } from '../attempts.js';
 import { batchOutcomes, disabledFrom, endpointHealthParams, endpointHealthSql } from '../endpoints.js';
@@ -74,6 +75,7 @@ const DIALECT: Dialect = {
 };
 
 const SELECT_ROUTES = selectRoutes(DIALECT);
+const CONTENT = contentStatements(DIALECT);
 
 const ENDPOINT_HEALTH = endpointHealthSql(
   "SELECT value ->> '$[0]' AS id, value ->> '$[1]' AS ok_at, value ->> '$[2]' AS fail_from, value ->> '$[3]' AS fail_at, value ->> '$[4]' AS gone FROM json_each(?)",
@@ -157,6 +159,11 @@ export class SqliteStore implements Store {
     // growing database or a full disk needs. Above the ~40 MB of steady running, so that
     // is never truncated and grown again.
     this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+    // Payloads are health data: what is deleted (a purge, an erasure, any row removed) is
+    // overwritten with zeros in its page and in pages set free, not left in the file for
+    // anyone with a copy of it. FAST would leave freed overflow pages, where large payloads
+    // live, as they were. The cost is writing freed pages once more.
+    this.db.pragma('secure_delete = ON');
   }
 
   /**
@@ -528,12 +535,81 @@ export class SqliteStore implements Store {
     return toPage(rows, plan, (r) => r.id as string, (r) => messageFrom(r, this.sealer));
   }
 
-  expungeMessage(appId: string, msgId: string): Promise<void> {
-    return this.write(() => {
-      this.q(EXPUNGE_MESSAGE).run(appId, msgId);
-      // Nothing is left to send: pending work for this message ends here.
-      this.q(CANCEL_MESSAGE_DELIVERIES).run(msgId);
+  async expungeMessage(appId: string, msgId: string): Promise<void> {
+    await this.deleteContent(appId, [msgId]);
+  }
+
+  async deleteContent(appId: string, msgIds: string[]): Promise<ContentDeleted> {
+    if (msgIds.length === 0) return NOTHING_DELETED;
+    const deleted = await this.write(() => this.deleteContentNow(appId, msgIds, null));
+    await this.afterDeleting(deleted.messages + deleted.attempts + deleted.backfillRecords);
+    return deleted;
+  }
+
+  async purgeExpiredContent(now: number, limit: number): Promise<ContentDeleted> {
+    const deleted = await this.write(() => {
+      let total = NOTHING_DELETED;
+      for (const [appId, ids] of idsByApp(this.q(SELECT_EXPIRED).all(now, now, limit) as Row[])) {
+        total = addDeleted(total, this.deleteContentNow(appId, ids, now));
+      }
+      return total;
     });
+    await this.afterDeleting(deleted.messages + deleted.attempts + deleted.backfillRecords);
+    return deleted;
+  }
+
+  /**
+   * Content deleted inside a write. `expiredAt`: the payloads expired (their unfinished
+   * deliveries fail with a note, recorded after the bodies are cleared); null: they were
+   * expunged or erased (their unfinished deliveries are canceled).
+   */
+  private deleteContentNow(appId: string, msgIds: string[], expiredAt: number | null): ContentDeleted {
+    const list = DIALECT.list(msgIds);
+    // The messages first, in the order PostgreSQL's must go (see deleteContentIn).
+    const messages = this.q(CONTENT.payloads).run(appId, list).changes;
+    this.q(CONTENT.replays).run(appId, list);
+    const backfillRecords = this.q(CONTENT.backfillRecords).run(appId, list).changes;
+    const attempts = this.q(CONTENT.attemptBodies).run(appId, list).changes;
+    let deliveries: number;
+    if (expiredAt === null) {
+      deliveries = this.q(CONTENT.cancelUnfinished).run(appId, list).changes;
+    } else {
+      const note = this.q(INSERT_EXPIRY_ATTEMPT);
+      for (const r of this.q(CONTENT.unfinished).all(appId, list) as Row[]) note.run(...expiryAttemptParams(r, appId, expiredAt));
+      deliveries = this.q(CONTENT.failUnfinished).run(appId, list).changes;
+    }
+    return { messages, attempts, backfillRecords, deliveries };
+  }
+
+  /**
+   * secure_delete zeroed the deleted content in the pages written since, but older frames of
+   * the -wal file still hold it: the log is copied into the database and cut to nothing.
+   */
+  private async afterDeleting(rows: number): Promise<void> {
+    if (rows > 0) await this.commits.truncateLog();
+  }
+
+  async scanPayloads(appId: string, afterId: string, limit: number): Promise<StoredPayload[]> {
+    return (this.q(SCAN_PAYLOADS).all(appId, afterId, limit) as Row[]).map((r) => storedPayloadFrom(r, this.sealer));
+  }
+
+  async messagesWithDataId(appId: string, dataId: string): Promise<string[]> {
+    return (this.q(SELECT_DATA_MESSAGES).all(appId, dataId) as Row[]).map((r) => r.id as string);
+  }
+
+  async deleteUserBackfillRecords(appId: string, userId: string): Promise<{ backfills: string[]; records: number; messages: string[] }> {
+    const out = await this.write(() => {
+      const backfills = (this.q(SELECT_USER_BACKFILLS).all(appId, userId) as Row[]).map((r) => r.id as string);
+      let records = 0;
+      const messages: string[] = [];
+      for (const id of backfills) {
+        records += this.q(DELETE_BACKFILL_RECORDS).run(id).changes;
+        for (const r of this.q(SELECT_BACKFILL_MESSAGES).all(id) as Row[]) messages.push(r.id as string);
+      }
+      return { backfills, records, messages };
+    });
+    await this.afterDeleting(out.records);
+    return out;
   }
 
   // --- deliveries ---------------------------------------------------------------------

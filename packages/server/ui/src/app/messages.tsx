@@ -233,9 +233,15 @@ export function MessageDetail({ ctx, msgId }: { ctx: AppCtx; msgId: string }) {
           <dd>{fmtTime(m.timestamp)}</dd>
         </dl>
         <h3>Payload</h3>
-        <pre class="code" data-testid="message-payload">
-          {fmtJson(m.payload)}
-        </pre>
+        {m.payloadDeleted ? (
+          <p data-testid="message-payload-deleted">
+            The payload was deleted (expunged, erased, or past its retention period). What was sent, when and where is kept below.
+          </p>
+        ) : (
+          <pre class="code" data-testid="message-payload">
+            {fmtJson(m.payload)}
+          </pre>
+        )}
       </Section>
       <Section title="Deliveries" testid="message-deliveries">
         <button type="button" class="secondary" onClick={refresh} data-testid="refresh-deliveries">

@@ -50,6 +50,8 @@ export interface Message {
   dataId?: string | null;
   timestamp: string;
   deliverAt?: string | null;
+  /** true once the payload was deleted (expunged, erased, or past its retention period). */
+  payloadDeleted?: boolean;
 }
 
 export interface MessageEndpoint extends Endpoint {
