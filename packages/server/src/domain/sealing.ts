@@ -1,5 +1,5 @@
 // Encryption at rest: a ring of AES-256-GCM keys, and sealing of single text values with it.
-import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, randomFillSync, type KeyObject } from 'node:crypto';
 
 /** A ring that cannot be used, or stored data that the ring cannot open; the message names why. */
 export class KeyRingError extends Error {}
@@ -77,12 +77,13 @@ export function sealedKeyId(value: string): string | null {
  */
 export class Sealer {
   static readonly none = new Sealer([]);
-  private readonly keys: Map<string, Buffer>;
-  private readonly active: RingKey | null;
+  // Key objects, made once: handing createCipheriv a Buffer makes one on every call.
+  private readonly keys: Map<string, KeyObject>;
+  private readonly active: { id: string; key: KeyObject } | null;
 
   constructor(ring: RingKey[]) {
-    this.keys = new Map(ring.map((k) => [k.id, k.key]));
-    this.active = ring[0] ?? null;
+    this.keys = new Map(ring.map((k) => [k.id, createSecretKey(k.key)]));
+    this.active = ring[0] === undefined ? null : { id: ring[0].id, key: this.keys.get(ring[0].id)! };
   }
 
   /** The key id new values are sealed with; null when encryption is off. */
