@@ -1,30 +1,13 @@
 // `hookwell backup` as a child process, copying a SQLite file while a server writes to it.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { childApi, startChild } from './child.js';
+import { childApi, runHookwell, startChild } from './child.js';
 import { query, tempDir } from './helpers.js';
 
-const BIN = fileURLToPath(new URL('../bin/hookwell.js', import.meta.url));
-
-function hookwell(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, HOOKWELL_DB: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+// An empty HOOKWELL_DB: each call names its database with --db.
+const hookwell = (args: string[]) => runHookwell(args, { HOOKWELL_DB: '' });
 
 describe('hookwell backup', () => {
   it('copies a database under load with every message answered 202 before it began, and a server starts on the copy', async () => {

@@ -289,8 +289,9 @@ interface Request {
   body: string | Uint8Array | undefined;
 }
 
-// Tables a request may write, whole. The dispatcher changes delivery states and writes
-// attempts on its own time, so of those only which deliveries exist is compared.
+// Tables a request may write, whole. The dispatcher changes delivery states, writes attempts
+// and keeps each endpoint's failing_since on its own time, so of those only which deliveries
+// exist is compared, and endpoints without failing_since.
 const SNAPSHOT: Record<string, string> = {
   meta: 'SELECT * FROM meta',
   applications: 'SELECT * FROM applications',
@@ -314,7 +315,9 @@ let routes: Route[];
 function snapshot(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [table, sql] of Object.entries(SNAPSHOT)) {
-    const rows = (db.prepare(sql).all() as unknown[]).map((r) => JSON.stringify(r, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('hex') : v))).sort();
+    const rows = (db.prepare(sql).all() as Record<string, unknown>[])
+      .map(({ failing_since: _dispatchers, ...r }) => JSON.stringify(r, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('hex') : v)))
+      .sort();
     out[table] = `${rows.length}:${createHash('sha256').update(rows.join('\n')).digest('hex').slice(0, 16)}`;
   }
   return out;
