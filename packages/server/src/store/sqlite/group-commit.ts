@@ -162,8 +162,8 @@ export class GroupCommit {
    * open and no sync is out: deleted content then leaves the -wal file, whose older frames
    * still hold it. Runs on the checkpointing thread while commits wait (or, without one, on
    * the serving thread, with its syncs), so it is for rare moments such as a purge that
-   * deleted something. Resolves false when another
-   * connection's reader kept the log from being emptied.
+   * deleted something. Resolves false when another connection's reader kept the log from
+   * being emptied.
    */
   truncateLog(): Promise<boolean> {
     if (this.walPath === null) return Promise.resolve(true);
