@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { ConfigError, isPostgresUrl, loadConfig, redactUrl, SETTINGS, type Config } from './config.js';
+import { ConfigError, httpOrigin, isPostgresUrl, loadConfig, redactUrl, SETTINGS, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
@@ -52,7 +52,7 @@ async function serve(flags: Partial<Record<keyof Config, string>>): Promise<void
     role: cfg.role,
     db: redactUrl(cfg.db),
     version: VERSION,
-    ...(cfg.healthPort === null ? {} : { probes: `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${cfg.healthPort}/health/ready` }),
+    ...(cfg.healthPort === null ? {} : { probes: `${httpOrigin(cfg.host, cfg.healthPort)}/health/ready` }),
   };
   if (hw.url !== null) log.info({ url: hw.url, dashboard: `${hw.url}/dashboard`, ...where }, `hookwell listening on ${hw.url}`);
   else log.info(where, 'hookwell worker started');
@@ -80,7 +80,7 @@ async function serve(flags: Partial<Record<keyof Config, string>>): Promise<void
 /** Where this machine's Hookwell answers its readiness probe: a wildcard address is reached on loopback. */
 function probeUrl(cfg: Config): string {
   const host = cfg.host === '0.0.0.0' || cfg.host === '' ? '127.0.0.1' : cfg.host === '::' ? '::1' : cfg.host;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${cfg.healthPort ?? cfg.port}/health/ready`;
+  return `${httpOrigin(host, cfg.healthPort ?? cfg.port)}/health/ready`;
 }
 
 async function probe(url: string): Promise<void> {

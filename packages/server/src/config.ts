@@ -278,6 +278,11 @@ function publicUrl(name: string, raw: string): string | null {
   return raw.trim().replace(/\/+$/, '');
 }
 
+/** http://host:port, an IPv6 address in brackets. */
+export function httpOrigin(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 export function isPostgresUrl(db: string): boolean {
   return /^postgres(ql)?:\/\//i.test(db);
 }

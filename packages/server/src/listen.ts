@@ -3,6 +3,7 @@
 // on purpose so retries can be watched.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { httpOrigin } from './config.js';
 import { eventTypeOf, verify, verifyKey, WebhookVerificationError } from '@hookwell/receiver';
 
 export interface ListenOptions {
@@ -99,8 +100,7 @@ export function startListener(o: ListenOptions): Promise<{ server: Server; url: 
     server.once('error', reject);
     server.listen(o.port, o.host, () => {
       const { port } = server.address() as AddressInfo;
-      const host = o.host.includes(':') ? `[${o.host}]` : o.host;
-      resolve({ server, url: `http://${host}:${port}` });
+      resolve({ server, url: httpOrigin(o.host, port) });
     });
   });
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
-import { isPostgresUrl, redactUrl, type Config } from './config.js';
+import { httpOrigin, isPostgresUrl, redactUrl, type Config } from './config.js';
 import { Dispatcher, type DeliveryEvents, type WorkSignals } from './delivery/dispatcher.js';
 import { Sender } from './delivery/sender.js';
 import type { Store } from './store/store.js';
@@ -312,8 +312,7 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
     await app.listen({ port: cfg.port, host: cfg.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : cfg.port;
-    const host = cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host;
-    url = `http://${host}:${port}`;
+    url = httpOrigin(cfg.host, port);
   }
   const probes = cfg.healthPort === null ? null : await probeServer(cfg, cfg.healthPort, store, readiness, log);
   if (dispatcher !== null) {

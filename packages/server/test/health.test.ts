@@ -2,7 +2,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -10,7 +9,7 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { startHookwell } from '../src/server.js';
 import { childApi, startChild } from './child.js';
-import { PG_URL, query, request, requirePostgres, startServer, tempDir, TOKEN } from './helpers.js';
+import { freePort, PG_URL, query, request, requirePostgres, startServer, tempDir, TOKEN } from './helpers.js';
 
 function setUserVersion(file: string, version: number): void {
   const db = new Database(file);
@@ -19,17 +18,6 @@ function setUserVersion(file: string, version: number): void {
   } finally {
     db.close();
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 describe('health probes', () => {

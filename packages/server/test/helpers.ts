@@ -7,7 +7,7 @@ import pg from 'pg';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { loadConfig, type Config } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import type { EndpointInput, MessageInput } from '../src/store/store.js';
@@ -153,6 +153,18 @@ export async function startServer(env: Record<string, string> = {}, options: Api
       await cleanup();
     },
   };
+}
+
+/** A port nothing listens on at the moment, on loopback (for a server that must be told its port). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 export interface Received {
