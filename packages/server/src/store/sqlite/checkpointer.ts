@@ -111,23 +111,24 @@ export class Checkpointer {
   /** Checkpoints now, on the thread; resolves when done. Call with no commit to come until then. */
   catchUp(): Promise<CheckpointReport> {
     this.startOver = false;
-    // Unreferenced, the thread would not keep the process alive for its answer.
-    this.worker.ref();
-    return new Promise((resolve) => {
-      this.catchUps.push(resolve);
-      this.worker.postMessage('now');
-    });
+    return this.ask('now');
   }
 
   /** Copies the whole log into the file and cuts it to nothing, on the thread; call with no commit to come until then. */
   async truncate(): Promise<boolean> {
-    this.worker.ref();
-    const r = await new Promise<CheckpointReport>((resolve) => {
-      this.catchUps.push(resolve);
-      this.worker.postMessage('truncate');
-    });
+    const r = await this.ask('truncate');
     if (r.error !== undefined) throw new Error(`emptying the write-ahead log failed: ${r.error}`);
     return !r.busy;
+  }
+
+  /** A checkpoint the thread runs at once, answered in turn with the others asked for. */
+  private ask(request: 'now' | 'truncate'): Promise<CheckpointReport> {
+    // Unreferenced, the thread would not keep the process alive for its answer.
+    this.worker.ref();
+    return new Promise((resolve) => {
+      this.catchUps.push(resolve);
+      this.worker.postMessage(request);
+    });
   }
 
   /** Stops the thread, closing its connection; the serving connection must close after. */
