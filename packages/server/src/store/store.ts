@@ -11,6 +11,7 @@ import type {
   BackfillRef,
   Delivery,
   Endpoint,
+  EndpointAuth,
   EventType,
   ListQuery,
   Message,
@@ -31,7 +32,18 @@ export interface AppInput {
 
 export type EndpointInput = Omit<
   Endpoint,
-  'id' | 'appId' | 'createdAt' | 'updatedAt' | 'previousSecrets' | 'webhookKey' | 'payloadMode' | 'maxPayloadBytes' | 'ordering' | 'disabledReason' | 'disabledAt'
+  | 'id'
+  | 'appId'
+  | 'createdAt'
+  | 'updatedAt'
+  | 'previousSecrets'
+  | 'webhookKey'
+  | 'payloadMode'
+  | 'maxPayloadBytes'
+  | 'ordering'
+  | 'disabledReason'
+  | 'disabledAt'
+  | 'auth'
 > &
   Partial<Pick<Endpoint, 'payloadMode' | 'maxPayloadBytes'>> & {
     /** Absent: unordered. */
@@ -138,6 +150,8 @@ export interface Work {
   backfill: BackfillRef | null;
   /** The lease expiry written when claimed. */
   leaseUntil: number;
+  /** OAuth, client certificate or server CA of the endpoint; null when it has none of them. */
+  auth: EndpointAuth | null;
 }
 
 export interface ClaimOptions {
