@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import type { Work } from '../store/store.js';
 import { checkLiteralHost, guardedLookup, TARGET_UNRESOLVED, TargetRefusedError } from './target-guard.js';
 import { parseRetryAfter } from './schedule.js';
+import { OauthTokens, TlsAgents, tokenUrlShown, type EndpointTls } from './endpoint-auth.js';
 
 export const RESPONSE_BODY_LIMIT = 16 * 1024;
 export const USER_AGENT = 'Hookwell/0.1';
@@ -128,15 +129,21 @@ class Attempt implements Dispatcher.DispatchHandler {
 export class Sender {
   private readonly agent: Agent;
   private readonly urls = new Map<string, URL>();
+  private readonly tokens: OauthTokens;
+  private readonly tlsAgents: TlsAgents;
 
   constructor(private readonly cfg: Config) {
-    this.agent = new Agent({
-      keepAliveTimeout: 30_000,
-      // Pools are per origin, and several endpoints may share one: a cap here would let a
-      // hanging endpoint starve its neighbours. The dispatcher bounds concurrency instead.
-      connections: cfg.concurrency,
-      connect: cfg.allowPrivateTargets ? {} : { lookup: guardedLookup },
-    });
+    const agentFor = (tls: EndpointTls = {}) =>
+      new Agent({
+        keepAliveTimeout: 30_000,
+        // Pools are per origin, and several endpoints may share one: a cap here would let a
+        // hanging endpoint starve its neighbours. The dispatcher bounds concurrency instead.
+        connections: cfg.concurrency,
+        connect: { ...tls, ...(cfg.allowPrivateTargets ? {} : { lookup: guardedLookup }) },
+      });
+    this.agent = agentFor();
+    this.tlsAgents = new TlsAgents(agentFor);
+    this.tokens = new OauthTokens(this.agent, { timeoutMs: cfg.requestTimeoutMs, allowPrivateTargets: cfg.allowPrivateTargets, userAgent: USER_AGENT });
   }
 
   /**
@@ -146,7 +153,38 @@ export class Sender {
    * its type is trusted over it).
    */
   send(w: Work, body: string = w.payload): Promise<SendResult> {
+    if (w.auth !== null) return this.sendAuthenticated(w, w.auth, body);
     return this.post(w.url, w.headers, w.secrets, w.msgId, Buffer.from(body, 'utf8'), this.cfg.requestTimeoutMs, w.eventType);
+  }
+
+  /**
+   * An attempt to an endpoint with OAuth, a client certificate or a CA of its own. A token
+   * that cannot be had fails the attempt (no response, the reason recorded) like a refused
+   * connection would, and the attempt is retried on the schedule.
+   */
+  private async sendAuthenticated(w: Work, auth: NonNullable<Work['auth']>, body: string): Promise<SendResult> {
+    const started = performance.now();
+    const timeoutMs = this.cfg.requestTimeoutMs;
+    let agent: Agent;
+    try {
+      agent = this.tlsAgents.for(w.endpointId, auth) ?? this.agent;
+    } catch (err) {
+      return failure(started, `the endpoint's client certificate cannot be used: ${(err as Error).message}`);
+    }
+    let headers = w.headers;
+    if (auth.oauth !== null) {
+      let token: string;
+      try {
+        token = await this.tokens.token(w.endpointId, auth.oauth);
+      } catch (err) {
+        return failure(started, `could not get an OAuth token from ${tokenUrlShown(auth.oauth.tokenUrl)}: ${describe(err, timeoutMs)}`);
+      }
+      headers = Object.fromEntries(Object.entries(w.headers).filter(([name]) => name.toLowerCase() !== 'authorization'));
+      headers.authorization = `Bearer ${token}`;
+    }
+    const r = await this.post(w.url, headers, w.secrets, w.msgId, Buffer.from(body, 'utf8'), timeoutMs, w.eventType, agent);
+    if (auth.oauth !== null && r.statusCode === 401) this.tokens.forget(w.endpointId);
+    return r;
   }
 
   /**
@@ -181,6 +219,7 @@ export class Sender {
     body: Buffer,
     timeoutMs: number,
     eventType: string | null = null,
+    agent: Agent = this.agent,
   ): Promise<SendResult> {
     const started = performance.now();
     const ts = Math.floor(Date.now() / 1000);
@@ -208,7 +247,7 @@ export class Sender {
     return new Promise<SendResult>((resolve) => {
       const attempt = new Attempt(started, timeoutMs, resolve);
       try {
-        this.agent.dispatch(
+        agent.dispatch(
           {
             origin: url.origin,
             path: url.pathname + url.search,
@@ -238,7 +277,7 @@ export class Sender {
     return url;
   }
 
-  close(): Promise<void> {
-    return this.agent.close();
+  async close(): Promise<void> {
+    await Promise.all([this.agent.close(), this.tlsAgents.close()]);
   }
 }
