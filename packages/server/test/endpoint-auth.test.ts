@@ -101,10 +101,12 @@ interface TlsReceiver {
 async function startTlsReceiver(pki: Pki): Promise<TlsReceiver> {
   const peers: string[] = [];
   const server: TlsServer = createTlsServer({ key: pki.server.key, cert: pki.server.cert, ca: pki.clientCa, requestCert: true, rejectUnauthorized: true }, (req, res) => {
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       peers.push(String((req.socket as TLSSocket).getPeerCertificate().subject?.CN));
-      res.writeHead(200).end('ok');
+      const { ping } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { ping?: string };
+      res.writeHead(200).end(ping === undefined ? 'ok' : JSON.stringify({ pong: ping }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -348,11 +350,16 @@ describe('endpoint authentication', () => {
     assert.equal(ok.status, 0, ok.response);
     assert.equal(ok.responseStatusCode, 200);
     assert.deepEqual(tls.peers, ['hookwell-sender']);
+    // The ping check reaches the endpoint as its deliveries do.
+    const ping = await server.api('POST', `${base}/ping`);
+    assert.equal(ping.body.ok, true, ping.text);
+    assert.deepEqual(tls.peers, ['hookwell-sender', 'hookwell-sender']);
 
     // Removed, deliveries go without it again.
     assert.equal((await server.api('DELETE', `${base}/mtls`)).status, 204);
     assert.deepEqual((await server.api('GET', `${base}/mtls-config`)).body, { enabled: false, config: null });
     assert.equal((await firstAttempt(server, app, await send(server, app))).status, 2);
+    assert.equal((await server.api('POST', `${base}/ping`)).body.ok, false);
     assert.equal((await server.api('PUT', `${base}/ca`, { cert: null })).status, 204);
     assert.deepEqual((await server.api('GET', `${base}/ca`)).body, { cert: null });
   });
