@@ -14,6 +14,9 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import pg from 'pg';
+import { Agent } from 'undici';
+import { TlsAgents } from '../src/delivery/endpoint-auth.js';
+import { NO_ENDPOINT_AUTH } from '../src/domain/types.js';
 import { eventually, PG_URL, query, startReceiver, startServer, tempDir, type Receiver, type TestServer } from './helpers.js';
 
 const ON_POSTGRES = process.env.HOOKWELL_TEST_BACKEND === 'postgres';
@@ -362,6 +365,33 @@ describe('endpoint authentication', () => {
     assert.equal((await server.api('POST', `${base}/ping`)).body.ok, false);
     assert.equal((await server.api('PUT', `${base}/ca`, { cert: null })).status, 204);
     assert.deepEqual((await server.api('GET', `${base}/ca`)).body, { cert: null });
+  });
+
+  it('keeps one agent per TLS configuration, and closes those replaced, evicted or left', async () => {
+    const made: Agent[] = [];
+    const agents = new TlsAgents((tls) => {
+      const a = new Agent({ connect: tls });
+      made.push(a);
+      return a;
+    }, 2);
+    const identity = pki.client.key + pki.client.cert;
+    const mtls = { ...NO_ENDPOINT_AUTH, mtlsIdentity: identity };
+    assert.equal(agents.for('ep_1', NO_ENDPOINT_AUTH), null, 'no TLS set-up: the shared agent');
+    const first = agents.for('ep_1', mtls);
+    assert.equal(agents.for('ep_1', { ...mtls }), first, 'the same configuration, the same agent');
+    const second = agents.for('ep_1', { ...mtls, serverCa: pki.serverCa });
+    assert.notEqual(second, first);
+    assert.equal(first!.closed, true, 'a replaced agent is closed');
+    agents.for('ep_2', mtls);
+    agents.for('ep_1', { ...mtls, serverCa: pki.serverCa }); // ep_1 used last: ep_2 is the oldest
+    agents.for('ep_3', mtls);
+    assert.equal(agents.size, 2);
+    assert.equal(made[2]!.closed, true, 'the least recently used is closed when it falls out');
+    assert.equal(second!.closed, false);
+    assert.equal(agents.for('ep_1', NO_ENDPOINT_AUTH), null);
+    assert.equal(second!.closed, true, 'an endpoint whose TLS set-up was removed lets its agent go');
+    await agents.close();
+    assert.ok(made.every((a) => a.closed));
   });
 
   it('keeps the client secret and private key encrypted at rest', async () => {
