@@ -394,10 +394,17 @@ describe('endpoint authentication', () => {
     assert.ok(made.every((a) => a.closed));
   });
 
-  it('keeps the client secret and private key encrypted at rest', async () => {
+  it('keeps the client secret and private key encrypted at rest; changes of different parts at once both stay', async () => {
     const { ep, base } = await endpointFor(server, tls.url);
-    assert.equal((await server.api('PUT', `${base}/oauth`, oauth(tokens.url))).status, 204);
-    assert.equal((await server.api('PUT', `${base}/mtls`, { identity: pki.client.key + pki.client.cert })).status, 204);
+    const set = await Promise.all([
+      server.api('PUT', `${base}/oauth`, oauth(tokens.url)),
+      server.api('PUT', `${base}/mtls`, { identity: pki.client.key + pki.client.cert }),
+      server.api('PUT', `${base}/ca`, { cert: pki.serverCa }),
+    ]);
+    assert.deepEqual(set.map((r) => r.status), [204, 204, 204]);
+    assert.equal((await server.api('GET', `${base}/oauth-config`)).body.enabled, true);
+    assert.equal((await server.api('GET', `${base}/mtls-config`)).body.enabled, true);
+    assert.equal((await server.api('GET', `${base}/ca`)).body.cert, pki.serverCa);
     const row = await storedEndpoint(server, ep);
     assert.match(String(row.oauth), /^hwe1:t1:/);
     assert.match(String(row.mtls_identity), /^hwe1:t1:/);

@@ -90,7 +90,7 @@ function pemField(check: () => void, field: string): void {
 
 export function endpointAuthRoutes(app: FastifyInstance, d: Deps): void {
   const setAuth = async (endpoint: Endpoint, change: Partial<EndpointAuth>): Promise<void> => {
-    await d.store.updateEndpoint(endpoint.appId, endpoint.id, { auth: { ...endpoint.auth, ...change } });
+    await d.store.updateEndpoint(endpoint.appId, endpoint.id, { auth: change });
   };
 
   app.get<P>(

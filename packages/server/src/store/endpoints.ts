@@ -4,7 +4,7 @@ import { ConflictError } from '../domain/errors.js';
 import { NO_ENDPOINT_AUTH, type Endpoint } from '../domain/types.js';
 import type { Sealer } from '../domain/sealing.js';
 import { DISABLED_REASONS, endpointOutcomes, type EndpointOutcome } from '../domain/endpoint-health.js';
-import type { AttemptRecord, DisabledEndpoint, EndpointInput } from './store.js';
+import type { AttemptRecord, DisabledEndpoint, EndpointFields, EndpointInput } from './store.js';
 import type { Dialect } from './filters.js';
 import type { Query } from './insights.js';
 import type { PagePlan } from './paging.js';
@@ -26,6 +26,12 @@ export function newEndpoint(appId: string, input: EndpointInput, now: number): E
     createdAt: now,
     updatedAt: now,
   };
+}
+
+/** The endpoint as read within an update's transaction, with `fields` applied. */
+export function withFields(ep: Endpoint, fields: EndpointFields, now: number): Endpoint {
+  const { auth, ...rest } = fields;
+  return { ...ep, ...rest, auth: auth === undefined ? ep.auth : { ...ep.auth, ...auth }, updatedAt: now };
 }
 
 /** The columns INSERT_ENDPOINT and UPDATE_ENDPOINT both set, bound in this order. */

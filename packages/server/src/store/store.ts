@@ -49,7 +49,8 @@ export type EndpointInput = Omit<
     /** Absent: unordered. */
     ordering?: Ordering | null;
   };
-export type EndpointFields = Partial<Omit<Endpoint, 'id' | 'appId' | 'createdAt' | 'updatedAt'>>;
+/** `auth` changes only the parts given, on the row as it is when written (two changes of different parts do not undo each other). */
+export type EndpointFields = Partial<Omit<Endpoint, 'id' | 'appId' | 'createdAt' | 'updatedAt' | 'auth'>> & { auth?: Partial<EndpointAuth> };
 
 export type EventTypeInput = Omit<EventType, 'createdAt' | 'updatedAt'>;
 
