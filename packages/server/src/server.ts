@@ -28,6 +28,7 @@ import { authRoutes, installAuth } from './api/auth.js';
 import { installBodyDeadline, limitConnections, serverLimits } from './api/limits.js';
 import { applicationRoutes } from './api/applications.js';
 import { endpointRoutes } from './api/endpoints.js';
+import { endpointAuthRoutes } from './api/endpoint-auth.js';
 import { operationalRoutes } from './api/operational.js';
 import { messageRoutes } from './api/messages.js';
 import { erasureRoutes } from './api/erasure.js';
@@ -137,6 +138,7 @@ export async function buildApi(deps: Deps, options: ApiOptions = {}): Promise<Fa
   auditRoutes(app, deps);
   applicationRoutes(app, deps);
   endpointRoutes(app, deps);
+  endpointAuthRoutes(app, deps);
   operationalRoutes(app, deps);
   messageRoutes(app, deps);
   erasureRoutes(app, deps);

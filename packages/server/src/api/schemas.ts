@@ -212,6 +212,29 @@ const applicationIn = (): Schema =>
     ['name'],
   );
 
+/** Svix's endpoint authentication (EndpointOauthConfigIn/Out, EndpointMtlsConfigIn/Out, EndpointServerCaIn/Out). */
+const oauthGrantType = (): Schema => str({ enum: ['clientCredentials', 'refreshToken'], description: 'Hookwell sends with clientCredentials only; refreshToken is refused.' });
+const oauthAuthMethod = (): Schema =>
+  str({
+    enum: ['clientSecretJwt', 'clientSecretBasic', 'clientSecretPost'],
+    description: 'How the client authenticates to the token URL: HTTP Basic (preferred) or client_secret in the body. clientSecretJwt is refused.',
+  });
+const oauthParams = (): Schema => nullable({ type: 'object', maxProperties: 32, propertyNames: { maxLength: 256 }, additionalProperties: str({ maxLength: 4096 }) });
+const oauthConfigOut = (): Schema =>
+  obj(
+    {
+      grantType: oauthGrantType(),
+      authMethod: oauthAuthMethod(),
+      clientId: str(),
+      tokenUrl: str(),
+      scopes: nullable({ type: 'array', items: str() }),
+      extraParams: nullable({ type: 'object', additionalProperties: str() }),
+      extraHeaders: nullable({ type: 'object', additionalProperties: str() }),
+    },
+    ['authMethod', 'clientId', 'grantType', 'tokenUrl'],
+  );
+const pem = (what: string): Schema => str({ minLength: 1, maxLength: 65536, description: what });
+
 export const SCHEMAS: Record<string, Schema> = {
   HttpErrorOut: obj({ code: str(), detail: str() }, ['code', 'detail']),
   ValidationError: obj(
@@ -301,6 +324,33 @@ export const SCHEMAS: Record<string, Schema> = {
     key: secret(),
     gracePeriodSeconds: nullable(int({ minimum: 0, maximum: 604800, default: 86400, description: 'How long the old secret keeps signing.' })),
   }),
+  EndpointOauthConfigIn: obj(
+    {
+      grantType: oauthGrantType(),
+      authMethod: oauthAuthMethod(),
+      jwtParams: nullable({ type: 'object', description: 'For clientSecretJwt, which Hookwell refuses.' }),
+      clientId: str({ minLength: 1, maxLength: 1024 }),
+      clientSecret: nullable(str({ minLength: 1, maxLength: 4096, description: 'Required for clientSecretBasic and clientSecretPost; never shown again.' })),
+      tokenUrl: url(),
+      scopes: nullable({ type: 'array', items: str({ minLength: 1, maxLength: 256, pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' }), maxItems: 64 }),
+      extraParams: oauthParams(),
+      refreshToken: nullable(str({ maxLength: 4096 })),
+      extraHeaders: nullable(headerMap()),
+    },
+    ['authMethod', 'clientId', 'grantType', 'tokenUrl'],
+  ),
+  EndpointOauthConfigOut: oauthConfigOut(),
+  EndpointOauthOut: obj({ enabled: bool(), config: nullable(oauthConfigOut()) }, ['enabled']),
+  EndpointMtlsConfigIn: obj(
+    { identity: pem('A PEM encoded private key and X.509 certificate (then any intermediates) to identify the webhook sender; never shown again.') },
+    ['identity'],
+  ),
+  EndpointMtlsConfigOut: { type: 'object', properties: {} },
+  EndpointMtlsOut: obj({ enabled: bool(), config: nullable({ type: 'object', properties: {} }) }, ['enabled']),
+  EndpointServerCaIn: obj({
+    cert: nullable(pem("PEM encoded X.509 CA certificate(s) the receiver's certificate must chain to, in place of the public roots. Null: the public roots.")),
+  }),
+  EndpointServerCaOut: obj({ cert: nullable(str({ description: 'Null: the public roots are in use.' })) }),
   EndpointHeadersIn: obj({ headers: headerMap() }, ['headers']),
   EndpointHeadersPatchIn: obj(
     {

@@ -1,6 +1,6 @@
 import { generateSecret } from '@hookwell/receiver';
 import type { WorkSignals } from '../delivery/dispatcher.js';
-import type { Sender } from '../delivery/sender.js';
+import type { PingTarget, Sender } from '../delivery/sender.js';
 import { ValidationError } from '../domain/errors.js';
 import { rotatedPrevious, signingSecrets } from '../domain/signing.js';
 import type { Endpoint, PingResult } from '../domain/types.js';
@@ -11,13 +11,18 @@ import type { Operational } from './operational.js';
 /** What a ping needs of the sender. */
 export type Pinger = Pick<Sender, 'ping'>;
 
-type Signed = Pick<Endpoint, 'headers' | 'secret' | 'previousSecrets' | 'webhookKey'>;
+/** An endpoint, or one about to be created (no id, nor authentication, yet). */
+type Signed = Pick<Endpoint, 'headers' | 'secret' | 'previousSecrets' | 'webhookKey'> & Partial<Pick<Endpoint, 'id' | 'auth'>>;
 
-/** What the endpoint's deliveries carry, sent to `url`: its headers, its webhook key and the secrets that sign. */
-export function pingTarget(url: string, ep: Signed) {
+/**
+ * What the endpoint's deliveries carry, sent to `url`: its headers, its webhook key, the
+ * secrets that sign, and its OAuth token and TLS set-up.
+ */
+export function pingTarget(url: string, ep: Signed): PingTarget {
   const headers = { ...ep.headers };
   if (ep.webhookKey !== null) headers[ep.webhookKey.header] = ep.webhookKey.key;
-  return { url, headers, secrets: signingSecrets(ep.secret, ep.previousSecrets, Date.now()) };
+  const auth = ep.id !== undefined && ep.auth !== undefined ? { ...ep.auth, endpointId: ep.id } : null;
+  return { url, headers, secrets: signingSecrets(ep.secret, ep.previousSecrets, Date.now()), auth };
 }
 
 /** Changes to endpoints that reach beyond their row: the ping check, secret rotation, re-enabling. */

@@ -4,8 +4,10 @@ import { Agent, type Dispatcher } from 'undici';
 import { EVENT_TYPE_HEADER, signatureHeader } from '@hookwell/receiver';
 import type { Config } from '../config.js';
 import type { Work } from '../store/store.js';
+import type { EndpointAuth } from '../domain/types.js';
 import { checkLiteralHost, guardedLookup, TARGET_UNRESOLVED, TargetRefusedError } from './target-guard.js';
 import { parseRetryAfter } from './schedule.js';
+import { OauthTokens, TlsAgents, tokenUrlShown, type EndpointTls } from './endpoint-auth.js';
 
 export const RESPONSE_BODY_LIMIT = 16 * 1024;
 export const USER_AGENT = 'Hookwell/0.1';
@@ -124,19 +126,33 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 }
 
+/** Where a ping goes: an endpoint's URL (or the one it would have), its headers and secrets, and its authentication if it has any. */
+export interface PingTarget {
+  url: string;
+  headers: Record<string, string>;
+  secrets: string[];
+  auth?: (EndpointAuth & { endpointId: string }) | null;
+}
+
 /** Sends one signed delivery attempt. Redirects are not followed: a 3xx is a failure. */
 export class Sender {
   private readonly agent: Agent;
   private readonly urls = new Map<string, URL>();
+  private readonly tokens: OauthTokens;
+  private readonly tlsAgents: TlsAgents;
 
   constructor(private readonly cfg: Config) {
-    this.agent = new Agent({
-      keepAliveTimeout: 30_000,
-      // Pools are per origin, and several endpoints may share one: a cap here would let a
-      // hanging endpoint starve its neighbours. The dispatcher bounds concurrency instead.
-      connections: cfg.concurrency,
-      connect: cfg.allowPrivateTargets ? {} : { lookup: guardedLookup },
-    });
+    const agentFor = (tls: EndpointTls = {}) =>
+      new Agent({
+        keepAliveTimeout: 30_000,
+        // Pools are per origin, and several endpoints may share one: a cap here would let a
+        // hanging endpoint starve its neighbours. The dispatcher bounds concurrency instead.
+        connections: cfg.concurrency,
+        connect: { ...tls, ...(cfg.allowPrivateTargets ? {} : { lookup: guardedLookup }) },
+      });
+    this.agent = agentFor();
+    this.tlsAgents = new TlsAgents(agentFor);
+    this.tokens = new OauthTokens(this.agent, { timeoutMs: cfg.requestTimeoutMs, allowPrivateTargets: cfg.allowPrivateTargets, userAgent: USER_AGENT });
   }
 
   /**
@@ -146,7 +162,42 @@ export class Sender {
    * its type is trusted over it).
    */
   send(w: Work, body: string = w.payload): Promise<SendResult> {
+    if (w.auth !== null) return this.sendAuthenticated(w, w.auth, body);
     return this.post(w.url, w.headers, w.secrets, w.msgId, Buffer.from(body, 'utf8'), this.cfg.requestTimeoutMs, w.eventType);
+  }
+
+  /**
+   * An attempt to an endpoint with OAuth, a client certificate or a CA of its own. A token
+   * that cannot be had fails the attempt (no response, the reason recorded) like a refused
+   * connection would, and the attempt is retried on the schedule.
+   */
+  private async sendAuthenticated(w: Work, auth: EndpointAuth, body: string): Promise<SendResult> {
+    const started = performance.now();
+    const prepared = await this.authenticate(w.endpointId, auth, w.headers);
+    if (typeof prepared === 'string') return failure(started, prepared);
+    const r = await this.post(w.url, prepared.headers, w.secrets, w.msgId, Buffer.from(body, 'utf8'), this.cfg.requestTimeoutMs, w.eventType, prepared.agent);
+    if (auth.oauth !== null && r.statusCode === 401) this.tokens.forget(w.endpointId);
+    return r;
+  }
+
+  /** The agent and headers a request to the endpoint goes with, or why there are none. */
+  private async authenticate(endpointId: string, auth: EndpointAuth, headers: Record<string, string>): Promise<{ agent: Agent; headers: Record<string, string> } | string> {
+    let agent: Agent;
+    try {
+      agent = this.tlsAgents.for(endpointId, auth) ?? this.agent;
+    } catch (err) {
+      return `the endpoint's client certificate cannot be used: ${(err as Error).message}`;
+    }
+    if (auth.oauth === null) return { agent, headers };
+    let token: string;
+    try {
+      token = await this.tokens.token(endpointId, auth.oauth);
+    } catch (err) {
+      return `could not get an OAuth token from ${tokenUrlShown(auth.oauth.tokenUrl)}: ${describe(err, this.cfg.requestTimeoutMs)}`;
+    }
+    const out = Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'authorization'));
+    out.authorization = `Bearer ${token}`;
+    return { agent, headers: out };
   }
 
   /**
@@ -155,11 +206,18 @@ export class Sender {
    * message and has no event type, so it carries no event type header: receivers know it by
    * its body, as Metriport's do.
    */
-  async ping(target: { url: string; headers: Record<string, string>; secrets: string[] }): Promise<{ ok: boolean; detail: string }> {
+  async ping(target: PingTarget): Promise<{ ok: boolean; detail: string }> {
     const challenge = randomBytes(18).toString('base64url');
     const body = Buffer.from(JSON.stringify({ ping: challenge }));
     const id = `ping_${randomBytes(12).toString('base64url')}`;
-    const r = await this.post(target.url, target.headers, target.secrets, id, body, PING_TIMEOUT_MS);
+    let headers = target.headers;
+    let agent = this.agent;
+    if (target.auth !== undefined && target.auth !== null) {
+      const prepared = await this.authenticate(target.auth.endpointId, target.auth, headers);
+      if (typeof prepared === 'string') return { ok: false, detail: prepared };
+      ({ headers, agent } = prepared);
+    }
+    const r = await this.post(target.url, headers, target.secrets, id, body, PING_TIMEOUT_MS, null, agent);
     if (r.error !== null) return { ok: false, detail: r.error };
     const shown = r.body.length > 200 ? `${r.body.slice(0, 200)}…` : r.body;
     if (r.statusCode < 200 || r.statusCode >= 300) return { ok: false, detail: `answered ${r.statusCode}${shown ? `: ${shown}` : ''}` };
@@ -181,6 +239,7 @@ export class Sender {
     body: Buffer,
     timeoutMs: number,
     eventType: string | null = null,
+    agent: Agent = this.agent,
   ): Promise<SendResult> {
     const started = performance.now();
     const ts = Math.floor(Date.now() / 1000);
@@ -208,7 +267,7 @@ export class Sender {
     return new Promise<SendResult>((resolve) => {
       const attempt = new Attempt(started, timeoutMs, resolve);
       try {
-        this.agent.dispatch(
+        agent.dispatch(
           {
             origin: url.origin,
             path: url.pathname + url.search,
@@ -238,7 +297,7 @@ export class Sender {
     return url;
   }
 
-  close(): Promise<void> {
-    return this.agent.close();
+  async close(): Promise<void> {
+    await Promise.all([this.agent.close(), this.tlsAgents.close()]);
   }
 }

@@ -45,9 +45,36 @@ export interface Endpoint {
   maxPayloadBytes: number | null;
   /** Deliveries with the same value at `key` (a JSON path into the payload) go one at a time, in order. */
   ordering: Ordering | null;
+  /** How deliveries authenticate to the endpoint beyond the signature: OAuth, a client certificate, a server CA. */
+  auth: EndpointAuth;
   createdAt: number;
   updatedAt: number;
 }
+
+/**
+ * OAuth 2 client credentials (RFC 6749, 4.4): a token is fetched from `tokenUrl` and sent as
+ * `Authorization: Bearer …` with each delivery. The secret is kept sealed and never shown.
+ */
+export interface EndpointOauth {
+  grantType: 'clientCredentials';
+  authMethod: 'clientSecretBasic' | 'clientSecretPost';
+  clientId: string;
+  clientSecret: string;
+  tokenUrl: string;
+  scopes: string[] | null;
+  extraParams: Record<string, string> | null;
+  extraHeaders: Record<string, string> | null;
+}
+
+export interface EndpointAuth {
+  oauth: EndpointOauth | null;
+  /** PEM: the private key and certificate (chain) presented to the endpoint (mTLS); kept sealed. */
+  mtlsIdentity: string | null;
+  /** PEM: the certificate(s) the endpoint's server certificate must chain to, in place of the public roots. */
+  serverCa: string | null;
+}
+
+export const NO_ENDPOINT_AUTH: EndpointAuth = Object.freeze({ oauth: null, mtlsIdentity: null, serverCa: null });
 
 export type PayloadMode = 'full' | 'thin';
 export interface Ordering {

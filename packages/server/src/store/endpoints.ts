@@ -1,10 +1,10 @@
 // Endpoints' SQL, written once for both dialects (each store binds `?` its own way).
 import { newId } from '../domain/ids.js';
 import { ConflictError } from '../domain/errors.js';
-import type { Endpoint } from '../domain/types.js';
+import { NO_ENDPOINT_AUTH, type Endpoint } from '../domain/types.js';
 import type { Sealer } from '../domain/sealing.js';
 import { DISABLED_REASONS, endpointOutcomes, type EndpointOutcome } from '../domain/endpoint-health.js';
-import type { AttemptRecord, DisabledEndpoint, EndpointInput } from './store.js';
+import type { AttemptRecord, DisabledEndpoint, EndpointFields, EndpointInput } from './store.js';
 import type { Dialect } from './filters.js';
 import type { Query } from './insights.js';
 import type { PagePlan } from './paging.js';
@@ -16,6 +16,7 @@ export function newEndpoint(appId: string, input: EndpointInput, now: number): E
     maxPayloadBytes: null,
     ordering: null,
     ...input,
+    auth: NO_ENDPOINT_AUTH,
     disabledReason: input.disabled ? DISABLED_REASONS.manual : null,
     disabledAt: input.disabled ? now : null,
     id: newId('ep', now),
@@ -25,6 +26,12 @@ export function newEndpoint(appId: string, input: EndpointInput, now: number): E
     createdAt: now,
     updatedAt: now,
   };
+}
+
+/** The endpoint as read within an update's transaction, with `fields` applied. */
+export function withFields(ep: Endpoint, fields: EndpointFields, now: number): Endpoint {
+  const { auth, ...rest } = fields;
+  return { ...ep, ...rest, auth: auth === undefined ? ep.auth : { ...ep.auth, ...auth }, updatedAt: now };
 }
 
 /** The columns INSERT_ENDPOINT and UPDATE_ENDPOINT both set, bound in this order. */
@@ -52,14 +59,17 @@ function endpointValues(d: Dialect, ep: Endpoint, s: Sealer): unknown[] {
     json(ep.ordering),
     ep.disabledReason,
     ep.disabledAt,
+    s.sealNullable(json(ep.auth.oauth)),
+    s.sealNullable(ep.auth.mtlsIdentity),
+    ep.auth.serverCa,
     ep.updatedAt,
   ];
 }
 
 export const INSERT_ENDPOINT = `INSERT INTO endpoints (uid, url, description, version, disabled, event_types, channels, throttle_rate, metadata,
     headers, secret, previous_secrets, ping_ok, ping_detail, ping_at, key_header, key_value, payload_mode, max_payload_bytes,
-    ordering, disabled_reason, disabled_at, updated_at, id, app_id, created_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+    ordering, disabled_reason, disabled_at, oauth, mtls_identity, server_ca, updated_at, id, app_id, created_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 export function insertEndpointParams(d: Dialect, ep: Endpoint, s: Sealer): unknown[] {
   return [...endpointValues(d, ep, s), ep.id, ep.appId, ep.createdAt];
@@ -67,7 +77,8 @@ export function insertEndpointParams(d: Dialect, ep: Endpoint, s: Sealer): unkno
 
 export const UPDATE_ENDPOINT = `UPDATE endpoints SET uid = ?, url = ?, description = ?, version = ?, disabled = ?, event_types = ?, channels = ?,
     throttle_rate = ?, metadata = ?, headers = ?, secret = ?, previous_secrets = ?, ping_ok = ?, ping_detail = ?, ping_at = ?,
-    key_header = ?, key_value = ?, payload_mode = ?, max_payload_bytes = ?, ordering = ?, disabled_reason = ?, disabled_at = ?, updated_at = ?,
+    key_header = ?, key_value = ?, payload_mode = ?, max_payload_bytes = ?, ordering = ?, disabled_reason = ?, disabled_at = ?,
+    oauth = ?, mtls_identity = ?, server_ca = ?, updated_at = ?,
     failing_since = CASE WHEN disabled = ? THEN failing_since ELSE NULL END
   WHERE id = ? AND app_id = ?`;
 

@@ -33,7 +33,7 @@ interface SealedTable {
 // attempt and backfill record writes). Meta rows the stores write themselves, not through
 // setMeta, are not sealed: the key record, SQLite's serving-process record and health probe.
 export const SEALED_TABLES: SealedTable[] = [
-  { table: 'endpoints', keys: ['id'], columns: ['secret', 'previous_secrets', 'headers', 'key_value'] },
+  { table: 'endpoints', keys: ['id'], columns: ['secret', 'previous_secrets', 'headers', 'key_value', 'oauth', 'mtls_identity'] },
   { table: 'meta', keys: ['key'], columns: ['value'], where: `key NOT IN ('${KEY_RECORD_META_KEY}', 'serving_process', 'health_probe')` },
   { table: 'idempotency', keys: ['scope', 'key'], columns: ['body'] },
   { table: 'backfill_records', keys: ['backfill_id', 'seq'], columns: ['record'] },

@@ -1,7 +1,7 @@
 // Rows to records (and a new message to its row), shared by the SQLite and PostgreSQL
 // stores: both name their columns alike and keep JSON as text, so only how a flag reads
 // differs (1 or true).
-import { Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type BackfillRef, type Delivery, type Endpoint, type EventType, type Message, type SecretVersion, type StatusCode, type TriggerCode } from '../domain/types.js';
+import { Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type BackfillRef, type Delivery, type Endpoint, type EndpointAuth, type EndpointOauth, NO_ENDPOINT_AUTH, type EventType, type Message, type SecretVersion, type StatusCode, type TriggerCode } from '../domain/types.js';
 import { signingSecrets } from '../domain/signing.js';
 import type { ContentFetch, MessageInput, StoredPayload, Work } from './store.js';
 import { newIdAt } from '../domain/ids.js';
@@ -28,7 +28,7 @@ export function appFrom(r: Row): Application {
 }
 
 /** The endpoint columns sealed at rest (see Sealer), as endpointFrom and workFrom read them. */
-const SEALED_ENDPOINT_COLUMNS = ['secret', 'previous_secrets', 'headers', 'key_value'] as const;
+const SEALED_ENDPOINT_COLUMNS = ['secret', 'previous_secrets', 'headers', 'key_value', 'oauth', 'mtls_identity'] as const;
 
 /** A copy of an endpoint row (or a row holding its WORK_ENDPOINT_COLUMNS) with its sealed columns opened. */
 export function openEndpointColumns(r: Row, s: Sealer): Row {
@@ -68,9 +68,18 @@ export function endpointFrom(sealed: Row, s: Sealer): Endpoint {
     payloadMode: r.payload_mode === 'thin' ? 'thin' : 'full',
     maxPayloadBytes: (r.max_payload_bytes as number | null) ?? null,
     ordering: parse(r.ordering, null),
+    auth: endpointAuthFrom(r) ?? NO_ENDPOINT_AUTH,
     createdAt: r.created_at as number,
     updatedAt: r.updated_at as number,
   };
+}
+
+/** An opened row's authentication columns, or null when it has none set. */
+function endpointAuthFrom(r: Row): EndpointAuth | null {
+  const oauth = typeof r.oauth === 'string' ? (JSON.parse(r.oauth) as EndpointOauth) : null;
+  const mtlsIdentity = (r.mtls_identity as string | null | undefined) ?? null;
+  const serverCa = (r.server_ca as string | null | undefined) ?? null;
+  return oauth === null && mtlsIdentity === null && serverCa === null ? null : { oauth, mtlsIdentity, serverCa };
 }
 
 export function contentFetchFrom(r: Row): ContentFetch {
@@ -224,7 +233,7 @@ export function attemptFrom(r: Row, s: Sealer): Attempt {
 
 // The endpoint columns a delivery attempt needs, aliased as workFrom reads them.
 export const WORK_ENDPOINT_COLUMNS =
-  'e.id AS endpoint_id, e.url, e.headers, e.secret, e.previous_secrets, e.throttle_rate, e.key_header, e.key_value, e.payload_mode, e.max_payload_bytes';
+  'e.id AS endpoint_id, e.url, e.headers, e.secret, e.previous_secrets, e.throttle_rate, e.key_header, e.key_value, e.payload_mode, e.max_payload_bytes, e.oauth, e.mtls_identity, e.server_ca';
 
 /** The headers sent with each delivery: the endpoint's own, plus its webhook key if it has one. `r` is opened (openEndpointColumns). */
 export function deliveryHeaders(r: Row): Record<string, string> {
@@ -276,5 +285,6 @@ export function workFrom(r: Row, now: number, leaseUntil: number): Work {
     orderKey: (r.order_key as string | null | undefined) ?? null,
     backfill: backfillRefFrom(r.backfill_id, r.backfill_chunk),
     leaseUntil,
+    auth: endpointAuthFrom(r),
   };
 }

@@ -11,6 +11,7 @@ import type {
   BackfillRef,
   Delivery,
   Endpoint,
+  EndpointAuth,
   EventType,
   ListQuery,
   Message,
@@ -31,13 +32,25 @@ export interface AppInput {
 
 export type EndpointInput = Omit<
   Endpoint,
-  'id' | 'appId' | 'createdAt' | 'updatedAt' | 'previousSecrets' | 'webhookKey' | 'payloadMode' | 'maxPayloadBytes' | 'ordering' | 'disabledReason' | 'disabledAt'
+  | 'id'
+  | 'appId'
+  | 'createdAt'
+  | 'updatedAt'
+  | 'previousSecrets'
+  | 'webhookKey'
+  | 'payloadMode'
+  | 'maxPayloadBytes'
+  | 'ordering'
+  | 'disabledReason'
+  | 'disabledAt'
+  | 'auth'
 > &
   Partial<Pick<Endpoint, 'payloadMode' | 'maxPayloadBytes'>> & {
     /** Absent: unordered. */
     ordering?: Ordering | null;
   };
-export type EndpointFields = Partial<Omit<Endpoint, 'id' | 'appId' | 'createdAt' | 'updatedAt'>>;
+/** `auth` changes only the parts given, on the row as it is when written (two changes of different parts do not undo each other). */
+export type EndpointFields = Partial<Omit<Endpoint, 'id' | 'appId' | 'createdAt' | 'updatedAt' | 'auth'>> & { auth?: Partial<EndpointAuth> };
 
 export type EventTypeInput = Omit<EventType, 'createdAt' | 'updatedAt'>;
 
@@ -138,6 +151,8 @@ export interface Work {
   backfill: BackfillRef | null;
   /** The lease expiry written when claimed. */
   leaseUntil: number;
+  /** OAuth, client certificate or server CA of the endpoint; null when it has none of them. */
+  auth: EndpointAuth | null;
 }
 
 export interface ClaimOptions {

@@ -28,7 +28,7 @@ import { addDeleted, contentStatements, DELETE_BACKFILL_RECORDS, expiryAttemptPa
 import { ENDPOINT_DELIVERY_COUNTS, endpointStatsFrom, listEndpointMessages, listMessageDestinations } from '../deliveries.js';
 import { EXPUNGE_ATTEMPT, listAttempts, SELECT_ATTEMPT } from '../attempts.js';
 import { batchOutcomes, disabledFrom, endpointHealthParams, endpointHealthSql } from '../endpoints.js';
-import { DELETE_ENDPOINT, duplicateEndpointUid, INSERT_ENDPOINT, insertEndpointParams, listEndpoints, newEndpoint, SELECT_ENDPOINT, SELECT_ENDPOINT_FILTERS, SELECT_ENDPOINT_URL, SELECT_ROUTE, selectRoutesOfApps, UPDATE_ENDPOINT, updateEndpointParams } from '../endpoints.js';
+import { DELETE_ENDPOINT, duplicateEndpointUid, INSERT_ENDPOINT, insertEndpointParams, listEndpoints, newEndpoint, SELECT_ENDPOINT, SELECT_ENDPOINT_FILTERS, SELECT_ENDPOINT_URL, SELECT_ROUTE, selectRoutesOfApps, UPDATE_ENDPOINT, updateEndpointParams, withFields } from '../endpoints.js';
 import { DELETE_APPLICATION, duplicateAppUid, INSERT_APPLICATION, insertApplicationParams, appRowsByRef, listApplications, SELECT_APPLICATION, selectAppsByRefs, UPDATE_APPLICATION, updateApplicationParams } from '../applications.js';
 import { INSERT_META_IF_ABSENT, SELECT_META, UPSERT_META } from '../meta.js';
 import { idempotentFrom, PURGE_IDEMPOTENT, PUT_IDEMPOTENT, putIdempotentParams, SELECT_IDEMPOTENT } from '../idempotency.js';
@@ -739,7 +739,7 @@ export class PostgresStore implements Store {
     return this.tx(async (c) => {
       const r = await one(c, `${SELECT_ENDPOINT} FOR UPDATE`, [appId, id]);
       if (r === undefined) throw new NotFoundError('endpoint', id);
-      const ep: Endpoint = { ...endpointFrom(r, this.sealer), ...fields, updatedAt: Date.now() };
+      const ep = withFields(endpointFrom(r, this.sealer), fields, Date.now());
       await this.putEndpoint(c, ep, false);
       return ep;
     });

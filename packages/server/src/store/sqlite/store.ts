@@ -24,7 +24,7 @@ import { addDeleted, contentStatements, DELETE_BACKFILL_RECORDS, expiryAttemptPa
 import { ENDPOINT_DELIVERY_COUNTS, endpointStatsFrom, listEndpointMessages, listMessageDestinations } from '../deliveries.js';
 import { EXPUNGE_ATTEMPT, listAttempts, SELECT_ATTEMPT } from '../attempts.js';
 import { batchOutcomes, disabledFrom, endpointHealthParams, endpointHealthSql } from '../endpoints.js';
-import { DELETE_ENDPOINT, duplicateEndpointUid, INSERT_ENDPOINT, insertEndpointParams, listEndpoints, newEndpoint, SELECT_ENDPOINT, SELECT_ENDPOINT_FILTERS, SELECT_ENDPOINT_URL, SELECT_ROUTE, selectRoutes, UPDATE_ENDPOINT, updateEndpointParams } from '../endpoints.js';
+import { DELETE_ENDPOINT, duplicateEndpointUid, INSERT_ENDPOINT, insertEndpointParams, listEndpoints, newEndpoint, SELECT_ENDPOINT, SELECT_ENDPOINT_FILTERS, SELECT_ENDPOINT_URL, SELECT_ROUTE, selectRoutes, UPDATE_ENDPOINT, updateEndpointParams, withFields } from '../endpoints.js';
 import { DELETE_APPLICATION, duplicateAppUid, INSERT_APPLICATION, insertApplicationParams, listApplications, SELECT_APPLICATION, UPDATE_APPLICATION, updateApplicationParams } from '../applications.js';
 import { INSERT_META_IF_ABSENT, SELECT_META, UPSERT_META } from '../meta.js';
 import { idempotentFrom, PURGE_IDEMPOTENT, PUT_IDEMPOTENT, putIdempotentParams, SELECT_IDEMPOTENT } from '../idempotency.js';
@@ -406,7 +406,7 @@ export class SqliteStore implements Store {
     return this.write(() => {
       const r = this.q(SELECT_ENDPOINT).get(appId, id) as Row | undefined;
       if (r === undefined) throw new NotFoundError('endpoint', id);
-      const ep: Endpoint = { ...endpointFrom(r, this.sealer), ...fields, updatedAt: Date.now() };
+      const ep = withFields(endpointFrom(r, this.sealer), fields, Date.now());
       this.putEndpoint(ep, false);
       return ep;
     });
