@@ -35,16 +35,15 @@ const ATTEMPT_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 const COMMIT_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 const BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
-interface Inc {
-  inc(): void;
-}
-
 export class Metrics implements CommitObserver {
   readonly registry = new Registry();
   private readonly accepted: Counter;
-  private readonly refused: Record<RefusalReason, Inc>;
+  // Labelled counts are kept as plain numbers and handed to their counters when scraped: a
+  // prom-client child's inc() hashes its labels on every call (about 0.6 µs, against 0.1 µs
+  // for an unlabelled counter), which the message and attempt paths should not pay.
+  private readonly refused: Record<RefusalReason, number> = { validation: 0, size: 0, auth: 0, idempotency: 0, unavailable: 0, other: 0 };
   /** By the status code's hundreds: 0 (no response) to 5. */
-  private readonly attemptsByClass: Inc[];
+  private readonly attemptsByClass = [0, 0, 0, 0, 0, 0];
   private readonly attemptSeconds: Histogram;
   private readonly commitSeconds: Histogram;
   private readonly commitWrites: Histogram;
@@ -58,26 +57,30 @@ export class Metrics implements CommitObserver {
     collectDefaultMetrics({ register: this.registry });
 
     this.accepted = new Counter({ name: 'hookwell_messages_accepted_total', help: 'Messages answered 202: stored durably, with their deliveries', registers });
-    const refused = new Counter({
+    const metrics = this;
+    // Every series is there from the start, at 0, so rate() sees the first refusal of a kind.
+    new Counter({
       name: 'hookwell_messages_refused_total',
       help: 'Messages not accepted, by reason: validation (400/415/422), size (413), auth (401/403), idempotency (a repeated idempotency-key or eventId), unavailable (503), other',
       labelNames: ['reason'],
       registers,
+      collect() {
+        this.reset();
+        for (const r of REFUSAL_REASONS) this.labels(r).inc(metrics.refused[r]);
+      },
     });
-    this.refused = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, refused.labels(r)])) as Record<RefusalReason, Inc>;
-    // Every series exists from the start at 0, so rate() sees the first refusal of a kind.
-    for (const r of REFUSAL_REASONS) refused.labels(r).inc(0);
-
-    const attempts = new Counter({
+    new Counter({
       name: 'hookwell_delivery_attempts_total',
       help: 'Delivery attempts made, by outcome (success: 2xx; failure: another status; error: no response) and status class',
       labelNames: ['outcome', 'status_class'],
       registers,
-    });
-    this.attemptsByClass = [0, 1, 2, 3, 4, 5].map((hundreds) => {
-      const child = hundreds === 0 ? attempts.labels('error', 'none') : attempts.labels(hundreds === 2 ? 'success' : 'failure', `${hundreds}xx`);
-      child.inc(0);
-      return child;
+      collect() {
+        this.reset();
+        metrics.attemptsByClass.forEach((n, hundreds) => {
+          if (hundreds === 0) this.labels('error', 'none').inc(n);
+          else this.labels(hundreds === 2 ? 'success' : 'failure', `${hundreds}xx`).inc(n);
+        });
+      },
     });
     this.attemptSeconds = new Histogram({
       name: 'hookwell_delivery_attempt_duration_seconds',
@@ -100,7 +103,6 @@ export class Metrics implements CommitObserver {
       registers,
     });
 
-    const metrics = this;
     new Gauge({
       name: 'hookwell_store_pool_waiting_clients',
       help: 'PostgreSQL: callers waiting for a connection of the pool (main: the API and messages; queue: claims and attempt records)',
@@ -177,13 +179,13 @@ export class Metrics implements CommitObserver {
   messageAnswered(status: number, replayed: boolean): void {
     const reason = refusalReason(status, replayed);
     if (reason === null) this.accepted.inc();
-    else this.refused[reason].inc();
+    else this.refused[reason]++;
   }
 
   /** A delivery attempt ended: `statusCode` 0 when no response came. */
   attempted(statusCode: number, durationMs: number): void {
     const hundreds = Math.floor(statusCode / 100);
-    (this.attemptsByClass[hundreds >= 1 && hundreds <= 5 ? hundreds : 0] ?? this.attemptsByClass[0]!).inc();
+    this.attemptsByClass[hundreds >= 1 && hundreds <= 5 ? hundreds : 0]!++;
     this.attemptSeconds.observe(durationMs / 1000);
   }
 
