@@ -140,13 +140,27 @@ export function queueTotals(d: Dialect, now: number): Query {
   };
 }
 
-/** The `limit` endpoints with the most due deliveries at `now` (ties: the longest waiting first). */
+/** No limit, as a bound value: see queueByEndpoint. */
+const UNLIMITED = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The `limit` endpoints with the most due deliveries at `now` (ties: the longest waiting
+ * first), and their applications. The due rows are read from deliveries_due alone, in a
+ * subquery whose LIMIT keeps SQLite from merging it into the grouping: merged, it scanned
+ * the whole table by deliveries_endpoint for the GROUP BY's order, 3-4 times as long with
+ * 200,000 due and as many delivered.
+ */
 export function queueByEndpoint(now: number, limit: number): Query {
   return {
-    sql: `SELECT app_id, endpoint_id, COUNT(*) AS due, MIN(next_attempt_at) AS oldest_due
-          FROM deliveries WHERE status = ${Status.Pending} AND next_attempt_at <= ?
-          GROUP BY app_id, endpoint_id ORDER BY COUNT(*) DESC, MIN(next_attempt_at), endpoint_id LIMIT ?`,
-    params: [now, limit],
+    sql: `SELECT e.app_id, d.endpoint_id, d.due, d.oldest_due FROM (
+            SELECT endpoint_id, COUNT(*) AS due, MIN(next_attempt_at) AS oldest_due FROM (
+              SELECT endpoint_id, next_attempt_at, status FROM deliveries
+              WHERE status IN (${Status.Pending}, ${Status.Sending}) AND next_attempt_at <= ? LIMIT ?) w
+            WHERE status = ${Status.Pending}
+            GROUP BY endpoint_id ORDER BY COUNT(*) DESC, MIN(next_attempt_at), endpoint_id LIMIT ?) d
+          JOIN endpoints e ON e.id = d.endpoint_id
+          ORDER BY d.due DESC, d.oldest_due, d.endpoint_id`,
+    params: [now, UNLIMITED, limit],
   };
 }
 
