@@ -9,7 +9,11 @@ import pg from 'pg';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { startHookwell } from '../src/server.js';
-import { eventually, freePort, PG_URL, request, requirePostgres, startReceiver, startServer, TOKEN, type Receiver, type TestServer } from './helpers.js';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Metrics } from '../src/metrics.js';
+import { SqliteStore } from '../src/store/sqlite/store.js';
+import { endpointInput, eventually, freePort, messageInput, PG_URL, request, requirePostgres, startReceiver, startServer, tempDir, TOKEN, type Receiver, type TestServer } from './helpers.js';
 
 const ON_POSTGRES = process.env.HOOKWELL_TEST_BACKEND === 'postgres';
 const METRICS_TOKEN = 'metrics-token-0123456789';
@@ -219,6 +223,34 @@ describe('metrics', () => {
     const used = new Set(exprs.flatMap((e) => [...e.matchAll(/\b((?:hookwell|process|nodejs)_[a-z0-9_]+)/g)].map((m) => m[1]!)));
     assert.ok([...used].filter((n) => n.startsWith('hookwell_')).length >= 10);
     assert.deepEqual([...used].filter((n) => !declared.has(n)), []);
+  });
+});
+
+describe('metrics when the queue cannot be read', () => {
+  it('says so with hookwell_backlog_read_success 0, keeps the last figures, and still answers', async () => {
+    const { dir, cleanup } = tempDir();
+    const store = SqliteStore.open(join(dir, 'q.db'));
+    const failures: unknown[] = [];
+    const metrics = new Metrics();
+    metrics.watch(store, (err) => failures.push(err));
+    try {
+      const app = await store.createApp({ uid: null, name: 'q', throttleRate: null, metadata: {} });
+      await store.createEndpoint(app.id, endpointInput());
+      await store.createMessage(app.id, messageInput());
+      const before = parse(await metrics.text());
+      assert.equal(value(before, 'hookwell_backlog_read_success'), 1);
+      assert.equal(value(before, 'hookwell_backlog_due_deliveries'), 1);
+      await store.close();
+      // A reading answers the scrapes of the next second.
+      await sleep(1100);
+      const after = parse(await metrics.text());
+      assert.equal(value(after, 'hookwell_backlog_read_success'), 0);
+      assert.equal(value(after, 'hookwell_backlog_due_deliveries'), 1, 'the last figure is kept');
+      assert.equal(failures.length, 1);
+      assert.ok(value(after, 'process_resident_memory_bytes') > 0, 'the rest is still reported');
+    } finally {
+      cleanup();
+    }
   });
 });
 
