@@ -60,6 +60,10 @@ export interface Config {
   payloadRetentionMs: number;
   /** How often expired content is looked for and deleted (ms). */
   payloadPurgeIntervalMs: number;
+  /** The bearer token /metrics asks for; null: admin tokens on the API port, none on the metrics and health ports. */
+  metricsToken: string | null;
+  /** A port of its own for /metrics; null: none. */
+  metricsPort: number | null;
 }
 
 export class ConfigError extends Error {}
@@ -106,6 +110,9 @@ export const SETTINGS: Setting[] = [
   { key: 'disableAfterMs', env: 'HOOKWELL_DISABLE_AFTER_S', default: '432000', help: 'seconds an endpoint may fail every attempt before it is disabled (432000: five days, as Svix)' },
   { key: 'payloadRetentionMs', env: 'HOOKWELL_PAYLOAD_RETENTION_DAYS', default: '90', help: "days a message's payload, its attempts' response bodies and its backfill's records are kept when the message gives no payloadRetentionPeriod/Hours; then they are deleted (fractions allowed)" },
   { key: 'payloadPurgeIntervalMs', env: 'HOOKWELL_PAYLOAD_PURGE_INTERVAL_MS', default: '60000', help: 'how often expired payloads are looked for and deleted, in ms' },
+  // No flag, as for the admin token: a token on the command line shows in process listings.
+  { key: 'metricsToken', env: 'HOOKWELL_METRICS_TOKEN', default: '', shownDefault: 'none', help: 'bearer token that /metrics asks for on every port; unset, /metrics on the API port takes an admin token and on the metrics and health ports is open' },
+  { key: 'metricsPort', env: 'HOOKWELL_METRICS_PORT', default: '', shownDefault: 'none', help: 'also serve /metrics (Prometheus) on this port, on the listen address; it is served on the API port and the health port too' },
   { key: 'validatePayloads', env: 'HOOKWELL_VALIDATE_PAYLOADS', default: 'false', help: "refuse (422) every message whose payload does not match its event type's schema, not only for types with validate: true" },
 ];
 
@@ -235,6 +242,8 @@ export function loadConfig(
     disableAfterMs: integer(get('disableAfterMs').name, get('disableAfterMs').value, 1, 10 * 365 * 86_400) * 1000,
     payloadRetentionMs: days(get('payloadRetentionMs').name, get('payloadRetentionMs').value, MAX_RETENTION_DAYS),
     payloadPurgeIntervalMs: integer(get('payloadPurgeIntervalMs').name, get('payloadPurgeIntervalMs').value, 10, 86_400_000),
+    metricsToken: metricsToken(get('metricsToken').name, get('metricsToken').value),
+    metricsPort: get('metricsPort').value.trim() === '' ? null : integer(get('metricsPort').name, get('metricsPort').value, 1, 65535),
   };
 }
 
@@ -254,6 +263,14 @@ function frameAncestors(name: string, raw: string): string {
     throw new ConfigError(`${name}: "${s}" is not a CSP source (use 'self', 'none', a scheme such as https:, or an origin such as https://app.example.com or https://*.example.com)`);
   }
   return sources.join(' ');
+}
+
+function metricsToken(name: string, raw: string): string | null {
+  const t = raw.trim();
+  if (t === '') return null;
+  if (t.length < 16) throw new ConfigError(`${name} must be at least 16 characters long`);
+  if (/\s/.test(t)) throw new ConfigError(`${name} must not contain spaces`);
+  return t;
 }
 
 function keyRing(name: string, raw: string): RingKey[] {

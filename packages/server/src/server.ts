@@ -35,6 +35,8 @@ import { erasureRoutes } from './api/erasure.js';
 import { attemptRoutes } from './api/attempts.js';
 import { eventTypeRoutes } from './api/event-types.js';
 import { healthRoutes, probeRoutes, type Readiness } from './api/health.js';
+import { metricsRoutes, type ScrapeAccess } from './api/metrics.js';
+import { Metrics } from './metrics.js';
 import { checkRoutes } from './api/checks.js';
 import { contentRoutes } from './api/content.js';
 import { backfillReadRoutes, backfillRoutes } from './api/backfills.js';
@@ -149,6 +151,7 @@ export async function buildApi(deps: Deps, options: ApiOptions = {}): Promise<Fa
   await backfillRoutes(app, deps);
   backfillReadRoutes(app, deps);
   dashboardRoutes(app, deps, options.dashboard);
+  metricsRoutes(app, deps.metrics, apiScrapeAccess(deps.cfg, deps.adminHashes));
   await uiRoutes(app, deps);
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   return app;
@@ -236,12 +239,24 @@ export async function importCatalog(cfg: Config, log: Logger, name: string): Pro
   }
 }
 
-/** /health/live and /health/ready alone, on a port of their own (HOOKWELL_HEALTH_PORT). */
-async function probeServer(cfg: Config, port: number, store: Store, readiness: Readiness, log: Logger): Promise<FastifyInstance> {
-  const probes = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
-  probeRoutes(probes, store, readiness);
-  await probes.listen({ port, host: cfg.host });
-  return probes;
+/** On the API's port /metrics always takes a token: the metrics token, or an admin token. */
+function apiScrapeAccess(cfg: Config, adminHashes: readonly Buffer[]): ScrapeAccess {
+  const metricsHashes = cfg.metricsToken === null ? [] : [hashToken(cfg.metricsToken)];
+  return { open: false, hashes: [...metricsHashes, ...adminHashes], tokens: cfg.metricsToken === null ? 'an admin token' : 'the metrics token or an admin token' };
+}
+
+/** On a port of its own (metrics or health), /metrics is open unless HOOKWELL_METRICS_TOKEN is set. */
+function portScrapeAccess(cfg: Config): ScrapeAccess {
+  return cfg.metricsToken === null ? { open: true, hashes: [], tokens: '' } : { open: false, hashes: [hashToken(cfg.metricsToken)], tokens: 'the metrics token (HOOKWELL_METRICS_TOKEN)' };
+}
+
+/** A small listener of its own, on the listen address: the probes (HOOKWELL_HEALTH_PORT) and /metrics, or /metrics alone (HOOKWELL_METRICS_PORT). */
+async function sideServer(cfg: Config, port: number, log: Logger, metrics: Metrics, probes: { store: Store; readiness: Readiness } | null): Promise<FastifyInstance> {
+  const side = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
+  if (probes !== null) probeRoutes(side, probes.store, probes.readiness);
+  metricsRoutes(side, metrics, portScrapeAccess(cfg));
+  await side.listen({ port, host: cfg.host });
+  return side;
 }
 
 /** Checks the audit log's chain: `hookwell audit verify`. */
@@ -271,6 +286,9 @@ export async function exportAuditLog(cfg: Config, log: Logger, filter: AuditFilt
 
 export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = {}): Promise<Hookwell> {
   const { store, notifier } = await openStore(cfg, log);
+  // One registry per start: several servers in one process count apart.
+  const metrics = new Metrics();
+  metrics.watch(store, (err) => log.debug({ err }, 'reading the queue for /metrics failed'));
   if (cfg.encryptionKeys.length === 0) {
     log.warn('payloads, responses and endpoint secrets are stored unencrypted; set HOOKWELL_ENCRYPTION_KEYS to encrypt them at rest');
   }
@@ -285,7 +303,10 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
   const thin = new ThinPayloads(links, (name) => store.getEventType(name));
   // The dispatcher reports recorded attempts to the operational webhooks, which send through it.
   let operational: Operational | null = null;
-  const events: DeliveryEvents = { recorded: (attempts, disabled) => operational?.recorded(attempts, disabled) };
+  const events: DeliveryEvents = {
+    recorded: (attempts, disabled) => operational?.recorded(attempts, disabled),
+    attempted: (statusCode, durationMs) => metrics.attempted(statusCode, durationMs),
+  };
   const dispatcher = delivering ? new Dispatcher(store, sender, cfg, log, notifier !== null, thin, events) : null;
   // Other processes sharing the database hear of new work through the notifier.
   const signals: WorkSignals = {
@@ -310,13 +331,14 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
       log.warn({ eventType: name, err: err.message }, "the event type's schema cannot be compiled; its messages are not validated"),
     );
     const core = buildCore({ store, signals, sender, links, log, operational, retentionMs: cfg.payloadRetentionMs });
-    app = await buildApi({ store, core, payloads, cfg, log, adminHashes: token.hashes, publicUrl, readiness }, api);
+    app = await buildApi({ store, core, payloads, cfg, log, adminHashes: token.hashes, publicUrl, readiness, metrics }, api);
     await app.listen({ port: cfg.port, host: cfg.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : cfg.port;
     url = httpOrigin(cfg.host, port);
   }
-  const probes = cfg.healthPort === null ? null : await probeServer(cfg, cfg.healthPort, store, readiness, log);
+  const probes = cfg.healthPort === null ? null : await sideServer(cfg, cfg.healthPort, log, metrics, { store, readiness });
+  const scrapes = cfg.metricsPort === null ? null : await sideServer(cfg, cfg.metricsPort, log, metrics, null);
   if (dispatcher !== null) {
     dispatcher.start();
     notifier?.listen(() => dispatcher.notify());
@@ -340,7 +362,7 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
       readiness.draining = true;
       clearInterval(purge);
       await retention.stop();
-      await Promise.all([app?.close(), dispatcher?.stop(cfg.drainTimeoutMs), notifier?.close()]);
+      await Promise.all([app?.close(), scrapes?.close(), dispatcher?.stop(cfg.drainTimeoutMs), notifier?.close()]);
       await sender.close();
       // Probes hear "stopping" until the last attempt is recorded.
       await probes?.close();

@@ -187,6 +187,7 @@ export interface Receiver {
 export async function startReceiver(): Promise<Receiver> {
   const received: Received[] = [];
   const waiters: { n: number; resolve: () => void }[] = [];
+  const delayed = new Set<NodeJS.Timeout>();
   let server: Server;
   const receiver: Receiver = {
     url: '',
@@ -207,6 +208,9 @@ export async function startReceiver(): Promise<Receiver> {
     },
     close: () =>
       new Promise<void>((resolve) => {
+        // Answers still being held are never sent: their connections close now.
+        for (const timer of delayed) clearTimeout(timer);
+        delayed.clear();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
@@ -223,7 +227,13 @@ export async function startReceiver(): Promise<Receiver> {
         res.writeHead(answer.status, answer.headers ?? {});
         res.end(answer.body ?? '');
       };
-      if (answer.delayMs) setTimeout(send, answer.delayMs);
+      if (answer.delayMs) {
+        const timer = setTimeout(() => {
+          delayed.delete(timer);
+          send();
+        }, answer.delayMs);
+        delayed.add(timer);
+      }
       else send();
       for (const w of waiters.slice()) {
         if (received.length >= w.n) {

@@ -1335,6 +1335,49 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(limited.totals.messagesSince, 0);
     });
 
+    it('reports the queue for /metrics: due, scheduled, retrying, leased, failed, disabled endpoints, the endpoints with the most due', async () => {
+      const empty = await store.queueStats(Date.now(), 10);
+      assert.deepEqual(empty, { due: 0, oldestDueAt: null, scheduled: 0, retrying: 0, leased: 0, failed: 0, disabledEndpoints: 0, endpoints: [] });
+      const one = await newApp('one');
+      const two = await newApp('two');
+      const a = await store.createEndpoint(one.id, endpointInput());
+      await store.createEndpoint(one.id, endpointInput({ disabled: true }));
+      const b = await store.createEndpoint(two.id, endpointInput());
+      const first: Message[] = [];
+      for (let i = 0; i < 3; i++) first.push((await store.createMessage(one.id, messageInput())).message);
+      const toB = (await store.createMessage(two.id, messageInput())).message;
+      await store.createMessage(two.id, messageInput({ deliverAt: Date.now() + 3_600_000 }));
+      const now = Date.now();
+      const work = await store.claim(claimOptions({ now }));
+      assert.equal(work.length, 4);
+      const by = (id: string) => work.find((w) => w.msgId === id)!;
+      await store.recordAttempts([
+        // a: one retry an hour on, one failed for good, one left leased.
+        record(by(first[0]!.id), 'w1', Status.Pending, { nextAttemptAt: now + 3_600_000 }),
+        record(by(first[1]!.id), 'w1', Status.Fail),
+        // b: a retry already due for five seconds.
+        record(by(toB.id), 'w1', Status.Pending, { nextAttemptAt: now - 5000 }),
+      ]);
+      const fresh: Message[] = [];
+      for (let i = 0; i < 2; i++) fresh.push((await store.createMessage(one.id, messageInput())).message);
+      const at = Date.now() + 1;
+      const q = await store.queueStats(at, 10);
+      assert.deepEqual(
+        { ...q, endpoints: undefined },
+        { due: 3, oldestDueAt: now - 5000, scheduled: 2, retrying: 2, leased: 1, failed: 1, disabledEndpoints: 1, endpoints: undefined },
+      );
+      assert.deepEqual(q.endpoints, [
+        { appId: one.id, endpointId: a.id, due: 2, oldestDueAt: fresh[0]!.createdAt },
+        { appId: two.id, endpointId: b.id, due: 1, oldestDueAt: now - 5000 },
+      ]);
+      // Only the top: the limit bounds the endpoints reported.
+      assert.deepEqual((await store.queueStats(at, 1)).endpoints.map((e) => e.endpointId), [a.id]);
+      // Earlier, the fresh messages were not yet due: only b's retry was.
+      const before = await store.queueStats(now - 1, 10);
+      assert.equal(before.due, 1);
+      assert.equal(before.scheduled, 4);
+    });
+
     it('lists applications by a search of name or uid in any case, with their counts, in pages', async () => {
       const acme = await newApp('acme-nutrition', 'Acme Nutrition');
       const vital = await newApp('vital', 'Vital 100% Health');

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { PayloadValidator } from '../domain/payloads.js';
 import type { Core } from '../core/index.js';
+import type { Metrics } from '../metrics.js';
 import type { Readiness } from './health.js';
 import {
   BadRequestError,
@@ -38,6 +39,8 @@ export interface Deps {
   publicUrl: () => string;
   /** Whether the process is stopping, for /health/ready. */
   readiness: Readiness;
+  /** What /metrics reports: the API counts the messages it accepts and refuses. */
+  metrics: Metrics;
 }
 
 declare module 'fastify' {

@@ -114,6 +114,11 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       // The payload is stored, delivered and echoed as its text: a large one is never built
       // as a tree (see splitMember).
       config: { payloadAsText: true },
+      // Every answer of this route, its refusals by the auth hook and the body parser included.
+      onResponse: (_req, reply, done) => {
+        d.metrics.messageAnswered(reply.statusCode, reply.getHeader('idempotent-replayed') === 'true');
+        done();
+      },
       schema: {
         operationId: 'v1.message.create',
         summary: 'Send a message to every endpoint that subscribes to it',

@@ -35,6 +35,8 @@ export interface AttemptEvent {
  */
 export interface DeliveryEvents {
   recorded(events: AttemptEvent[], disabled: DisabledEndpoint[]): void;
+  /** An attempt's response came (statusCode 0: none did), before it is recorded: for /metrics. */
+  attempted?(statusCode: number, durationMs: number): void;
 }
 
 /** Every dispatcher looks for due work at least this often (ms), whether told of any or not. */
@@ -336,6 +338,7 @@ export class Dispatcher implements WorkSignals {
   private async attempt(w: Work, s: EndpointState): Promise<void> {
     const body = this.thin === null ? undefined : w.backfill !== null ? this.thin.withLink(w) : this.thin.isThin(w) ? await this.thin.body(w) : undefined;
     const result = await this.sender.send(w, body);
+    this.events?.attempted?.(result.statusCode, result.durationMs);
     const now = Date.now();
     const attemptsMade = w.attempts + 1;
     const decision = decide(this.cfg.retrySchedule, attemptsMade, result, now);

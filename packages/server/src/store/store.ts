@@ -1,7 +1,7 @@
 import type { AuditEntry, AuditInput } from '../domain/audit.js';
 import type { AuditFilter } from './audit.js';
 import type { RekeyProgress } from './rekey.js';
-import type { AppSummary, Backlog, DurationCount, Overview, OverviewRange } from './insights.js';
+import type { AppSummary, Backlog, DurationCount, Overview, OverviewRange, QueueStats } from './insights.js';
 import type { ContentDeleted } from './retention.js';
 import type {
   Application,
@@ -245,6 +245,7 @@ export interface ApiToken {
 }
 
 export type { AuditFilter } from './audit.js';
+export type { QueueStats, EndpointQueue } from './insights.js';
 /** A message that still holds its payload, as erasure's scan reads it. */
 export interface StoredPayload {
   id: string;
@@ -349,6 +350,12 @@ export interface Store {
   overview(range: OverviewRange): Promise<Overview>;
   /** The queue alone, as overview reads it: cheap enough to sample every minute. */
   backlog(): Promise<Backlog>;
+  /** The queue's totals at `now`, and the `topEndpoints` endpoints with the most due deliveries (for /metrics). */
+  queueStats(now: number, topEndpoints: number): Promise<QueueStats>;
+  /** Tells `observer` of each commit of the batched writes from now on (SQLite's group commit, PostgreSQL's message batches). */
+  observeCommits(observer: CommitObserver): void;
+  /** The connection pools' use at this moment; none for SQLite, which has one connection. */
+  poolUsage(): PoolUsage[];
   /** Applications whose name or uid holds `search` (any case), with their counts; messages counted from `since`. */
   listAppSummaries(q: ListQuery, search: string | null, since: number): Promise<Page<AppSummary>>;
 
@@ -449,4 +456,19 @@ export interface Store {
   listAudit(filter: AuditFilter, q: ListQuery): Promise<Page<AuditEntry>>;
   /** Seals every encrypted column under the ring's first key, `batch` rows a transaction (see rekeyTables). */
   rekey(batch: number, progress: (p: RekeyProgress) => void): Promise<void>;
+}
+
+/** Told of each batched commit: how long it took and how many writes it held. */
+export interface CommitObserver {
+  committed(seconds: number, writes: number): void;
+  /** SQLite: a sync of the write-ahead log made (one sync may cover several commits). */
+  synced(seconds: number): void;
+}
+
+export interface PoolUsage {
+  pool: string;
+  /** Callers waiting for a connection. */
+  waiting: number;
+  total: number;
+  idle: number;
 }

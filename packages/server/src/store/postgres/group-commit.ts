@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { UnavailableError } from '../../domain/errors.js';
+import type { CommitObserver } from '../store.js';
 
 /** What one job of a batch came to: its result, or the error that is its alone. */
 export type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
@@ -79,6 +80,8 @@ export class GroupCommit<J, R> {
   private readonly maxInFlight: number;
   private readonly weight: (job: J) => number;
   private readonly maxWeight: number;
+  /** Told of each batch committed, for /metrics. */
+  observer: CommitObserver | null = null;
 
   constructor(
     private readonly session: Session,
@@ -140,6 +143,7 @@ export class GroupCommit<J, R> {
   private async commit(batch: Queued<J, R>[]): Promise<void> {
     const jobs = batch.map((q) => q.job);
     let outcomes: Outcome<R>[];
+    const started = performance.now();
     try {
       outcomes = await this.session((c) => this.write(c, jobs, false));
     } catch (err) {
@@ -154,6 +158,7 @@ export class GroupCommit<J, R> {
         return;
       }
     }
+    this.observer?.committed((performance.now() - started) / 1000, batch.length);
     batch.forEach((q, i) => {
       const o = outcomes[i]!;
       if (o.ok) q.resolve(o.value);

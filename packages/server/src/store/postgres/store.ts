@@ -2,11 +2,11 @@ import pg from 'pg';
 import { newId } from '../../domain/ids.js';
 import { ConflictError, NotFoundError, UnavailableError } from '../../domain/errors.js';
 import { Status, Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type Endpoint, type EventType, type ListQuery, type Message, type Page } from '../../domain/types.js';
-import type { StoredPayload, AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, DisabledEndpoint, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken } from '../store.js';
+import type { StoredPayload, CommitObserver, PoolUsage, AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, DisabledEndpoint, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken } from '../store.js';
 import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
-import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
+import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, queueByEndpoint, queueStatsFrom, queueTotals, type QueueStats, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
 import { storedPayloadFrom, appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, MESSAGE_COLUMNS, messageFrom, openEndpointColumns, openWorkRow, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, offeredWork, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { checkKeyRecord, KEY_RECORD_META_KEY, Sealer } from '../../domain/sealing.js';
 import { rekeyTables, type RekeyProgress } from '../rekey.js';
@@ -918,6 +918,27 @@ export class PostgresStore implements Store {
 
   async backlog(): Promise<Backlog> {
     return backlogFrom((await one(this.pool, BACKLOG))!);
+  }
+
+  async queueStats(now: number, topEndpoints: number): Promise<QueueStats> {
+    const totals = queueTotals(DIALECT, now);
+    const endpoints = queueByEndpoint(now, topEndpoints);
+    // One snapshot, so the totals and the endpoints' figures agree.
+    return this.tx(async (c) => {
+      await c.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      return queueStatsFrom((await one(c, totals.sql, totals.params))!, await all(c, endpoints.sql, endpoints.params));
+    });
+  }
+
+  observeCommits(observer: CommitObserver): void {
+    this.messages.observer = observer;
+  }
+
+  poolUsage(): PoolUsage[] {
+    return [
+      { pool: 'main', waiting: this.pool.waitingCount, total: this.pool.totalCount, idle: this.pool.idleCount },
+      { pool: 'queue', waiting: this.queue.waitingCount, total: this.queue.totalCount, idle: this.queue.idleCount },
+    ];
   }
 
   async listAppSummaries(q: ListQuery, search: string | null, since: number): Promise<Page<AppSummary>> {

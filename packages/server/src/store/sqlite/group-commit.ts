@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { UnavailableError } from '../../domain/errors.js';
+import type { CommitObserver } from '../store.js';
 
 interface Job {
   fn: () => unknown;
@@ -109,6 +110,8 @@ export class GroupCommit {
   private catchingUp = false;
   /** Set when the log is checkpointed by another connection, which may ask for a catch-up. */
   checkpoints: LogCheckpoints | null = null;
+  /** Told of each commit and each sync of the log, for /metrics. */
+  observer: CommitObserver | null = null;
   /** Waiting for the log to be emptied (truncateLog). */
   private truncations: { resolve: (done: boolean) => void; reject: (e: unknown) => void }[] = [];
 
@@ -244,6 +247,7 @@ export class GroupCommit {
       this.db.pragma(durable ? 'synchronous = FULL' : 'synchronous = NORMAL');
       this.synced = durable;
     }
+    const started = performance.now();
     try {
       this.db.exec('BEGIN IMMEDIATE');
       for (let i = 0; i < jobs.length; ) {
@@ -271,6 +275,7 @@ export class GroupCommit {
       this.settleIdle();
       return;
     }
+    this.observer?.committed((performance.now() - started) / 1000, jobs.length);
     if (this.walPath !== null && (durable || this.syncing || this.unsynced.length > 0)) {
       // Settled after every commit before it, and after a sync begun after its own COMMIT.
       this.unsynced.push({ jobs, outcomes, durable });
@@ -322,8 +327,10 @@ export class GroupCommit {
     const commits = this.unsynced;
     this.unsynced = [];
     this.syncing = true;
+    const started = performance.now();
     const done = (err: NodeJS.ErrnoException | null) => {
       this.syncing = false;
+      if (err === null) this.observer?.synced((performance.now() - started) / 1000);
       this.truncateIfAsked();
       if (err === null) {
         this.health.succeeded();
