@@ -2,8 +2,9 @@ import type { Logger } from 'pino';
 import type { WorkSignals } from '../delivery/dispatcher.js';
 import { ConflictError } from '../domain/errors.js';
 import { storedKey } from '../domain/ordering.js';
-import type { Message } from '../domain/types.js';
-import type { Store } from '../store/store.js';
+import type { BackgroundTask, Message } from '../domain/types.js';
+import type { BulkReplayFilter, Store } from '../store/store.js';
+import type { Tasks } from './tasks.js';
 
 /** The response of the attempt that records a skipped head. */
 const SKIP_NOTE = 'not sent: skipped by POST …/ordering/skip, so that later messages with its ordering key can go';
@@ -17,6 +18,7 @@ export class Requeue {
     private readonly store: Store,
     private readonly signals: WorkSignals,
     private readonly log: Logger,
+    private readonly tasks: Tasks,
   ) {}
 
   /** One manual attempt of the message to the endpoint, now; refused once its content is expunged. */
@@ -39,6 +41,41 @@ export class Requeue {
     const n = await this.store.replayMissing(appId, endpointId, since, until);
     this.log.info({ endpointId, deliveries: n }, 'replaying missing messages');
     this.signals.notify();
+    return n;
+  }
+
+  /** recover, as a background task whose data ends with messagesSent. */
+  recoverTask(appId: string, endpointId: string, since: number, until: number | null): Promise<BackgroundTask> {
+    return this.tasks.start(appId, 'endpoint.recover', async () => ({ messagesSent: await this.recover(appId, endpointId, since, until) }));
+  }
+
+  /** replayMissing, as a background task whose data ends with messagesSent. */
+  replayMissingTask(appId: string, endpointId: string, since: number, until: number | null): Promise<BackgroundTask> {
+    return this.tasks.start(appId, 'endpoint.replay', async () => ({ messagesSent: await this.replayMissing(appId, endpointId, since, until) }));
+  }
+
+  /**
+   * The endpoint's sent and failed deliveries of messages of [since, until) that still hold
+   * their content, queued again behind new traffic, as a background task (messagesSent).
+   */
+  bulkReplayTask(appId: string, endpointId: string, since: number, until: number | null, filter: BulkReplayFilter): Promise<BackgroundTask> {
+    return this.tasks.start(appId, 'endpoint.bulk-replay', async () => {
+      const n = await this.store.bulkReplay(appId, endpointId, since, until, filter);
+      this.log.info({ endpointId, deliveries: n }, 'replaying messages in bulk');
+      this.signals.notify();
+      return { messagesSent: n };
+    });
+  }
+
+  /**
+   * Cancels the endpoint's pending deliveries of messages created before `before`; they end
+   * with status canceled and no new attempt. Deliveries being sent finish their attempt.
+   */
+  async cancelPending(appId: string, endpointId: string, before: number): Promise<number> {
+    const n = await this.store.cancelPending(appId, endpointId, before);
+    this.log.info({ endpointId, deliveries: n }, 'canceled pending deliveries');
+    // Canceled deliveries may have been the heads of ordering keys.
+    if (n > 0) this.signals.notify();
     return n;
   }
 

@@ -1,6 +1,7 @@
 // Deliveries queued again by hand (resend, recover, retry-failed, replay): SQL written once for
 // both dialects (each store binds `?` its own way). Claims, leases and key locks stay per store.
-import { Status, Trigger } from '../domain/types.js';
+import { Status, Trigger, type StatusCode } from '../domain/types.js';
+import { messageConditions, type Dialect } from './filters.js';
 
 /** What a delivery queued again by hand starts from: pending, due at the bound time, its attempts restarted. */
 const REQUEUED = `status = ${Status.Pending}, attempts = 0, next_attempt_at = ?, trigger_type = ${Trigger.Manual}, lease_owner = NULL`;
@@ -38,3 +39,55 @@ const REPLAY_CANDIDATES_UNORDERED = replayCandidatesSql('NULL AS payload');
  * endpoint orders by a key read from them. Binds the application, since, until and the endpoint.
  */
 export const replayCandidates = (ordered: boolean): string => (ordered ? REPLAY_CANDIDATES : REPLAY_CANDIDATES_UNORDERED);
+
+/** What a bulk replay picks, besides the endpoint and the time window. */
+export interface BulkReplayFilter {
+  eventTypes?: string[];
+  channel?: string;
+  tag?: string;
+  /** Only deliveries in this status (success or fail; others are in flight and never replayed). */
+  status?: StatusCode;
+  /** Only deliveries whose last attempt's HTTP status is in this class (0 for no response). */
+  statusCodeClass?: number;
+}
+
+/**
+ * Bulk replay: the endpoint's finished deliveries (sent or failed) of messages created in
+ * [since, until) that still hold their payload, queued again behind new traffic. Pending and
+ * sending deliveries are on their way already and are left alone.
+ */
+export function bulkReplay(
+  d: Dialect,
+  appId: string,
+  endpointId: string,
+  since: number,
+  until: number | null,
+  filter: BulkReplayFilter,
+  now: number,
+): { sql: string; params: unknown[] } {
+  const params: unknown[] = [now, appId, endpointId];
+  const where = ['app_id = ?', 'endpoint_id = ?', `status IN (${Status.Success}, ${Status.Fail})`];
+  if (filter.status !== undefined) {
+    where.push('status = ?');
+    params.push(filter.status);
+  }
+  const msgWhere = ['m.app_id = ?', 'm.payload IS NOT NULL'];
+  params.push(appId);
+  messageConditions(d, { eventTypes: filter.eventTypes, channel: filter.channel, tag: filter.tag, after: since - 1, before: until ?? undefined }, 'm', msgWhere, params);
+  where.push(`msg_id IN (SELECT m.id FROM messages m WHERE ${msgWhere.join(' AND ')})`);
+  if (filter.statusCodeClass !== undefined) {
+    where.push(`(SELECT (a.response_status_code / 100) * 100 FROM attempts a
+      WHERE a.msg_id = deliveries.msg_id AND a.endpoint_id = deliveries.endpoint_id ORDER BY a.id DESC LIMIT 1) = ?`);
+    params.push(filter.statusCodeClass);
+  }
+  return { sql: `UPDATE deliveries SET ${REQUEUED}, priority = 1 WHERE ${where.join(' AND ')}`, params };
+}
+
+/**
+ * Cancels the endpoint's pending deliveries of messages created before a time; binds the
+ * application, the endpoint and the lowest message id of that time (ids follow creation
+ * time, so the (endpoint_id, msg_id) index finds them). A delivery being sent finishes its
+ * attempt; its retries, if any, are not canceled.
+ */
+export const CANCEL_PENDING = `UPDATE deliveries SET status = ${Status.Canceled}, next_attempt_at = NULL, lease_owner = NULL
+  WHERE app_id = ? AND endpoint_id = ? AND msg_id < ? AND status = ${Status.Pending}`;

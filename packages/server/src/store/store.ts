@@ -6,6 +6,7 @@ import type { ContentDeleted } from './retention.js';
 import type {
   Application,
   Attempt,
+  BackgroundTask,
   Backfill,
   BackfillChunk,
   BackfillRef,
@@ -19,8 +20,14 @@ import type {
   Page,
   PayloadMode,
   StatusCode,
+  TaskStatus,
   TriggerCode,
 } from '../domain/types.js';
+import type { BulkReplayFilter } from './requeue.js';
+import type { TaskFilter } from './tasks.js';
+
+export type { BulkReplayFilter } from './requeue.js';
+export type { TaskFilter } from './tasks.js';
 
 export interface AppInput {
   uid: string | null;
@@ -64,6 +71,8 @@ export interface BackfillRecord {
 
 export interface MessageFilter {
   channel?: string;
+  /** Messages in any one of these channels. */
+  channels?: string[];
   tag?: string;
   eventTypes?: string[];
   dataId?: string;
@@ -347,6 +356,18 @@ export interface Store {
   appStatus(appId: string): Promise<EndpointStatus[]>;
   /** Creates deliveries for messages in [since, until) that match the endpoint but never had one. */
   replayMissing(appId: string, endpointId: string, since: number, until: number | null): Promise<number>;
+  /** Re-queues the endpoint's finished (sent or failed) deliveries of messages in [since, until) that still hold content, behind new traffic. */
+  bulkReplay(appId: string, endpointId: string, since: number, until: number | null, filter: BulkReplayFilter): Promise<number>;
+  /** Cancels the endpoint's pending deliveries of messages created before `before` (ms); how many. */
+  cancelPending(appId: string, endpointId: string, before: number): Promise<number>;
+
+  createTask(task: BackgroundTask): Promise<void>;
+  /** Records a running task's progress or end; a task no longer running is left as it is. */
+  updateTask(id: string, status: TaskStatus, data: Record<string, unknown>, at: number): Promise<void>;
+  getTask(id: string): Promise<BackgroundTask | null>;
+  listTasks(q: ListQuery, filter: TaskFilter): Promise<Page<BackgroundTask>>;
+  /** Fails running tasks not updated since `olderThan`, recording `data`; how many. */
+  failStaleTasks(olderThan: number, data: Record<string, unknown>, at: number): Promise<number>;
 
   getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null>;
   listAttempts(appId: string, q: ListQuery, filter: AttemptFilter): Promise<Page<Attempt>>;
