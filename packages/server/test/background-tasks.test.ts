@@ -103,6 +103,32 @@ describe('background tasks and bulk message operations', () => {
     assert.deepEqual(malformed.body.detail[0].loc, ['path', 'task_id']);
   });
 
+  it('recover and bulk replay queue in batches by delivery id, each batch after the last', async () => {
+    const app = await newApp();
+    const ep = await newEndpoint(app.id, '/batches');
+    failing.add('/batches');
+    const since = Date.now() - 1000;
+    for (let i = 0; i < 3; i++) await svix.message.create(app.id, { eventType: typeA, payload: { i } });
+    await statsReach(app.id, ep.id, { fail: 3 });
+
+    const store = srv.hw.store;
+    const first = await store.recoverBatch(app.id, ep.id, since, null, 0, 2);
+    assert.equal(first.queued, 2);
+    assert.ok(first.lastId !== null && first.lastId > 0);
+    const second = await store.recoverBatch(app.id, ep.id, since, null, first.lastId!, 2);
+    assert.deepEqual(second, { queued: 1, lastId: null });
+    // Failed again, they are found again from the start.
+    await statsReach(app.id, ep.id, { fail: 3 });
+    assert.equal((await store.recoverBatch(app.id, ep.id, since, null, 0, 10)).queued, 3);
+
+    failing.delete('/batches');
+    await statsReach(app.id, ep.id, { success: 3 });
+    const a = await store.bulkReplay(app.id, ep.id, since, null, {}, 0, 2);
+    assert.equal(a.queued, 2);
+    assert.deepEqual(await store.bulkReplay(app.id, ep.id, since, null, {}, a.lastId!, 2), { queued: 1, lastId: null });
+    await statsReach(app.id, ep.id, { success: 3, pending: 0, sending: 0 });
+  });
+
   it('the task list pages newest first, and back with prevIterator', async () => {
     const app = await newApp();
     const ep = await newEndpoint(app.id, '/paging');

@@ -3,8 +3,11 @@ import type { WorkSignals } from '../delivery/dispatcher.js';
 import { ConflictError } from '../domain/errors.js';
 import { storedKey } from '../domain/ordering.js';
 import type { BackgroundTask, Message } from '../domain/types.js';
-import type { BulkReplayFilter, Store } from '../store/store.js';
-import type { Tasks } from './tasks.js';
+import type { BulkReplayFilter, RequeueBatch, Store } from '../store/store.js';
+import type { Progress, Tasks } from './tasks.js';
+
+/** Deliveries queued again per commit by a recover or a bulk replay. */
+export const REQUEUE_BATCH = 1000;
 
 /** The response of the attempt that records a skipped head. */
 const SKIP_NOTE = 'not sent: skipped by POST …/ordering/skip, so that later messages with its ordering key can go';
@@ -44,9 +47,16 @@ export class Requeue {
     return n;
   }
 
-  /** recover, as a background task whose data ends with messagesSent. */
+  /**
+   * recover as a background task: REQUEUE_BATCH deliveries a commit, each batch handed to
+   * the dispatchers at once and counted in data.messagesSent.
+   */
   recoverTask(appId: string, endpointId: string, since: number, until: number | null): Promise<BackgroundTask> {
-    return this.tasks.start(appId, 'endpoint.recover', async () => ({ messagesSent: await this.recover(appId, endpointId, since, until) }));
+    return this.tasks.start(appId, 'endpoint.recover', async (progress) => {
+      const n = await this.inBatches((after) => this.store.recoverBatch(appId, endpointId, since, until, after, REQUEUE_BATCH), progress);
+      this.log.info({ endpointId, deliveries: n }, 'recovering failed deliveries');
+      return { messagesSent: n };
+    });
   }
 
   /** replayMissing, as a background task whose data ends with messagesSent. */
@@ -56,15 +66,28 @@ export class Requeue {
 
   /**
    * The endpoint's sent and failed deliveries of messages of [since, until) that still hold
-   * their content, queued again behind new traffic, as a background task (messagesSent).
+   * their content, queued again behind new traffic, as a background task counting
+   * data.messagesSent batch by batch.
    */
   bulkReplayTask(appId: string, endpointId: string, since: number, until: number | null, filter: BulkReplayFilter): Promise<BackgroundTask> {
-    return this.tasks.start(appId, 'endpoint.bulk-replay', async () => {
-      const n = await this.store.bulkReplay(appId, endpointId, since, until, filter);
+    return this.tasks.start(appId, 'endpoint.bulk-replay', async (progress) => {
+      const n = await this.inBatches((after) => this.store.bulkReplay(appId, endpointId, since, until, filter, after, REQUEUE_BATCH), progress);
       this.log.info({ endpointId, deliveries: n }, 'replaying messages in bulk');
-      this.signals.notify();
       return { messagesSent: n };
     });
+  }
+
+  /** Runs `batch` from the first delivery id until none are left; the total queued. */
+  private async inBatches(batch: (afterId: number) => Promise<RequeueBatch>, progress: Progress): Promise<number> {
+    let total = 0;
+    for (let after = 0; ; ) {
+      const b = await batch(after);
+      total += b.queued;
+      if (b.queued > 0) this.signals.notify();
+      if (b.lastId === null) return total;
+      after = b.lastId;
+      await progress({ messagesSent: total });
+    }
   }
 
   /**

@@ -2,6 +2,7 @@
 // both dialects (each store binds `?` its own way). Claims, leases and key locks stay per store.
 import { Status, Trigger, type StatusCode } from '../domain/types.js';
 import { messageConditions, type Dialect } from './filters.js';
+import type { Row } from './rows.js';
 
 /** What a delivery queued again by hand starts from: pending, due at the bound time, its attempts restarted. */
 const REQUEUED = `status = ${Status.Pending}, attempts = 0, next_attempt_at = ?, trigger_type = ${Trigger.Manual}, lease_owner = NULL`;
@@ -51,36 +52,77 @@ export interface BulkReplayFilter {
   statusCodeClass?: number;
 }
 
+/** A batch of a bulk requeue: how many were queued, and the last delivery id looked at (null once none are left). */
+export interface RequeueBatch {
+  queued: number;
+  lastId: number | null;
+}
+
 /**
- * Bulk replay: the endpoint's finished deliveries (sent or failed) of messages created in
- * [since, until) that still hold their payload, queued again behind new traffic. Pending and
- * sending deliveries are on their way already and are left alone.
+ * Deliveries `d` matching `where`, queued again behind new traffic, `limit` at a time in id
+ * order after `afterId`, so a large recover or replay is many short writes that report
+ * progress. Rows requeued leave by id, so one that fails again at once is not taken twice.
+ * The status condition is checked again on the row updated (a concurrent change wins).
  */
-export function bulkReplay(
+function requeueBatch(where: string[], params: unknown[], status: string, afterId: number, limit: number, now: number): { sql: string; params: unknown[] } {
+  return {
+    sql: `UPDATE deliveries SET ${REQUEUED}, priority = 1 WHERE ${status} AND id IN
+      (SELECT d.id FROM deliveries d WHERE ${where.join(' AND ')} AND d.id > ? ORDER BY d.id LIMIT ?) RETURNING id`,
+    params: [now, ...params, afterId, limit],
+  };
+}
+
+/** RECOVER in batches: the endpoint's failed deliveries made in [since, until). */
+export function recoverBatch(appId: string, endpointId: string, since: number, until: number | null, afterId: number, limit: number, now: number): { sql: string; params: unknown[] } {
+  return requeueBatch(
+    ['d.app_id = ?', 'd.endpoint_id = ?', `d.status = ${Status.Fail}`, 'd.created_at >= ?', 'd.created_at < ?'],
+    [appId, endpointId, since, until ?? Number.MAX_SAFE_INTEGER],
+    `status = ${Status.Fail}`,
+    afterId,
+    limit,
+    now,
+  );
+}
+
+/**
+ * Bulk replay in batches: the endpoint's finished deliveries (sent or failed) of messages
+ * created in [since, until) that still hold their payload. Pending and sending deliveries are
+ * on their way already and are left alone.
+ */
+export function bulkReplayBatch(
   d: Dialect,
   appId: string,
   endpointId: string,
   since: number,
   until: number | null,
   filter: BulkReplayFilter,
+  afterId: number,
+  limit: number,
   now: number,
 ): { sql: string; params: unknown[] } {
-  const params: unknown[] = [now, appId, endpointId];
-  const where = ['app_id = ?', 'endpoint_id = ?', `status IN (${Status.Success}, ${Status.Fail})`];
+  const finished = `status IN (${Status.Success}, ${Status.Fail})`;
+  const where = ['d.app_id = ?', 'd.endpoint_id = ?', `d.${finished}`];
+  const params: unknown[] = [appId, endpointId];
   if (filter.status !== undefined) {
-    where.push('status = ?');
+    where.push('d.status = ?');
     params.push(filter.status);
   }
   const msgWhere = ['m.app_id = ?', 'm.payload IS NOT NULL'];
   params.push(appId);
   messageConditions(d, { eventTypes: filter.eventTypes, channel: filter.channel, tag: filter.tag, after: since - 1, before: until ?? undefined }, 'm', msgWhere, params);
-  where.push(`msg_id IN (SELECT m.id FROM messages m WHERE ${msgWhere.join(' AND ')})`);
+  where.push(`d.msg_id IN (SELECT m.id FROM messages m WHERE ${msgWhere.join(' AND ')})`);
   if (filter.statusCodeClass !== undefined) {
     where.push(`(SELECT (a.response_status_code / 100) * 100 FROM attempts a
-      WHERE a.msg_id = deliveries.msg_id AND a.endpoint_id = deliveries.endpoint_id ORDER BY a.id DESC LIMIT 1) = ?`);
+      WHERE a.msg_id = d.msg_id AND a.endpoint_id = d.endpoint_id ORDER BY a.id DESC LIMIT 1) = ?`);
     params.push(filter.statusCodeClass);
   }
-  return { sql: `UPDATE deliveries SET ${REQUEUED}, priority = 1 WHERE ${where.join(' AND ')}`, params };
+  return requeueBatch(where, params, finished, afterId, limit, now);
+}
+
+/** A batch's RETURNING rows as a RequeueBatch. */
+export function requeueBatchFrom(rows: Row[], limit: number): RequeueBatch {
+  const last = rows.reduce((max, r) => Math.max(max, Number(r.id)), 0);
+  return { queued: rows.length, lastId: rows.length < limit ? null : last };
 }
 
 /**

@@ -23,10 +23,10 @@ import type {
   TaskStatus,
   TriggerCode,
 } from '../domain/types.js';
-import type { BulkReplayFilter } from './requeue.js';
+import type { BulkReplayFilter, RequeueBatch } from './requeue.js';
 import type { TaskFilter } from './tasks.js';
 
-export type { BulkReplayFilter } from './requeue.js';
+export type { BulkReplayFilter, RequeueBatch } from './requeue.js';
 export type { TaskFilter } from './tasks.js';
 
 export interface AppInput {
@@ -356,8 +356,13 @@ export interface Store {
   appStatus(appId: string): Promise<EndpointStatus[]>;
   /** Creates deliveries for messages in [since, until) that match the endpoint but never had one. */
   replayMissing(appId: string, endpointId: string, since: number, until: number | null): Promise<number>;
-  /** Re-queues the endpoint's finished (sent or failed) deliveries of messages in [since, until) that still hold content, behind new traffic. */
-  bulkReplay(appId: string, endpointId: string, since: number, until: number | null, filter: BulkReplayFilter): Promise<number>;
+  /** recover, at most `limit` deliveries with ids after `afterId`, in one commit. */
+  recoverBatch(appId: string, endpointId: string, since: number, until: number | null, afterId: number, limit: number): Promise<RequeueBatch>;
+  /**
+   * Re-queues, behind new traffic, at most `limit` of the endpoint's finished (sent or failed)
+   * deliveries with ids after `afterId`, of messages in [since, until) that still hold content.
+   */
+  bulkReplay(appId: string, endpointId: string, since: number, until: number | null, filter: BulkReplayFilter, afterId: number, limit: number): Promise<RequeueBatch>;
   /** Cancels the endpoint's pending deliveries of messages created before `before` (ms); how many. */
   cancelPending(appId: string, endpointId: string, before: number): Promise<number>;
 

@@ -12,7 +12,7 @@ import { checkKeyRecord, KEY_RECORD_META_KEY, Sealer } from '../../domain/sealin
 import { rekeyTables, type RekeyProgress } from '../rekey.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { deliveryOrderKey, keyReader } from '../../domain/ordering.js';
-import { bulkReplay, CANCEL_PENDING, INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING, type BulkReplayFilter } from '../requeue.js';
+import { bulkReplayBatch, CANCEL_PENDING, INSERT_RESENT, RECOVER, recoverBatch, replayCandidates, requeueBatchFrom, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING, type BulkReplayFilter, type RequeueBatch } from '../requeue.js';
 import { FAIL_STALE_TASKS, INSERT_TASK, listTasks, SELECT_TASK, taskFrom, taskParams, UPDATE_TASK, type TaskFilter } from '../tasks.js';
 import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFILL, insertBackfillParams, listBackfills, newBackfill, SELECT_BACKFILL, SELECT_BACKFILL_CHUNKS, SELECT_BACKFILL_ID, SELECT_BACKFILL_RECORDS, SELECT_STALE_BACKFILLS } from '../backfills.js';
 import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
@@ -949,9 +949,14 @@ export class PostgresStore implements Store {
     return run(this.pool, RECOVER, [Date.now(), appId, endpointId, since, until ?? Number.MAX_SAFE_INTEGER]);
   }
 
-  bulkReplay(appId: string, endpointId: string, since: number, until: number | null, filter: BulkReplayFilter): Promise<number> {
-    const { sql, params } = bulkReplay(DIALECT, appId, endpointId, since, until, filter, Date.now());
-    return run(this.pool, sql, params);
+  async recoverBatch(appId: string, endpointId: string, since: number, until: number | null, afterId: number, limit: number): Promise<RequeueBatch> {
+    const { sql, params } = recoverBatch(appId, endpointId, since, until, afterId, limit, Date.now());
+    return requeueBatchFrom(await all(this.pool, sql, params), limit);
+  }
+
+  async bulkReplay(appId: string, endpointId: string, since: number, until: number | null, filter: BulkReplayFilter, afterId: number, limit: number): Promise<RequeueBatch> {
+    const { sql, params } = bulkReplayBatch(DIALECT, appId, endpointId, since, until, filter, afterId, limit, Date.now());
+    return requeueBatchFrom(await all(this.pool, sql, params), limit);
   }
 
   cancelPending(appId: string, endpointId: string, before: number): Promise<number> {

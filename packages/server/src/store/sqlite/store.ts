@@ -13,7 +13,7 @@ import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, durationCountFrom, 
 import { storedPayloadFrom, appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, messageFrom, openEndpointColumns, openWorkRow, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, offeredWork, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { checkKeyRecord, KEY_RECORD_META_KEY, KeyRingError, Sealer } from '../../domain/sealing.js';
 import { rekeyTables, type RekeyProgress } from '../rekey.js';
-import { bulkReplay, CANCEL_PENDING, INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING, type BulkReplayFilter } from '../requeue.js';
+import { bulkReplayBatch, CANCEL_PENDING, INSERT_RESENT, RECOVER, recoverBatch, replayCandidates, requeueBatchFrom, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING, type BulkReplayFilter, type RequeueBatch } from '../requeue.js';
 import { FAIL_STALE_TASKS, INSERT_TASK, listTasks, SELECT_TASK, taskFrom, taskParams, UPDATE_TASK, type TaskFilter } from '../tasks.js';
 import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFILL, insertBackfillParams, listBackfills, newBackfill, SELECT_BACKFILL, SELECT_BACKFILL_CHUNKS, SELECT_BACKFILL_ID, SELECT_BACKFILL_RECORDS, SELECT_STALE_BACKFILLS } from '../backfills.js';
 import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
@@ -687,10 +687,17 @@ export class SqliteStore implements Store {
     });
   }
 
-  bulkReplay(appId: string, endpointId: string, since: number, until: number | null, filter: BulkReplayFilter): Promise<number> {
+  recoverBatch(appId: string, endpointId: string, since: number, until: number | null, afterId: number, limit: number): Promise<RequeueBatch> {
     return this.write(() => {
-      const { sql, params } = bulkReplay(DIALECT, appId, endpointId, since, until, filter, Date.now());
-      return this.q(sql).run(...params).changes;
+      const { sql, params } = recoverBatch(appId, endpointId, since, until, afterId, limit, Date.now());
+      return requeueBatchFrom(this.q(sql).all(...params) as Row[], limit);
+    });
+  }
+
+  bulkReplay(appId: string, endpointId: string, since: number, until: number | null, filter: BulkReplayFilter, afterId: number, limit: number): Promise<RequeueBatch> {
+    return this.write(() => {
+      const { sql, params } = bulkReplayBatch(DIALECT, appId, endpointId, since, until, filter, afterId, limit, Date.now());
+      return requeueBatchFrom(this.q(sql).all(...params) as Row[], limit);
     });
   }
 
