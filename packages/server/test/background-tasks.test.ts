@@ -315,6 +315,14 @@ describe('background tasks and bulk message operations', () => {
     res = await search({ limit: 0 });
     assert.equal(res.status, 422);
     assert.deepEqual(res.body.detail[0].loc, ['body', 'limit']);
+
+    // A search only reads: a read-only token may make it, and still may not expunge.
+    const token = (await srv.api('POST', '/api/v1/token', { name: uniq('reader'), readOnly: true })).body.token as string;
+    const as = (path: string, body: unknown) => fetch(srv.url + path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const read = await as(`/api/v1/app/${app.id}/msg/search`, { tag: 'gold' });
+    assert.equal(read.status, 200);
+    assert.deepEqual(((await read.json()) as { data: { id: string }[] }).data.map((m) => m.id), [m2.id]);
+    assert.equal((await as(`/api/v1/app/${app.id}/msg/bulk-expunge`, { ids: [m2.id] })).status, 403);
   });
 
   it('message.events reads the log oldest first, filters, and goes on from its iterator', async () => {
