@@ -31,14 +31,6 @@ export class Requeue {
     this.signals.notify();
   }
 
-  /** The endpoint's failed deliveries of messages created in [since, until), again. */
-  async recover(appId: string, endpointId: string, since: number, until: number | null): Promise<number> {
-    const n = await this.store.recover(appId, endpointId, since, until);
-    this.log.info({ endpointId, deliveries: n }, 'recovering failed deliveries');
-    this.signals.notify();
-    return n;
-  }
-
   /** Messages of [since, until) that the endpoint never had a delivery of. */
   async replayMissing(appId: string, endpointId: string, since: number, until: number | null): Promise<number> {
     const n = await this.store.replayMissing(appId, endpointId, since, until);
