@@ -355,6 +355,14 @@ describe('background tasks and bulk message operations', () => {
     assert.deepEqual(res.body.data.map((m: { id: string }) => m.id), [m1.id, m3.id]);
     res = await events(`?after=${encodeURIComponent(m2.timestamp.toISOString())}`);
     assert.deepEqual(res.body.data.map((m: { id: string }) => m.id), [m3.id, m4.id]);
+    // From a time with nothing after it yet, the iterator still leads on from there.
+    res = await events(`?after=${encodeURIComponent(m4.timestamp.toISOString())}`);
+    assert.deepEqual(res.body.data, []);
+    assert.match(res.body.iterator, /^msg_/);
+    await eventually(() => (Date.now() > m4.timestamp.getTime() + 2 ? true : undefined));
+    const m5 = await svix.message.create(app.id, { eventType: typeA, payload: { e: 5 } });
+    res = await events(`?iterator=${res.body.iterator}`);
+    assert.deepEqual(res.body.data.map((m: { id: string }) => m.id), [m5.id]);
     res = await events('?after=yesterday');
     assert.equal(res.status, 422);
   });

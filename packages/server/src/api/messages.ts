@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors.js';
+import { idFloor } from '../domain/ids.js';
 import { LIMITS } from '../domain/limits.js';
 import { checkName } from '../domain/names.js';
 import { Status, type StatusCode } from '../domain/types.js';
@@ -256,7 +257,9 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       const split = (v: string[] | undefined) => v?.flatMap((t) => t.split(',')).filter((t) => t !== '');
       const filter: MessageFilter = { eventTypes: split(q.event_types), channels: split(q.channels), after: timeParam(q.after, ['query', 'after']) };
       const page = await d.store.listMessages(a.id, { limit: q.limit ?? 50, iterator: q.iterator ?? null, order: 'ascending' }, filter);
-      return { data: page.data.map((m) => presentMessage(m)), iterator: page.iterator ?? q.iterator ?? '', done: page.done };
+      // With nothing to read, the iterator marks where reading stopped: at `after`, or the start.
+      const from = filter.after === undefined ? '' : idFloor('msg', filter.after + 1);
+      return { data: page.data.map((m) => presentMessage(m)), iterator: page.iterator ?? q.iterator ?? from, done: page.done };
     },
   );
 
