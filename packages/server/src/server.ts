@@ -46,10 +46,12 @@ import { ThinPayloads } from './delivery/thin.js';
 import { uiRoutes } from './api/ui.js';
 import { auditRoutes, installAudit } from './api/audit.js';
 import { tokenRoutes } from './api/tokens.js';
+import { taskRoutes } from './api/tasks.js';
 import { auditEntries, recordAudit, verifyAudit, type Verification } from './core/audit.js';
 import type { AuditFilter } from './store/store.js';
 import type { AuditEntry } from './domain/audit.js';
 import { buildCore } from './core/index.js';
+import { TASK_STALE_MS, type Tasks } from './core/tasks.js';
 import { Sealer } from './domain/sealing.js';
 import type { RekeyProgress } from './store/rekey.js';
 import { Messages } from './core/messages.js';
@@ -143,6 +145,7 @@ export async function buildApi(deps: Deps, options: ApiOptions = {}): Promise<Fa
   endpointAuthRoutes(app, deps);
   operationalRoutes(app, deps);
   messageRoutes(app, deps);
+  taskRoutes(app, deps);
   erasureRoutes(app, deps);
   attemptRoutes(app, deps);
   eventTypeRoutes(app, deps);
@@ -321,6 +324,7 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
   operational = new Operational(store, new Messages(store, signals, cfg.payloadRetentionMs), log);
 
   let app: FastifyInstance | null = null;
+  let tasks: Tasks | null = null;
   let generated: string | null = null;
   const readiness: Readiness = { draining: false };
   if (serving) {
@@ -331,6 +335,9 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
       log.warn({ eventType: name, err: err.message }, "the event type's schema cannot be compiled; its messages are not validated"),
     );
     const core = buildCore({ store, signals, sender, links, log, operational, retentionMs: cfg.payloadRetentionMs });
+    tasks = core.tasks;
+    // Before any request: a task still running here was left by a process that is gone.
+    await tasks.failAbandoned(store.leasesOnCreate);
     app = await buildApi({ store, core, payloads, cfg, log, adminHashes: token.hashes, publicUrl, readiness, metrics }, api);
     await app.listen({ port: cfg.port, host: cfg.host });
     const address = app.server.address();
@@ -355,14 +362,24 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
     store.purgePortalTokens(Date.now() - 24 * 60 * 60 * 1000).catch((err: unknown) => log.error({ err }, 'purging expired portal tokens failed'));
   }, 60 * 60 * 1000);
   purge.unref();
+  // Where processes share the store, one may die while others serve: its tasks are found by their age.
+  const sweep = tasks !== null && !store.leasesOnCreate
+    ? setInterval(() => {
+        tasks?.failAbandoned(false).catch((err: unknown) => log.error({ err }, 'checking background tasks failed'));
+      }, TASK_STALE_MS / 2)
+    : null;
+  sweep?.unref();
 
   let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= (async () => {
       readiness.draining = true;
       clearInterval(purge);
+      if (sweep !== null) clearInterval(sweep);
       await retention.stop();
       await Promise.all([app?.close(), scrapes?.close(), dispatcher?.stop(cfg.drainTimeoutMs), notifier?.close()]);
+      // Background tasks end in this process: what they record must reach the store before it closes.
+      await tasks?.drain();
       await sender.close();
       // Probes hear "stopping" until the last attempt is recorded.
       await probes?.close();

@@ -86,6 +86,7 @@ describe('app portal access', () => {
     a.event_type_name = 'meal.logged';
     a.key_id = 'key_none';
     a.token_id = (await server.api('POST', '/api/v1/token', { name: 'ci' })).body.id;
+    a.task_id = 'qtask_2lYhbWJ0GEAzSF4rRS1kUCnsYmM';
     aToken = (await portalLink('app-a')).token;
     aReadOnly = (await portalLink('app-a', { readOnly: true })).token;
     bToken = (await portalLink('app-b')).token;

@@ -84,6 +84,17 @@ describe('Svix SDK against Hookwell', () => {
   let typeA: string;
   let typeB: string;
 
+  /** The background task once it is no longer running. */
+  const taskDone = (id: string) =>
+    eventually(
+      async () => {
+        const t = await svix.backgroundTask.get(id);
+        return t.status === 'running' ? undefined : t;
+      },
+      10_000,
+      `task ${id} to finish`,
+    );
+
   const newApp = (extra: { uid?: string; name?: string } = {}): Promise<ApplicationOut> =>
     svix.application.create({ name: extra.name ?? 'Test app', uid: extra.uid ?? uniq('app') });
   const newEndpoint = (appId: string, path: string, extra: Partial<Parameters<Svix['endpoint']['create']>[1]> = {}): Promise<EndpointOut> =>
@@ -777,7 +788,8 @@ describe('Svix SDK against Hookwell', () => {
       const task = await svix.endpoint.replayMissing(app.id, 'replay', { since });
       assert.equal(lastRaw().status, 202);
       assert.equal(task.task, BackgroundTaskType.EndpointReplay);
-      // Deliveries exist as soon as the call returns: m0 is before `since`, m3 is filtered out.
+      // Deliveries exist once the task has finished: m0 is before `since`, m3 is filtered out.
+      assert.deepEqual((await taskDone(task.id)).data, { messagesSent: 2 });
       assert.deepEqual(ids((await svix.messageAttempt.listAttemptedMessages(app.id, ep.id)).data), [m1.id, m2.id].sort());
       assert.equal((await svix.messageAttempt.listAttemptedDestinations(app.id, m0.id)).data.length, 0);
       assert.equal((await svix.messageAttempt.listAttemptedDestinations(app.id, m3.id)).data.length, 0);
@@ -790,7 +802,8 @@ describe('Svix SDK against Hookwell', () => {
       );
 
       // A second replay finds nothing missing.
-      await svix.endpoint.replayMissing(app.id, 'replay', { since });
+      const again = await svix.endpoint.replayMissing(app.id, 'replay', { since });
+      assert.deepEqual((await taskDone(again.id)).data, { messagesSent: 0 });
       const stats = await svix.endpoint.getStats(app.id, 'replay');
       assert.equal(stats.success + stats.pending + stats.sending + stats.fail + stats.canceled, 2);
     });

@@ -78,11 +78,15 @@ export const PORTAL_ROUTES: ReadonlyMap<string, readonly PortalCapability[]> = n
   [`POST ${ep}/ordering/skip`, MANAGE],
   [`POST ${ep}/recover`, RESEND],
   [`POST ${ep}/replay-missing`, RESEND],
+  [`POST ${ep}/bulk-replay`, RESEND],
+  [`POST ${ep}/cancel-msgs`, MANAGE],
   [`POST ${ep}/send-example`, RESEND],
   [`GET ${ep}/stats`, VIEW],
   [`GET ${ep}/stats/series`, VIEW],
   [`GET ${ep}/msg`, VIEW],
   [`GET ${app}/msg`, VIEW],
+  [`POST ${app}/msg/search`, VIEW],
+  [`GET ${app}/events`, VIEW],
   [`GET ${msg}`, VIEW],
   [`GET ${msg}/content-fetches`, VIEW],
   [`GET ${msg}/endpoint`, VIEW],
@@ -105,6 +109,9 @@ const SCOPED_GLOBAL_ROUTES: ReadonlySet<string> = new Set([
   'GET /api/v1/event-type/:event_type_name',
   'GET /api/v1/auth/whoami',
 ]);
+
+/** POST routes that only read (Svix's search takes its filters in a body): open to read-only tokens. */
+const READS_BY_POST: ReadonlySet<string> = new Set(['POST /api/v1/app/:app_id/msg/search']);
 
 /** Routes for the admin token alone, whatever a scoped token's scope. */
 const ADMIN_ONLY = /^\/api\/v1\/(token|audit)(\/|$)/;
@@ -218,7 +225,7 @@ async function apiTokenAccess(store: Store, req: FastifyRequest, tokenHash: stri
   // Not a route: the not-found handler answers, whoever asks.
   if (url === undefined) return grant(req, found);
   if (ADMIN_ONLY.test(url)) return { status: 403, detail: `${describeRoute(req)} needs the admin token: API tokens cannot manage tokens or read the audit log`, reason: 'admin_only' };
-  if (found.readOnly && req.method !== 'GET' && req.method !== 'HEAD') {
+  if (found.readOnly && req.method !== 'GET' && req.method !== 'HEAD' && !READS_BY_POST.has(routeKey(req))) {
     return { status: 403, detail: `the API token ${found.id} is read-only: it cannot call ${describeRoute(req)}`, reason: 'read_only' };
   }
   if (found.appIds !== null) {

@@ -1,17 +1,34 @@
 import type { FastifyInstance } from 'fastify';
 import { generateSecret, publicKeyOf } from '@hookwell/receiver';
 import { NotFoundError, ValidationError, type FieldProblem } from '../domain/errors.js';
-import { newId } from '../domain/ids.js';
 import { LIMITS } from '../domain/limits.js';
 import { checkName } from '../domain/names.js';
 import { parseKeyPath } from '../domain/ordering.js';
 import { attemptSeries, BUCKET_MS, bucketRange, MAX_BUCKETS, type BucketName } from '../domain/series.js';
-import type { Application, Endpoint, Ordering } from '../domain/types.js';
+import type { Application, Endpoint, Ordering, StatusCode } from '../domain/types.js';
 import type { EndpointFields, EndpointInput } from '../store/store.js';
 import { errorResponses, listQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, timeParam, type Deps } from './http.js';
-import { iso, presentEndpoint, presentMessage } from './present.js';
+import { iso, presentEndpoint, presentMessage, presentTask } from './present.js';
 import { requireApp, type AppRequest } from './applications.js';
+
+interface BulkReplayBody {
+  since: string;
+  until?: string | null;
+  eventTypes?: string[] | null;
+  channel?: string | null;
+  tag?: string | null;
+  status?: StatusCode | null;
+  statusCodeClass?: number | null;
+}
+
+/** A request's [since, until) in ms; until null for now on. */
+function windowOf(body: { since: string; until?: string | null }): { since: number; until: number | null } {
+  const since = timeParam(body.since, ['body', 'since'])!;
+  const until = timeParam(body.until, ['body', 'until']) ?? null;
+  if (until !== null && until <= since) throw ValidationError.field(['body', 'until'], 'until must be after since', 'value_error');
+  return { since, until };
+}
 
 export interface EndpointBody {
   url?: string;
@@ -429,19 +446,13 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
     },
   );
 
-  const task = (kind: 'endpoint.recover' | 'endpoint.replay') => ({
-    id: newId('qtask'),
-    status: 'finished',
-    task: kind,
-    updatedAt: iso(Date.now()),
-  });
-
   app.post<P & { Body: { since: string; until?: string | null } }>(
     '/api/v1/app/:app_id/endpoint/:endpoint_id/recover',
     {
       schema: {
         operationId: 'v1.endpoint.recover',
         summary: 'Send again every failed delivery to this endpoint since a time',
+        description: 'Answers a background task; GET /api/v1/background-task/{task_id} reports it, with data.messagesSent once finished.',
         tags,
         params,
         body: ref('RecoverIn'),
@@ -450,8 +461,8 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
     },
     async (req, reply) => {
       const { app: a, endpoint } = await requireEndpoint(d, req);
-      await d.core.requeue.recover(a.id, endpoint.id, timeParam(req.body.since, ['body', 'since'])!, timeParam(req.body.until, ['body', 'until']) ?? null);
-      return reply.code(202).send(task('endpoint.recover'));
+      const { since, until } = windowOf(req.body);
+      return reply.code(202).send(presentTask(await d.core.requeue.recoverTask(a.id, endpoint.id, since, until)));
     },
   );
 
@@ -461,6 +472,7 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
       schema: {
         operationId: 'v1.endpoint.replay-missing',
         summary: 'Send messages since a time that this endpoint never received',
+        description: 'Answers a background task; GET /api/v1/background-task/{task_id} reports it, with data.messagesSent once finished.',
         tags,
         params,
         body: ref('ReplayIn'),
@@ -469,8 +481,62 @@ export function endpointRoutes(app: FastifyInstance, d: Deps): void {
     },
     async (req, reply) => {
       const { app: a, endpoint } = await requireEndpoint(d, req);
-      await d.core.requeue.replayMissing(a.id, endpoint.id, timeParam(req.body.since, ['body', 'since'])!, timeParam(req.body.until, ['body', 'until']) ?? null);
-      return reply.code(202).send(task('endpoint.replay'));
+      const { since, until } = windowOf(req.body);
+      return reply.code(202).send(presentTask(await d.core.requeue.replayMissingTask(a.id, endpoint.id, since, until)));
+    },
+  );
+
+  app.post<P & { Body: BulkReplayBody }>(
+    '/api/v1/app/:app_id/endpoint/:endpoint_id/bulk-replay',
+    {
+      schema: {
+        operationId: 'v1.endpoint.bulk-replay',
+        summary: 'Send again the messages since a time that this endpoint was sent, successfully or not',
+        description:
+          'Queues again, behind new traffic, the deliveries to this endpoint that ended (sent or failed) of messages created in [since, until) ' +
+          'that still hold their payload, narrowed by the filters. Deliveries still pending or being sent are not touched. ' +
+          "statusCodeClass is that of the delivery's last attempt. Answers a background task (data.messagesSent once finished).",
+        tags,
+        params,
+        body: ref('BulkReplayIn'),
+        response: { 202: ref('ReplayOut'), ...errorResponses() },
+      },
+    },
+    async (req, reply) => {
+      const { app: a, endpoint } = await requireEndpoint(d, req);
+      const { since, until } = windowOf(req.body);
+      const b = req.body;
+      const filter = {
+        eventTypes: b.eventTypes ?? undefined,
+        channel: b.channel ?? undefined,
+        tag: b.tag ?? undefined,
+        status: b.status ?? undefined,
+        statusCodeClass: b.statusCodeClass ?? undefined,
+      };
+      return reply.code(202).send(presentTask(await d.core.requeue.bulkReplayTask(a.id, endpoint.id, since, until, filter)));
+    },
+  );
+
+  app.post<P & { Body: { createdBefore: string } }>(
+    '/api/v1/app/:app_id/endpoint/:endpoint_id/cancel-msgs',
+    {
+      schema: {
+        operationId: 'v1.endpoint.cancel-msgs',
+        summary: 'Cancel the pending deliveries to this endpoint of messages created before a time',
+        description:
+          'Pending deliveries (waiting for their first attempt or a retry) of messages created before createdBefore end with status 4 (canceled) ' +
+          'and no further attempt; their attempts so far stay. A delivery being sent at this moment finishes that attempt, and is not canceled. ' +
+          'Done when answered: nothing is left to happen later.',
+        tags,
+        params,
+        body: ref('CancelMsgsIn'),
+        response: { 204: { type: 'null', description: 'Canceled' }, ...errorResponses() },
+      },
+    },
+    async (req, reply) => {
+      const { app: a, endpoint } = await requireEndpoint(d, req);
+      await d.core.requeue.cancelPending(a.id, endpoint.id, timeParam(req.body.createdBefore, ['body', 'createdBefore'])!);
+      return reply.code(204).send();
     },
   );
 

@@ -99,7 +99,8 @@ function problemsFrom(errors: ErrorObject[], where: string): FieldProblem[] {
 export function installErrors(app: FastifyInstance, log: Logger): void {
   app.setErrorHandler((err: FastifyError & { validation?: ErrorObject[]; validationContext?: string }, req, reply) => {
     if (err.validation) {
-      const where = err.validationContext === 'querystring' ? 'query' : (err.validationContext ?? 'body');
+      // Svix names the parts of a request body, query and path.
+      const where = err.validationContext === 'querystring' ? 'query' : err.validationContext === 'params' ? 'path' : (err.validationContext ?? 'body');
       return reply.code(422).send({ detail: problemsFrom(err.validation, where) });
     }
     if (err instanceof ValidationError) return reply.code(422).send({ detail: err.problems });

@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors.js';
+import { idFloor } from '../domain/ids.js';
 import { LIMITS } from '../domain/limits.js';
 import { checkName } from '../domain/names.js';
 import { Status, type StatusCode } from '../domain/types.js';
 import type { MessageFilter } from '../store/store.js';
 import { errorResponses, listQuery, messageFilterQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, timeParam, type Deps } from './http.js';
-import { messageOutJson, presentMessage } from './present.js';
+import { messageOutJson, presentMessage, presentTask } from './present.js';
 import { appInput, requireApp, type ApplicationBody } from './applications.js';
 import { rawMember } from './raw-json.js';
 import { retentionMs } from '../domain/erasure.js';
@@ -23,6 +24,17 @@ interface MessageBody {
   dataId?: string | null;
   payloadRetentionPeriod?: number | null;
   payloadRetentionHours?: number | null;
+}
+
+interface MessageSearchBody {
+  limit?: number;
+  iterator?: string | null;
+  channel?: string | null;
+  before?: string | null;
+  after?: string | null;
+  with_content?: boolean;
+  tag?: string | null;
+  event_types?: string[] | null;
 }
 
 export interface MessageFilterQuery {
@@ -191,6 +203,107 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       const m = await d.store.getMessage(a.id, req.params.msg_id);
       if (m === null) throw new NotFoundError('message', req.params.msg_id);
       return presentMessage(m, req.query.with_content !== false);
+    },
+  );
+
+  app.post<{ Params: { app_id: string }; Body: MessageSearchBody }>(
+    '/api/v1/app/:app_id/msg/search',
+    {
+      schema: {
+        operationId: 'v1.message.search',
+        summary: 'Search messages, newest first',
+        description: 'The filters of the message list, in the body. Payloads come back only with with_content: true.',
+        tags,
+        params: appParams,
+        body: ref('MessageSearchIn'),
+        response: { 200: ref('ListResponse_MessageOut_'), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const a = await requireApp(d, req);
+      const b = req.body;
+      const filter: MessageFilter = {
+        channel: b.channel ?? undefined,
+        tag: b.tag ?? undefined,
+        eventTypes: b.event_types ?? undefined,
+        before: timeParam(b.before, ['body', 'before']),
+        after: timeParam(b.after, ['body', 'after']),
+      };
+      const page = await d.store.listMessages(a.id, { limit: b.limit ?? 50, iterator: b.iterator ?? null, order: 'descending' }, filter);
+      return { ...page, data: page.data.map((m) => presentMessage(m, b.with_content === true)) };
+    },
+  );
+
+  app.get<{ Params: { app_id: string }; Querystring: { limit?: number; iterator?: string; event_types?: string[]; channels?: string[]; after?: string } }>(
+    '/api/v1/app/:app_id/events',
+    {
+      schema: {
+        operationId: 'v1.message.events',
+        summary: "Read the stream of the application's messages, oldest first",
+        description:
+          'Messages in the order they were created. `iterator` is where the next call goes on from: with no new messages it stays where it was, ' +
+          'so calling again with it reads what was created since.',
+        tags,
+        params: appParams,
+        querystring: listQuery(
+          {
+            event_types: { type: 'array', items: { type: 'string', maxLength: 2560, pattern: '^[a-zA-Z0-9\\-_.,]+$' }, maxItems: 100 },
+            channels: { type: 'array', items: { type: 'string', maxLength: 128, pattern: '^[a-zA-Z0-9\\-_.:+,]+$' }, maxItems: 10 },
+            after: { type: 'string', format: 'date-time' },
+          },
+          false,
+        ),
+        response: { 200: ref('MessageEventsOut'), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const a = await requireApp(d, req);
+      const q = req.query;
+      const split = (v: string[] | undefined) => v?.flatMap((t) => t.split(',')).filter((t) => t !== '');
+      const filter: MessageFilter = { eventTypes: split(q.event_types), channels: split(q.channels), after: timeParam(q.after, ['query', 'after']) };
+      const page = await d.store.listMessages(a.id, { limit: q.limit ?? 50, iterator: q.iterator ?? null, order: 'ascending' }, filter);
+      // With nothing to read, the iterator marks where reading stopped: at `after`, or the start.
+      const from = filter.after === undefined ? '' : idFloor('msg', filter.after + 1);
+      return { data: page.data.map((m) => presentMessage(m)), iterator: page.iterator ?? q.iterator ?? from, done: page.done };
+    },
+  );
+
+  app.post<{ Params: { app_id: string }; Body: { ids?: string[] } }>(
+    '/api/v1/app/:app_id/msg/bulk-expunge',
+    {
+      schema: {
+        operationId: 'v1.message.bulk-expunge-content',
+        summary: 'Delete the payloads of these messages (ids or eventIds); their deliveries not yet made are canceled',
+        description: 'As DELETE …/msg/{msg_id}/content for each, at most 1000 a request. `results` says, per id as sent, expunged or not-found.',
+        tags,
+        params: appParams,
+        body: ref('BulkExpungeContentsIn'),
+        response: { 200: ref('BulkExpungeContentsOut'), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const a = await requireApp(d, req);
+      return { results: await d.core.erasure.expungeMany(a.id, req.body.ids ?? []) };
+    },
+  );
+
+  app.post<{ Params: { app_id: string } }>(
+    '/api/v1/app/:app_id/msg/expunge-all-contents',
+    {
+      schema: {
+        operationId: 'v1.message.expunge-all-contents',
+        summary: "Delete the payloads of every message of the application",
+        description:
+          'Answers a background task (application.purge_content) that deletes the content of every message, as an expunge each, ' +
+          'a batch a commit; GET /api/v1/background-task/{task_id} reports data.messagesPurged as it goes.',
+        tags,
+        params: appParams,
+        response: { 202: ref('ExpungeAllContentsOut'), ...errorResponses() },
+      },
+    },
+    async (req, reply) => {
+      const a = await requireApp(d, req);
+      return reply.code(202).send(presentTask(await d.core.erasure.purgeAllTask(a.id)));
     },
   );
 

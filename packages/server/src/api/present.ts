@@ -1,6 +1,6 @@
 // Records to API shapes. Both Svix SDK generations read these, so renamed fields appear
 // under both names (eventTypes/filterTypes, throttleRate/rateLimit).
-import { STATUS_TEXT, type Application, type Attempt, type Delivery, type Endpoint, type EventType, type Message } from '../domain/types.js';
+import { STATUS_TEXT, type Application, type Attempt, type BackgroundTask, type Delivery, type Endpoint, type EventType, type Message } from '../domain/types.js';
 import { Status } from '../domain/types.js';
 import { depthExceeds, MAX_JSON_DEPTH, tooDeepAt } from '../domain/json-limits.js';
 
@@ -164,4 +164,14 @@ export function presentEventType(t: EventType) {
     createdAt: iso(t.createdAt),
     updatedAt: iso(t.updatedAt),
   };
+}
+
+/** A background task as Svix's RecoverOut, ReplayOut and ExpungeAllContentsOut show it. */
+export function presentTask(t: BackgroundTask) {
+  return { id: t.id, status: t.status, task: t.task, updatedAt: iso(t.updatedAt) };
+}
+
+/** A background task as Svix's BackgroundTaskOut, with what it did so far. */
+export function presentTaskWithData(t: BackgroundTask) {
+  return { ...presentTask(t), data: t.data };
 }

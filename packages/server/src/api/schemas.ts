@@ -4,7 +4,7 @@
 
 import { LIMITS, MAX_INT32 } from '../domain/limits.js';
 import { PORTAL_CAPABILITIES } from '../domain/access.js';
-import { Status, Trigger } from '../domain/types.js';
+import { Status, TASK_KINDS, TASK_STATUSES, Trigger } from '../domain/types.js';
 import { OPERATIONAL_EVENT_TYPES } from '../domain/endpoint-health.js';
 import { MESSAGE_RETENTION } from '../domain/erasure.js';
 
@@ -189,16 +189,15 @@ const eventTypeFields = (): Record<string, Schema> => ({
   validate: bool({ default: false, description: "Hookwell: refuse (422) messages whose payload does not match the newest schema" }),
 });
 
-const backgroundTask = (): Schema =>
-  obj(
-    {
-      id: id('qtask'),
-      status: str({ enum: ['running', 'finished', 'failed'] }),
-      task: str({ enum: ['endpoint.replay', 'endpoint.recover'] }),
-      updatedAt: dateTime(),
-    },
-    ['id', 'status', 'task', 'updatedAt'],
-  );
+// Svix's BackgroundTaskType: Hookwell runs the first four; the others are accepted as filters.
+const TASK_TYPES = [...TASK_KINDS, 'application.stats', 'message.broadcast', 'sdk.generate', 'event-type.aggregate'];
+const taskFields = (): Record<string, Schema> => ({
+  id: id('qtask'),
+  status: str({ enum: [...TASK_STATUSES] }),
+  task: str({ enum: TASK_TYPES }),
+  updatedAt: dateTime(),
+});
+const backgroundTask = (): Schema => obj(taskFields(), ['id', 'status', 'task', 'updatedAt']);
 
 const applicationIn = (): Schema =>
   obj(
@@ -389,6 +388,39 @@ export const SCHEMAS: Record<string, Schema> = {
   RecoverOut: backgroundTask(),
   ReplayIn: obj({ since: dateTime(), until: nullable(dateTime()) }, ['since']),
   ReplayOut: backgroundTask(),
+  BulkReplayIn: obj(
+    {
+      since: dateTime(),
+      until: nullable(dateTime()),
+      eventTypes: stringList(eventTypeName()),
+      channel: nullable(str({ maxLength: 128, pattern: CHANNEL_PATTERN })),
+      tag: nullable(str({ maxLength: 128, pattern: TAG_PATTERN })),
+      status: nullable(status()),
+      statusCodeClass: nullable(int({ enum: [0, 100, 200, 300, 400, 500], description: "The class of the last attempt's HTTP status; 0 for no response." })),
+    },
+    ['since'],
+  ),
+  CancelMsgsIn: obj({ createdBefore: dateTime() }, ['createdBefore']),
+  BackgroundTaskOut: obj(
+    {
+      ...taskFields(),
+      data: {
+        type: 'object',
+        additionalProperties: true,
+        description: 'What the task did so far: messagesSent (recover, replay, bulk replay) or messagesPurged (purge); error once failed.',
+      },
+    },
+    ['data', 'id', 'status', 'task', 'updatedAt'],
+  ),
+  ListResponse_BackgroundTaskOut_: list('BackgroundTaskOut'),
+  ExpungeAllContentsOut: backgroundTask(),
+  BulkExpungeContentsIn: obj({
+    ids: { type: 'array', default: [], uniqueItems: true, maxItems: 1000, items: str({ minLength: 1, maxLength: 256, pattern: NAME_PATTERN }), description: 'Message ID or UID to delete' },
+  }),
+  BulkExpungeContentsOut: obj(
+    { results: { type: 'object', additionalProperties: str({ enum: ['expunged', 'not-found'] }), description: 'Results of expunging (by ID)' } },
+    ['results'],
+  ),
   OrderingSkipIn: obj(
     { key: str({ maxLength: LIMITS.orderingKeyValue, description: 'The ordering key, as the payload holds it (a number written in decimal).' }) },
     ['key'],
@@ -426,6 +458,20 @@ export const SCHEMAS: Record<string, Schema> = {
   ),
   MessageOut: obj(messageOut(), ['id', 'eventType', 'payload', 'timestamp']),
   ListResponse_MessageOut_: list('MessageOut'),
+  MessageSearchIn: obj({
+    limit: int({ minimum: 1, maximum: 250, default: 50 }),
+    iterator: nullable(str({ maxLength: LIMITS.iterator })),
+    channel: nullable(str({ maxLength: 128, pattern: CHANNEL_PATTERN })),
+    before: nullable(dateTime()),
+    after: nullable(dateTime()),
+    with_content: bool({ default: false, description: 'When true message payloads are included in the response.' }),
+    tag: nullable(str({ maxLength: 128, pattern: TAG_PATTERN })),
+    event_types: stringList(eventTypeName(), { maxItems: 100 }),
+  }),
+  MessageEventsOut: obj(
+    { data: { type: 'array', items: ref('MessageOut') }, iterator: str(), done: bool() },
+    ['data', 'done', 'iterator'],
+  ),
   EndpointMessageOut: obj(
     { ...messageOut(), status: status(), statusText: statusText(), nextAttempt: nullable(dateTime()) },
     ['id', 'eventType', 'payload', 'timestamp', 'status', 'statusText'],

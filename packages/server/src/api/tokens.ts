@@ -56,7 +56,7 @@ export function tokenRoutes(app: FastifyInstance, d: Deps): void {
         summary: 'Create an API token (admin token only); the token is in this answer alone',
         description:
           'A bearer for the management API, limited to `appIds` (ids or uids; absent or null: every application, and creating new ones), ' +
-          'to GET requests when `readOnly`, and until `expiresAt` when given. It can never manage tokens or read the audit log. ' +
+          'to GET requests (and POST …/msg/search) when `readOnly`, and until `expiresAt` when given. It can never manage tokens or read the audit log. ' +
           'Only its SHA-256 is stored; the audit log names it by its id.',
         tags,
         body: {

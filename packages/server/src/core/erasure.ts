@@ -5,6 +5,8 @@ import { payloadNames, type Identifiers } from '../domain/erasure.js';
 import { newestSchema } from '../domain/payloads.js';
 import { addDeleted, NOTHING_DELETED, type ContentDeleted } from '../store/retention.js';
 import type { Store } from '../store/store.js';
+import type { BackgroundTask } from '../domain/types.js';
+import type { Tasks } from './tasks.js';
 
 /** Messages read, and content deleted, per commit: no write holds the database for long. */
 export const ERASE_BATCH = 500;
@@ -44,7 +46,52 @@ export class Erasure {
     private readonly store: Store,
     private readonly signals: WorkSignals,
     private readonly log: Logger,
+    private readonly tasks: Tasks,
   ) {}
+
+  /**
+   * Deletes the content of these messages (ids, or eventIds) of the application, as one
+   * expunge each; what became of each ref: expunged, or not-found when the application has
+   * no such message. A message whose content was already deleted counts as expunged.
+   */
+  async expungeMany(appId: string, refs: string[]): Promise<Record<string, 'expunged' | 'not-found'>> {
+    const results: Record<string, 'expunged' | 'not-found'> = {};
+    const found: string[] = [];
+    for (const ref of refs) {
+      const m = await this.store.getMessage(appId, ref);
+      results[ref] = m === null ? 'not-found' : 'expunged';
+      if (m !== null) found.push(m.id);
+    }
+    let deleted = NOTHING_DELETED;
+    for (let i = 0; i < found.length; i += ERASE_BATCH) deleted = addDeleted(deleted, await this.store.deleteContent(appId, found.slice(i, i + ERASE_BATCH)));
+    if (deleted.deliveries > 0) this.signals.notify();
+    this.log.info({ appId, ...deleted }, 'expunged the content of messages');
+    return results;
+  }
+
+  /**
+   * Deletes the content of every message of the application, ERASE_BATCH messages a commit,
+   * as a background task whose data counts messagesPurged as it goes.
+   */
+  purgeAllTask(appId: string): Promise<BackgroundTask> {
+    return this.tasks.start(appId, 'application.purge_content', async (progress) => {
+      let purged = 0;
+      let canceled = 0;
+      for (let after = ''; ; ) {
+        const batch = await this.store.scanPayloads(appId, after, ERASE_BATCH);
+        if (batch.length === 0) break;
+        const deleted = await this.store.deleteContent(appId, batch.map((m) => m.id));
+        purged += deleted.messages;
+        canceled += deleted.deliveries;
+        after = batch[batch.length - 1]!.id;
+        if (batch.length < ERASE_BATCH) break;
+        await progress({ messagesPurged: purged });
+      }
+      if (canceled > 0) this.signals.notify();
+      this.log.info({ appId, messages: purged }, "purged the application's message content");
+      return { messagesPurged: purged };
+    });
+  }
 
   async erase(appId: string, subject: ErasureSubject): Promise<Erased> {
     let deleted = NOTHING_DELETED;

@@ -11,8 +11,9 @@ import { Erasure } from './erasure.js';
 import { Messages } from './messages.js';
 import type { Operational } from './operational.js';
 import { Requeue } from './requeue.js';
+import { Tasks } from './tasks.js';
 
-export type { Backfills, Content, Endpoints, Erasure, Messages, Operational, Requeue };
+export type { Backfills, Content, Endpoints, Erasure, Messages, Operational, Requeue, Tasks };
 
 export interface Core {
   messages: Messages;
@@ -22,6 +23,7 @@ export interface Core {
   content: Content;
   operational: Operational;
   erasure: Erasure;
+  tasks: Tasks;
 }
 
 /** What the protocols work with; built once at start-up. */
@@ -39,13 +41,15 @@ export interface CoreDeps {
 }
 
 export function buildCore(d: CoreDeps): Core {
+  const tasks = new Tasks(d.store, d.log);
   return {
+    tasks,
     messages: new Messages(d.store, d.signals, d.retentionMs),
     endpoints: new Endpoints(d.store, d.signals, d.sender, d.operational),
-    requeue: new Requeue(d.store, d.signals, d.log),
+    requeue: new Requeue(d.store, d.signals, d.log, tasks),
     backfills: new Backfills(d.store, d.signals, d.retentionMs),
     content: new Content(d.store, d.links),
     operational: d.operational,
-    erasure: new Erasure(d.store, d.signals, d.log),
+    erasure: new Erasure(d.store, d.signals, d.log, tasks),
   };
 }

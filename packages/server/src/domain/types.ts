@@ -232,3 +232,23 @@ export interface ListQuery {
   iterator: string | null;
   order: 'ascending' | 'descending';
 }
+
+/** Svix's BackgroundTaskType: what a background task does. */
+export const TASK_KINDS = ['endpoint.replay', 'endpoint.recover', 'endpoint.bulk-replay', 'application.purge_content'] as const;
+export type TaskKind = (typeof TASK_KINDS)[number];
+export const TASK_STATUSES = ['running', 'finished', 'failed'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** A bulk operation done after its request was answered (Svix's QueueBackgroundTask). */
+export interface BackgroundTask {
+  /** `qtask_…` */
+  id: string;
+  /** The application it works on. */
+  appId: string | null;
+  task: TaskKind;
+  status: TaskStatus;
+  /** What it did so far (e.g. messagesSent), and `error` once failed. */
+  data: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+}

@@ -22,6 +22,10 @@ export function messageConditions(d: Dialect, filter: MessageFilter, alias: stri
     where.push(d.arrayHolds(`${alias}.channels`));
     params.push(filter.channel);
   }
+  if (filter.channels !== undefined && filter.channels.length > 0) {
+    where.push(`(${filter.channels.map(() => d.arrayHolds(`${alias}.channels`)).join(' OR ')})`);
+    params.push(...filter.channels);
+  }
   if (filter.tag !== undefined) {
     where.push(d.arrayHolds(`${alias}.tags`));
     params.push(filter.tag);

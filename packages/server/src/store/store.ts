@@ -6,6 +6,7 @@ import type { ContentDeleted } from './retention.js';
 import type {
   Application,
   Attempt,
+  BackgroundTask,
   Backfill,
   BackfillChunk,
   BackfillRef,
@@ -20,8 +21,14 @@ import type {
   Page,
   PayloadMode,
   StatusCode,
+  TaskStatus,
   TriggerCode,
 } from '../domain/types.js';
+import type { BulkReplayFilter, RequeueBatch } from './requeue.js';
+import type { TaskFilter } from './tasks.js';
+
+export type { BulkReplayFilter, RequeueBatch } from './requeue.js';
+export type { TaskFilter } from './tasks.js';
 
 export interface AppInput {
   uid: string | null;
@@ -77,6 +84,8 @@ export interface BackfillRecord {
 
 export interface MessageFilter {
   channel?: string;
+  /** Messages in any one of these channels. */
+  channels?: string[];
   tag?: string;
   eventTypes?: string[];
   dataId?: string;
@@ -369,6 +378,23 @@ export interface Store {
   appStatus(appId: string): Promise<EndpointStatus[]>;
   /** Creates deliveries for messages in [since, until) that match the endpoint but never had one. */
   replayMissing(appId: string, endpointId: string, since: number, until: number | null): Promise<number>;
+  /** recover, at most `limit` deliveries with ids after `afterId`, in one commit. */
+  recoverBatch(appId: string, endpointId: string, since: number, until: number | null, afterId: number, limit: number): Promise<RequeueBatch>;
+  /**
+   * Re-queues, behind new traffic, at most `limit` of the endpoint's finished (sent or failed)
+   * deliveries with ids after `afterId`, of messages in [since, until) that still hold content.
+   */
+  bulkReplay(appId: string, endpointId: string, since: number, until: number | null, filter: BulkReplayFilter, afterId: number, limit: number): Promise<RequeueBatch>;
+  /** Cancels the endpoint's pending deliveries of messages created before `before` (ms); how many. */
+  cancelPending(appId: string, endpointId: string, before: number): Promise<number>;
+
+  createTask(task: BackgroundTask): Promise<void>;
+  /** Records a running task's progress or end; a task no longer running is left as it is. */
+  updateTask(id: string, status: TaskStatus, data: Record<string, unknown>, at: number): Promise<void>;
+  getTask(id: string): Promise<BackgroundTask | null>;
+  listTasks(q: ListQuery, filter: TaskFilter): Promise<Page<BackgroundTask>>;
+  /** Fails running tasks not updated since `olderThan`, recording `data`; how many. */
+  failStaleTasks(olderThan: number, data: Record<string, unknown>, at: number): Promise<number>;
 
   getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null>;
   listAttempts(appId: string, q: ListQuery, filter: AttemptFilter): Promise<Page<Attempt>>;

@@ -1,7 +1,7 @@
 import pg from 'pg';
-import { newId } from '../../domain/ids.js';
+import { idFloor, newId } from '../../domain/ids.js';
 import { ConflictError, NotFoundError, UnavailableError } from '../../domain/errors.js';
-import { Status, Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type Endpoint, type EventType, type ListQuery, type Message, type Page } from '../../domain/types.js';
+import { Status, Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type Endpoint, type EventType, type ListQuery, type Message, type Page, type BackgroundTask, type TaskStatus } from '../../domain/types.js';
 import type { StoredPayload, CommitObserver, PoolUsage, AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, DisabledEndpoint, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken } from '../store.js';
 import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
 import { planPage, toPage } from '../paging.js';
@@ -12,7 +12,8 @@ import { checkKeyRecord, KEY_RECORD_META_KEY, Sealer } from '../../domain/sealin
 import { rekeyTables, type RekeyProgress } from '../rekey.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { deliveryOrderKey, keyReader } from '../../domain/ordering.js';
-import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING } from '../requeue.js';
+import { bulkReplayBatch, CANCEL_PENDING, INSERT_RESENT, RECOVER, recoverBatch, replayCandidates, requeueBatchFrom, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING, type BulkReplayFilter, type RequeueBatch } from '../requeue.js';
+import { FAIL_STALE_TASKS, INSERT_TASK, listTasks, SELECT_TASK, taskFrom, taskParams, UPDATE_TASK, type TaskFilter } from '../tasks.js';
 import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFILL, insertBackfillParams, listBackfills, newBackfill, SELECT_BACKFILL, SELECT_BACKFILL_CHUNKS, SELECT_BACKFILL_ID, SELECT_BACKFILL_RECORDS, SELECT_STALE_BACKFILLS } from '../backfills.js';
 import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
 import { INSERT_SKIP_ATTEMPT, inTurn, KEY_HEAD, nextDue, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
@@ -969,6 +970,20 @@ export class PostgresStore implements Store {
     return run(this.pool, RECOVER, [Date.now(), appId, endpointId, since, until ?? Number.MAX_SAFE_INTEGER]);
   }
 
+  async recoverBatch(appId: string, endpointId: string, since: number, until: number | null, afterId: number, limit: number): Promise<RequeueBatch> {
+    const { sql, params } = recoverBatch(appId, endpointId, since, until, afterId, limit, Date.now());
+    return requeueBatchFrom(await all(this.pool, sql, params), limit);
+  }
+
+  async bulkReplay(appId: string, endpointId: string, since: number, until: number | null, filter: BulkReplayFilter, afterId: number, limit: number): Promise<RequeueBatch> {
+    const { sql, params } = bulkReplayBatch(DIALECT, appId, endpointId, since, until, filter, afterId, limit, Date.now());
+    return requeueBatchFrom(await all(this.pool, sql, params), limit);
+  }
+
+  cancelPending(appId: string, endpointId: string, before: number): Promise<number> {
+    return run(this.pool, CANCEL_PENDING, [appId, endpointId, idFloor('msg', before)]);
+  }
+
   retryFailed(appId: string): Promise<number> {
     // All due at once; claims take equal due times in id order, i.e. oldest first.
     return run(this.pool, RETRY_FAILED, [Date.now(), appId]);
@@ -1323,6 +1338,31 @@ export class PostgresStore implements Store {
 
   async purgePortalTokens(expiredBefore: number): Promise<void> {
     await run(this.pool, PURGE_PORTAL_TOKENS, [expiredBefore]);
+  }
+
+  // --- background tasks ---------------------------------------------------------------
+
+  async createTask(task: BackgroundTask): Promise<void> {
+    await run(this.pool, INSERT_TASK, taskParams(task));
+  }
+
+  async updateTask(id: string, status: TaskStatus, data: Record<string, unknown>, at: number): Promise<void> {
+    await run(this.pool, UPDATE_TASK, [status, JSON.stringify(data), at, id]);
+  }
+
+  async getTask(id: string): Promise<BackgroundTask | null> {
+    const r = await one(this.pool, SELECT_TASK, [id]);
+    return r === undefined ? null : taskFrom(r);
+  }
+
+  async listTasks(q: ListQuery, filter: TaskFilter): Promise<Page<BackgroundTask>> {
+    const plan = planPage('id', q);
+    const { sql, params } = listTasks(plan, filter);
+    return toPage(await all(this.pool, sql, params), plan, (r) => r.id as string, taskFrom);
+  }
+
+  failStaleTasks(olderThan: number, data: Record<string, unknown>, at: number): Promise<number> {
+    return run(this.pool, FAIL_STALE_TASKS, [JSON.stringify(data), at, olderThan]);
   }
 
   // --- API tokens ---------------------------------------------------------------------

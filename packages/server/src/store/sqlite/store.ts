@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
-import { newId } from '../../domain/ids.js';
+import { idFloor, newId } from '../../domain/ids.js';
 import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { deliveryOrderKey, keyReader } from '../../domain/ordering.js';
-import { Status, Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type Endpoint, type EventType, type ListQuery, type Message, type Page } from '../../domain/types.js';
+import { Status, Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type Endpoint, type EventType, type ListQuery, type Message, type Page, type BackgroundTask, type TaskStatus } from '../../domain/types.js';
 import type { StoredPayload, AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, DisabledEndpoint, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, CommitObserver, PoolUsage, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken } from '../store.js';
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
@@ -13,7 +13,8 @@ import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, queueByEndpoint, qu
 import { storedPayloadFrom, appFrom, attemptFrom, backfillChunkFrom, backfillFrom, contentFetchFrom, deliveryFrom, endpointFrom, duplicateEventId, eventTypeFrom, INSERT_MESSAGE, messageFrom, openEndpointColumns, openWorkRow, SELECT_APP_BY_REF, SELECT_ENDPOINT_BY_REF, SELECT_MESSAGE_BY_REF, messageParams, newMessage, offeredWork, parse, workFrom, WORK_ENDPOINT_COLUMNS, type Row } from '../rows.js';
 import { checkKeyRecord, KEY_RECORD_META_KEY, KeyRingError, Sealer } from '../../domain/sealing.js';
 import { rekeyTables, type RekeyProgress } from '../rekey.js';
-import { INSERT_RESENT, RECOVER, replayCandidates, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING } from '../requeue.js';
+import { bulkReplayBatch, CANCEL_PENDING, INSERT_RESENT, RECOVER, recoverBatch, replayCandidates, requeueBatchFrom, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING, type BulkReplayFilter, type RequeueBatch } from '../requeue.js';
+import { FAIL_STALE_TASKS, INSERT_TASK, listTasks, SELECT_TASK, taskFrom, taskParams, UPDATE_TASK, type TaskFilter } from '../tasks.js';
 import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFILL, insertBackfillParams, listBackfills, newBackfill, SELECT_BACKFILL, SELECT_BACKFILL_CHUNKS, SELECT_BACKFILL_ID, SELECT_BACKFILL_RECORDS, SELECT_STALE_BACKFILLS } from '../backfills.js';
 import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
 import { INSERT_SKIP_ATTEMPT, inTurn, KEY_BUSY, KEY_HEAD, nextDue, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
@@ -701,6 +702,24 @@ export class SqliteStore implements Store {
     });
   }
 
+  recoverBatch(appId: string, endpointId: string, since: number, until: number | null, afterId: number, limit: number): Promise<RequeueBatch> {
+    return this.write(() => {
+      const { sql, params } = recoverBatch(appId, endpointId, since, until, afterId, limit, Date.now());
+      return requeueBatchFrom(this.q(sql).all(...params) as Row[], limit);
+    });
+  }
+
+  bulkReplay(appId: string, endpointId: string, since: number, until: number | null, filter: BulkReplayFilter, afterId: number, limit: number): Promise<RequeueBatch> {
+    return this.write(() => {
+      const { sql, params } = bulkReplayBatch(DIALECT, appId, endpointId, since, until, filter, afterId, limit, Date.now());
+      return requeueBatchFrom(this.q(sql).all(...params) as Row[], limit);
+    });
+  }
+
+  cancelPending(appId: string, endpointId: string, before: number): Promise<number> {
+    return this.write(() => this.q(CANCEL_PENDING).run(appId, endpointId, idFloor('msg', before)).changes);
+  }
+
   retryFailed(appId: string): Promise<number> {
     return this.write(() => {
       // All due at once; claims take equal due times in id order, i.e. oldest first.
@@ -1057,6 +1076,35 @@ export class SqliteStore implements Store {
     return this.write(() => {
       this.q(PURGE_PORTAL_TOKENS).run(expiredBefore);
     });
+  }
+
+  // --- background tasks ---------------------------------------------------------------
+
+  createTask(task: BackgroundTask): Promise<void> {
+    return this.write(() => {
+      this.q(INSERT_TASK).run(...taskParams(task));
+    });
+  }
+
+  updateTask(id: string, status: TaskStatus, data: Record<string, unknown>, at: number): Promise<void> {
+    return this.write(() => {
+      this.q(UPDATE_TASK).run(status, JSON.stringify(data), at, id);
+    });
+  }
+
+  async getTask(id: string): Promise<BackgroundTask | null> {
+    const r = this.q(SELECT_TASK).get(id) as Row | undefined;
+    return r === undefined ? null : taskFrom(r);
+  }
+
+  async listTasks(q: ListQuery, filter: TaskFilter): Promise<Page<BackgroundTask>> {
+    const plan = planPage('id', q);
+    const { sql, params } = listTasks(plan, filter);
+    return toPage(this.q(sql).all(...params) as Row[], plan, (r) => r.id as string, taskFrom);
+  }
+
+  failStaleTasks(olderThan: number, data: Record<string, unknown>, at: number): Promise<number> {
+    return this.write(() => this.q(FAIL_STALE_TASKS).run(JSON.stringify(data), at, olderThan).changes);
   }
 
   // --- API tokens ---------------------------------------------------------------------
