@@ -1,3 +1,4 @@
+import type { TraceContext } from '../domain/trace-context.js';
 import type { AuditEntry, AuditInput } from '../domain/audit.js';
 import type { AuditFilter } from './audit.js';
 import type { RekeyProgress } from './rekey.js';
@@ -138,6 +139,8 @@ export interface Work {
   backfill: BackfillRef | null;
   /** The lease expiry written when claimed. */
   leaseUntil: number;
+  /** The message's trace context, sent on with each attempt; null: none. */
+  trace: TraceContext | null;
 }
 
 export interface ClaimOptions {
