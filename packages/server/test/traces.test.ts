@@ -95,6 +95,8 @@ test('with an OTLP endpoint, ingest and each attempt are spans of the caller’s
     assert.equal(failing.status, 202, failing.text);
     const refused = await server.api('POST', '/api/v1/app/acme/msg', { payload: {} }, { traceparent: `00-${hex(16)}-${hex(8)}-01` });
     assert.equal(refused.status, 422, refused.text);
+    const unauthorized = await server.api('POST', '/api/v1/app/acme/msg', { eventType: 'user.created', payload: {} }, { authorization: 'Bearer wrong-token-0123456789' });
+    assert.equal(unauthorized.status, 401, unauthorized.text);
 
     const got = await receiver.waitFor(3);
     const appId = (await server.api('GET', '/api/v1/app/acme')).body.id as string;
@@ -147,10 +149,10 @@ test('with an OTLP endpoint, ingest and each attempt are spans of the caller’s
     assert.equal(retries[0]!.status?.code, STATUS_ERROR, 'a failed attempt is an error span');
     assert.ok(retries.every((s) => s.traceId === failingIngest.traceId && s.parentSpanId === failingIngest.spanId), 'retries are children of the same ingest');
 
-    const refusedSpan = spans.find((s) => s.name === INGEST_SPAN && attr(s.attributes, 'hookwell.outcome') === 'refused');
-    assert.ok(refusedSpan, 'a refused message has an ingest span');
-    assert.equal(attr(refusedSpan.attributes, 'http.response.status_code'), 422);
-    assert.equal(attr(refusedSpan.attributes, 'hookwell.message.id'), undefined);
+    const refusedSpans = spans.filter((s) => s.name === INGEST_SPAN && attr(s.attributes, 'hookwell.outcome') === 'refused');
+    assert.deepEqual(refusedSpans.map((s) => attr(s.attributes, 'http.response.status_code')).sort(), [401, 422], 'a refused message has an ingest span, refused by validation or by authentication');
+    assert.ok(refusedSpans.every((s) => attr(s.attributes, 'hookwell.message.id') === undefined && s.status?.code !== STATUS_ERROR), "a refusal is the caller's error, not the span's");
+    assert.deepEqual(spans.filter((s) => s.name === INGEST_SPAN).length, 4, 'one ingest span per request');
   } finally {
     if (!stopped) await server.stop();
     await receiver.close();
