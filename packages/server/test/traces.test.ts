@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { traceContextOf } from '../src/domain/trace-context.js';
 import { ATTEMPT_SPAN, INGEST_SPAN } from '../src/tracing.js';
@@ -67,6 +68,43 @@ const attr = (attributes: { key: string; value: OtlpValue }[], key: string): str
 };
 const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+test('with tracing off, the message keeps the traceparent it was sent with and its deliveries carry it unchanged; a malformed one is ignored', async () => {
+  const receiver = await startReceiver();
+  const server = await startServer();
+  try {
+    assert.equal(server.cfg.tracing, null);
+    await acmeWithEndpoint(server, receiver.url);
+    const traceparent = `00-${hex(16)}-${hex(8)}-01`;
+    const cases: [string, Record<string, string>][] = [
+      ['traced', { traceparent, tracestate: 'a=1,b=2' }],
+      ['untraced', {}],
+      ['malformed', { traceparent: `00-${'0'.repeat(32)}-${hex(8)}-01`, tracestate: 'a=1' }],
+      ['upper-case', { traceparent: traceparent.toUpperCase() }],
+    ];
+    const ids = new Map<string, string>();
+    for (const [name, headers] of cases) {
+      const r = await server.api('POST', '/api/v1/app/acme/msg', { eventType: 'user.created', payload: { name } }, headers);
+      assert.equal(r.status, 202, `${name}: ${r.text}`);
+      ids.set(r.body.id as string, name);
+    }
+    const got = await receiver.waitFor(cases.length);
+    const byName = new Map(got.map((r) => [ids.get(String(r.headers['webhook-id'])), r.headers]));
+    assert.equal(byName.get('traced')?.traceparent, traceparent);
+    assert.equal(byName.get('traced')?.tracestate, 'a=1,b=2');
+    for (const name of ['untraced', 'malformed', 'upper-case']) {
+      assert.equal(byName.get(name)?.traceparent, undefined, `${name}: no traceparent`);
+      assert.equal(byName.get(name)?.tracestate, undefined, `${name}: no tracestate`);
+    }
+    // Off, nothing of the SDK is loaded (this test runs before any that turns tracing on; the
+    // SDK's packages are CommonJS, so a load shows in the module cache).
+    const loaded = Object.keys(createRequire(import.meta.url).cache).filter((k) => k.includes('@opentelemetry'));
+    assert.deepEqual(loaded, [], 'no OpenTelemetry module is loaded with tracing off');
+  } finally {
+    await server.stop();
+    await receiver.close();
+  }
+});
 
 test('with an OTLP endpoint, ingest and each attempt are spans of the caller’s trace, and the attempt sends its own context', async () => {
   const collector = await startCollector();
@@ -157,39 +195,6 @@ test('with an OTLP endpoint, ingest and each attempt are spans of the caller’s
     if (!stopped) await server.stop();
     await receiver.close();
     await collector.close();
-  }
-});
-
-test('with tracing off, the message keeps the traceparent it was sent with and its deliveries carry it unchanged; a malformed one is ignored', async () => {
-  const receiver = await startReceiver();
-  const server = await startServer();
-  try {
-    assert.equal(server.cfg.tracing, null);
-    await acmeWithEndpoint(server, receiver.url);
-    const traceparent = `00-${hex(16)}-${hex(8)}-01`;
-    const cases: [string, Record<string, string>][] = [
-      ['traced', { traceparent, tracestate: 'a=1,b=2' }],
-      ['untraced', {}],
-      ['malformed', { traceparent: `00-${'0'.repeat(32)}-${hex(8)}-01`, tracestate: 'a=1' }],
-      ['upper-case', { traceparent: traceparent.toUpperCase() }],
-    ];
-    const ids = new Map<string, string>();
-    for (const [name, headers] of cases) {
-      const r = await server.api('POST', '/api/v1/app/acme/msg', { eventType: 'user.created', payload: { name } }, headers);
-      assert.equal(r.status, 202, `${name}: ${r.text}`);
-      ids.set(r.body.id as string, name);
-    }
-    const got = await receiver.waitFor(cases.length);
-    const byName = new Map(got.map((r) => [ids.get(String(r.headers['webhook-id'])), r.headers]));
-    assert.equal(byName.get('traced')?.traceparent, traceparent);
-    assert.equal(byName.get('traced')?.tracestate, 'a=1,b=2');
-    for (const name of ['untraced', 'malformed', 'upper-case']) {
-      assert.equal(byName.get(name)?.traceparent, undefined, `${name}: no traceparent`);
-      assert.equal(byName.get(name)?.tracestate, undefined, `${name}: no tracestate`);
-    }
-  } finally {
-    await server.stop();
-    await receiver.close();
   }
 });
 
