@@ -198,6 +198,35 @@ test('with an OTLP endpoint, ingest and each attempt are spans of the caller’s
   }
 });
 
+test("a message's trace context replaces an endpoint's own headers of its names; without one, the endpoint's go out", async () => {
+  const receiver = await startReceiver();
+  const server = await startServer();
+  try {
+    assert.equal((await server.api('POST', '/api/v1/app', { name: 'Beta', uid: 'beta' })).status, 201);
+    const ep = await server.api('POST', '/api/v1/app/beta/endpoint', {
+      url: receiver.url + '/beta',
+      headers: { Traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-00`, TraceState: 'endpoint=1', 'x-team': 'beta' },
+    });
+    assert.equal(ep.status, 201, ep.text);
+    const traceparent = `00-${hex(16)}-${hex(8)}-01`;
+    const traced = await server.api('POST', '/api/v1/app/beta/msg', { eventType: 'user.created', payload: {} }, { traceparent });
+    const plain = await server.api('POST', '/api/v1/app/beta/msg', { eventType: 'user.created', payload: {} });
+    assert.equal(traced.status, 202, traced.text);
+    assert.equal(plain.status, 202, plain.text);
+    const got = await receiver.waitFor(2);
+    const of = (id: string) => got.find((r) => r.headers['webhook-id'] === id)!.headers;
+    // Node's server joins a repeated header with ", ": one value means one header.
+    assert.equal(of(traced.body.id).traceparent, traceparent);
+    assert.equal(of(traced.body.id).tracestate, undefined, "the endpoint's tracestate goes with its traceparent");
+    assert.equal(of(traced.body.id)['x-team'], 'beta');
+    assert.equal(of(plain.body.id).traceparent, `00-${'1'.repeat(32)}-${'2'.repeat(16)}-00`);
+    assert.equal(of(plain.body.id).tracestate, 'endpoint=1');
+  } finally {
+    await server.stop();
+    await receiver.close();
+  }
+});
+
 test('traceContextOf keeps valid W3C trace contexts and ignores the rest', () => {
   const tp = `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`;
   assert.deepEqual(traceContextOf(tp, undefined), { traceparent: tp, tracestate: null });
