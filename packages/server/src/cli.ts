@@ -10,7 +10,8 @@ import { BackupError, backupSqlite } from './store/sqlite/backup.js';
 
 function settingsHelp(): string {
   const rows = SETTINGS.map((s) => `  ${(s.flag ? `${s.flag}, ` : '') + s.env}`.padEnd(42) + `${s.help} (default: ${s.shownDefault ?? s.default})`);
-  return `\nConfiguration (a flag wins over its environment variable):\n${rows.join('\n')}\n`;
+  const traces = `  ${'OTEL_EXPORTER_OTLP_ENDPOINT'.padEnd(40)}export OpenTelemetry traces over OTLP/HTTP to this collector; the other standard OTEL_* variables apply (default: off)`;
+  return `\nConfiguration (a flag wins over its environment variable):\n${rows.join('\n')}\n${traces}\n`;
 }
 
 function configFrom(flags: Partial<Record<keyof Config, string>>): Config {

@@ -64,6 +64,20 @@ export interface Config {
   metricsToken: string | null;
   /** A port of its own for /metrics; null: none. */
   metricsPort: number | null;
+  /** OpenTelemetry traces, from the standard OTEL_* variables; null: off. */
+  tracing: TracingConfig | null;
+}
+
+export interface TracingConfig {
+  /** OTEL_SERVICE_NAME, default hookwell. */
+  serviceName: string;
+  /**
+   * Where spans are posted: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, else
+   * OTEL_EXPORTER_OTLP_ENDPOINT with /v1/traces appended (the OTLP exporter rules).
+   */
+  url: string;
+  /** `url` without credentials or query, for the log. */
+  shownUrl: string;
 }
 
 export class ConfigError extends Error {}
@@ -244,7 +258,46 @@ export function loadConfig(
     payloadPurgeIntervalMs: integer(get('payloadPurgeIntervalMs').name, get('payloadPurgeIntervalMs').value, 10, 86_400_000),
     metricsToken: metricsToken(get('metricsToken').name, get('metricsToken').value),
     metricsPort: get('metricsPort').value.trim() === '' ? null : integer(get('metricsPort').name, get('metricsPort').value, 1, 65535),
+    tracing: tracing(env),
   };
+}
+
+/**
+ * Tracing is on when an OTLP endpoint is set (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
+ * OTEL_EXPORTER_OTLP_ENDPOINT) and neither OTEL_SDK_DISABLED=true nor OTEL_TRACES_EXPORTER=none
+ * turns it off. Spans go over OTLP/HTTP with JSON bodies, which every OTLP/HTTP receiver takes;
+ * gRPC is refused rather than silently sent as HTTP.
+ */
+function tracing(env: Record<string, string | undefined>): TracingConfig | null {
+  const value = (name: string): string => (env[name] ?? '').trim();
+  if (value('OTEL_SDK_DISABLED').toLowerCase() === 'true') return null;
+  const exporter = value('OTEL_TRACES_EXPORTER').toLowerCase();
+  if (exporter === 'none') return null;
+  const tracesEndpoint = value('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  const baseEndpoint = value('OTEL_EXPORTER_OTLP_ENDPOINT');
+  if (tracesEndpoint === '' && baseEndpoint === '') return null;
+  if (exporter !== '' && exporter !== 'otlp') throw new ConfigError(`OTEL_TRACES_EXPORTER must be otlp or none, got "${env.OTEL_TRACES_EXPORTER}"`);
+  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
+    const protocol = value(name);
+    if (protocol !== '' && protocol !== 'http/json' && protocol !== 'http/protobuf') {
+      throw new ConfigError(`${name} must be http/json or http/protobuf (spans are sent over OTLP/HTTP as JSON), got "${env[name]}"`);
+    }
+  }
+  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT']) {
+    const url = value(name);
+    if (url === '') continue;
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      throw new ConfigError(`${name} must be an http(s) URL such as http://localhost:4318, got "${env[name]}"`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`${name} must be an http(s) URL, got "${env[name]}"`);
+  }
+  const url = tracesEndpoint !== '' ? tracesEndpoint : `${baseEndpoint.replace(/\/+$/, '')}/v1/traces`;
+  const shown = new URL(url);
+  // Without credentials or query, which may carry a key.
+  return { serviceName: value('OTEL_SERVICE_NAME') || 'hookwell', url, shownUrl: shown.origin + shown.pathname };
 }
 
 const SCHEME_SOURCE = /^[a-z][a-z0-9+.-]*:$/i;

@@ -30,7 +30,7 @@ import { applicationRoutes } from './api/applications.js';
 import { endpointRoutes } from './api/endpoints.js';
 import { endpointAuthRoutes } from './api/endpoint-auth.js';
 import { operationalRoutes } from './api/operational.js';
-import { messageRoutes } from './api/messages.js';
+import { installIngestTracing, messageRoutes } from './api/messages.js';
 import { erasureRoutes } from './api/erasure.js';
 import { attemptRoutes } from './api/attempts.js';
 import { eventTypeRoutes } from './api/event-types.js';
@@ -57,6 +57,7 @@ import type { RekeyProgress } from './store/rekey.js';
 import { Messages } from './core/messages.js';
 import { Operational } from './core/operational.js';
 import { RetentionPurge } from './core/retention.js';
+import type { Tracing } from './tracing.js';
 
 /**
  * The package's own version, read from its package.json (one level up from both src/ and the
@@ -112,6 +113,7 @@ export async function buildApi(deps: Deps, options: ApiOptions = {}): Promise<Fa
     ...serverLimits(deps.cfg, deps.log),
   });
   limitConnections(app.server, deps.cfg, deps.log);
+  if (deps.tracing) installIngestTracing(app, deps.tracing);
   installValidation(app);
   installErrors(app, deps.log);
   installJsonParser(app);
@@ -298,6 +300,8 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
   const delivering = cfg.role !== 'api';
   const serving = cfg.role !== 'worker';
   const sender = new Sender(cfg);
+  // Loaded only when on: without tracing no part of OpenTelemetry is imported.
+  const tracing: Tracing | null = cfg.tracing === null ? null : await (await import('./tracing.js')).startTracing(cfg.tracing, VERSION, log);
   // One key for every process sharing the database: a link made by a worker is read by an API process.
   const linkKey = await store.ensureMeta(LINK_KEY_META_KEY, randomBytes(32).toString('hex'));
   let url: string | null = null;
@@ -310,7 +314,7 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
     recorded: (attempts, disabled) => operational?.recorded(attempts, disabled),
     attempted: (statusCode, durationMs) => metrics.attempted(statusCode, durationMs),
   };
-  const dispatcher = delivering ? new Dispatcher(store, sender, cfg, log, notifier !== null, thin, events) : null;
+  const dispatcher = delivering ? new Dispatcher(store, sender, cfg, log, notifier !== null, thin, events, tracing) : null;
   // Other processes sharing the database hear of new work through the notifier.
   const signals: WorkSignals = {
     leaseOffer: () => dispatcher?.leaseOffer(),
@@ -338,7 +342,7 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
     tasks = core.tasks;
     // Before any request: a task still running here was left by a process that is gone.
     await tasks.failAbandoned(store.leasesOnCreate);
-    app = await buildApi({ store, core, payloads, cfg, log, adminHashes: token.hashes, publicUrl, readiness, metrics }, api);
+    app = await buildApi({ store, core, payloads, cfg, log, adminHashes: token.hashes, publicUrl, readiness, metrics, tracing }, api);
     await app.listen({ port: cfg.port, host: cfg.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : cfg.port;
@@ -381,6 +385,8 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
       // Background tasks end in this process: what they record must reach the store before it closes.
       await tasks?.drain();
       await sender.close();
+      // After the last attempt: its span is exported with the rest.
+      await tracing?.close();
       // Probes hear "stopping" until the last attempt is recorded.
       await probes?.close();
       await store.close();

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash, hash } from 'node:crypto';
+import type { Tracing } from '../tracing.js';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
@@ -41,6 +42,8 @@ export interface Deps {
   readiness: Readiness;
   /** What /metrics reports: the API counts the messages it accepts and refuses. */
   metrics: Metrics;
+  /** Spans of message ingest; null or absent when tracing is off. */
+  tracing?: Tracing | null;
 }
 
 declare module 'fastify' {

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors.js';
 import { idFloor } from '../domain/ids.js';
 import { LIMITS } from '../domain/limits.js';
@@ -11,6 +11,8 @@ import { messageOutJson, presentMessage, presentTask } from './present.js';
 import { appInput, requireApp, type ApplicationBody } from './applications.js';
 import { rawMember } from './raw-json.js';
 import { retentionMs } from '../domain/erasure.js';
+import { traceContextOf } from '../domain/trace-context.js';
+import type { IngestSpan, Tracing } from '../tracing.js';
 
 interface MessageBody {
   eventType: string;
@@ -87,6 +89,28 @@ const msgParams = {
 };
 const tags = ['Message'];
 
+const MSG_ROUTE = '/api/v1/app/:app_id/msg';
+
+/** Each traced ingest's span, from its first hook to its answer. */
+const ingestSpans = new WeakMap<FastifyRequest, IngestSpan>();
+
+/**
+ * Spans for `POST …/msg` when tracing is on. Installed before authentication, so a request
+ * refused there has its span too; ended with whatever status the answer had.
+ */
+export function installIngestTracing(app: FastifyInstance, tracing: Tracing): void {
+  app.addHook('onRequest', (req, _reply, done) => {
+    if (req.method === 'POST' && req.routeOptions.url === MSG_ROUTE) {
+      ingestSpans.set(req, tracing.ingest(traceContextOf(req.headers.traceparent, req.headers.tracestate)));
+    }
+    done();
+  });
+  app.addHook('onResponse', (req, reply, done) => {
+    ingestSpans.get(req)?.end(reply.statusCode);
+    done();
+  });
+}
+
 export function messageRoutes(app: FastifyInstance, d: Deps): void {
   const bodyLimit = d.cfg.maxPayloadBytes + 64 * 1024;
 
@@ -120,7 +144,7 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
   );
 
   app.post<{ Params: { app_id: string }; Body: MessageBody; Querystring: { with_content?: boolean } }>(
-    '/api/v1/app/:app_id/msg',
+    MSG_ROUTE,
     {
       bodyLimit,
       // The payload is stored, delivered and echoed as its text: a large one is never built
@@ -144,6 +168,7 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req, reply) => {
+      const span = d.tracing == null ? undefined : ingestSpans.get(req);
       const payload = req.rawPayload ?? rawMember(req.rawBody!, 'payload')!;
       const size = Buffer.byteLength(payload);
       if (size > d.cfg.maxPayloadBytes) throw new PayloadTooLargeError(size, d.cfg.maxPayloadBytes);
@@ -176,9 +201,13 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
         deliverAt,
         dataId: b.dataId ?? null,
         retentionMs: retention,
+        // Traced, the message carries its ingest span's context (a child of the request's);
+        // otherwise the request's own, kept as sent.
+        trace: span !== undefined ? span.trace : req.headers.traceparent === undefined ? null : traceContextOf(req.headers.traceparent, req.headers.tracestate),
       };
       const withContent = req.query.with_content !== false;
       return d.core.messages.create(a.id, input, (message) => {
+        span?.message({ appId: a.id, msgId: message.id, eventType: message.eventType });
         // The stored answer for replays echoes the payload: it is deleted with it.
         if (req.idempotency !== undefined) req.idempotency.msgId = message.id;
         return reply.code(202).header('content-type', 'application/json; charset=utf-8').send(messageOutJson(message, withContent));

@@ -7,6 +7,7 @@ import { attemptEvent, type AttemptEventType } from '../domain/endpoint-health.j
 import { newId } from '../domain/ids.js';
 import { decide, isSuccess } from './schedule.js';
 import type { Sender } from './sender.js';
+import type { Tracing } from '../tracing.js';
 import type { ThinPayloads } from './thin.js';
 
 /** What the API tells the delivery side: new work is stored (and, in one process, an offer to lease it at once). */
@@ -115,6 +116,7 @@ export class Dispatcher implements WorkSignals {
     private readonly shared = false,
     private readonly thin: ThinPayloads | null = null,
     private readonly events: DeliveryEvents | null = null,
+    private readonly tracing: Tracing | null = null,
   ) {
     this.leaseMs = cfg.leaseMs;
     // Alone, a process queues ahead of what it sends, so sending never waits on a claim.
@@ -337,7 +339,9 @@ export class Dispatcher implements WorkSignals {
 
   private async attempt(w: Work, s: EndpointState): Promise<void> {
     const body = this.thin === null ? undefined : w.backfill !== null ? this.thin.withLink(w) : this.thin.isThin(w) ? await this.thin.body(w) : undefined;
-    const result = await this.sender.send(w, body);
+    const span = this.tracing?.attempt(w);
+    const result = await this.sender.send(w, body, span === undefined ? w.trace : span.trace);
+    span?.end(result);
     this.events?.attempted?.(result.statusCode, result.durationMs);
     const now = Date.now();
     const attemptsMade = w.attempts + 1;

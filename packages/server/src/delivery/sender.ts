@@ -5,6 +5,7 @@ import { EVENT_TYPE_HEADER, signatureHeader } from '@hookwell/receiver';
 import type { Config } from '../config.js';
 import type { Work } from '../store/store.js';
 import type { EndpointAuth } from '../domain/types.js';
+import type { TraceContext } from '../domain/trace-context.js';
 import { checkLiteralHost, guardedLookup, TARGET_UNRESOLVED, TargetRefusedError } from './target-guard.js';
 import { parseRetryAfter } from './schedule.js';
 import { OauthTokens, TlsAgents, tokenUrlShown, type EndpointTls } from './endpoint-auth.js';
@@ -159,11 +160,12 @@ export class Sender {
    * One signed attempt of a delivery: its payload, or `body` in its place (a thin delivery).
    * Every attempt names its message's event type in `x-hookwell-event-type`, so a receiver can
    * dispatch a payload that does not name it (the header is not signed: a payload that names
-   * its type is trusted over it).
+   * its type is trusted over it). `trace` goes out as `traceparent` and `tracestate`: the
+   * message's own, or the attempt's span's when tracing is on.
    */
-  send(w: Work, body: string = w.payload): Promise<SendResult> {
-    if (w.auth !== null) return this.sendAuthenticated(w, w.auth, body);
-    return this.post(w.url, w.headers, w.secrets, w.msgId, Buffer.from(body, 'utf8'), this.cfg.requestTimeoutMs, w.eventType);
+  send(w: Work, body: string = w.payload, trace: TraceContext | null = w.trace): Promise<SendResult> {
+    if (w.auth !== null) return this.sendAuthenticated(w, w.auth, body, trace);
+    return this.post(w.url, w.headers, w.secrets, w.msgId, Buffer.from(body, 'utf8'), this.cfg.requestTimeoutMs, w.eventType, this.agent, trace);
   }
 
   /**
@@ -171,11 +173,11 @@ export class Sender {
    * that cannot be had fails the attempt (no response, the reason recorded) like a refused
    * connection would, and the attempt is retried on the schedule.
    */
-  private async sendAuthenticated(w: Work, auth: EndpointAuth, body: string): Promise<SendResult> {
+  private async sendAuthenticated(w: Work, auth: EndpointAuth, body: string, trace: TraceContext | null): Promise<SendResult> {
     const started = performance.now();
     const prepared = await this.authenticate(w.endpointId, auth, w.headers);
     if (typeof prepared === 'string') return failure(started, prepared);
-    const r = await this.post(w.url, prepared.headers, w.secrets, w.msgId, Buffer.from(body, 'utf8'), this.cfg.requestTimeoutMs, w.eventType, prepared.agent);
+    const r = await this.post(w.url, prepared.headers, w.secrets, w.msgId, Buffer.from(body, 'utf8'), this.cfg.requestTimeoutMs, w.eventType, prepared.agent, trace);
     if (auth.oauth !== null && r.statusCode === 401) this.tokens.forget(w.endpointId);
     return r;
   }
@@ -240,6 +242,7 @@ export class Sender {
     timeoutMs: number,
     eventType: string | null = null,
     agent: Agent = this.agent,
+    trace: TraceContext | null = null,
   ): Promise<SendResult> {
     const started = performance.now();
     const ts = Math.floor(Date.now() / 1000);
@@ -256,6 +259,16 @@ export class Sender {
       // would go out as a second header beside this one.
       for (const name in extraHeaders) if (name !== EVENT_TYPE_HEADER && name.toLowerCase() === EVENT_TYPE_HEADER) delete headers[name];
       headers[EVENT_TYPE_HEADER] = eventType;
+    }
+    if (trace !== null) {
+      // The message's context replaces any an endpoint's stored headers name, in any casing;
+      // a tracestate belongs to its traceparent, so an endpoint's own goes too.
+      for (const name in extraHeaders) {
+        const lower = name.toLowerCase();
+        if (lower === 'traceparent' || lower === 'tracestate') delete headers[name];
+      }
+      headers.traceparent = trace.traceparent;
+      if (trace.tracestate !== null) headers.tracestate = trace.tracestate;
     }
     let url: URL;
     try {

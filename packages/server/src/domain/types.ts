@@ -1,4 +1,5 @@
 // Records as the store keeps them; times are epoch milliseconds.
+import type { TraceContext } from './trace-context.js';
 
 export interface Application {
   id: string;
@@ -119,6 +120,8 @@ export interface Message {
    * chunk or (chunk null) of the whole backfill. Null for every other message.
    */
   backfill: BackfillRef | null;
+  /** The trace context it was created under (see domain/trace-context.ts); null: none. */
+  trace: TraceContext | null;
   /** When its payload, its attempts' response bodies and its backfill's records are deleted (ms); null: kept. */
   payloadExpiresAt: number | null;
   createdAt: number;
@@ -143,6 +146,8 @@ export interface MessageInput {
   backfill?: BackfillRef | null;
   /** How long its content is kept from its creation (ms); absent or null: kept until erased. */
   retentionMs?: number | null;
+  /** The trace context it was created under, sent on with its deliveries; absent or null: none. */
+  trace?: TraceContext | null;
 }
 
 export interface BackfillRef {

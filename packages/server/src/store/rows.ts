@@ -7,6 +7,7 @@ import type { ContentFetch, MessageInput, StoredPayload, Work } from './store.js
 import { newIdAt } from '../domain/ids.js';
 import { ConflictError } from '../domain/errors.js';
 import type { Sealer } from '../domain/sealing.js';
+import type { TraceContext } from '../domain/trace-context.js';
 
 const flag = (v: unknown): boolean => v === 1 || v === true;
 
@@ -119,6 +120,7 @@ export function messageFrom(r: Row, s: Sealer, prefix = ''): Message {
     tags: parse(r[`${prefix}tags`], null),
     dataId: (r[`${prefix}data_id`] as string | null | undefined) ?? null,
     backfill: backfillRefFrom(r[`${prefix}backfill_id`], r[`${prefix}backfill_chunk`]),
+    trace: traceFrom(r[`${prefix}traceparent`], r[`${prefix}tracestate`]),
     payloadExpiresAt: r[`${prefix}payload_expires_at`] === null || r[`${prefix}payload_expires_at`] === undefined ? null : Number(r[`${prefix}payload_expires_at`]),
     createdAt: r[`${prefix}created_at`] as number,
   };
@@ -126,6 +128,10 @@ export function messageFrom(r: Row, s: Sealer, prefix = ''): Message {
 
 export function storedPayloadFrom(r: Row, s: Sealer): StoredPayload {
   return { id: r.id as string, eventType: r.event_type as string, payload: s.open(r.payload as string), dataId: (r.data_id as string | null) ?? null };
+}
+
+function traceFrom(traceparent: unknown, tracestate: unknown): TraceContext | null {
+  return typeof traceparent === 'string' ? { traceparent, tracestate: typeof tracestate === 'string' ? tracestate : null } : null;
 }
 
 function backfillRefFrom(id: unknown, chunk: unknown): BackfillRef | null {
@@ -146,6 +152,7 @@ export function newMessage(appId: string, input: MessageInput, now: number): Mes
     tags: input.tags,
     dataId: input.dataId ?? null,
     backfill: input.backfill ?? null,
+    trace: input.trace ?? null,
     payloadExpiresAt: input.retentionMs === null || input.retentionMs === undefined ? null : ms + input.retentionMs,
     createdAt: ms,
   };
@@ -158,12 +165,12 @@ export const SELECT_ENDPOINT_BY_REF = 'SELECT * FROM endpoints WHERE app_id = ? 
 export const SELECT_MESSAGE_BY_REF = 'SELECT * FROM messages WHERE app_id = ? AND (id = ? OR event_id = ?) ORDER BY (id = ?) DESC LIMIT 1';
 
 /** A message row's columns, in the order messageParams gives their values. */
-export const MESSAGE_COLUMNS = 'id, app_id, event_id, event_type, payload, channels, tags, data_id, backfill_id, backfill_chunk, created_at, payload_expires_at';
+export const MESSAGE_COLUMNS = 'id, app_id, event_id, event_type, payload, channels, tags, data_id, backfill_id, backfill_chunk, created_at, payload_expires_at, traceparent, tracestate';
 
-export const INSERT_MESSAGE = `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+export const INSERT_MESSAGE = `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 export function messageParams(m: Message, s: Sealer): unknown[] {
-  return [m.id, m.appId, m.eventId, m.eventType, s.sealNullable(m.payload), json(m.channels), json(m.tags), m.dataId, m.backfill?.id ?? null, m.backfill?.chunk ?? null, m.createdAt, m.payloadExpiresAt];
+  return [m.id, m.appId, m.eventId, m.eventType, s.sealNullable(m.payload), json(m.channels), json(m.tags), m.dataId, m.backfill?.id ?? null, m.backfill?.chunk ?? null, m.createdAt, m.payloadExpiresAt, m.trace?.traceparent ?? null, m.trace?.tracestate ?? null];
 }
 
 /** What inserting a message whose eventId the application already has throws. */
@@ -258,6 +265,8 @@ export function offeredWork(route: Row, deliveryId: number, message: Message, or
       order_key: orderKey,
       backfill_id: message.backfill?.id ?? null,
       backfill_chunk: message.backfill?.chunk ?? null,
+      traceparent: message.trace?.traceparent ?? null,
+      tracestate: message.trace?.tracestate ?? null,
     },
     now,
     leaseUntil,
@@ -286,5 +295,6 @@ export function workFrom(r: Row, now: number, leaseUntil: number): Work {
     backfill: backfillRefFrom(r.backfill_id, r.backfill_chunk),
     leaseUntil,
     auth: endpointAuthFrom(r),
+    trace: traceFrom(r.traceparent, r.tracestate),
   };
 }

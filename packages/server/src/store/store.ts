@@ -1,3 +1,4 @@
+import type { TraceContext } from '../domain/trace-context.js';
 import type { AuditEntry, AuditInput } from '../domain/audit.js';
 import type { AuditFilter } from './audit.js';
 import type { RekeyProgress } from './rekey.js';
@@ -162,6 +163,8 @@ export interface Work {
   leaseUntil: number;
   /** OAuth, client certificate or server CA of the endpoint; null when it has none of them. */
   auth: EndpointAuth | null;
+  /** The message's trace context, sent on with each attempt; null: none. */
+  trace: TraceContext | null;
 }
 
 export interface ClaimOptions {

@@ -209,7 +209,7 @@ const SELECT_APPS_ROUTES = prepared('apps_routes', `${selectRoutesOfApps(DIALECT
 // and the duplicate is the one missing from what it returns. Rows go in in the order given,
 // so of two with one event id in a batch the earlier is stored, as when written one by one.
 const INSERT_MESSAGES = `INSERT INTO messages (${MESSAGE_COLUMNS})
-  SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::integer[], ?::bigint[], ?::bigint[])
+  SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::integer[], ?::bigint[], ?::bigint[], ?::text[], ?::text[])
   ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id`;
 
 const DELIVERY_COLUMNS = 'msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, order_key, created_at';
@@ -305,7 +305,7 @@ function outcomes(jobs: MessageJob[], plans: Plan[], stored: Set<string>, leased
 async function writeTogether(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[], sealer: Sealer): Promise<Outcome<Created>[]> {
   const deliveries = jobs.flatMap((j, job) => plans[job]!.map(({ e, orderKey }) => pendingDelivery(j, e.endpoint_id as string, orderKey)));
   const stored = await all(c, INSERT_MESSAGES_WITH_DELIVERIES, [
-    ...columns(jobs.map((j) => messageParams(j.message, sealer)), 12),
+    ...columns(jobs.map((j) => messageParams(j.message, sealer)), 14),
     ...columns(deliveries, 8),
   ]);
   return outcomes(jobs, plans, new Set(stored.map((r) => r.id as string)));
@@ -313,7 +313,7 @@ async function writeTogether(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[]
 
 /** With lease offers: the messages, which keys are busy, then the deliveries, some leased. */
 async function writeLeasing(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[], keyed: Plan, sealer: Sealer): Promise<Outcome<Created>[]> {
-  const stored = new Set((await all(c, INSERT_MESSAGES, columns(jobs.map((j) => messageParams(j.message, sealer)), 12))).map((r) => r.id as string));
+  const stored = new Set((await all(c, INSERT_MESSAGES, columns(jobs.map((j) => messageParams(j.message, sealer)), 14))).map((r) => r.id as string));
   // Under the keys' locks: a delivery of a key with older ones unfinished waits for its turn.
   const busy = new Set<string>();
   if (keyed.length > 0) {
@@ -412,7 +412,7 @@ function claimSql(capped: boolean): string {
     FROM chosen c, messages m, endpoints e
     WHERE d.id = c.id AND m.id = d.msg_id AND e.id = d.endpoint_id
     RETURNING c.priority, c.next_attempt_at AS due_at, d.status, d.id AS delivery_id, d.msg_id, d.app_id, d.attempts, d.trigger_type, d.order_key,
-      m.event_type, m.payload, m.created_at AS msg_created_at, m.backfill_id, m.backfill_chunk, ${WORK_ENDPOINT_COLUMNS})
+      m.event_type, m.payload, m.created_at AS msg_created_at, m.backfill_id, m.backfill_chunk, m.traceparent, m.tracestate, ${WORK_ENDPOINT_COLUMNS})
   SELECT l.*, o.capped FROM left_over o LEFT JOIN leased l ON l.status = ${Status.Sending}
   ORDER BY l.priority, l.due_at, l.delivery_id`;
 }

@@ -840,7 +840,7 @@ export class SqliteStore implements Store {
       // Then what sending needs, for the chosen rows only.
       const rows = this.q(
         `SELECT d.id AS delivery_id, d.msg_id, d.app_id, d.attempts, d.trigger_type, d.order_key,
-                m.event_type, m.payload, m.created_at AS msg_created_at, m.backfill_id, m.backfill_chunk, e.disabled, ${WORK_ENDPOINT_COLUMNS}
+                m.event_type, m.payload, m.created_at AS msg_created_at, m.backfill_id, m.backfill_chunk, m.traceparent, m.tracestate, e.disabled, ${WORK_ENDPOINT_COLUMNS}
          FROM json_each(?) j JOIN deliveries d ON d.id = j.value
          JOIN messages m ON m.id = d.msg_id JOIN endpoints e ON e.id = d.endpoint_id
          ORDER BY j.key`,
