@@ -24,6 +24,19 @@ interface EventTypeBody {
   validate?: boolean;
 }
 
+/** Svix's Duration: whole seconds and nanoseconds. */
+interface Duration {
+  secs: number;
+  nanos: number;
+}
+
+// Stored as seconds to the millisecond, the dispatcher's resolution.
+const fromDuration = (d: Duration): number => d.secs + Math.round(d.nanos / 1e6) / 1000;
+const toDuration = (seconds: number): Duration => {
+  const secs = Math.floor(seconds);
+  return { secs, nanos: Math.round((seconds - secs) * 1000) * 1e6 };
+};
+
 const params = { type: 'object', properties: { event_type_name: { type: 'string' } }, required: ['event_type_name'] };
 const tags = ['Event Type'];
 
@@ -392,6 +405,46 @@ export function eventTypeRoutes(app: FastifyInstance, d: Deps): void {
       else await d.store.updateEventType(name, { archived: true });
       d.payloads.forget(name);
       return reply.code(204).send();
+    },
+  );
+
+  app.get<{ Params: { event_type_name: string } }>(
+    '/api/v1/event-type/:event_type_name/retry-schedule',
+    {
+      schema: {
+        operationId: 'v1.event-type.get-retry-schedule',
+        summary: "Get an event type's retry schedule",
+        tags,
+        params,
+        response: { 200: ref('RetryScheduleInOut'), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const schedule = await d.store.getRetrySchedule(req.params.event_type_name);
+      if (schedule === undefined) throw new NotFoundError('event type', req.params.event_type_name);
+      return { retrySchedule: schedule === null ? null : schedule.map(toDuration) };
+    },
+  );
+
+  app.put<{ Params: { event_type_name: string }; Body: { retrySchedule?: Duration[] | null } }>(
+    '/api/v1/event-type/:event_type_name/retry-schedule',
+    {
+      schema: {
+        operationId: 'v1.event-type.set-retry-schedule',
+        summary: "Set an event type's retry schedule, which its deliveries then follow",
+        tags,
+        params,
+        body: ref('RetryScheduleInOut'),
+        response: { 200: ref('RetryScheduleInOut'), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const name = req.params.event_type_name;
+      const given = req.body.retrySchedule ?? null;
+      const schedule = given === null ? null : given.map(fromDuration);
+      if (!(await d.store.setRetrySchedule(name, schedule))) throw new NotFoundError('event type', name);
+      req.auditIds = { targetId: name };
+      return { retrySchedule: schedule === null ? null : schedule.map(toDuration) };
     },
   );
 }

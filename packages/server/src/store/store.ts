@@ -287,6 +287,10 @@ export interface Store {
   listEventTypes(q: ListQuery, includeArchived: boolean): Promise<Page<EventType>>;
   updateEventType(name: string, fields: Partial<EventTypeInput>): Promise<EventType>;
   deleteEventType(name: string): Promise<void>;
+  /** The event type's own retry schedule (seconds between attempts); null when it follows the server's, undefined when there is no such type. */
+  getRetrySchedule(name: string): Promise<number[] | null | undefined>;
+  /** Sets (null: clears) the event type's retry schedule; false when there is no such type. */
+  setRetrySchedule(name: string, schedule: number[] | null): Promise<boolean>;
 
   /**
    * Stores the message and one pending delivery per matching, enabled endpoint (or only
