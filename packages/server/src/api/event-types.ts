@@ -4,13 +4,14 @@ import { compilePayloadSchema, newestSchema, payloadSchemaProblems, SchemaError 
 import { checkName } from '../domain/names.js';
 import type { EventTypeInput, Store } from '../store/store.js';
 import type { EventType } from '../domain/types.js';
-import { fromCatalog, fromOpenApi, type ImportedEventType } from '../domain/event-type-import.js';
+import { fromCatalog, fromOpenApi, toOpenApi, type ImportedEventType } from '../domain/event-type-import.js';
+import { newId } from '../domain/ids.js';
 import { loadCatalog } from '../catalog.js';
 import { BadRequestError } from '../domain/errors.js';
 import { errorResponses, listQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, tooDeep, type Deps } from './http.js';
 import { depthExceeds, tooDeepAt } from '../domain/json-limits.js';
-import { presentEventType } from './present.js';
+import { iso, presentEventType } from './present.js';
 
 interface EventTypeBody {
   name?: string;
@@ -445,6 +446,31 @@ export function eventTypeRoutes(app: FastifyInstance, d: Deps): void {
       if (!(await d.store.setRetrySchedule(name, schedule))) throw new NotFoundError('event type', name);
       req.auditIds = { targetId: name };
       return { retrySchedule: schedule === null ? null : schedule.map(toDuration) };
+    },
+  );
+
+  app.post(
+    '/api/v1/event-type/export/openapi',
+    {
+      schema: {
+        operationId: 'v1.event-type.export-openapi',
+        summary: 'Export the event types as an OpenAPI document with one webhook each',
+        description:
+          'Svix answers with a background task; Hookwell builds the document at once and answers the finished task, the document in `data.openapi`. Archived types are left out.',
+        tags,
+        response: { 202: ref('ExportEventTypeOut'), ...errorResponses() },
+      },
+    },
+    async (_req, reply) => {
+      const types: EventType[] = [];
+      let iterator: string | null = null;
+      do {
+        const page = await d.store.listEventTypes({ limit: 250, iterator, order: 'ascending' }, false);
+        types.push(...page.data);
+        iterator = page.done ? null : page.iterator;
+      } while (iterator !== null);
+      const now = Date.now();
+      return reply.code(202).send({ id: newId('qtask', now), status: 'finished', task: 'sdk.generate', updatedAt: iso(now), data: { openapi: toOpenApi(types) } });
     },
   );
 }
