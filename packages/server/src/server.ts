@@ -33,6 +33,7 @@ import { messageRoutes } from './api/messages.js';
 import { erasureRoutes } from './api/erasure.js';
 import { attemptRoutes } from './api/attempts.js';
 import { eventTypeRoutes } from './api/event-types.js';
+import { sendingRoutes } from './api/sending.js';
 import { healthRoutes, probeRoutes, type Readiness } from './api/health.js';
 import { checkRoutes } from './api/checks.js';
 import { contentRoutes } from './api/content.js';
@@ -142,6 +143,7 @@ export async function buildApi(deps: Deps, options: ApiOptions = {}): Promise<Fa
   erasureRoutes(app, deps);
   attemptRoutes(app, deps);
   eventTypeRoutes(app, deps);
+  sendingRoutes(app, deps);
   checkRoutes(app, deps);
   contentRoutes(app, deps);
   await backfillRoutes(app, deps);

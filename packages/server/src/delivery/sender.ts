@@ -8,7 +8,8 @@ import { checkLiteralHost, guardedLookup, TARGET_UNRESOLVED, TargetRefusedError 
 import { parseRetryAfter } from './schedule.js';
 
 export const RESPONSE_BODY_LIMIT = 16 * 1024;
-export const USER_AGENT = 'Hookwell/0.1';
+export { USER_AGENT } from '../domain/signing.js';
+import { USER_AGENT } from '../domain/signing.js';
 export const PING_TIMEOUT_MS = 2000;
 
 export interface SendResult {

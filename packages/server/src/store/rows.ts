@@ -8,7 +8,7 @@ import { newIdAt } from '../domain/ids.js';
 import { ConflictError } from '../domain/errors.js';
 import type { Sealer } from '../domain/sealing.js';
 
-const flag = (v: unknown): boolean => v === 1 || v === true;
+export const flag = (v: unknown): boolean => v === 1 || v === true;
 
 export type Row = Record<string, unknown>;
 

@@ -1,4 +1,5 @@
 import type { AuditEntry, AuditInput } from '../domain/audit.js';
+import type { SendingReads } from './sending.js';
 import type { AuditFilter } from './audit.js';
 import type { RekeyProgress } from './rekey.js';
 import type { AppSummary, Backlog, DurationCount, Overview, OverviewRange } from './insights.js';
@@ -259,6 +260,8 @@ export interface Store {
    * by several processes says no: its claims enforce limits across them, offers cannot.
    */
   readonly leasesOnCreate: boolean;
+  /** The reads behind Svix's counting and statistics operations (see sending.ts). */
+  readonly sending: SendingReads;
   close(): Promise<void>;
   /** Throws UnavailableError while the database cannot do its work (for GET /health). */
   checkHealth(): Promise<void>;

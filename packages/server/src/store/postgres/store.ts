@@ -1,3 +1,4 @@
+import { sendingReads, type SendingReads } from '../sending.js';
 import pg from 'pg';
 import { newId } from '../../domain/ids.js';
 import { ConflictError, NotFoundError, UnavailableError } from '../../domain/errors.js';
@@ -181,6 +182,7 @@ const DIALECT: Dialect = {
 };
 
 const CONTENT = contentStatements(DIALECT);
+
 // Expired messages are taken by one process at a time: others sharing the database purge the next ones.
 const SELECT_EXPIRED_UNLOCKED = `${SELECT_EXPIRED} FOR UPDATE OF m SKIP LOCKED`;
 
@@ -525,6 +527,7 @@ export interface PostgresStoreOptions {
 }
 
 export class PostgresStore implements Store {
+  readonly sending: SendingReads = sendingReads(DIALECT, (sql, params) => all(this.pool, sql, params));
   // Offers would bypass the endpoint limit that claims enforce across processes.
   readonly leasesOnCreate = false;
   /** createMessage's writes, made together when they come at once (see GroupCommit). */

@@ -42,6 +42,7 @@ import {
 } from '../event-types.js';
 import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
 import { Checkpointer } from './checkpointer.js';
+import { sendingReads, type SendingReads } from '../sending.js';
 import { apiTokenFrom, apiTokenParams, INSERT_API_TOKEN, listApiTokens, REVOKE_API_TOKEN, SELECT_API_TOKEN, SELECT_API_TOKEN_BY_HASH } from '../api-tokens.js';
 import { auditFrom, auditParams, INSERT_AUDIT, listAudit, SELECT_AUDIT_HEAD, type AuditFilter } from '../audit.js';
 import { chainEntry, type AuditEntry, type AuditInput } from '../../domain/audit.js';
@@ -94,6 +95,7 @@ const ENDPOINT_HEALTH = endpointHealthSql(
 
 export class SqliteStore implements Store {
   readonly leasesOnCreate = true;
+  readonly sending: SendingReads = sendingReads(DIALECT, async (sql, params) => this.q(sql).all(...params) as Row[]);
   readonly db: Database.Database;
   private readonly statements = new Map<string, Statement>();
   private healthUpdate: Statement | undefined;
