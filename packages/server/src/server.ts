@@ -34,6 +34,7 @@ import { erasureRoutes } from './api/erasure.js';
 import { attemptRoutes } from './api/attempts.js';
 import { eventTypeRoutes } from './api/event-types.js';
 import { sendingRoutes } from './api/sending.js';
+import { statisticsRoutes } from './api/statistics.js';
 import { healthRoutes, probeRoutes, type Readiness } from './api/health.js';
 import { checkRoutes } from './api/checks.js';
 import { contentRoutes } from './api/content.js';
@@ -144,6 +145,7 @@ export async function buildApi(deps: Deps, options: ApiOptions = {}): Promise<Fa
   attemptRoutes(app, deps);
   eventTypeRoutes(app, deps);
   sendingRoutes(app, deps);
+  statisticsRoutes(app, deps);
   checkRoutes(app, deps);
   contentRoutes(app, deps);
   await backfillRoutes(app, deps);
