@@ -130,7 +130,7 @@ export function statisticsRoutes(app: FastifyInstance, d: Deps): void {
     '/api/v1/stats/app/:app_id/attempt',
     {
       schema: {
-        operationId: 'v1.statistics.app-attempts',
+        operationId: 'v1.stats.app-attempts',
         summary: "The application's successful and failed attempts (and canceled deliveries) per period",
         description: `Periods start at startDate rounded down to a whole period (UTC); at most ${MAX_STATISTICS_POINTS} of them. Default: the 28 days up to now, per day.`,
         tags: ['Statistics'],
