@@ -81,6 +81,15 @@ describe('Svix sending operations', () => {
     assert.equal(f.body.status, 2);
     // Only the named endpoint got it.
     assert.equal(receiver.received.filter((x) => x.headers['webhook-id'] === f.body.msgId).length, 1);
+
+    assert.equal((await srv.api('PATCH', `/api/v1/app/shop/endpoint/${failing}`, { disabled: true })).status, 200);
+    const before = receiver.received.length;
+    const off = await srv.api('POST', `/api/v1/app/shop/endpoint/${failing}/msg/test-attempt`, { eventType: 'order.paid', payload: {} });
+    assert.equal(off.status, 409, off.text);
+    assert.match(off.body.detail, /disabled/);
+    const messages = await srv.api('GET', `/api/v1/app/shop/attempt/endpoint/${failing}/count`);
+    assert.equal(messages.body.count, 1, 'no attempt was made for the refused call');
+    assert.equal(receiver.received.length, before);
   });
 
   it("reports an endpoint RateLimited while its throttle rate holds deliveries back", async () => {

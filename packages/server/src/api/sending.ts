@@ -2,7 +2,7 @@
 // attempt, throttling status, attempt counts and headers. Their answers use Svix's shapes.
 import type { FastifyInstance } from 'fastify';
 import { EVENT_TYPE_HEADER } from '@hookwell/receiver';
-import { NotFoundError, UnavailableError } from '../domain/errors.js';
+import { ConflictError, NotFoundError, UnavailableError } from '../domain/errors.js';
 import { endpointMatches } from '../domain/routing.js';
 import { USER_AGENT } from '../domain/signing.js';
 import { Status, type Attempt, type Endpoint, type StatusCode } from '../domain/types.js';
@@ -142,7 +142,7 @@ export function sendingRoutes(app: FastifyInstance, d: Deps): void {
         operationId: 'v1.message.test-attempt',
         summary: 'Send a message to this endpoint alone and answer its first attempt',
         description:
-          'The message is stored and sent to this endpoint only (enabled or not, whatever its filters), as a scheduled delivery; the answer waits for its first attempt, up to the request timeout.',
+          'The message is stored and sent to this endpoint only (whatever its filters), as a scheduled delivery; the answer waits for its first attempt, up to the request timeout. A disabled endpoint is refused (409): its deliveries are not sent.',
         tags: ['Message'],
         params: endpointParams,
         body: ref('MessageIn'),
@@ -151,6 +151,7 @@ export function sendingRoutes(app: FastifyInstance, d: Deps): void {
     },
     async (req, reply) => {
       const { app: a, endpoint } = await requireEndpoint(d, req);
+      if (endpoint.disabled) throw new ConflictError(`endpoint ${endpoint.id} is disabled: enable it to send it a test attempt`);
       const b = req.body;
       await d.payloads.check(b.eventType, b.payload);
       const input = {
