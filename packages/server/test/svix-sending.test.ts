@@ -164,4 +164,23 @@ describe('Svix sending operations', () => {
     assert.equal((await srv.api('GET', `/api/v1/app/heads/msg/${sent.body.id}/attempt/atmpt_2lYhbWJ0GEAzSF4rRS1kUCnsYmM/headers`)).status, 404);
     assert.ok(ep);
   });
+
+  it("lets a portal token read counts and payloads, and attempt headers only with ManageEndpoint", async () => {
+    const ep = await endpoint('shop', { url: `${receiver.url}/portal` });
+    const sent = await srv.api('POST', '/api/v1/app/shop/msg', { eventType: 'order.paid', payload: { p: 1 } });
+    const attempt = await eventually(async () => (await srv.api('GET', `/api/v1/app/shop/attempt/msg/${sent.body.id}?endpoint_id=${ep}`)).body.data[0]);
+    const tokenFor = async (body: Record<string, unknown>) => (await srv.api('POST', '/api/v1/auth/app-portal-access/shop', body)).body.token as string;
+    const viewer = await tokenFor({ capabilities: ['ViewBase'] });
+    const manager = await tokenFor({ capabilities: ['ViewBase', 'ManageEndpoint'] });
+    const as = (token: string, path: string) => srv.api('GET', path, undefined, { authorization: `Bearer ${token}` });
+    assert.equal((await as(viewer, `/api/v1/app/shop/msg/${sent.body.id}/raw`)).status, 200);
+    assert.equal((await as(viewer, `/api/v1/app/shop/attempt/endpoint/${ep}/count`)).body.count, 1);
+    assert.equal((await as(viewer, `/api/v1/app/shop/endpoint/${ep}/rate-limit-status`)).status, 200);
+    const headersPath = `/api/v1/app/shop/msg/${sent.body.id}/attempt/${attempt.id}/headers`;
+    assert.equal((await as(viewer, headersPath)).status, 403);
+    assert.equal((await as(manager, headersPath)).status, 200);
+    // The platform's own: a portal token gets no precheck.
+    const pre = await srv.api('POST', '/api/v1/app/shop/msg/precheck/active', { eventType: 'order.paid' }, { authorization: `Bearer ${viewer}` });
+    assert.equal(pre.status, 403, pre.text);
+  });
 });
