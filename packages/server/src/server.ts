@@ -34,6 +34,8 @@ import { installIngestTracing, messageRoutes } from './api/messages.js';
 import { erasureRoutes } from './api/erasure.js';
 import { attemptRoutes } from './api/attempts.js';
 import { eventTypeRoutes } from './api/event-types.js';
+import { sendingRoutes } from './api/sending.js';
+import { statisticsRoutes } from './api/statistics.js';
 import { healthRoutes, probeRoutes, type Readiness } from './api/health.js';
 import { metricsRoutes, type ScrapeAccess } from './api/metrics.js';
 import { Metrics } from './metrics.js';
@@ -151,6 +153,8 @@ export async function buildApi(deps: Deps, options: ApiOptions = {}): Promise<Fa
   erasureRoutes(app, deps);
   attemptRoutes(app, deps);
   eventTypeRoutes(app, deps);
+  sendingRoutes(app, deps);
+  statisticsRoutes(app, deps);
   checkRoutes(app, deps);
   contentRoutes(app, deps);
   await backfillRoutes(app, deps);

@@ -307,6 +307,42 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
     // --- event types --------------------------------------------------------------------
 
+    it("keeps an event type's retry schedule apart from its other fields", async () => {
+      assert.equal(await store.getRetrySchedule('user.created'), undefined);
+      assert.equal(await store.setRetrySchedule('user.created', [1]), false, 'no such type');
+      await store.createEventType({ name: 'user.created', description: 'd', archived: false, deprecated: false, schemas: null, featureFlags: null, groupName: null, validate: false });
+      assert.equal(await store.getRetrySchedule('user.created'), null);
+      assert.equal(await store.setRetrySchedule('user.created', [0.25, 60, 3600]), true);
+      assert.deepEqual(await store.getRetrySchedule('user.created'), [0.25, 60, 3600]);
+      // Changing the type's other fields leaves the schedule alone.
+      await store.updateEventType('user.created', { description: 'changed' });
+      assert.deepEqual(await store.getRetrySchedule('user.created'), [0.25, 60, 3600]);
+      assert.equal(await store.setRetrySchedule('user.created', null), true);
+      assert.equal(await store.getRetrySchedule('user.created'), null);
+    });
+
+    it("counts an endpoint's due backlog and its attempts for Svix's status and count reads", async () => {
+      const a = await newApp();
+      const ep = await store.createEndpoint(a.id, endpointInput());
+      const other = await store.createEndpoint(a.id, endpointInput({ eventTypes: ['other.type'] }));
+      assert.deepEqual(await store.sending.dueBacklog(ep.id, Date.now()), { count: 0, oldestDueAt: null });
+      for (let i = 0; i < 3; i++) await store.createMessage(a.id, messageInput());
+      const now = Date.now();
+      const backlog = await store.sending.dueBacklog(ep.id, now);
+      assert.equal(backlog.count, 3);
+      assert.ok(backlog.oldestDueAt !== null && backlog.oldestDueAt <= now);
+      assert.equal((await store.sending.dueBacklog(other.id, now)).count, 0);
+      const filters = (await store.sending.routeFilters(a.id)).map((f) => JSON.stringify(f)).sort();
+      assert.deepEqual(filters, [JSON.stringify({ eventTypes: ['other.type'], channels: null }), JSON.stringify({ eventTypes: null, channels: null })].sort());
+      assert.equal(await failAll(), 3);
+      assert.equal(await store.sending.countAttempts(a.id, { endpointId: ep.id }, 100), 3);
+      assert.equal(await store.sending.countAttempts(a.id, { endpointId: ep.id }, 1), 2, 'stops one past the ceiling');
+      assert.equal(await store.sending.countAttempts(a.id, { endpointId: ep.id, status: Status.Success }, 100), 0);
+      assert.equal(await store.sending.countAttempts(a.id, { endpointId: other.id }, 100), 0);
+      assert.deepEqual(await store.sending.countEndpoints(false), { active: 2, disabled: 0 });
+      assert.equal(await store.sending.countActiveApps(false, false), 1);
+    });
+
     it('creates, lists, updates and deletes event types', async () => {
       const base = { description: 'd', archived: false, deprecated: false, schemas: null, featureFlags: null, groupName: null, validate: false };
       const et = await store.createEventType({

@@ -94,6 +94,12 @@ export const PORTAL_ROUTES: ReadonlyMap<string, readonly PortalCapability[]> = n
   [`GET ${msg}/attempt/:attempt_id`, VIEW],
   [`GET ${app}/attempt/endpoint/:endpoint_id`, VIEW],
   [`GET ${app}/attempt/msg/:msg_id`, VIEW],
+  [`GET ${app}/attempt/endpoint/:endpoint_id/count`, VIEW],
+  [`GET ${msg}/raw`, VIEW],
+  [`GET ${msg}/attempt/:attempt_id/headers`, MANAGE],
+  [`POST ${ep}/msg/test-attempt`, RESEND],
+  [`GET ${ep}/rate-limit-status`, VIEW],
+  [`GET ${app}/stats/attempts`, VIEW],
   [`GET ${app}/backfill`, VIEW],
   [`GET ${app}/backfill/:backfill_id`, VIEW],
 ]);

@@ -4,13 +4,14 @@ import { compilePayloadSchema, newestSchema, payloadSchemaProblems, SchemaError 
 import { checkName } from '../domain/names.js';
 import type { EventTypeInput, Store } from '../store/store.js';
 import type { EventType } from '../domain/types.js';
-import { fromCatalog, fromOpenApi, type ImportedEventType } from '../domain/event-type-import.js';
+import { fromCatalog, fromOpenApi, toOpenApi, type ImportedEventType } from '../domain/event-type-import.js';
+import { newId } from '../domain/ids.js';
 import { loadCatalog } from '../catalog.js';
 import { BadRequestError } from '../domain/errors.js';
 import { errorResponses, listQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, tooDeep, type Deps } from './http.js';
 import { depthExceeds, tooDeepAt } from '../domain/json-limits.js';
-import { presentEventType } from './present.js';
+import { iso, presentEventType } from './present.js';
 
 interface EventTypeBody {
   name?: string;
@@ -23,6 +24,19 @@ interface EventTypeBody {
   groupName?: string | null;
   validate?: boolean;
 }
+
+/** Svix's Duration: whole seconds and nanoseconds. */
+interface Duration {
+  secs: number;
+  nanos: number;
+}
+
+// Stored as seconds to the millisecond, the dispatcher's resolution.
+const fromDuration = (d: Duration): number => d.secs + Math.round(d.nanos / 1e6) / 1000;
+const toDuration = (seconds: number): Duration => {
+  const secs = Math.floor(seconds);
+  return { secs, nanos: Math.round((seconds - secs) * 1000) * 1e6 };
+};
 
 const params = { type: 'object', properties: { event_type_name: { type: 'string' } }, required: ['event_type_name'] };
 const tags = ['Event Type'];
@@ -392,6 +406,71 @@ export function eventTypeRoutes(app: FastifyInstance, d: Deps): void {
       else await d.store.updateEventType(name, { archived: true });
       d.payloads.forget(name);
       return reply.code(204).send();
+    },
+  );
+
+  app.get<{ Params: { event_type_name: string } }>(
+    '/api/v1/event-type/:event_type_name/retry-schedule',
+    {
+      schema: {
+        operationId: 'v1.event-type.get-retry-schedule',
+        summary: "Get an event type's retry schedule",
+        tags,
+        params,
+        response: { 200: ref('RetryScheduleInOut'), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const schedule = await d.store.getRetrySchedule(req.params.event_type_name);
+      if (schedule === undefined) throw new NotFoundError('event type', req.params.event_type_name);
+      return { retrySchedule: schedule === null ? null : schedule.map(toDuration) };
+    },
+  );
+
+  app.put<{ Params: { event_type_name: string }; Body: { retrySchedule?: Duration[] | null } }>(
+    '/api/v1/event-type/:event_type_name/retry-schedule',
+    {
+      schema: {
+        operationId: 'v1.event-type.set-retry-schedule',
+        summary: "Set an event type's retry schedule, which its deliveries then follow",
+        tags,
+        params,
+        body: ref('RetryScheduleInOut'),
+        response: { 200: ref('RetryScheduleInOut'), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const name = req.params.event_type_name;
+      const given = req.body.retrySchedule ?? null;
+      const schedule = given === null ? null : given.map(fromDuration);
+      if (!(await d.store.setRetrySchedule(name, schedule))) throw new NotFoundError('event type', name);
+      req.auditIds = { targetId: name };
+      return { retrySchedule: schedule === null ? null : schedule.map(toDuration) };
+    },
+  );
+
+  app.post(
+    '/api/v1/event-type/export/openapi',
+    {
+      schema: {
+        operationId: 'v1.event-type.export-openapi',
+        summary: 'Export the event types as an OpenAPI document with one webhook each',
+        description:
+          'Svix answers with a background task; Hookwell builds the document at once and answers the finished task, the document in `data.openapi`. Archived types are left out.',
+        tags,
+        response: { 202: ref('ExportEventTypeOut'), ...errorResponses() },
+      },
+    },
+    async (_req, reply) => {
+      const types: EventType[] = [];
+      let iterator: string | null = null;
+      do {
+        const page = await d.store.listEventTypes({ limit: 250, iterator, order: 'ascending' }, false);
+        types.push(...page.data);
+        iterator = page.done ? null : page.iterator;
+      } while (iterator !== null);
+      const now = Date.now();
+      return reply.code(202).send({ id: newId('qtask', now), status: 'finished', task: 'sdk.generate', updatedAt: iso(now), data: { openapi: toOpenApi(types) } });
     },
   );
 }

@@ -2,7 +2,7 @@
 // responses and are the single source of the OpenAPI document served at /openapi.json.
 // Where Svix's v1 and v2 SDKs name a field differently, both names are accepted.
 
-import { LIMITS, MAX_INT32 } from '../domain/limits.js';
+import { LIMITS, MAX_INT32, RETRY_DELAY_MAX_SECONDS, RETRY_SCHEDULE_MAX_LENGTH } from '../domain/limits.js';
 import { PORTAL_CAPABILITIES } from '../domain/access.js';
 import { Status, TASK_KINDS, TASK_STATUSES, Trigger } from '../domain/types.js';
 import { OPERATIONAL_EVENT_TYPES } from '../domain/endpoint-health.js';
@@ -198,6 +198,22 @@ const taskFields = (): Record<string, Schema> => ({
   updatedAt: dateTime(),
 });
 const backgroundTask = (): Schema => obj(taskFields(), ['id', 'status', 'task', 'updatedAt']);
+
+/**
+ * A background task that Hookwell finishes before answering, with what it produced in
+ * `data` (Svix's BackgroundTaskOut carries the same field).
+ */
+const backgroundTaskOf = (tasks: string[]): Schema =>
+  obj(
+    {
+      id: id('qtask'),
+      status: str({ enum: ['running', 'finished', 'failed'] }),
+      task: str({ enum: tasks }),
+      updatedAt: dateTime(),
+      data: { type: 'object', additionalProperties: true },
+    },
+    ['id', 'status', 'task', 'updatedAt'],
+  );
 
 const applicationIn = (): Schema =>
   obj(
@@ -675,6 +691,89 @@ export const SCHEMAS: Record<string, Schema> = {
     ],
   },
   ListResponse_DashboardAppOut_: list('DashboardAppOut'),
+
+  // Svix's remaining sending operations: retry schedules, prechecks, counts and statistics.
+  Duration: obj({ secs: int({ minimum: 0, maximum: RETRY_DELAY_MAX_SECONDS }), nanos: int({ minimum: 0, maximum: 999_999_999 }) }, ['secs', 'nanos']),
+  RetryScheduleInOut: obj({
+    retrySchedule: nullable({
+      type: 'array',
+      items: ref('Duration'),
+      maxItems: RETRY_SCHEDULE_MAX_LENGTH,
+      description: "The delays between a failed attempt and the next; the delivery fails after the last. Null: the server's schedule.",
+    }),
+  }),
+  ExportEventTypeOut: {
+    ...backgroundTaskOf(['sdk.generate']),
+    description: 'Hookwell answers at once with the finished task; `data.openapi` holds the document.',
+  },
+  EndpointThrottleRateStatusOut: obj(
+    {
+      status: str({ enum: ['Ok', 'RateLimited'] }),
+      throttledSince: nullable(dateTime({ description: 'When throttling started for this endpoint, if currently throttled.' })),
+    },
+    ['status'],
+  ),
+  MessagePrecheckIn: obj({ eventType: eventTypeName(), channels: channelList() }, ['eventType']),
+  MessagePrecheckOut: obj({ active: bool({ description: 'Whether any active endpoint would be sent such a message.' }) }, ['active']),
+  MessageRawPayloadOut: obj({ payload: str() }, ['payload']),
+  CountOut: obj(
+    {
+      count: int({ minimum: 0, description: 'The count of attempts matching the query.' }),
+      approximated: bool({ description: 'True when the count stopped at its ceiling: there are more.' }),
+    },
+    ['count', 'approximated'],
+  ),
+  MessageAttemptHeadersOut: obj(
+    {
+      sentHeaders: { type: 'object', additionalProperties: str() },
+      responseHeaders: nullable({ type: 'array', items: { type: 'array', items: str(), minItems: 2, maxItems: 2 } }),
+      sensitive: { type: 'array', items: str(), uniqueItems: true },
+    },
+    ['sentHeaders', 'sensitive'],
+  ),
+  AlertEmailPatch: obj({ email: nullable(str({ maxLength: 1024, description: 'A comma-separated list of email addresses' })) }),
+  ActiveAppCount: obj({ count: int({ minimum: 0 }) }, ['count']),
+  AppAttemptEventTypeStats: obj({ success: int(), failure: int(), canceled: int() }, ['success', 'failure', 'canceled']),
+  AppAttemptStatsOut: obj(
+    {
+      by_event_type: { type: 'object', additionalProperties: ref('AppAttemptEventTypeStats') },
+      total_success: int(),
+      total_failure: int(),
+      total_canceled: int(),
+      since: dateTime(),
+      until: dateTime(),
+    },
+    ['by_event_type', 'total_success', 'total_failure', 'total_canceled', 'since', 'until'],
+  ),
+  AggregateEventTypesOut: backgroundTaskOf(['event-type.aggregate']),
+  AppUsageStatsIn: obj(
+    {
+      since: dateTime(),
+      until: dateTime(),
+      appIds: stringList(str({ minLength: 1, maxLength: 256, pattern: NAME_PATTERN }), { maxItems: 1000 }),
+    },
+    ['since', 'until'],
+  ),
+  AppUsageStatsOut: {
+    allOf: [
+      backgroundTaskOf(['application.stats']),
+      obj({ unresolvedAppIds: { type: 'array', items: str(), uniqueItems: true } }, ['unresolvedAppIds']),
+    ],
+  },
+  EndpointCountOut: obj({ active: int({ minimum: 0 }), disabled: int({ minimum: 0 }) }, ['active', 'disabled']),
+  AttemptStatisticsResponse: obj(
+    {
+      startDate: dateTime(),
+      endDate: dateTime(),
+      period: str({ enum: ['OneDay', 'OneHour', 'FiveMinutes'] }),
+      data: obj({
+        successCount: nullable({ type: 'array', items: int() }),
+        failureCount: nullable({ type: 'array', items: int() }),
+        canceledCount: nullable({ type: 'array', items: int() }),
+      }),
+    },
+    ['startDate', 'endDate', 'period', 'data'],
+  ),
 };
 
 export { ref };

@@ -1,6 +1,6 @@
 import type { WorkSignals } from '../delivery/dispatcher.js';
 import { POLL_MS } from '../delivery/dispatcher.js';
-import type { Message } from '../domain/types.js';
+import type { Attempt, Message } from '../domain/types.js';
 import type { MessageInput, Store, Work } from '../store/store.js';
 
 /**
@@ -43,6 +43,22 @@ export class Messages {
     const { message } = await this.store.createMessage(appId, { ...input, retentionMs: input.retentionMs ?? this.retentionMs }, { onlyEndpointId: endpointId });
     this.signals.notify();
     return message;
+  }
+
+  /**
+   * Sends a message to one endpoint and waits for its first attempt to be recorded (Svix's
+   * test-attempt), polling the store: the attempt may be made by another process. Null when
+   * none is recorded within `waitMs`.
+   */
+  async testAttempt(appId: string, endpointId: string, input: MessageInput, waitMs: number): Promise<{ message: Message; attempt: Attempt | null }> {
+    const message = await this.sendTo(appId, endpointId, input);
+    const deadline = Date.now() + waitMs;
+    for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
+      const page = await this.store.listAttempts(appId, { limit: 1, iterator: null, order: 'ascending' }, { msgId: message.id, endpointId });
+      if (page.data.length > 0) return { message, attempt: page.data[0]! };
+      if (Date.now() >= deadline) return { message, attempt: null };
+      await new Promise((r) => setTimeout(r, pause));
+    }
   }
 
   /** Deletes a message's content (payload, attempts' response bodies, its backfill's records); its deliveries not yet made are canceled. */

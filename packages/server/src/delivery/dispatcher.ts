@@ -43,6 +43,13 @@ export interface DeliveryEvents {
 /** Every dispatcher looks for due work at least this often (ms), whether told of any or not. */
 export const POLL_MS = 1000;
 
+/**
+ * How long an event type's retry schedule is used from memory before it is read again (ms):
+ * a change reaches every process within this, and a burst of failures of one type costs one
+ * read.
+ */
+export const RETRY_SCHEDULE_TTL_MS = 1000;
+
 /** A lease offer for one message's deliveries, with what it has taken so far. */
 export interface DispatchOffer extends LeaseOffer {
   readonly reserved: Map<string, number>;
@@ -103,6 +110,8 @@ export class Dispatcher implements WorkSignals {
   private readonly window: number;
   /** Most deliveries held here over all endpoints. */
   private readonly capacity: number;
+  /** Event types' own retry schedules (null: the server's), with when each was read. */
+  private readonly schedules = new Map<string, { schedule: number[] | null; at: number }>();
 
   /**
    * `shared`: other processes claim from the same store, so each endpoint's concurrency
@@ -345,7 +354,8 @@ export class Dispatcher implements WorkSignals {
     this.events?.attempted?.(result.statusCode, result.durationMs);
     const now = Date.now();
     const attemptsMade = w.attempts + 1;
-    const decision = decide(this.cfg.retrySchedule, attemptsMade, result, now);
+    const schedule = isSuccess(result.statusCode) ? this.cfg.retrySchedule : await this.retrySchedule(w.eventType, now);
+    const decision = decide(schedule, attemptsMade, result, now);
     const record: AttemptRecord = {
       deliveryId: w.deliveryId,
       owner: this.owner,
@@ -392,6 +402,23 @@ export class Dispatcher implements WorkSignals {
     const claim = (s.backlogged && held <= this.window / 2) || wasFull;
     this.record(record, (w.orderKey !== null && decision.next !== Status.Pending) || (claim && this.shared));
     if (claim && !this.shared) this.notify();
+  }
+
+  /** The schedule a failed delivery of this event type follows: the type's own, or the server's. */
+  private async retrySchedule(eventType: string, now: number): Promise<number[]> {
+    let cached = this.schedules.get(eventType);
+    if (cached === undefined || now - cached.at > RETRY_SCHEDULE_TTL_MS) {
+      try {
+        cached = { schedule: (await this.store.getRetrySchedule(eventType)) ?? null, at: now };
+        if (this.schedules.size >= 4096) this.schedules.clear();
+        this.schedules.set(eventType, cached);
+      } catch (err) {
+        // The store being down is reported where attempts are recorded; until then the
+        // schedule last read (or the server's) stands.
+        this.log.debug({ err, eventType }, 'reading the retry schedule failed');
+      }
+    }
+    return cached?.schedule ?? this.cfg.retrySchedule;
   }
 
   /**

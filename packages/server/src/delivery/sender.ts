@@ -11,7 +11,8 @@ import { parseRetryAfter } from './schedule.js';
 import { OauthTokens, TlsAgents, tokenUrlShown, type EndpointTls } from './endpoint-auth.js';
 
 export const RESPONSE_BODY_LIMIT = 16 * 1024;
-export const USER_AGENT = 'Hookwell/0.1';
+export { USER_AGENT } from '../domain/signing.js';
+import { USER_AGENT } from '../domain/signing.js';
 export const PING_TIMEOUT_MS = 2000;
 
 export interface SendResult {

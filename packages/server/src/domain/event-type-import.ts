@@ -1,3 +1,5 @@
+import type { EventType } from './types.js';
+import { newestSchema } from './payloads.js';
 import { ValidationError } from './errors.js';
 import { LIMITS } from './limits.js';
 import { isName } from './names.js';
@@ -136,4 +138,28 @@ function resolveRefs(node: unknown, root: Record<string, unknown>, loc: string[]
   }
   // Built from entries, so a member named "__proto__" stays a member.
   return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, resolveRefs(v, root, loc, seen, budget, depth + 1)]));
+}
+
+/**
+ * An OpenAPI 3.1 document with one webhook per event type, its newest schema as the request
+ * body: what fromOpenApi reads back, and what Svix's export produces (`x-svix-*` extensions
+ * for the group and feature flag). Types without a schema get an empty object schema.
+ */
+export function toOpenApi(types: EventType[]): Record<string, unknown> {
+  const webhooks: Record<string, unknown> = {};
+  for (const t of types) {
+    webhooks[t.name] = {
+      post: {
+        operationId: t.name,
+        summary: t.name,
+        description: t.description,
+        ...(t.deprecated ? { deprecated: true } : {}),
+        ...(t.groupName !== null ? { 'x-svix-group-name': t.groupName } : {}),
+        ...(t.featureFlags !== null && t.featureFlags.length > 0 ? { 'x-svix-feature-flag': t.featureFlags[0] } : {}),
+        requestBody: { content: { 'application/json': { schema: newestSchema(t.schemas) ?? { type: 'object' } } } },
+        responses: { '2XX': { description: 'Return any 2XX status to indicate that the data was received successfully' } },
+      },
+    };
+  }
+  return { openapi: '3.1.0', info: { title: 'Webhooks', version: '1.0.0' }, paths: {}, webhooks };
 }

@@ -39,3 +39,8 @@ export const LIMITS = {
   /** How far ahead `deliverAt` may be: no further than the longest payload retention (90 days). */
   deliverAheadMs: 90 * 24 * 3600_000,
 } as const;
+
+/** Most delays in an event type's retry schedule, so most attempts of one delivery are one more. */
+export const RETRY_SCHEDULE_MAX_LENGTH = 50;
+/** The longest delay of an event type's retry schedule: a week. */
+export const RETRY_DELAY_MAX_SECONDS = 7 * 24 * 3600;

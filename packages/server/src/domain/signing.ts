@@ -25,3 +25,6 @@ export function signingSecrets(secret: string, previous: readonly SecretVersion[
 export function rotatedPrevious(outgoing: string, previous: readonly SecretVersion[], graceMs: number, now: number): SecretVersion[] {
   return [{ key: outgoing, expiresAt: now + graceMs }, ...previous].filter((s) => stillSigns(s, now));
 }
+
+/** The User-Agent every delivery is sent with. */
+export const USER_AGENT = 'Hookwell/0.1';

@@ -33,6 +33,8 @@ export function updateApplicationParams(app: Application): unknown[] {
 
 /** An application's rows, children first, then the application itself; each binds its id. */
 export const DELETE_APPLICATION = [
+  // Its alert email (api/statistics.ts alertEmailKey).
+  "DELETE FROM meta WHERE key = 'alert-email:' || ?",
   'DELETE FROM attempts WHERE app_id = ?',
   'DELETE FROM deliveries WHERE app_id = ?',
   'DELETE FROM messages WHERE app_id = ?',

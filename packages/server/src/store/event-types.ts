@@ -30,3 +30,12 @@ export function listEventTypes(d: Dialect, plan: PagePlan, includeArchived: bool
     params: [...(plan.param === null ? [] : [plan.param]), plan.limit],
   };
 }
+
+export const SELECT_RETRY_SCHEDULE = 'SELECT retry_schedule FROM event_types WHERE name = ?';
+
+export const UPDATE_RETRY_SCHEDULE = 'UPDATE event_types SET retry_schedule = ?, updated_at = ? WHERE name = ?';
+
+/** The stored column as seconds; null follows the server's schedule. */
+export function retryScheduleFrom(value: unknown): number[] | null {
+  return typeof value === 'string' ? (JSON.parse(value) as number[]) : null;
+}

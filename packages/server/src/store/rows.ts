@@ -9,7 +9,7 @@ import { ConflictError } from '../domain/errors.js';
 import type { Sealer } from '../domain/sealing.js';
 import type { TraceContext } from '../domain/trace-context.js';
 
-const flag = (v: unknown): boolean => v === 1 || v === true;
+export const flag = (v: unknown): boolean => v === 1 || v === true;
 
 export type Row = Record<string, unknown>;
 

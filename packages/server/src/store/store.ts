@@ -1,5 +1,6 @@
 import type { TraceContext } from '../domain/trace-context.js';
 import type { AuditEntry, AuditInput } from '../domain/audit.js';
+import type { SendingReads } from './sending.js';
 import type { AuditFilter } from './audit.js';
 import type { RekeyProgress } from './rekey.js';
 import type { AppSummary, Backlog, DurationCount, Overview, OverviewRange, QueueStats } from './insights.js';
@@ -287,6 +288,8 @@ export interface Store {
    * by several processes says no: its claims enforce limits across them, offers cannot.
    */
   readonly leasesOnCreate: boolean;
+  /** The reads behind Svix's counting and statistics operations (see sending.ts). */
+  readonly sending: SendingReads;
   close(): Promise<void>;
   /** Throws UnavailableError while the database cannot do its work (for GET /health). */
   checkHealth(): Promise<void>;
@@ -315,6 +318,10 @@ export interface Store {
   listEventTypes(q: ListQuery, includeArchived: boolean): Promise<Page<EventType>>;
   updateEventType(name: string, fields: Partial<EventTypeInput>): Promise<EventType>;
   deleteEventType(name: string): Promise<void>;
+  /** The event type's own retry schedule (seconds between attempts); null when it follows the server's, undefined when there is no such type. */
+  getRetrySchedule(name: string): Promise<number[] | null | undefined>;
+  /** Sets (null: clears) the event type's retry schedule; false when there is no such type. */
+  setRetrySchedule(name: string, schedule: number[] | null): Promise<boolean>;
 
   /**
    * Stores the message and one pending delivery per matching, enabled endpoint (or only

@@ -1,3 +1,4 @@
+import { sendingReads, type SendingReads } from '../sending.js';
 import pg from 'pg';
 import { idFloor, newId } from '../../domain/ids.js';
 import { ConflictError, NotFoundError, UnavailableError } from '../../domain/errors.js';
@@ -33,7 +34,18 @@ import { DELETE_ENDPOINT, duplicateEndpointUid, INSERT_ENDPOINT, insertEndpointP
 import { DELETE_APPLICATION, duplicateAppUid, INSERT_APPLICATION, insertApplicationParams, appRowsByRef, listApplications, SELECT_APPLICATION, selectAppsByRefs, UPDATE_APPLICATION, updateApplicationParams } from '../applications.js';
 import { INSERT_META_IF_ABSENT, SELECT_META, UPSERT_META } from '../meta.js';
 import { idempotentFrom, PURGE_IDEMPOTENT, PUT_IDEMPOTENT, putIdempotentParams, SELECT_IDEMPOTENT } from '../idempotency.js';
-import { DELETE_EVENT_TYPE, INSERT_EVENT_TYPE, insertEventTypeParams, listEventTypes, SELECT_EVENT_TYPE, UPDATE_EVENT_TYPE, updateEventTypeParams } from '../event-types.js';
+import {
+  DELETE_EVENT_TYPE,
+  INSERT_EVENT_TYPE,
+  insertEventTypeParams,
+  listEventTypes,
+  retryScheduleFrom,
+  SELECT_EVENT_TYPE,
+  SELECT_RETRY_SCHEDULE,
+  UPDATE_EVENT_TYPE,
+  UPDATE_RETRY_SCHEDULE,
+  updateEventTypeParams,
+} from '../event-types.js';
 
 // The PostgreSQL store: the same rows, results and errors as SqliteStore, for several
 // Hookwell processes sharing one database. Each method is one statement or one
@@ -171,6 +183,7 @@ const DIALECT: Dialect = {
 };
 
 const CONTENT = contentStatements(DIALECT);
+
 // Expired messages are taken by one process at a time: others sharing the database purge the next ones.
 const SELECT_EXPIRED_UNLOCKED = `${SELECT_EXPIRED} FOR UPDATE OF m SKIP LOCKED`;
 
@@ -515,6 +528,7 @@ export interface PostgresStoreOptions {
 }
 
 export class PostgresStore implements Store {
+  readonly sending: SendingReads = sendingReads(DIALECT, (sql, params) => all(this.pool, sql, params));
   // Offers would bypass the endpoint limit that claims enforce across processes.
   readonly leasesOnCreate = false;
   /** createMessage's writes, made together when they come at once (see GroupCommit). */
@@ -793,6 +807,15 @@ export class PostgresStore implements Store {
 
   async deleteEventType(name: string): Promise<void> {
     await run(this.pool, DELETE_EVENT_TYPE, [name]);
+  }
+
+  async getRetrySchedule(name: string): Promise<number[] | null | undefined> {
+    const r = await one(this.pool, SELECT_RETRY_SCHEDULE, [name]);
+    return r === undefined ? undefined : retryScheduleFrom(r.retry_schedule);
+  }
+
+  async setRetrySchedule(name: string, schedule: number[] | null): Promise<boolean> {
+    return (await run(this.pool, UPDATE_RETRY_SCHEDULE, [schedule === null ? null : JSON.stringify(schedule), Date.now(), name])) > 0;
   }
 
   // --- messages -----------------------------------------------------------------------

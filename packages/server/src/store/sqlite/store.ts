@@ -29,9 +29,21 @@ import { DELETE_ENDPOINT, duplicateEndpointUid, INSERT_ENDPOINT, insertEndpointP
 import { DELETE_APPLICATION, duplicateAppUid, INSERT_APPLICATION, insertApplicationParams, listApplications, SELECT_APPLICATION, UPDATE_APPLICATION, updateApplicationParams } from '../applications.js';
 import { INSERT_META_IF_ABSENT, SELECT_META, UPSERT_META } from '../meta.js';
 import { idempotentFrom, PURGE_IDEMPOTENT, PUT_IDEMPOTENT, putIdempotentParams, SELECT_IDEMPOTENT } from '../idempotency.js';
-import { DELETE_EVENT_TYPE, INSERT_EVENT_TYPE, insertEventTypeParams, listEventTypes, SELECT_EVENT_TYPE, UPDATE_EVENT_TYPE, updateEventTypeParams } from '../event-types.js';
+import {
+  DELETE_EVENT_TYPE,
+  INSERT_EVENT_TYPE,
+  insertEventTypeParams,
+  listEventTypes,
+  retryScheduleFrom,
+  SELECT_EVENT_TYPE,
+  SELECT_RETRY_SCHEDULE,
+  UPDATE_EVENT_TYPE,
+  UPDATE_RETRY_SCHEDULE,
+  updateEventTypeParams,
+} from '../event-types.js';
 import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
 import { Checkpointer } from './checkpointer.js';
+import { sendingReads, type SendingReads } from '../sending.js';
 import { apiTokenFrom, apiTokenParams, INSERT_API_TOKEN, listApiTokens, REVOKE_API_TOKEN, SELECT_API_TOKEN, SELECT_API_TOKEN_BY_HASH } from '../api-tokens.js';
 import { auditFrom, auditParams, INSERT_AUDIT, listAudit, SELECT_AUDIT_HEAD, type AuditFilter } from '../audit.js';
 import { chainEntry, type AuditEntry, type AuditInput } from '../../domain/audit.js';
@@ -84,6 +96,7 @@ const ENDPOINT_HEALTH = endpointHealthSql(
 
 export class SqliteStore implements Store {
   readonly leasesOnCreate = true;
+  readonly sending: SendingReads = sendingReads(DIALECT, async (sql, params) => this.q(sql).all(...params) as Row[]);
   readonly db: Database.Database;
   private readonly statements = new Map<string, Statement>();
   private healthUpdate: Statement | undefined;
@@ -464,6 +477,15 @@ export class SqliteStore implements Store {
     return this.write(() => {
       this.q(DELETE_EVENT_TYPE).run(name);
     });
+  }
+
+  async getRetrySchedule(name: string): Promise<number[] | null | undefined> {
+    const r = this.q(SELECT_RETRY_SCHEDULE).get(name) as Row | undefined;
+    return r === undefined ? undefined : retryScheduleFrom(r.retry_schedule);
+  }
+
+  setRetrySchedule(name: string, schedule: number[] | null): Promise<boolean> {
+    return this.write(() => this.q(UPDATE_RETRY_SCHEDULE).run(schedule === null ? null : JSON.stringify(schedule), Date.now(), name).changes > 0);
   }
 
   // --- messages -----------------------------------------------------------------------
