@@ -40,6 +40,9 @@ describe('event type export', () => {
     assert.equal(r.body.status, 'finished');
     assert.equal(r.body.task, 'sdk.generate');
     assert.ok(Math.abs(Date.parse(r.body.updatedAt) - Date.now()) < 60_000);
+    const kept = await srv.api('GET', `/api/v1/background-task/${r.body.id}`);
+    assert.equal(kept.status, 200, kept.text);
+    assert.deepEqual(kept.body.data, r.body.data);
 
     const doc = r.body.data.openapi;
     assert.equal(doc.openapi, '3.1.0');

@@ -98,6 +98,12 @@ describe('Svix statistics', () => {
       'lab.result': { [ids.alpha!]: 2 },
       'visit.booked': { [ids.alpha!]: 1, [ids.beta!]: 1 },
     });
+    // The task is kept: background-task.get finds it, with its data.
+    const kept = await srv.api('GET', `/api/v1/background-task/${raw.body.id}`);
+    assert.equal(kept.status, 200, kept.text);
+    assert.equal(kept.body.task, 'event-type.aggregate');
+    assert.equal(kept.body.status, 'finished');
+    assert.deepEqual(kept.body.data, raw.body.data);
   });
 
   it('aggregates application usage in a range, naming the ids it did not find (SDK)', async () => {

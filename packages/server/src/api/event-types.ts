@@ -5,13 +5,12 @@ import { checkName } from '../domain/names.js';
 import type { EventTypeInput, Store } from '../store/store.js';
 import type { EventType } from '../domain/types.js';
 import { fromCatalog, fromOpenApi, toOpenApi, type ImportedEventType } from '../domain/event-type-import.js';
-import { newId } from '../domain/ids.js';
 import { loadCatalog } from '../catalog.js';
 import { BadRequestError } from '../domain/errors.js';
 import { errorResponses, listQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, tooDeep, type Deps } from './http.js';
 import { depthExceeds, tooDeepAt } from '../domain/json-limits.js';
-import { iso, presentEventType } from './present.js';
+import { presentEventType, presentTaskWithData } from './present.js';
 
 interface EventTypeBody {
   name?: string;
@@ -469,8 +468,7 @@ export function eventTypeRoutes(app: FastifyInstance, d: Deps): void {
         types.push(...page.data);
         iterator = page.done ? null : page.iterator;
       } while (iterator !== null);
-      const now = Date.now();
-      return reply.code(202).send({ id: newId('qtask', now), status: 'finished', task: 'sdk.generate', updatedAt: iso(now), data: { openapi: toOpenApi(types) } });
+      return reply.code(202).send(presentTaskWithData(await d.core.tasks.finished(null, 'sdk.generate', { openapi: toOpenApi(types) })));
     },
   );
 }

@@ -190,7 +190,7 @@ const eventTypeFields = (): Record<string, Schema> => ({
 });
 
 // Svix's BackgroundTaskType: Hookwell runs the first four; the others are accepted as filters.
-const TASK_TYPES = [...TASK_KINDS, 'application.stats', 'message.broadcast', 'sdk.generate', 'event-type.aggregate'];
+const TASK_TYPES = [...TASK_KINDS, 'message.broadcast'];
 const taskFields = (): Record<string, Schema> => ({
   id: id('qtask'),
   status: str({ enum: [...TASK_STATUSES] }),

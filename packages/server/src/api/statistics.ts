@@ -3,10 +3,9 @@
 // answering, and the answer is the finished task with its result in `data`.
 import type { FastifyInstance } from 'fastify';
 import { ValidationError } from '../domain/errors.js';
-import { newId } from '../domain/ids.js';
 import { Status } from '../domain/types.js';
 import { errorResponses, ref } from './schemas.js';
-import { iso } from './present.js';
+import { iso, presentTaskWithData } from './present.js';
 import { requireApp } from './applications.js';
 import { timeParam, type Deps } from './http.js';
 
@@ -40,10 +39,6 @@ function rangeOf(since: string | undefined, until: string | undefined, names: [s
   return { since: s, until: u };
 }
 
-const finishedTask = (task: string, data: Record<string, unknown>) => {
-  const now = Date.now();
-  return { id: newId('qtask', now), status: 'finished', task, updatedAt: iso(now), data };
-};
 
 export function statisticsRoutes(app: FastifyInstance, d: Deps): void {
   app.patch<{ Params: { app_id: string }; Body: { email?: string | null } }>(
@@ -188,7 +183,7 @@ export function statisticsRoutes(app: FastifyInstance, d: Deps): void {
       schema: {
         operationId: 'v1.statistics.aggregate-event-types',
         summary: 'Which event types each application has sent, with message counts',
-        description: 'Answered at once as the finished task; `data.eventTypes` maps each event type to its messages per application id, over all time.',
+        description: 'Answered at once as the finished task (which `background-task.get` finds later too); `data.eventTypes` maps each event type to its messages per application id, over all time.',
         tags: ['Statistics'],
         response: { 202: ref('AggregateEventTypesOut'), ...errorResponses() },
       },
@@ -196,7 +191,7 @@ export function statisticsRoutes(app: FastifyInstance, d: Deps): void {
     async (_req, reply) => {
       const eventTypes: Record<string, Record<string, number>> = {};
       for (const r of await d.store.sending.messagesByEventType(0, Date.now() + 1, null)) (eventTypes[r.eventType] ??= {})[r.appId] = r.count;
-      return reply.code(202).send(finishedTask('event-type.aggregate', { eventTypes }));
+      return reply.code(202).send(presentTaskWithData(await d.core.tasks.finished(null, 'event-type.aggregate', { eventTypes })));
     },
   );
 
@@ -207,7 +202,7 @@ export function statisticsRoutes(app: FastifyInstance, d: Deps): void {
         operationId: 'v1.statistics.aggregate-app-stats',
         summary: 'Messages per application (and per event type) in a range',
         description:
-          'Answered at once as the finished task; `data.apps` lists each application with its messages in [since, until). 422 when appIds are given and none is found.',
+          'Answered at once as the finished task (which `background-task.get` finds later too); `data.apps` lists each application with its messages in [since, until). 422 when appIds are given and none is found.',
         tags: ['Statistics'],
         body: ref('AppUsageStatsIn'),
         response: { 202: ref('AppUsageStatsOut'), ...errorResponses() },
@@ -237,7 +232,7 @@ export function statisticsRoutes(app: FastifyInstance, d: Deps): void {
         entry.byEventType[r.eventType] = r.count;
       }
       const data = { since: iso(since), until: iso(until), apps: [...apps.values()].sort((x, y) => (x.appId < y.appId ? -1 : 1)) };
-      return reply.code(202).send({ ...finishedTask('application.stats', data), unresolvedAppIds: unresolved });
+      return reply.code(202).send({ ...presentTaskWithData(await d.core.tasks.finished(null, 'application.stats', data)), unresolvedAppIds: unresolved });
     },
   );
 }

@@ -79,6 +79,17 @@ export class Tasks {
   }
 
   /**
+   * Records a task whose work was done before its request was answered (an aggregate, an
+   * export): the answer is the finished task, and `background-task.get` finds it later.
+   */
+  async finished(appId: string | null, task: TaskKind, data: Record<string, unknown>): Promise<BackgroundTask> {
+    const now = Date.now();
+    const record: BackgroundTask = { id: newId('qtask', now), appId, task, status: 'finished', data, createdAt: now, updatedAt: now };
+    await this.store.createTask(record);
+    return record;
+  }
+
+  /**
    * Marks failed the running tasks whose process is gone: every one when this process
    * alone uses the store (`exclusive`), otherwise those not touched for TASK_STALE_MS.
    */

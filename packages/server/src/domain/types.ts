@@ -239,7 +239,7 @@ export interface ListQuery {
 }
 
 /** Svix's BackgroundTaskType: what a background task does. */
-export const TASK_KINDS = ['endpoint.replay', 'endpoint.recover', 'endpoint.bulk-replay', 'application.purge_content'] as const;
+export const TASK_KINDS = ['endpoint.replay', 'endpoint.recover', 'endpoint.bulk-replay', 'application.purge_content', 'application.stats', 'event-type.aggregate', 'sdk.generate'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
 export const TASK_STATUSES = ['running', 'finished', 'failed'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
