@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
+import { completeDocument } from './api/openapi.js';
 import type { Logger } from 'pino';
 import { httpOrigin, isPostgresUrl, redactUrl, type Config } from './config.js';
 import { Dispatcher, type DeliveryEvents, type WorkSignals } from './delivery/dispatcher.js';
@@ -123,6 +124,7 @@ export async function buildApi(deps: Deps, options: ApiOptions = {}): Promise<Fa
       components: { securitySchemes: { HTTPBearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ HTTPBearer: [] }],
     },
+    transformObject: (doc) => ('openapiObject' in doc ? completeDocument(doc.openapiObject) : doc.swaggerObject),
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
 

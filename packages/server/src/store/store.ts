@@ -272,7 +272,7 @@ export interface Store {
 
   createApp(input: AppInput): Promise<Application>;
   getApp(ref: string): Promise<Application | null>;
-  listApps(q: ListQuery): Promise<Page<Application>>;
+  listApps(q: ListQuery, filter?: AppListFilter): Promise<Page<Application>>;
   updateApp(id: string, fields: Partial<AppInput>): Promise<Application>;
   deleteApp(id: string): Promise<void>;
 
@@ -434,4 +434,14 @@ export interface Store {
   listAudit(filter: AuditFilter, q: ListQuery): Promise<Page<AuditEntry>>;
   /** Seals every encrypted column under the ring's first key, `batch` rows a transaction (see rekeyTables). */
   rekey(batch: number, progress: (p: RekeyProgress) => void): Promise<void>;
+}
+
+/** Svix's `exclude_apps_with_*` filters on the application list. */
+export interface AppListFilter {
+  /** Leave out applications without endpoints. */
+  noEndpoints?: boolean;
+  /** Leave out applications whose endpoints are all disabled. */
+  disabledEndpoints?: boolean;
+  /** Leave out applications whose endpoints all send to Svix Play (SVIX_PLAY_URL_PREFIX). */
+  svixPlayEndpoints?: boolean;
 }
