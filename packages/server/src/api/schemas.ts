@@ -247,6 +247,8 @@ export const SCHEMAS: Record<string, Schema> = {
       featureFlags: { type: 'array', items: str() },
       expiresAt: nullable(dateTime()),
       sessionId: nullable(str()),
+      envId: nullable(str({ description: "Svix's environment: always null, Hookwell serves one" })),
+      streamAppId: nullable(str({ description: "Svix's stream application: always null, Hookwell has no streams" })),
     },
     ['permissionSource', 'appId', 'readOnly', 'capabilities', 'featureFlags', 'expiresAt', 'sessionId'],
   ),
