@@ -93,6 +93,8 @@ async function resolveTokens(store: Store, cfg: Config): Promise<{ hashes: Buffe
 /** What a caller may set beside the configuration: timings a test shortens. */
 export interface ApiOptions {
   dashboard?: DashboardOptions;
+  /** How often expired idempotency records, stalled uploads and portal tokens are purged (ms); hourly by default. */
+  housekeepingIntervalMs?: number;
 }
 
 export async function buildApi(deps: Deps, options: ApiOptions = {}): Promise<FastifyInstance> {
@@ -326,12 +328,22 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
   const retention = new RetentionPurge(store, signals, log);
   retention.start(cfg.payloadPurgeIntervalMs);
 
-  const purge = setInterval(() => {
-    store.purgeIdempotent(Date.now() - IDEMPOTENCY_TTL_MS).catch((err: unknown) => log.error({ err }, 'purging idempotency keys failed'));
-    // Uploads that stopped moving an hour ago were cut off with their process.
-    store.purgeUnfinishedBackfills(Date.now() - 60 * 60 * 1000).catch((err: unknown) => log.error({ err }, 'purging unfinished backfills failed'));
-    store.purgePortalTokens(Date.now() - 24 * 60 * 60 * 1000).catch((err: unknown) => log.error({ err }, 'purging expired portal tokens failed'));
-  }, 60 * 60 * 1000);
+  // Expired idempotency records (one per POST that carried a key: the v2 SDK sends one with
+  // every POST), stalled uploads and expired portal tokens. Once at start as well as hourly:
+  // a process restarted more often than hourly would otherwise never purge, and the tables
+  // would grow without bound.
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const housekeeping = () => {
+    const now = Date.now();
+    sweeping = Promise.all([
+      store.purgeIdempotent(now - IDEMPOTENCY_TTL_MS).catch((err: unknown) => log.error({ err }, 'purging idempotency keys failed')),
+      // Uploads that stopped moving an hour ago were cut off with their process.
+      store.purgeUnfinishedBackfills(now - 60 * 60 * 1000).catch((err: unknown) => log.error({ err }, 'purging unfinished backfills failed')),
+      store.purgePortalTokens(now - 24 * 60 * 60 * 1000).catch((err: unknown) => log.error({ err }, 'purging expired portal tokens failed')),
+    ]);
+  };
+  housekeeping();
+  const purge = setInterval(housekeeping, api.housekeepingIntervalMs ?? 60 * 60 * 1000);
   purge.unref();
 
   let closing: Promise<void> | null = null;
@@ -339,6 +351,7 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
     closing ??= (async () => {
       readiness.draining = true;
       clearInterval(purge);
+      await sweeping;
       await retention.stop();
       await Promise.all([app?.close(), dispatcher?.stop(cfg.drainTimeoutMs), notifier?.close()]);
       await sender.close();
