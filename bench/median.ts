@@ -84,6 +84,7 @@ console.log(
       pgTwoOverOne: atLeast('pgTwoOverOne', t.pgTwoOverOne),
       validationCost: medians.validationCost === undefined ? null : medians.validationCost! < (t.validationCost ?? Infinity),
       encryptionCost: medians.encryptionCost === undefined || medians.encryptionCost === null ? null : medians.encryptionCost < (t.encryptionCost ?? Infinity),
+      idempotencyCost: medians.idempotencyCost === undefined || medians.idempotencyCost === null ? null : medians.idempotencyCost < (t.idempotencyCost ?? Infinity),
     },
     perRun,
   }),

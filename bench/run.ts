@@ -63,7 +63,12 @@
 //   encryption      SQLite ingest as `ingest-validated` measures it, with HOOKWELL_ENCRYPTION_KEYS
 //                   set and without, two servers side by side (each its own file), runs
 //                   alternating; reported as encryptionCost = 1 - encrypted / plain msg/s.
-// Optional environment: BENCH_QUICK=1; BENCH_ONLY=ingest,ingest-validated,encryption,delivery,latency,latency-2000,message-log,e2e,bullmq,pg-ingest,pg-delivery-1,pg-delivery-2,pg-message-log
+//   ingest-idempotent
+//                   SQLite ingest as `ingest-validated` measures it, every message with an
+//                   idempotency-key of its own (as the svix 2.x SDK sends with every POST: each
+//                   then stores a record for replay) and without, in alternating windows on
+//                   one server; reported as idempotencyCost = 1 - keyed / plain msg/s.
+// Optional environment: BENCH_QUICK=1; BENCH_ONLY=ingest,ingest-validated,ingest-idempotent,encryption,delivery,latency,latency-2000,message-log,e2e,bullmq,pg-ingest,pg-delivery-1,pg-delivery-2,pg-message-log
 // (a subset; "pg" stands for the four PostgreSQL figures, "pg-delivery" for both deliveries;
 // default: all of them); BENCH_PG_URL; BENCH_REDIS_URL; BENCH_E2E_CONCURRENCY (deliveries in
 // flight for e2e and bullmq, default 64);
@@ -90,12 +95,12 @@ const ALIASES: Record<string, string[]> = {
   'pg-delivery': ['pg-delivery-1', 'pg-delivery-2'],
 };
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'ingest,ingest-validated,encryption,delivery,latency,latency-2000,message-log,e2e,bullmq,pg')
+  (process.env.BENCH_ONLY ?? 'ingest,ingest-validated,ingest-idempotent,encryption,delivery,latency,latency-2000,message-log,e2e,bullmq,pg')
     .split(',')
     .map((s) => s.trim())
     .flatMap((s) => ALIASES[s] ?? [s]),
 );
-const FIGURES = ['ingest', 'ingest-validated', 'encryption', 'delivery', 'latency', 'latency-2000', 'message-log', 'e2e', 'bullmq', 'pg-ingest', 'pg-delivery-1', 'pg-delivery-2', 'pg-message-log'];
+const FIGURES = ['ingest', 'ingest-validated', 'ingest-idempotent', 'encryption', 'delivery', 'latency', 'latency-2000', 'message-log', 'e2e', 'bullmq', 'pg-ingest', 'pg-delivery-1', 'pg-delivery-2', 'pg-message-log'];
 for (const name of ONLY) if (!FIGURES.includes(name)) log(`BENCH_ONLY: no figure "${name}" (there are ${FIGURES.join(', ')}, pg, pg-delivery)`);
 
 const P = {
@@ -138,6 +143,8 @@ const TARGETS = {
 } as const;
 /** Most of ingest throughput that validating payloads may cost. */
 const TARGET_VALIDATION_COST = 0.1;
+/** Most ingest throughput an idempotency-key on every message (the v2 SDK's) may cost. */
+const TARGET_IDEMPOTENCY_COST = 0.15;
 /** Most ingest throughput encryption at rest may cost. */
 const TARGET_ENCRYPTION_COST = 0.1;
 /** At the first latency rate; the second is reported beside it, with no target. */
@@ -504,6 +511,85 @@ async function ingestValidatedFigure(): Promise<Record<string, unknown>> {
   } finally {
     if (server !== null) await stopServer(server);
     await Promise.all([receiver.stop(), bare.stop()]);
+    await database.drop();
+  }
+}
+
+// --- figure 1c: ingest with an idempotency-key on every message --------------------------------
+
+async function ingestIdempotentFigure(): Promise<Record<string, unknown>> {
+  const figure = 'ingest-idempotent';
+  const entry = workoutsEntry();
+  const receiver = await Helper.start('receiver.ts', 'receiver');
+  const database = newDatabase('sqlite', figure);
+  let server: ServerHandle | null = null;
+  try {
+    server = await startServer({ db: database.db, token: TOKEN, label: `hookwell-${figure}` });
+    const api = new Api(server.url);
+    const appId = await api.appWithEndpoint('bench-ingest-idempotent', receiver.url);
+    await api.close();
+    // As ingest's acceptance run: each delivery falls due after the run.
+    const later = new Date(Date.now() + 24 * 3600_000).toISOString();
+    const body = `{"eventType":"bench.ingest","payload":${entry.example},"deliverAt":"${later}"}`;
+    const run = randomBytes(6).toString('hex');
+    const client = {
+      origin: server.url,
+      path: `/api/v1/app/${appId}/msg`,
+      headers: AUTH,
+      body: () => body,
+      concurrency: P.ingestConcurrency,
+      expectStatus: 202,
+      warmupMs: P.ingestWarmupMs,
+      measureMs: P.ingestMeasureMs / 4,
+    };
+    // A fresh key per request, shaped as the svix 2.x SDK makes its automatic ones.
+    let window = 0;
+    const keyed = () => {
+      const w = window++;
+      return (i: number) => ({ 'idempotency-key': `auto_${run}-${w}-${i}` });
+    };
+    // Twice over, so drift over the run (the server warming, the WAL checkpointing) falls on both alike.
+    const order = ['plain', 'keyed', 'keyed', 'plain', 'plain', 'keyed', 'keyed', 'plain'] as const;
+    log(`${figure}: ${entry.example.length}-byte payload, ${order.join(' / ')}, ${P.ingestMeasureMs / 4} ms each`);
+    const runs: Record<'plain' | 'keyed', { ok: number; seconds: number; failures: Record<string, number> }> = {
+      plain: { ok: 0, seconds: 0, failures: {} },
+      keyed: { ok: 0, seconds: 0, failures: {} },
+    };
+    for (const kind of order) {
+      const r = await closedLoop(kind === 'plain' ? client : { ...client, headersOf: keyed() });
+      log(`${figure}: ${kind} ${round(r.perSec)} msg/s`, r.failures);
+      const acc = runs[kind];
+      acc.ok += r.ok;
+      acc.seconds += r.seconds;
+      for (const [k, n] of Object.entries(r.failures)) acc.failures[k] = (acc.failures[k] ?? 0) + n;
+    }
+    // The keys were kept: the first one sent again gets its first answer replayed.
+    const again = await request(`${server.url}/api/v1/app/${appId}/msg`, { method: 'POST', headers: { ...AUTH, 'idempotency-key': `auto_${run}-0-0` }, body });
+    await again.body.dump();
+    const replayed = again.statusCode === 202 && again.headers['idempotent-replayed'] === 'true';
+    if (!replayed) throw new Error(`${figure}: a key sent again was not replayed (${again.statusCode})`);
+    const plain = runs.plain.ok / runs.plain.seconds;
+    const withKeys = runs.keyed.ok / runs.keyed.seconds;
+    const cost = 1 - withKeys / plain;
+    return {
+      figure,
+      payloadBytes: Buffer.byteLength(entry.example),
+      msgPerSec: round(withKeys),
+      plainMsgPerSec: round(plain),
+      idempotencyCost: round(cost, 3),
+      ratio: round(withKeys / plain, 3),
+      targetIdempotencyCost: TARGET_IDEMPOTENCY_COST,
+      meetsTarget: cost < TARGET_IDEMPOTENCY_COST,
+      replayedFirstKey: replayed,
+      concurrency: P.ingestConcurrency,
+      measuredSec: { plain: round(runs.plain.seconds, 2), keyed: round(runs.keyed.seconds, 2) },
+      accepted: { plain: runs.plain.ok, keyed: runs.keyed.ok },
+      failures: { plain: runs.plain.failures, keyed: runs.keyed.failures },
+      backend: 'sqlite',
+    };
+  } finally {
+    if (server !== null) await stopServer(server);
+    await receiver.stop();
     await database.drop();
   }
 }
@@ -1132,6 +1218,7 @@ async function main(): Promise<number> {
   };
   await run('ingest', () => ingestFigure('sqlite'));
   await run('ingest-validated', ingestValidatedFigure);
+  await run('ingest-idempotent', ingestIdempotentFigure);
   await run('encryption', encryptionFigure);
   await run('delivery', () => deliveryFigure(num('ingest', 'msgPerSec'), 'sqlite'));
   await run('latency', () => latencyFigure(P.latencyRates[0]));
@@ -1176,6 +1263,7 @@ async function main(): Promise<number> {
     ingestWithLiveDeliveryRatio: ingestLiveRatio,
     ingestValidatedMsgPerSec: num('ingest-validated', 'msgPerSec'),
     validationCost,
+    idempotencyCost: num('ingest-idempotent', 'idempotencyCost'),
     encryptionCost: num('encryption', 'encryptionCost'),
     deliveryMsgPerSec: num('delivery', 'msgPerSec'),
     deliveryRatio,
@@ -1197,11 +1285,12 @@ async function main(): Promise<number> {
     e2eHookwellPeakRssMb: num('e2e', 'hookwellPeakRssMb'),
     bullmqPeakRssMb: num('bullmq', 'peakRssMb'),
     pgMessageLogWorstP99Ms: num('pg-message-log', 'worstP99Ms'),
-    targets: { ...TARGETS, p99Ms: TARGET_P99_MS, validationCost: TARGET_VALIDATION_COST, encryptionCost: TARGET_ENCRYPTION_COST, messageLogP99Ms: TARGET_LOG_MS, e2eOverBullmq: TARGET_E2E_OVER_BULLMQ },
+    targets: { ...TARGETS, p99Ms: TARGET_P99_MS, validationCost: TARGET_VALIDATION_COST, idempotencyCost: TARGET_IDEMPOTENCY_COST, encryptionCost: TARGET_ENCRYPTION_COST, messageLogP99Ms: TARGET_LOG_MS, e2eOverBullmq: TARGET_E2E_OVER_BULLMQ },
     meetsTargets: {
       ingest: meets(ingestRatio, TARGETS.ingest),
       ingestWithLiveDelivery: meets(ingestLiveRatio, TARGETS.ingestWithLiveDelivery),
       ingestValidated: validationCost === null ? null : validationCost < TARGET_VALIDATION_COST,
+      ingestIdempotent: num('ingest-idempotent', 'idempotencyCost') === null ? null : num('ingest-idempotent', 'idempotencyCost')! < TARGET_IDEMPOTENCY_COST,
       encryption: num('encryption', 'encryptionCost') === null ? null : num('encryption', 'encryptionCost')! < TARGET_ENCRYPTION_COST,
       delivery: meets(deliveryRatio, TARGETS.delivery),
       latency: p99 === null ? null : p99 <= TARGET_P99_MS,

@@ -10,6 +10,8 @@ export interface Target {
 export interface ClosedLoopOptions extends Target {
   /** The request body of the i-th request. */
   body: (i: number) => string;
+  /** Headers of the i-th request beyond `headers` (e.g. a key of its own). */
+  headersOf?: (i: number) => Record<string, string>;
   /** Requests in flight at once; the pool has as many keep-alive connections. */
   concurrency: number;
   expectStatus: number;
@@ -43,10 +45,12 @@ export async function closedLoop(o: ClosedLoopOptions): Promise<ClosedLoopResult
   let seq = 0;
   const worker = async () => {
     while (phase !== 'stop') {
-      const body = o.body(seq++);
+      const i = seq++;
+      const body = o.body(i);
+      const headers = o.headersOf === undefined ? o.headers : { ...o.headers, ...o.headersOf(i) };
       let kind: string;
       try {
-        const res = await pool.request({ path: o.path, method: 'POST', headers: o.headers, body });
+        const res = await pool.request({ path: o.path, method: 'POST', headers, body });
         await res.body.dump();
         kind = res.statusCode === o.expectStatus ? 'ok' : `status ${res.statusCode}`;
       } catch (err) {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
+import { completeDocument } from './api/openapi.js';
 import type { Logger } from 'pino';
 import { httpOrigin, isPostgresUrl, redactUrl, type Config } from './config.js';
 import { Dispatcher, type DeliveryEvents, type WorkSignals } from './delivery/dispatcher.js';
@@ -100,6 +101,8 @@ async function resolveTokens(store: Store, cfg: Config): Promise<{ hashes: Buffe
 /** What a caller may set beside the configuration: timings a test shortens. */
 export interface ApiOptions {
   dashboard?: DashboardOptions;
+  /** How often expired idempotency records, stalled uploads and portal tokens are purged (ms); hourly by default. */
+  housekeepingIntervalMs?: number;
 }
 
 export async function buildApi(deps: Deps, options: ApiOptions = {}): Promise<FastifyInstance> {
@@ -132,6 +135,7 @@ export async function buildApi(deps: Deps, options: ApiOptions = {}): Promise<Fa
       components: { securitySchemes: { HTTPBearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ HTTPBearer: [] }],
     },
+    transformObject: (doc) => ('openapiObject' in doc ? completeDocument(doc.openapiObject) : doc.swaggerObject),
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
 
@@ -363,12 +367,22 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
   const retention = new RetentionPurge(store, signals, log);
   retention.start(cfg.payloadPurgeIntervalMs);
 
-  const purge = setInterval(() => {
-    store.purgeIdempotent(Date.now() - IDEMPOTENCY_TTL_MS).catch((err: unknown) => log.error({ err }, 'purging idempotency keys failed'));
-    // Uploads that stopped moving an hour ago were cut off with their process.
-    store.purgeUnfinishedBackfills(Date.now() - 60 * 60 * 1000).catch((err: unknown) => log.error({ err }, 'purging unfinished backfills failed'));
-    store.purgePortalTokens(Date.now() - 24 * 60 * 60 * 1000).catch((err: unknown) => log.error({ err }, 'purging expired portal tokens failed'));
-  }, 60 * 60 * 1000);
+  // Expired idempotency records (one per POST that carried a key: the v2 SDK sends one with
+  // every POST), stalled uploads and expired portal tokens. Once at start as well as hourly:
+  // a process restarted more often than hourly would otherwise never purge, and the tables
+  // would grow without bound.
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const housekeeping = () => {
+    const now = Date.now();
+    sweeping = Promise.all([
+      store.purgeIdempotent(now - IDEMPOTENCY_TTL_MS).catch((err: unknown) => log.error({ err }, 'purging idempotency keys failed')),
+      // Uploads that stopped moving an hour ago were cut off with their process.
+      store.purgeUnfinishedBackfills(now - 60 * 60 * 1000).catch((err: unknown) => log.error({ err }, 'purging unfinished backfills failed')),
+      store.purgePortalTokens(now - 24 * 60 * 60 * 1000).catch((err: unknown) => log.error({ err }, 'purging expired portal tokens failed')),
+    ]);
+  };
+  housekeeping();
+  const purge = setInterval(housekeeping, api.housekeepingIntervalMs ?? 60 * 60 * 1000);
   purge.unref();
   // Where processes share the store, one may die while others serve: its tasks are found by their age.
   const sweep = tasks !== null && !store.leasesOnCreate
@@ -384,6 +398,7 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
       readiness.draining = true;
       clearInterval(purge);
       if (sweep !== null) clearInterval(sweep);
+      await sweeping;
       await retention.stop();
       await Promise.all([app?.close(), scrapes?.close(), dispatcher?.stop(cfg.drainTimeoutMs), notifier?.close()]);
       // Background tasks end in this process: what they record must reach the store before it closes.

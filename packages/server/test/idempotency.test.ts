@@ -243,3 +243,46 @@ describe('idempotency-key', () => {
     assert.deepEqual(messagesOf(server.dbPath, 'restart'), { messages: 1, deliveries: 1 });
   });
 });
+
+describe('idempotency records expire', () => {
+  const DAY = 24 * 60 * 60 * 1000;
+  const scope = 'POST /api/v1/app/:app_id/msg {"app_id":"purge"}';
+  const record = (createdAt: number, n: number) => ({ bodyHash: `hash-${n}`, statusCode: 202, body: `{"n":${n}}`, createdAt });
+
+  test('the periodic purge deletes records older than 24 hours and keeps younger ones', async () => {
+    const server = await startServer({}, { housekeepingIntervalMs: 100 });
+    try {
+      const now = Date.now();
+      for (let i = 0; i < 50; i++) await server.hw.store.putIdempotent(scope, `old-${i}`, record(now - DAY - 60_000 - i, i));
+      await server.hw.store.putIdempotent(scope, 'young', record(now - DAY + 60 * 60 * 1000, 99));
+      await eventually(
+        async () => {
+          for (let i = 0; i < 50; i++) if ((await server.hw.store.getIdempotent(scope, `old-${i}`)) !== null) return undefined;
+          return true;
+        },
+        10_000,
+        'the expired records to be purged',
+      );
+      assert.equal((await server.hw.store.getIdempotent(scope, 'young'))?.body, '{"n":99}', 'a record under 24 hours old stays');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a server purges expired records when it starts, not only an hour later', { skip: process.env.HOOKWELL_TEST_BACKEND === 'postgres' && 'reopens a SQLite file' }, async () => {
+    const server = await startServer();
+    await server.hw.store.putIdempotent(scope, 'stale', record(Date.now() - 2 * DAY, 1));
+    await server.hw.store.putIdempotent(scope, 'fresh', record(Date.now(), 2));
+    await server.hw.close();
+    assert.equal(query<{ n: number }>(server.dbPath, 'SELECT COUNT(*) AS n FROM idempotency')[0]?.n, 2);
+    const cfg = loadConfig({ port: '0', db: server.dbPath }, { HOOKWELL_ADMIN_TOKEN: TOKEN, HOOKWELL_LOG_LEVEL: 'silent' });
+    const hw2 = await startHookwell(cfg, createLogger(cfg.logLevel));
+    try {
+      await eventually(() => (query(server.dbPath, `SELECT 1 FROM idempotency WHERE key = 'stale'`).length === 0 ? true : undefined), 10_000, 'the purge at start');
+      assert.equal(query(server.dbPath, `SELECT 1 FROM idempotency WHERE key = 'fresh'`).length, 1);
+    } finally {
+      await hw2.close();
+      await server.stop();
+    }
+  });
+});

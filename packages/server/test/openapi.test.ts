@@ -97,4 +97,37 @@ describe('the OpenAPI document', () => {
     assert.ok(doc.components.schemas.EndpointIn.properties.filterTypes && doc.components.schemas.EndpointIn.properties.eventTypes);
     assert.equal(doc.components.securitySchemes.HTTPBearer.scheme, 'bearer');
   });
+
+  it("documents Svix's idempotency-key header on every POST and the 401/403/429 answers of every secured operation", () => {
+    let posts = 0;
+    for (const [path, methods] of Object.entries<Record<string, any>>(doc.paths)) {
+      if (!path.startsWith('/api/')) continue;
+      for (const [method, op] of Object.entries<any>(methods)) {
+        const where = `${method.toUpperCase()} ${path}`;
+        assert.ok(op.responses['429'], `${where}: 429`);
+        assert.equal(op.responses['429'].content['application/json'].schema.$ref, '#/components/schemas/HttpErrorOut', `${where}: 429 body`);
+        if (op.security?.length === 0) continue;
+        for (const status of ['401', '403']) assert.ok(op.responses[status], `${where}: ${status}`);
+        if (method !== 'post') continue;
+        posts++;
+        const header = (op.parameters ?? []).filter((p: any) => p.in === 'header' && p.name === 'idempotency-key');
+        assert.equal(header.length, 1, `${where}: one idempotency-key header`);
+        assert.equal(header[0].schema.type, 'string');
+        assert.match(header[0].description, /24 hours/);
+      }
+    }
+    assert.ok(posts >= 20, `only ${posts} POST operations seen`);
+    const create = doc.paths['/api/v1/app/{app_id}/msg'].post;
+    assert.equal(create.responses['403'].description, 'Forbidden');
+    assert.equal(create.responses['422'].description, 'Validation Error');
+  });
+
+  it('describes the secret prefixes Svix takes and the application list filters', () => {
+    assert.equal(doc.components.schemas.EndpointIn.properties.secret.pattern, '^(whsec_|whsk_|whsk1_|whpk_|whpk1_)?[a-zA-Z0-9+/=]{32,100}$');
+    const list = doc.paths['/api/v1/app'].get.parameters.map((p: any) => p.name);
+    for (const name of ['exclude_apps_with_no_endpoints', 'exclude_apps_with_disabled_endpoints', 'exclude_apps_with_svix_play_endpoints']) assert.ok(list.includes(name), name);
+    const attempted = doc.paths['/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg'].get.parameters.map((p: any) => p.name);
+    assert.ok(attempted.includes('expanded_statuses') && attempted.includes('with_content'));
+    assert.ok(doc.components.schemas.MessageOut.properties.deliverAt);
+  });
 });

@@ -594,6 +594,21 @@ describe('Svix SDK against Hookwell', () => {
       assert.throws(() => new Webhook(before).verify(r.body.toString(), headersOf(r)), /signature/i);
 
       await rejectsWith(svix.endpoint.rotateSecret(app.id, 'rot-key', { key: 'too-short' }), 422);
+      // Svix's pattern takes public keys and whsk1_ keys too; none can sign here, and the 422 says why.
+      const body = randomBytes(32).toString('base64');
+      for (const [prefix, why] of [
+        ['whpk_', /public key.*cannot make them/],
+        ['whpk1_', /public key.*cannot make them/],
+        ['whsk1_', /whsk1_ keys are not supported/],
+      ] as const) {
+        const e = await rejectsWith(svix.endpoint.rotateSecret(app.id, 'rot-key', { key: prefix + body }), 422);
+        assert.deepEqual(e.body.detail[0].loc, ['body', 'key']);
+        assert.match(e.body.detail[0].msg, why);
+        const c = await rejectsWith(newEndpoint(app.id, '/never', { secret: prefix + body }), 422);
+        assert.deepEqual(c.body.detail[0].loc, ['body', 'secret']);
+        assert.match(c.body.detail[0].msg, why);
+      }
+      assert.equal((await svix.endpoint.getSecret(app.id, 'rot-key')).key, key, 'a refused key changes nothing');
       await rejectsWith(svix.endpoint.getSecret(app.id, 'no-such-endpoint'), 404);
     });
   });
@@ -638,9 +653,17 @@ describe('Svix SDK against Hookwell', () => {
       assert.equal(a.statusText, MessageStatusText.Success);
       assert.equal(a.triggerType, MessageAttemptTriggerType.Scheduled);
 
+      // Svix embeds the message without its payload, whatever with_msg and with_content say.
       const withMsg = await svix.messageAttempt.listByEndpoint(app.id, ep.id, { withMsg: true });
       assert.equal(withMsg.data[0]?.msg?.id, msg.id);
-      assert.deepEqual(withMsg.data[0]?.msg?.payload, { attempt: 1 });
+      assert.equal(withMsg.data[0]?.msg?.eventId, eventId);
+      assert.deepEqual(withMsg.data[0]?.msg?.payload, {});
+      assert.equal(withMsg.data[0]?.response, 'thanks-123');
+      assert.equal((await svix.messageAttempt.listByEndpoint(app.id, ep.id)).data[0]?.msg, undefined);
+      // with_content=false leaves out the response body ("{}", as Svix); the default keeps it.
+      assert.equal((await svix.messageAttempt.listByEndpoint(app.id, ep.id, { withContent: false })).data[0]?.response, '{}');
+      assert.equal((await svix.messageAttempt.listByMsg(app.id, msg.id, { withContent: false })).data[0]?.response, '{}');
+      assert.equal((await svix.messageAttempt.listByMsg(app.id, msg.id, { withContent: true })).data[0]?.response, 'thanks-123');
       assert.equal((await svix.messageAttempt.listByEndpoint(app.id, ep.id, { status: MessageStatus.Fail })).data.length, 0);
       assert.equal((await svix.messageAttempt.listByEndpoint(app.id, ep.id, { eventTypes: [typeB] })).data.length, 0);
       assert.equal((await svix.messageAttempt.listByEndpoint(app.id, ep.id, { channel: 'ch-att' })).data.length, 1);
@@ -844,6 +867,77 @@ describe('Svix SDK against Hookwell', () => {
   });
 
   // --- regressions ------------------------------------------------------------------------
+
+  // --- fields Svix returns and filters it honours ----------------------------------------
+
+  describe('field fidelity', () => {
+    it('MessageOut carries deliverAt as asked (null when sent at once), on create, get and list', async () => {
+      const app = await newApp();
+      const later = new Date(Date.now() + 60 * 60 * 1000);
+      later.setMilliseconds(0);
+      const m = await svix.message.create(app.id, { eventType: typeA, payload: { later: true }, deliverAt: later });
+      assert.equal(JSON.parse(lastRaw().text).deliverAt, later.toISOString());
+      assert.equal(m.deliverAt?.toISOString(), later.toISOString());
+      assert.equal((await svix.message.get(app.id, m.id)).deliverAt?.toISOString(), later.toISOString());
+      assert.equal((await svix.message.list(app.id)).data[0]?.deliverAt?.toISOString(), later.toISOString());
+      const now = await svix.message.create(app.id, { eventType: typeA, payload: {} });
+      assert.equal(JSON.parse(lastRaw().text).deliverAt, null);
+      assert.equal(now.deliverAt ?? null, null);
+    });
+
+    it('expandedStatuses: a canceled delivery shows as Canceled (4) only when asked, as Success (0) otherwise', async () => {
+      const app = await newApp();
+      await newEndpoint(app.id, '/cancel', { uid: 'cancel' });
+      // Due in an hour, then its payload expunged: the delivery is canceled before any attempt.
+      const m = await svix.message.create(app.id, { eventType: typeA, payload: { c: 1 }, deliverAt: new Date(Date.now() + 3_600_000) });
+      await svix.message.expungeContent(app.id, m.id);
+      // Without the parameter (an older client), as Svix: Success.
+      const raw = await srv.api('GET', `/api/v1/app/${app.id}/endpoint/cancel/msg`);
+      assert.equal(raw.body.data[0]?.id, m.id);
+      assert.equal(raw.body.data[0]?.status, MessageStatus.Success);
+      assert.equal(raw.body.data[0]?.statusText, MessageStatusText.Success);
+      const off = await svix.messageAttempt.listAttemptedMessages(app.id, 'cancel', { expandedStatuses: false });
+      assert.equal(off.data[0]?.status, MessageStatus.Success);
+      // The SDK asks for expanded statuses unless told otherwise.
+      const expanded = await svix.messageAttempt.listAttemptedMessages(app.id, 'cancel');
+      assert.match(rawLog.at(-1)!.path, /\/endpoint\/cancel\/msg$/);
+      assert.equal(expanded.data[0]?.status, MessageStatus.Canceled);
+      assert.equal(expanded.data[0]?.statusText, MessageStatusText.Canceled);
+      const stats = await svix.endpoint.getStats(app.id, 'cancel');
+      assert.equal(stats.canceled, 1, 'the delivery is canceled, whatever the list shows');
+    });
+
+    it('application.list honours exclude_apps_with_no_endpoints, _disabled_endpoints and _svix_play_endpoints', async () => {
+      const tag = uniq('excl');
+      const none = await newApp({ uid: `${tag}-none` });
+      const disabled = await newApp({ uid: `${tag}-disabled` });
+      await newEndpoint(disabled.id, '/off', { disabled: true });
+      const play = await newApp({ uid: `${tag}-play` });
+      await svix.endpoint.create(play.id, { url: 'https://play.svix.com/in/e_abc123/' });
+      const mixed = await newApp({ uid: `${tag}-mixed` });
+      await newEndpoint(mixed.id, '/on');
+      await newEndpoint(mixed.id, '/off2', { disabled: true });
+      await svix.endpoint.create(mixed.id, { url: 'https://play.svix.com/in/e_def456/' });
+      const ours = [none.id, disabled.id, play.id, mixed.id];
+      const listed = async (q: Record<string, boolean>) => {
+        const all: string[] = [];
+        for (let iterator: string | null | undefined = undefined, done = false; !done; ) {
+          const page = await svix.application.list({ limit: 250, iterator, ...q });
+          all.push(...page.data.map((a) => a.id));
+          ({ iterator, done } = page);
+        }
+        return all.filter((id) => ours.includes(id)).sort();
+      };
+      assert.deepEqual(await listed({}), [...ours].sort());
+      assert.deepEqual(await listed({ excludeAppsWithNoEndpoints: true }), [disabled.id, play.id, mixed.id].sort());
+      assert.deepEqual(await listed({ excludeAppsWithDisabledEndpoints: true }), [none.id, play.id, mixed.id].sort());
+      assert.deepEqual(await listed({ excludeAppsWithSvixPlayEndpoints: true }), [none.id, disabled.id, mixed.id].sort());
+      assert.deepEqual(
+        await listed({ excludeAppsWithNoEndpoints: true, excludeAppsWithDisabledEndpoints: true, excludeAppsWithSvixPlayEndpoints: true }),
+        [mixed.id],
+      );
+    });
+  });
 
   describe('regressions', () => {
     it(

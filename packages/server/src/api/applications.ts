@@ -3,7 +3,8 @@ import { NotFoundError } from '../domain/errors.js';
 import { checkName } from '../domain/names.js';
 import type { Application, ListQuery, Page } from '../domain/types.js';
 import { pageOf } from '../domain/paging.js';
-import type { AppInput } from '../store/store.js';
+import type { AppInput, AppListFilter } from '../store/store.js';
+import { SVIX_PLAY_URL_PREFIX } from '../domain/routing.js';
 import { errorResponses, listQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, type Deps } from './http.js';
 import { presentApp } from './present.js';
@@ -52,27 +53,66 @@ const tags = ['Application'];
  * A page of the applications a scoped API token may see, in the order and by the keys of
  * listApps. Such a token names a few applications, so they are read one by one.
  */
-async function scopedApps(d: Deps, appIds: readonly string[], q: ListQuery): Promise<Page<Application>> {
+async function scopedApps(d: Deps, appIds: readonly string[], q: ListQuery, filter: AppListFilter): Promise<Page<Application>> {
   const found = (await Promise.all(appIds.map((id) => d.store.getApp(id)))).filter((a): a is Application => a !== null);
-  return pageOf(found, (a) => a.id, q);
+  const kept = [];
+  for (const a of found) if (await passes(d, a, filter)) kept.push(a);
+  return pageOf(kept, (a) => a.id, q);
+}
+
+/** listApplications' filter, for the few applications of a scoped token. */
+async function passes(d: Deps, a: Application, filter: AppListFilter): Promise<boolean> {
+  if (!filter.noEndpoints && !filter.disabledEndpoints && !filter.svixPlayEndpoints) return true;
+  const endpoints = [];
+  for (let iterator: string | null = null, done = false; !done; ) {
+    const page = await d.store.listEndpoints(a.id, { limit: 250, iterator, order: 'ascending' });
+    endpoints.push(...page.data);
+    ({ iterator, done } = page);
+  }
+  if (endpoints.length === 0) return !filter.noEndpoints;
+  if (filter.disabledEndpoints && endpoints.every((e) => e.disabled)) return false;
+  if (filter.svixPlayEndpoints && endpoints.every((e) => e.url.startsWith(SVIX_PLAY_URL_PREFIX))) return false;
+  return true;
+}
+
+interface AppListQuery {
+  limit?: number;
+  iterator?: string;
+  order?: string;
+  exclude_apps_with_no_endpoints?: boolean;
+  exclude_apps_with_disabled_endpoints?: boolean;
+  exclude_apps_with_svix_play_endpoints?: boolean;
 }
 
 export function applicationRoutes(app: FastifyInstance, d: Deps): void {
-  app.get<{ Querystring: { limit?: number; iterator?: string; order?: string } }>(
+  app.get<{ Querystring: AppListQuery }>(
     '/api/v1/app',
     {
       schema: {
         operationId: 'v1.application.list',
         summary: 'List applications',
         tags,
-        querystring: listQuery(),
+        querystring: listQuery({
+          exclude_apps_with_no_endpoints: { type: 'boolean', default: false, description: 'Leave out applications without endpoints.' },
+          exclude_apps_with_disabled_endpoints: { type: 'boolean', default: false, description: 'Leave out applications whose endpoints are all disabled.' },
+          exclude_apps_with_svix_play_endpoints: {
+            type: 'boolean',
+            default: false,
+            description: 'Leave out applications whose endpoints all send to Svix Play (https://play.svix.com/).',
+          },
+        }),
         response: { 200: ref('ListResponse_ApplicationOut_'), ...errorResponses() },
       },
     },
     async (req) => {
       const q = toListQuery(req.query, 'ascending');
+      const filter: AppListFilter = {
+        noEndpoints: req.query.exclude_apps_with_no_endpoints,
+        disabledEndpoints: req.query.exclude_apps_with_disabled_endpoints,
+        svixPlayEndpoints: req.query.exclude_apps_with_svix_play_endpoints,
+      };
       const scope = req.access?.kind === 'token' ? req.access.token.appIds : null;
-      const page = scope === null ? await d.store.listApps(q) : await scopedApps(d, scope, q);
+      const page = scope === null ? await d.store.listApps(q, filter) : await scopedApps(d, scope, q, filter);
       return { ...page, data: page.data.map(presentApp) };
     },
   );

@@ -19,6 +19,12 @@ interface AttemptQuery extends MessageFilterQuery {
   status_code_class?: number;
   endpoint_id?: string;
   with_msg?: boolean;
+  expanded_statuses?: boolean;
+}
+
+/** How Svix's list query flags shape each attempt: content by default, Canceled only when asked. */
+function attemptView(q: AttemptQuery) {
+  return { withContent: q.with_content !== false, expandedStatuses: q.expanded_statuses === true };
 }
 
 function attemptFilter(q: AttemptQuery): AttemptFilter {
@@ -37,7 +43,7 @@ const attemptQuery = (extra: Record<string, unknown> = {}) =>
       ...messageFilterQuery(),
       status: statusQuery,
       status_code_class: { type: 'integer', enum: [0, 100, 200, 300, 400, 500] },
-      expanded_statuses: { type: 'boolean' },
+      expanded_statuses: { type: 'boolean', default: false },
       ...extra,
     } as Record<string, Record<string, unknown>>,
     false,
@@ -51,7 +57,7 @@ export function attemptRoutes(app: FastifyInstance, d: Deps): void {
         operationId: 'v1.message-attempt.list-attempted-messages',
         summary: 'List the messages sent to an endpoint, with their delivery status',
         tags,
-        querystring: listQuery({ ...messageFilterQuery(), status: statusQuery }, false),
+        querystring: listQuery({ ...messageFilterQuery(), status: statusQuery, expanded_statuses: { type: 'boolean', default: false } }, false),
         response: { 200: ref('ListResponse_EndpointMessageOut_'), ...errorResponses() },
       },
     },
@@ -62,7 +68,7 @@ export function attemptRoutes(app: FastifyInstance, d: Deps): void {
         status: req.query.status,
       });
       const withContent = req.query.with_content !== false;
-      return { ...page, data: page.data.map((x) => presentEndpointMessage(x.message, x.delivery, withContent)) };
+      return { ...page, data: page.data.map((x) => presentEndpointMessage(x.message, x.delivery, withContent, req.query.expanded_statuses === true)) };
     },
   );
 
@@ -103,14 +109,14 @@ export function attemptRoutes(app: FastifyInstance, d: Deps): void {
     },
   );
 
-  app.get<{ Params: { app_id: string; msg_id: string; attempt_id: string } }>(
+  app.get<{ Params: { app_id: string; msg_id: string; attempt_id: string }; Querystring: { expanded_statuses?: boolean } }>(
     '/api/v1/app/:app_id/msg/:msg_id/attempt/:attempt_id',
     {
       schema: {
         operationId: 'v1.message-attempt.get',
         summary: 'Get one attempt',
         tags,
-        querystring: { type: 'object', properties: { expanded_statuses: { type: 'boolean' } } },
+        querystring: { type: 'object', properties: { expanded_statuses: { type: 'boolean', default: false } } },
         response: { 200: ref('MessageAttemptOut'), ...errorResponses() },
       },
     },
@@ -119,7 +125,7 @@ export function attemptRoutes(app: FastifyInstance, d: Deps): void {
       const m = await requireMessage(d, a.id, req.params.msg_id);
       const attempt = await d.store.getAttempt(a.id, m.id, req.params.attempt_id);
       if (attempt === null) throw new NotFoundError('attempt', req.params.attempt_id);
-      return presentAttempt(attempt);
+      return presentAttempt(attempt, { expandedStatuses: req.query.expanded_statuses === true });
     },
   );
 
@@ -164,7 +170,7 @@ export function attemptRoutes(app: FastifyInstance, d: Deps): void {
       if (req.query.with_msg) {
         for (const at of page.data) if (!messages.has(at.msgId)) messages.set(at.msgId, await d.store.getMessage(a.id, at.msgId));
       }
-      return { ...page, data: page.data.map((at) => presentAttempt(at, messages.get(at.msgId) ?? undefined)) };
+      return { ...page, data: page.data.map((at) => presentAttempt(at, { ...attemptView(req.query), msg: messages.get(at.msgId) ?? undefined })) };
     },
   );
 
@@ -189,7 +195,7 @@ export function attemptRoutes(app: FastifyInstance, d: Deps): void {
         msgId: m.id,
         endpointId,
       });
-      return { ...page, data: page.data.map((at) => presentAttempt(at)) };
+      return { ...page, data: page.data.map((at) => presentAttempt(at, attemptView(req.query))) };
     },
   );
 }

@@ -355,15 +355,17 @@ export function authRoutes(fastify: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
+      // Svix's envId and streamAppId: Hookwell has one environment and no streams.
+      const none = { envId: null, streamAppId: null };
       const access = req.access ?? ADMIN;
       if (access.kind === 'admin') {
-        return { permissionSource: 'admin', appId: null, readOnly: false, capabilities: [...PORTAL_CAPABILITIES], featureFlags: [], expiresAt: null, sessionId: null };
+        return { permissionSource: 'admin', appId: null, readOnly: false, capabilities: [...PORTAL_CAPABILITIES], featureFlags: [], expiresAt: null, sessionId: null, ...none };
       }
       if (access.kind === 'token') {
         const t = access.token;
         const expiresAt = t.expiresAt === null ? null : iso(t.expiresAt);
         const capabilities = t.readOnly ? ['ViewBase'] : [...PORTAL_CAPABILITIES];
-        return { permissionSource: 'apiToken', appId: null, tokenId: t.id, appIds: t.appIds, readOnly: t.readOnly, capabilities, featureFlags: [], expiresAt, sessionId: null };
+        return { permissionSource: 'apiToken', appId: null, tokenId: t.id, appIds: t.appIds, readOnly: t.readOnly, capabilities, featureFlags: [], expiresAt, sessionId: null, ...none };
       }
       const t = access.token;
       return {
@@ -374,6 +376,7 @@ export function authRoutes(fastify: FastifyInstance, d: Deps): void {
         featureFlags: t.featureFlags,
         expiresAt: iso(t.expiresAt),
         sessionId: t.sessionId,
+        ...none,
       };
     },
   );

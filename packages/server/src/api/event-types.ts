@@ -222,7 +222,22 @@ export function eventTypeRoutes(app: FastifyInstance, d: Deps): void {
         type: 'object',
         properties: {
           modified: { type: 'array', items: { type: 'string' } },
-          to_modify: { type: ['array', 'null'], items: { type: 'object', additionalProperties: true } },
+          // Svix's EventTypeFromOpenApi: what a dry run would write for each event type.
+          to_modify: {
+            type: ['array', 'null'],
+            items: {
+              type: 'object',
+              properties: {
+                name: { type: 'string' },
+                description: { type: 'string' },
+                schemas: { type: ['object', 'null'], additionalProperties: true },
+                deprecated: { type: 'boolean' },
+                groupName: { type: ['string', 'null'] },
+                featureFlags: { type: ['array', 'null'], items: { type: 'string' } },
+              },
+              required: ['name', 'description', 'deprecated'],
+            },
+          },
         },
       },
     },

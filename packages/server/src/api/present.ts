@@ -1,6 +1,6 @@
 // Records to API shapes. Both Svix SDK generations read these, so renamed fields appear
 // under both names (eventTypes/filterTypes, throttleRate/rateLimit).
-import { STATUS_TEXT, type Application, type Attempt, type BackgroundTask, type Delivery, type Endpoint, type EventType, type Message } from '../domain/types.js';
+import { STATUS_TEXT, type Application, type Attempt, type BackgroundTask, type Delivery, type Endpoint, type EventType, type Message, type StatusCode } from '../domain/types.js';
 import { Status } from '../domain/types.js';
 import { depthExceeds, MAX_JSON_DEPTH, tooDeepAt } from '../domain/json-limits.js';
 
@@ -91,6 +91,7 @@ export function presentMessage(m: Message, withContent = true, parsed?: unknown)
     tags: m.tags,
     dataId: m.dataId,
     timestamp: iso(m.createdAt),
+    deliverAt: iso(m.deliverAt),
     // Only on a message whose payload is gone, so Svix's MessageOut is unchanged otherwise.
     ...(m.payload === null ? { payloadDeleted: true } : {}),
   };
@@ -106,7 +107,7 @@ export function messageOutJson(m: Message, withContent = true): string | Buffer 
   const head = `{"id":${JSON.stringify(m.id)},"eventType":${JSON.stringify(m.eventType)},"payload":`;
   const tail =
     `,"timestamp":${JSON.stringify(iso(m.createdAt))},"eventId":${JSON.stringify(m.eventId ?? null)},"channels":${JSON.stringify(m.channels ?? null)}` +
-    `,"tags":${JSON.stringify(m.tags ?? null)},"dataId":${JSON.stringify(m.dataId ?? null)}}`;
+    `,"tags":${JSON.stringify(m.tags ?? null)},"dataId":${JSON.stringify(m.dataId ?? null)},"deliverAt":${JSON.stringify(iso(m.deliverAt))}}`;
   const payload = withContent && m.payload !== null ? m.payload : '{}';
   if (payload.length < 16 * 1024) return head + payload + tail;
   const size = Buffer.byteLength(head) + Buffer.byteLength(payload) + Buffer.byteLength(tail);
@@ -117,36 +118,56 @@ export function messageOutJson(m: Message, withContent = true): string | Buffer 
   return out;
 }
 
-function deliveryStatus(d: Delivery) {
+/**
+ * A status as Svix answers it: Canceled (4) only when the caller asks for `expanded_statuses`;
+ * otherwise, for clients that predate it, as Success (0), as Svix does.
+ */
+export function shownStatus(status: StatusCode, expanded: boolean): StatusCode {
+  return status === Status.Canceled && !expanded ? Status.Success : status;
+}
+
+function deliveryStatus(d: Delivery, expanded: boolean) {
+  const status = shownStatus(d.status, expanded);
   return {
-    status: d.status,
-    statusText: STATUS_TEXT[d.status],
+    status,
+    statusText: STATUS_TEXT[status],
     nextAttempt: d.status === Status.Pending ? iso(d.nextAttemptAt) : null,
   };
 }
 
-export function presentEndpointMessage(m: Message, d: Delivery, withContent: boolean) {
-  return { ...presentMessage(m, withContent), ...deliveryStatus(d) };
+export function presentEndpointMessage(m: Message, d: Delivery, withContent: boolean, expandedStatuses = true) {
+  return { ...presentMessage(m, withContent), ...deliveryStatus(d, expandedStatuses) };
 }
 
 export function presentMessageEndpoint(e: Endpoint, d: Delivery) {
-  return { ...presentEndpoint(e), ...deliveryStatus(d) };
+  return { ...presentEndpoint(e), ...deliveryStatus(d, true) };
 }
 
-export function presentAttempt(a: Attempt, msg?: Message) {
+export interface AttemptView {
+  /** The recorded response body; without it `response` is `{}`, as Svix answers. Default true. */
+  withContent?: boolean;
+  /** Canceled (4) as itself rather than as Success (0). Default true. */
+  expandedStatuses?: boolean;
+  /** The attempt's message, shown without its payload (`{}`), as Svix never embeds it. */
+  msg?: Message;
+}
+
+export function presentAttempt(a: Attempt, view: AttemptView = {}) {
+  const status = shownStatus(a.status, view.expandedStatuses ?? true);
+  const msg = view.msg;
   return {
     id: a.id,
     msgId: a.msgId,
     endpointId: a.endpointId,
     url: a.url,
-    response: a.response,
+    response: view.withContent === false ? '{}' : a.response,
     responseStatusCode: a.responseStatusCode,
     responseDurationMs: a.responseDurationMs,
-    status: a.status,
-    statusText: STATUS_TEXT[a.status],
+    status,
+    statusText: STATUS_TEXT[status],
     triggerType: a.triggerType,
     timestamp: iso(a.createdAt),
-    ...(msg ? { msg: presentMessage(msg) } : {}),
+    ...(msg ? { msg: presentMessage(msg, false) } : {}),
   };
 }
 

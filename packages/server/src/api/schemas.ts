@@ -39,9 +39,9 @@ const url = (): Schema => str({ format: 'uri', minLength: 1, maxLength: 65536, e
 const secret = (): Schema =>
   nullable(
     str({
-      pattern: '^(whsec_|whsk_)?[a-zA-Z0-9+/=]{32,100}$',
+      pattern: '^(whsec_|whsk_|whsk1_|whpk_|whpk1_)?[a-zA-Z0-9+/=]{32,100}$',
       description:
-        'Base64 HMAC key, optionally prefixed with whsec_, or an ed25519 signing key (whsk_…) for asymmetric v1a signatures; generated when omitted.',
+        "Base64 HMAC key, optionally prefixed with whsec_, or an ed25519 signing key (whsk_…) for asymmetric v1a signatures; generated when omitted. Svix's other prefixes are refused with a 422 naming why: public keys (whpk_, whpk1_) cannot sign, and whsk1_'s encoding is not published.",
     }),
   );
 const ordering = (): Schema =>
@@ -285,6 +285,8 @@ export const SCHEMAS: Record<string, Schema> = {
       featureFlags: { type: 'array', items: str() },
       expiresAt: nullable(dateTime()),
       sessionId: nullable(str()),
+      envId: nullable(str({ description: "Svix's environment: always null, Hookwell serves one" })),
+      streamAppId: nullable(str({ description: "Svix's stream application: always null, Hookwell has no streams" })),
     },
     ['permissionSource', 'appId', 'readOnly', 'capabilities', 'featureFlags', 'expiresAt', 'sessionId'],
   ),

@@ -2,7 +2,7 @@ import { generateSecret } from '@hookwell/receiver';
 import type { WorkSignals } from '../delivery/dispatcher.js';
 import type { PingTarget, Sender } from '../delivery/sender.js';
 import { ValidationError } from '../domain/errors.js';
-import { rotatedPrevious, signingSecrets } from '../domain/signing.js';
+import { rotatedPrevious, signingSecrets, unusableSecret } from '../domain/signing.js';
 import type { Endpoint, PingResult } from '../domain/types.js';
 import type { EndpointFields, EndpointInput, Store } from '../store/store.js';
 import { DISABLED_REASONS } from '../domain/endpoint-health.js';
@@ -25,6 +25,13 @@ export function pingTarget(url: string, ep: Signed): PingTarget {
   return { url, headers, secrets: signingSecrets(ep.secret, ep.previousSecrets, Date.now()), auth };
 }
 
+/** Refuses (422 at `loc`) a secret of a kind that cannot sign. */
+function checkSecret(secret: string | null | undefined, loc: string[]): void {
+  if (secret === null || secret === undefined) return;
+  const problem = unusableSecret(secret);
+  if (problem !== null) throw ValidationError.field(loc, problem);
+}
+
 /** Changes to endpoints that reach beyond their row: the ping check, secret rotation, re-enabling. */
 export class Endpoints {
   constructor(
@@ -43,6 +50,7 @@ export class Endpoints {
 
   /** Creates an endpoint, pinging its URL first when `verify`. */
   async create(appId: string, input: EndpointInput, verify: boolean): Promise<Endpoint> {
+    checkSecret(input.secret, ['body', 'secret']);
     if (verify) input.ping = await this.verifiedPing(input.url, { ...input, previousSecrets: [], webhookKey: null });
     const created = await this.store.createEndpoint(appId, input);
     this.ops.endpointChanged('endpoint.created', created);
@@ -51,6 +59,7 @@ export class Endpoints {
 
   /** Updates an endpoint; a new URL is pinged first when `verify`. One enabled again may have work waiting. */
   async update(endpoint: Endpoint, fields: EndpointFields, verify = false): Promise<Endpoint> {
+    checkSecret(fields.secret, ['body', 'secret']);
     if (verify && fields.url !== undefined && fields.url !== endpoint.url) fields.ping = await this.verifiedPing(fields.url, endpoint);
     // Disabling by a call says so; enabling clears why it was disabled (and the store its failing clock).
     if (fields.disabled === true && !endpoint.disabled) {
@@ -83,6 +92,7 @@ export class Endpoints {
 
   /** A new signing secret (`key`, else a generated one); the old one keeps signing for `graceMs`. */
   async rotateSecret(endpoint: Endpoint, key: string | null, graceMs: number): Promise<void> {
+    checkSecret(key, ['body', 'key']);
     const previous = rotatedPrevious(endpoint.secret, endpoint.previousSecrets, graceMs, Date.now());
     await this.store.updateEndpoint(endpoint.appId, endpoint.id, { secret: key ?? generateSecret(), previousSecrets: previous });
   }

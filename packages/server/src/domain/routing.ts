@@ -13,3 +13,6 @@ export function endpointMatches(
   }
   return true;
 }
+
+/** Svix Play's inbound URLs, which a platform moved off Svix may still have endpoints at. */
+export const SVIX_PLAY_URL_PREFIX = 'https://play.svix.com/';

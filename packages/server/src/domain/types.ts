@@ -124,6 +124,8 @@ export interface Message {
   trace: TraceContext | null;
   /** When its payload, its attempts' response bodies and its backfill's records are deleted (ms); null: kept. */
   payloadExpiresAt: number | null;
+  /** The time the caller asked it be sent at (ms), as given; null when sent on creation. */
+  deliverAt: number | null;
   createdAt: number;
 }
 

@@ -1,3 +1,5 @@
+import type { AppListFilter } from './store.js';
+import { SVIX_PLAY_URL_PREFIX } from '../domain/routing.js';
 // Applications' SQL, written once for both dialects (each store binds `?` its own way).
 import type { Application } from '../domain/types.js';
 import { ConflictError } from '../domain/errors.js';
@@ -42,8 +44,23 @@ export const DELETE_APPLICATION = [
   'DELETE FROM applications WHERE id = ?',
 ] as const;
 
-export function listApplications(plan: PagePlan): Query {
-  return selectPage('applications', plan);
+
+export function listApplications(plan: PagePlan, filter: AppListFilter = {}): Query {
+  const page = selectPage('applications', plan);
+  const own = 'e.app_id = applications.id';
+  const keep: string[] = [];
+  const params: unknown[] = [];
+  if (filter.noEndpoints) keep.push(`EXISTS (SELECT 1 FROM endpoints e WHERE ${own})`);
+  // "Only disabled" and "only Svix Play" say nothing of an application without endpoints.
+  if (filter.disabledEndpoints) keep.push(`(NOT EXISTS (SELECT 1 FROM endpoints e WHERE ${own}) OR EXISTS (SELECT 1 FROM endpoints e WHERE ${own} AND NOT e.disabled))`);
+  if (filter.svixPlayEndpoints) {
+    keep.push(`(NOT EXISTS (SELECT 1 FROM endpoints e WHERE ${own}) OR EXISTS (SELECT 1 FROM endpoints e WHERE ${own} AND e.url NOT LIKE ?))`);
+    params.push(`${SVIX_PLAY_URL_PREFIX}%`);
+  }
+  if (keep.length === 0) return page;
+  const [head, tail] = page.sql.split(' ORDER BY ');
+  const joiner = head!.includes(' WHERE ') ? ' AND ' : ' WHERE ';
+  return { sql: `${head!.trimEnd()}${joiner}${keep.join(' AND ')} ORDER BY ${tail}`, params: [...(plan.param === null ? [] : [plan.param]), ...params, plan.limit] };
 }
 
 /** What inserting or renaming an application to a uid another one has throws. */

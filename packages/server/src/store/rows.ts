@@ -122,6 +122,7 @@ export function messageFrom(r: Row, s: Sealer, prefix = ''): Message {
     backfill: backfillRefFrom(r[`${prefix}backfill_id`], r[`${prefix}backfill_chunk`]),
     trace: traceFrom(r[`${prefix}traceparent`], r[`${prefix}tracestate`]),
     payloadExpiresAt: r[`${prefix}payload_expires_at`] === null || r[`${prefix}payload_expires_at`] === undefined ? null : Number(r[`${prefix}payload_expires_at`]),
+    deliverAt: r[`${prefix}deliver_at`] === null || r[`${prefix}deliver_at`] === undefined ? null : Number(r[`${prefix}deliver_at`]),
     createdAt: r[`${prefix}created_at`] as number,
   };
 }
@@ -154,6 +155,7 @@ export function newMessage(appId: string, input: MessageInput, now: number): Mes
     backfill: input.backfill ?? null,
     trace: input.trace ?? null,
     payloadExpiresAt: input.retentionMs === null || input.retentionMs === undefined ? null : ms + input.retentionMs,
+    deliverAt: input.deliverAt ?? null,
     createdAt: ms,
   };
 }
@@ -165,12 +167,12 @@ export const SELECT_ENDPOINT_BY_REF = 'SELECT * FROM endpoints WHERE app_id = ? 
 export const SELECT_MESSAGE_BY_REF = 'SELECT * FROM messages WHERE app_id = ? AND (id = ? OR event_id = ?) ORDER BY (id = ?) DESC LIMIT 1';
 
 /** A message row's columns, in the order messageParams gives their values. */
-export const MESSAGE_COLUMNS = 'id, app_id, event_id, event_type, payload, channels, tags, data_id, backfill_id, backfill_chunk, created_at, payload_expires_at, traceparent, tracestate';
+export const MESSAGE_COLUMNS = 'id, app_id, event_id, event_type, payload, channels, tags, data_id, backfill_id, backfill_chunk, created_at, payload_expires_at, traceparent, tracestate, deliver_at';
 
-export const INSERT_MESSAGE = `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+export const INSERT_MESSAGE = `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 export function messageParams(m: Message, s: Sealer): unknown[] {
-  return [m.id, m.appId, m.eventId, m.eventType, s.sealNullable(m.payload), json(m.channels), json(m.tags), m.dataId, m.backfill?.id ?? null, m.backfill?.chunk ?? null, m.createdAt, m.payloadExpiresAt, m.trace?.traceparent ?? null, m.trace?.tracestate ?? null];
+  return [m.id, m.appId, m.eventId, m.eventType, s.sealNullable(m.payload), json(m.channels), json(m.tags), m.dataId, m.backfill?.id ?? null, m.backfill?.chunk ?? null, m.createdAt, m.payloadExpiresAt, m.trace?.traceparent ?? null, m.trace?.tracestate ?? null, m.deliverAt];
 }
 
 /** What inserting a message whose eventId the application already has throws. */

@@ -303,7 +303,7 @@ export interface Store {
 
   createApp(input: AppInput): Promise<Application>;
   getApp(ref: string): Promise<Application | null>;
-  listApps(q: ListQuery): Promise<Page<Application>>;
+  listApps(q: ListQuery, filter?: AppListFilter): Promise<Page<Application>>;
   updateApp(id: string, fields: Partial<AppInput>): Promise<Application>;
   deleteApp(id: string): Promise<void>;
 
@@ -507,4 +507,14 @@ export interface PoolUsage {
   waiting: number;
   total: number;
   idle: number;
+}
+
+/** Svix's `exclude_apps_with_*` filters on the application list. */
+export interface AppListFilter {
+  /** Leave out applications without endpoints. */
+  noEndpoints?: boolean;
+  /** Leave out applications whose endpoints are all disabled. */
+  disabledEndpoints?: boolean;
+  /** Leave out applications whose endpoints all send to Svix Play (SVIX_PLAY_URL_PREFIX). */
+  svixPlayEndpoints?: boolean;
 }

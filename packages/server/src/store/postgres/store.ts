@@ -3,7 +3,7 @@ import pg from 'pg';
 import { idFloor, newId } from '../../domain/ids.js';
 import { ConflictError, NotFoundError, UnavailableError } from '../../domain/errors.js';
 import { Status, Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type Endpoint, type EventType, type ListQuery, type Message, type Page, type BackgroundTask, type TaskStatus } from '../../domain/types.js';
-import type { StoredPayload, CommitObserver, PoolUsage, AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, DisabledEndpoint, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken } from '../store.js';
+import type { StoredPayload, CommitObserver, PoolUsage, AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, DisabledEndpoint, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken, AppListFilter } from '../store.js';
 import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
@@ -222,7 +222,7 @@ const SELECT_APPS_ROUTES = prepared('apps_routes', `${selectRoutesOfApps(DIALECT
 // and the duplicate is the one missing from what it returns. Rows go in in the order given,
 // so of two with one event id in a batch the earlier is stored, as when written one by one.
 const INSERT_MESSAGES = `INSERT INTO messages (${MESSAGE_COLUMNS})
-  SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::integer[], ?::bigint[], ?::bigint[], ?::text[], ?::text[])
+  SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::integer[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::bigint[])
   ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id`;
 
 const DELIVERY_COLUMNS = 'msg_id, endpoint_id, app_id, status, next_attempt_at, lease_owner, order_key, created_at';
@@ -318,7 +318,7 @@ function outcomes(jobs: MessageJob[], plans: Plan[], stored: Set<string>, leased
 async function writeTogether(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[], sealer: Sealer): Promise<Outcome<Created>[]> {
   const deliveries = jobs.flatMap((j, job) => plans[job]!.map(({ e, orderKey }) => pendingDelivery(j, e.endpoint_id as string, orderKey)));
   const stored = await all(c, INSERT_MESSAGES_WITH_DELIVERIES, [
-    ...columns(jobs.map((j) => messageParams(j.message, sealer)), 14),
+    ...columns(jobs.map((j) => messageParams(j.message, sealer)), 15),
     ...columns(deliveries, 8),
   ]);
   return outcomes(jobs, plans, new Set(stored.map((r) => r.id as string)));
@@ -326,7 +326,7 @@ async function writeTogether(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[]
 
 /** With lease offers: the messages, which keys are busy, then the deliveries, some leased. */
 async function writeLeasing(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[], keyed: Plan, sealer: Sealer): Promise<Outcome<Created>[]> {
-  const stored = new Set((await all(c, INSERT_MESSAGES, columns(jobs.map((j) => messageParams(j.message, sealer)), 14))).map((r) => r.id as string));
+  const stored = new Set((await all(c, INSERT_MESSAGES, columns(jobs.map((j) => messageParams(j.message, sealer)), 15))).map((r) => r.id as string));
   // Under the keys' locks: a delivery of a key with older ones unfinished waits for its turn.
   const busy = new Set<string>();
   if (keyed.length > 0) {
@@ -692,9 +692,9 @@ export class PostgresStore implements Store {
     return (await this.apps.get(ref)) ?? null;
   }
 
-  async listApps(q: ListQuery): Promise<Page<Application>> {
+  async listApps(q: ListQuery, filter: AppListFilter = {}): Promise<Page<Application>> {
     const plan = planPage('id', q);
-    const { sql, params } = listApplications(plan);
+    const { sql, params } = listApplications(plan, filter);
     const rows = await all(this.pool, sql, params);
     return toPage(rows, plan, (r) => r.id as string, appFrom);
   }
