@@ -345,7 +345,18 @@ export const SCHEMAS: Record<string, Schema> = {
     {
       grantType: oauthGrantType(),
       authMethod: oauthAuthMethod(),
-      jwtParams: nullable({ type: 'object', description: 'For clientSecretJwt, which Hookwell refuses.' }),
+      jwtParams: nullable(
+        obj(
+          {
+            secretBase64: str({ description: 'The base64-encoded key that signs the JWT.' }),
+            signingAlgorithm: { type: 'string', enum: ['RS256'] },
+            secretId: nullable(str({ description: 'Sent as the JWT header `kid`.' })),
+            tokenExpirySecs: nullable(int({ minimum: 0 })),
+          },
+          ['secretBase64', 'signingAlgorithm'],
+          { description: 'For clientSecretJwt, which Hookwell refuses (422): Svix’s shape, so a request that sends it is read and answered with why.' },
+        ),
+      ),
       clientId: str({ minLength: 1, maxLength: 1024 }),
       clientSecret: nullable(str({ minLength: 1, maxLength: 4096, description: 'Required for clientSecretBasic and clientSecretPost; never shown again.' })),
       tokenUrl: url(),
