@@ -41,6 +41,7 @@ import { dashboardRoutes, type DashboardOptions } from './api/dashboard.js';
 import { ContentLinks } from './delivery/content-links.js';
 import { ThinPayloads } from './delivery/thin.js';
 import { uiRoutes } from './api/ui.js';
+import { installRequestLog, requestId } from './api/request-log.js';
 import { auditRoutes, installAudit } from './api/audit.js';
 import { tokenRoutes } from './api/tokens.js';
 import { auditEntries, recordAudit, verifyAudit, type Verification } from './core/audit.js';
@@ -97,16 +98,19 @@ export interface ApiOptions {
 export async function buildApi(deps: Deps, options: ApiOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
-    // Per-request lines would dominate the log at webhook volumes; errors are still logged.
+    // Fastify's own two lines per request are replaced by one, levelled by status (api/request-log.ts).
     logController: new LogController({ disableRequestLogging: true }),
-    // One logger for all requests: a child per request costs more than it tells here.
+    // One logger for all requests: a child per request costs more than it tells here; the
+    // lines about a request carry its reqId themselves.
     childLoggerFactory: (logger) => logger,
+    genReqId: requestId,
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
     // Header, body and idle time of the API's clients (see api/limits.ts).
     ...serverLimits(deps.cfg, deps.log),
   });
   limitConnections(app.server, deps.cfg, deps.log);
+  installRequestLog(app, deps.log);
   installValidation(app);
   installErrors(app, deps.log);
   installJsonParser(app);
