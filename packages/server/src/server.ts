@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { httpOrigin, isPostgresUrl, redactUrl, type Config } from './config.js';
 import { Dispatcher, type DeliveryEvents, type WorkSignals } from './delivery/dispatcher.js';
 import { Sender } from './delivery/sender.js';
+import { BacklogWatch } from './delivery/backlog-watch.js';
 import type { Store } from './store/store.js';
 import { isConnectionError, PostgresStore, type DatabaseHealth } from './store/postgres/store.js';
 import { WorkNotifier, workChannel } from './store/postgres/notifier.js';
@@ -93,6 +94,8 @@ async function resolveTokens(store: Store, cfg: Config): Promise<{ hashes: Buffe
 /** What a caller may set beside the configuration: timings a test shortens. */
 export interface ApiOptions {
   dashboard?: DashboardOptions;
+  /** How often a delivering process looks at the backlog (ms); see delivery/backlog-watch.ts. */
+  backlogCheckMs?: number;
 }
 
 export async function buildApi(deps: Deps, options: ApiOptions = {}): Promise<FastifyInstance> {
@@ -319,9 +322,12 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
     url = httpOrigin(cfg.host, port);
   }
   const probes = cfg.healthPort === null ? null : await probeServer(cfg, cfg.healthPort, store, readiness, log);
+  // Only where work is delivered: a process that only serves the API cannot fall behind.
+  const backlogWatch = dispatcher === null ? null : new BacklogWatch(() => store.backlog(), log, api.backlogCheckMs);
   if (dispatcher !== null) {
     dispatcher.start();
     notifier?.listen(() => dispatcher.notify());
+    backlogWatch?.start();
   }
 
   // On every role: a worker-only or API-only deployment deletes expired content all the same.
@@ -341,6 +347,7 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
     closing ??= (async () => {
       readiness.draining = true;
       clearInterval(purge);
+      backlogWatch?.stop();
       await retention.stop();
       await Promise.all([app?.close(), dispatcher?.stop(cfg.drainTimeoutMs), notifier?.close()]);
       await sender.close();
