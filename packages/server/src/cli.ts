@@ -28,7 +28,7 @@ function configFrom(flags: Partial<Record<keyof Config, string>>): Config {
 
 async function migrate(flags: Partial<Record<keyof Config, string>>): Promise<void> {
   const cfg = configFrom(flags);
-  const log = createLogger(cfg.logLevel);
+  const log = createLogger(cfg.logLevel, undefined, cfg.logFormat);
   await migrateOnly(cfg, log).catch((err: unknown) => {
     process.stderr.write(`hookwell: migration failed: ${(err as Error).message}\n`);
     process.exit(1);
@@ -38,7 +38,7 @@ async function migrate(flags: Partial<Record<keyof Config, string>>): Promise<vo
 
 async function serve(flags: Partial<Record<keyof Config, string>>): Promise<void> {
   const cfg = configFrom(flags);
-  const log = createLogger(cfg.logLevel);
+  const log = createLogger(cfg.logLevel, undefined, cfg.logFormat);
   const hw = await startHookwell(cfg, log).catch((err: unknown) => {
     process.stderr.write(`hookwell: could not start: ${(err as Error).message}\n`);
     process.exit(1);
@@ -53,6 +53,10 @@ async function serve(flags: Partial<Record<keyof Config, string>>): Promise<void
     role: cfg.role,
     db: redactUrl(cfg.db),
     version: VERSION,
+    // What a reviewer of a deployment asks first: may it call private addresses, is the data encrypted.
+    allowPrivateTargets: cfg.allowPrivateTargets,
+    encryption: cfg.encryptionKeys.length > 0,
+    logFormat: cfg.logFormat,
     ...(cfg.healthPort === null ? {} : { probes: `${httpOrigin(cfg.host, cfg.healthPort)}/health/ready` }),
   };
   if (hw.url !== null) log.info({ url: hw.url, dashboard: `${hw.url}/dashboard`, ...where }, `hookwell listening on ${hw.url}`);
@@ -172,7 +176,7 @@ export async function main(argv: string[]): Promise<void> {
         process.stderr.write('hookwell: rekey needs HOOKWELL_ENCRYPTION_KEYS: the key to encrypt with first, then every key data may be encrypted with\n');
         process.exit(2);
       }
-      const log = createLogger(cfg.logLevel);
+      const log = createLogger(cfg.logLevel, undefined, cfg.logFormat);
       await rekey(cfg, log, batch, (p) => process.stdout.write(`${p.table}: ${p.rows} rows done, ${p.rewritten} values re-encrypted\n`)).catch((err: unknown) => {
         process.stderr.write(`hookwell: rekey failed: ${(err as Error).message}\n`);
         process.exit(1);
@@ -204,7 +208,7 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--db <path-or-url>', 'SQLite file path, or postgres://… URL').env('HOOKWELL_DB'))
     .action(async (name: string, opts: { db?: string }, cmd: Command) => {
       const cfg = configFrom(opts.db !== undefined && cmd.getOptionValueSource('db') === 'cli' ? { db: opts.db } : {});
-      const log = createLogger(cfg.logLevel);
+      const log = createLogger(cfg.logLevel, undefined, cfg.logFormat);
       const result = await importCatalog(cfg, log, name).catch((err: unknown) => {
         process.stderr.write(`hookwell: catalogue import failed: ${(err as Error).message}\n`);
         process.exit(1);
@@ -232,7 +236,7 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--db <path-or-url>', 'SQLite file path, or postgres://… URL').env('HOOKWELL_DB'))
     .action(async (opts: { db?: string }, cmd: Command) => {
       const cfg = dbOf(opts, cmd);
-      const result = await verifyAuditLog(cfg, createLogger(cfg.logLevel)).catch((err: unknown) => {
+      const result = await verifyAuditLog(cfg, createLogger(cfg.logLevel, undefined, cfg.logFormat)).catch((err: unknown) => {
         process.stderr.write(`hookwell: audit verify failed: ${(err as Error).message}\n`);
         process.exit(1);
       });
@@ -257,7 +261,7 @@ export async function main(argv: string[]): Promise<void> {
       }
       const cfg = dbOf(opts, cmd);
       const out: WriteStream | NodeJS.WriteStream = opts.to === undefined ? process.stdout : createWriteStream(opts.to, { mode: 0o600 });
-      const n = await exportAuditLog(cfg, createLogger(cfg.logLevel), { since }, async (e) => {
+      const n = await exportAuditLog(cfg, createLogger(cfg.logLevel, undefined, cfg.logFormat), { since }, async (e) => {
         if (!out.write(`${JSON.stringify({ ...e, timestamp: new Date(e.at).toISOString() })}\n`)) await once(out, 'drain');
       }).catch((err: unknown) => {
         process.stderr.write(`hookwell: audit export failed: ${(err as Error).message}\n`);

@@ -1,5 +1,6 @@
 // The one place that reads the environment. Everything below receives a Config.
 import { KeyRingError, parseKeyRing, type RingKey } from './domain/sealing.js';
+import { LOG_FORMATS, type LogFormat } from './logger.js';
 
 export type SignatureHeaderMode = 'webhook' | 'svix' | 'both';
 /** api: only the management API; worker: only delivery; all: both in one process. */
@@ -32,6 +33,7 @@ export interface Config {
   /** How long SIGTERM waits for in-flight attempts before exiting. */
   drainTimeoutMs: number;
   logLevel: string;
+  logFormat: LogFormat;
   /** Check every message against its event type's newest schema, not only for types with validate: true. */
   validatePayloads: boolean;
   /** The address receivers use to reach the API, for content links; null: the listen address. */
@@ -110,6 +112,7 @@ export const SETTINGS: Setting[] = [
   { key: 'endpointConcurrency', env: 'HOOKWELL_ENDPOINT_CONCURRENCY', default: '16', help: 'delivery attempts in flight at once to one endpoint' },
   { key: 'drainTimeoutMs', env: 'HOOKWELL_DRAIN_TIMEOUT_MS', default: '20000', help: 'on SIGTERM, how long to wait for in-flight attempts' },
   { key: 'logLevel', env: 'HOOKWELL_LOG_LEVEL', default: 'info', help: 'fatal, error, warn, info, debug or trace' },
+  { key: 'logFormat', env: 'HOOKWELL_LOG_FORMAT', default: 'json', help: 'json (one object a line, for log collectors) or pretty (readable lines, for development)' },
   { key: 'publicUrl', env: 'HOOKWELL_PUBLIC_URL', default: '', shownDefault: 'the listen address', help: 'where receivers reach the API, for the content links of thin deliveries (set it on workers and behind proxies)' },
   { key: 'contentLinkTtlMs', env: 'HOOKWELL_CONTENT_LINK_TTL_S', default: '600', help: 'seconds a content link stays valid' },
   { key: 'maxBackfillBytes', env: 'HOOKWELL_MAX_BACKFILL_BYTES', default: '1073741824', help: 'largest backfill upload accepted; larger gets 413 (one record may be up to HOOKWELL_MAX_PAYLOAD_BYTES)' },
@@ -217,6 +220,10 @@ export function loadConfig(
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level.value)) {
     throw new ConfigError(`${level.name} must be one of fatal, error, warn, info, debug, trace, silent; got "${level.value}"`);
   }
+  const format = get('logFormat');
+  if (!(LOG_FORMATS as readonly string[]).includes(format.value)) {
+    throw new ConfigError(`${format.name} must be json or pretty, got "${format.value}"`);
+  }
   const adminTokens = token.value.trim() === '' ? [] : token.value.split(',').map((t) => t.trim());
   adminTokens.forEach((t, i) => {
     const which = adminTokens.length === 1 ? token.name : `${token.name} (token ${i + 1} of ${adminTokens.length})`;
@@ -242,6 +249,7 @@ export function loadConfig(
     endpointConcurrency: integer(get('endpointConcurrency').name, get('endpointConcurrency').value, 1, 10_000),
     drainTimeoutMs: integer(get('drainTimeoutMs').name, get('drainTimeoutMs').value, 0, 3_600_000),
     logLevel: level.value,
+    logFormat: format.value as LogFormat,
     validatePayloads: boolean(get('validatePayloads').name, get('validatePayloads').value),
     publicUrl: publicUrl(get('publicUrl').name, get('publicUrl').value),
     contentLinkTtlMs: integer(get('contentLinkTtlMs').name, get('contentLinkTtlMs').value, 1, 7 * 86_400) * 1000,

@@ -1,4 +1,9 @@
+import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
+
+/** json: one JSON object a line, for machines; pretty: coloured text, for a developer's terminal. */
+export type LogFormat = 'json' | 'pretty';
+export const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
 
 /**
  * No log line, at any level, holds a credential or a request's or response's body.
@@ -16,11 +21,13 @@ import pino, { type Logger } from 'pino';
  *   token is in it).
  * - Headers that carry credentials are redacted wherever they are logged anyway.
  */
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+export function createLogger(level: string, destination?: pino.DestinationStream, format: LogFormat = 'json'): Logger {
   return pino(
     {
       level,
       base: { service: 'hookwell' },
+      // ISO-8601 in UTC: read by people and by every log store alike.
+      timestamp: pino.stdTimeFunctions.isoTime,
       serializers: { err: safeError, req: safeRequest, res: safeResponse },
       hooks: {
         // log.error(err) logs the error under `err` and its message as the line's message.
@@ -48,8 +55,25 @@ export function createLogger(level: string, destination?: pino.DestinationStream
         censor: '[redacted]',
       },
     },
-    destination,
+    format === 'pretty' ? prettyStream(destination) : destination,
   );
+}
+
+/**
+ * pino-pretty as a plain synchronous stream in this process, loaded only when asked for: a
+ * worker-thread transport would add a thread and lose the last lines of a crash, which is
+ * when a developer reads them.
+ */
+function prettyStream(destination?: pino.DestinationStream): pino.DestinationStream {
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+  return pretty.build({
+    sync: true,
+    destination: (destination as NodeJS.WritableStream | undefined) ?? 1,
+    colorize: destination === undefined && process.stdout.isTTY === true,
+    ignore: 'service',
+    translateTime: 'SYS:HH:MM:ss.l',
+    singleLine: true,
+  });
 }
 
 /** The fields of an error kept in the log: they name a failure, they never hold input. */

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { httpOrigin, isPostgresUrl, redactUrl, type Config } from './config.js';
 import { Dispatcher, type DeliveryEvents, type WorkSignals } from './delivery/dispatcher.js';
 import { Sender } from './delivery/sender.js';
+import { BacklogWatch } from './delivery/backlog-watch.js';
 import type { Store } from './store/store.js';
 import { isConnectionError, PostgresStore, type DatabaseHealth } from './store/postgres/store.js';
 import { WorkNotifier, workChannel } from './store/postgres/notifier.js';
@@ -47,6 +48,7 @@ import { dashboardRoutes, type DashboardOptions } from './api/dashboard.js';
 import { ContentLinks } from './delivery/content-links.js';
 import { ThinPayloads } from './delivery/thin.js';
 import { uiRoutes } from './api/ui.js';
+import { installRequestLog, requestId } from './api/request-log.js';
 import { auditRoutes, installAudit } from './api/audit.js';
 import { tokenRoutes } from './api/tokens.js';
 import { taskRoutes } from './api/tasks.js';
@@ -103,21 +105,26 @@ export interface ApiOptions {
   dashboard?: DashboardOptions;
   /** How often expired idempotency records, stalled uploads and portal tokens are purged (ms); hourly by default. */
   housekeepingIntervalMs?: number;
+  /** How often a delivering process looks at the backlog (ms); see delivery/backlog-watch.ts. */
+  backlogCheckMs?: number;
 }
 
 export async function buildApi(deps: Deps, options: ApiOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
-    // Per-request lines would dominate the log at webhook volumes; errors are still logged.
+    // Fastify's own two lines per request are replaced by one, levelled by status (api/request-log.ts).
     logController: new LogController({ disableRequestLogging: true }),
-    // One logger for all requests: a child per request costs more than it tells here.
+    // One logger for all requests: a child per request costs more than it tells here; the
+    // lines about a request carry its reqId themselves.
     childLoggerFactory: (logger) => logger,
+    genReqId: requestId,
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
     // Header, body and idle time of the API's clients (see api/limits.ts).
     ...serverLimits(deps.cfg, deps.log),
   });
   limitConnections(app.server, deps.cfg, deps.log);
+  installRequestLog(app, deps.log);
   if (deps.tracing) installIngestTracing(app, deps.tracing);
   installValidation(app);
   installErrors(app, deps.log);
@@ -358,9 +365,12 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
   }
   const probes = cfg.healthPort === null ? null : await sideServer(cfg, cfg.healthPort, log, metrics, { store, readiness });
   const scrapes = cfg.metricsPort === null ? null : await sideServer(cfg, cfg.metricsPort, log, metrics, null);
+  // Only where work is delivered: a process that only serves the API cannot fall behind.
+  const backlogWatch = dispatcher === null ? null : new BacklogWatch(() => store.backlog(), log, api.backlogCheckMs);
   if (dispatcher !== null) {
     dispatcher.start();
     notifier?.listen(() => dispatcher.notify());
+    backlogWatch?.start();
   }
 
   // On every role: a worker-only or API-only deployment deletes expired content all the same.
@@ -399,6 +409,7 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
       clearInterval(purge);
       if (sweep !== null) clearInterval(sweep);
       await sweeping;
+      backlogWatch?.stop();
       await retention.stop();
       await Promise.all([app?.close(), scrapes?.close(), dispatcher?.stop(cfg.drainTimeoutMs), notifier?.close()]);
       // Background tasks end in this process: what they record must reach the store before it closes.

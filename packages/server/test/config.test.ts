@@ -22,6 +22,8 @@ describe('configuration', () => {
     assert.equal(cfg.dbSchema, null);
     assert.equal(cfg.dbPoolSize, 10);
     assert.equal(cfg.leaseMs, 60000);
+    assert.equal(cfg.logLevel, 'info');
+    assert.equal(cfg.logFormat, 'json');
   });
 
   it('takes a PostgreSQL URL, with the roles only it allows', () => {
@@ -56,6 +58,7 @@ describe('configuration', () => {
     ['a short second admin token', { HOOKWELL_ADMIN_TOKEN: 'first-admin-token-0123,short' }, /HOOKWELL_ADMIN_TOKEN \(token 2 of 2\) must be at least 16/],
     ['an empty admin token in the list', { HOOKWELL_ADMIN_TOKEN: 'first-admin-token-0123,,second-admin-token-0123' }, /token 2 of 3\) is empty/],
     ['a zero timeout', { HOOKWELL_REQUEST_TIMEOUT_MS: '0' }, /HOOKWELL_REQUEST_TIMEOUT_MS must be between/],
+    ['a log format other than json or pretty', { HOOKWELL_LOG_FORMAT: 'logfmt' }, /HOOKWELL_LOG_FORMAT must be json or pretty, got "logfmt"/],
   ];
   for (const [what, env, message] of bad) {
     it(`refuses ${what} with a message naming it`, () => {

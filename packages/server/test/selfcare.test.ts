@@ -278,7 +278,7 @@ describe('an endpoint answering 410 Gone', () => {
       assert.equal(ep.disabledReason, 'the endpoint answered 410 Gone');
       const logged = lines.find((l) => l.msg === 'endpoint disabled');
       assert.ok(logged, 'logged');
-      assert.equal(logged.level, 30);
+      assert.equal(logged.level, 40);
       assert.equal(logged.appId, appId);
       assert.equal(logged.endpointId, endpoint);
       assert.equal(logged.reason, 'the endpoint answered 410 Gone');

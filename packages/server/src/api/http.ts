@@ -127,7 +127,7 @@ export function installErrors(app: FastifyInstance, log: Logger): void {
       return reply.code(err.statusCode).send({ code: 'bad_request', detail: err.message });
     }
     // The request as method and path (see logger.ts): its query string may hold a content link's token.
-    log.error({ err, req }, 'request failed');
+    log.error({ err, req, reqId: req.id }, 'request failed');
     return reply.code(500).send({ code: 'internal_error', detail: 'internal server error' });
   });
   app.setNotFoundHandler((req, reply) => {
@@ -349,7 +349,7 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
         (err: unknown) => {
           // The work is committed: answering 500 now would tell the client it failed, and
           // its retry would do it twice. Only the replay of this answer is lost.
-          req.log.error({ err, idempotencyKey: idem.key }, 'storing the answer for idempotent replay failed; answering as done');
+          req.log.error({ err, reqId: req.id, idempotencyKey: idem.key }, 'storing the answer for idempotent replay failed; answering as done');
           done(null, payload);
         },
       );

@@ -5,9 +5,10 @@ import { Status } from '../domain/types.js';
 import type { AttemptRecord, DisabledEndpoint, LeaseOffer, Store, Work } from '../store/store.js';
 import { attemptEvent, type AttemptEventType } from '../domain/endpoint-health.js';
 import { newId } from '../domain/ids.js';
-import { decide, isSuccess } from './schedule.js';
-import type { Sender } from './sender.js';
+import { decide, isSuccess, type Decision } from './schedule.js';
+import type { Sender, SendResult } from './sender.js';
 import type { Tracing } from '../tracing.js';
+import { scrub } from '../logger.js';
 import type { ThinPayloads } from './thin.js';
 
 /** What the API tells the delivery side: new work is stored (and, in one process, an offer to lease it at once). */
@@ -378,8 +379,7 @@ export class Dispatcher implements WorkSignals {
       attempts: attemptsMade,
       disableEndpoint: decision.disableEndpoint,
     };
-    if (result.error !== null) this.log.debug({ msgId: w.msgId, endpointId: w.endpointId, error: result.error }, 'attempt failed');
-    if (decision.disableEndpoint) this.log.warn({ endpointId: w.endpointId }, 'endpoint answered 410 Gone; disabling it');
+    this.logAttempt(w, attemptsMade, result, decision);
 
     const wasFull = this.active + this.queued + this.reserved >= this.capacity;
     s.inflight--;
@@ -419,6 +419,37 @@ export class Dispatcher implements WorkSignals {
       }
     }
     return cached?.schedule ?? this.cfg.retrySchedule;
+  }
+
+  /**
+   * One line per attempt, every one with its message's, endpoint's and application's ids: a
+   * success at debug (at webhook volumes it would be most of the log), a failure to be retried
+   * at info, the last failure of a delivery at warn. No URL (its query may hold a credential)
+   * and no response body.
+   */
+  private logAttempt(w: Work, attempt: number, result: SendResult, decision: Decision): void {
+    const ok = decision.next === Status.Success;
+    const level = ok ? 'debug' : decision.next === Status.Pending ? 'info' : 'warn';
+    if (!this.log.isLevelEnabled(level)) return;
+    const line: Record<string, unknown> = {
+      msgId: w.msgId,
+      endpointId: w.endpointId,
+      appId: w.appId,
+      attempt,
+      status: result.statusCode,
+      durationMs: result.durationMs,
+    };
+    if (result.error !== null) line.error = scrub(result.error);
+    if (ok) {
+      this.log.debug(line, 'attempt succeeded');
+    } else if (decision.nextAttemptAt !== null) {
+      line.nextAttemptAt = new Date(decision.nextAttemptAt).toISOString();
+      this.log.info(line, 'attempt failed; retrying');
+    } else if (decision.disableEndpoint) {
+      this.log.warn(line, 'attempt answered 410 Gone; the endpoint is disabled and the delivery failed');
+    } else {
+      this.log.warn(line, 'attempt failed; no retries left, the delivery failed');
+    }
   }
 
   /**
@@ -481,7 +512,10 @@ export class Dispatcher implements WorkSignals {
   /** Logs the endpoints a batch disabled, and tells the listener what the batch did. */
   private told(batch: AttemptRecord[], disabled: DisabledEndpoint[]): void {
     for (const d of disabled) {
-      this.log.info({ appId: d.appId, endpointId: d.endpointId, failingSince: d.failingSince, reason: d.reason }, 'endpoint disabled');
+      this.log.warn(
+        { appId: d.appId, endpointId: d.endpointId, failingSince: d.failingSince === null ? null : new Date(d.failingSince).toISOString(), reason: d.reason },
+        'endpoint disabled',
+      );
     }
     if (this.events === null) return;
     const events: AttemptEvent[] = [];
