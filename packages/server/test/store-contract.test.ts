@@ -154,6 +154,36 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(await store.getIdempotent('app_1', 'key'), second);
     });
 
+    it("stores a message's replay record in the message's commit, and none for a message refused", async () => {
+      const app = await newApp();
+      await store.createEndpoint(app.id, endpointInput());
+      const replay = (key: string) => ({ scope: `POST msg ${app.id}`, key, bodyHash: `hash-${key}`, statusCode: 202, body: (m: Message) => `{"id":"${m.id}"}` });
+      // An expired record of the same key is replaced, as putIdempotent replaces one.
+      await store.putIdempotent(`POST msg ${app.id}`, 'k1', { bodyHash: 'old', statusCode: 202, body: '{"id":"msg_old"}', createdAt: 10 });
+      // Together, so they may share a commit (a batch on PostgreSQL).
+      const [a, b, dup] = await Promise.allSettled([
+        store.createMessage(app.id, messageInput({ eventId: 'evt-replay' }), { replay: replay('k1') }),
+        store.createMessage(app.id, messageInput(), { replay: replay('k2') }),
+        store.createMessage(app.id, messageInput({ eventId: 'evt-replay' }), { replay: replay('k3') }),
+      ]);
+      assert.equal(a.status, 'fulfilled');
+      assert.equal(b.status, 'fulfilled');
+      assert.equal(dup.status, 'rejected');
+      assert.ok((dup as PromiseRejectedResult).reason instanceof ConflictError);
+      for (const [key, created] of [['k1', a], ['k2', b]] as const) {
+        const { message } = (created as PromiseFulfilledResult<{ message: Message }>).value;
+        assert.deepEqual(await store.getIdempotent(`POST msg ${app.id}`, key), {
+          bodyHash: `hash-${key}`,
+          statusCode: 202,
+          body: `{"id":"${message.id}"}`,
+          createdAt: message.createdAt,
+        });
+      }
+      assert.equal(await store.getIdempotent(`POST msg ${app.id}`, 'k3'), null, 'the refused message left no record');
+      await store.purgeIdempotent(Date.now() + 1);
+      assert.equal(await store.getIdempotent(`POST msg ${app.id}`, 'k1'), null, 'and the records are purged as any other');
+    });
+
     // --- applications -------------------------------------------------------------------
 
     it("finds a row by its id before another row whose uid or eventId is spelt like that id", async () => {

@@ -57,8 +57,12 @@ declare module 'fastify' {
     rawBody?: string;
     /** On a `payloadAsText` route, for a large body: the exact text of its payload; `body.payload` is then `{}`. */
     rawPayload?: string;
-    /** The idempotency-key this request holds; bodyHash null until a streamed body is read. */
-    idempotency?: { scope: string; key: string; bodyHash: string | null; done: () => void; msgId?: string };
+    /**
+     * The idempotency-key this request holds; bodyHash null until a streamed body is read.
+     * `stored`: the route wrote its answer's record in its own commit (message create), so
+     * the onSend hook writes none.
+     */
+    idempotency?: { scope: string; key: string; bodyHash: string | null; done: () => void; msgId?: string; stored?: boolean };
   }
   interface FastifyInstance {
     idempotencyKeys: IdempotencyKeys;
@@ -335,7 +339,7 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
 
   app.addHook('onSend', (req, reply, payload, done) => {
     const idem = req.idempotency;
-    if (idem === undefined || idem.bodyHash === null || reply.statusCode < 200 || reply.statusCode >= 300) return done(null, payload);
+    if (idem === undefined || idem.stored === true || idem.bodyHash === null || reply.statusCode < 200 || reply.statusCode >= 300) return done(null, payload);
     store
       .putIdempotent(idem.scope, idem.key, {
         bodyHash: idem.bodyHash,

@@ -3,7 +3,7 @@ import { NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/
 import { idFloor } from '../domain/ids.js';
 import { LIMITS } from '../domain/limits.js';
 import { checkName } from '../domain/names.js';
-import { Status, type StatusCode } from '../domain/types.js';
+import { Status, type Message, type StatusCode } from '../domain/types.js';
 import type { MessageFilter } from '../store/store.js';
 import { errorResponses, listQuery, messageFilterQuery, ref } from './schemas.js';
 import { listQuery as toListQuery, timeParam, type Deps } from './http.js';
@@ -206,12 +206,33 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
         trace: span !== undefined ? span.trace : req.headers.traceparent === undefined ? null : traceContextOf(req.headers.traceparent, req.headers.tracestate),
       };
       const withContent = req.query.with_content !== false;
-      return d.core.messages.create(a.id, input, (message) => {
-        span?.message({ appId: a.id, msgId: message.id, eventType: message.eventType });
-        // The stored answer for replays echoes the payload: it is deleted with it.
-        if (req.idempotency !== undefined) req.idempotency.msgId = message.id;
-        return reply.code(202).header('content-type', 'application/json; charset=utf-8').send(messageOutJson(message, withContent));
-      });
+      // The answer, rendered once: with an idempotency-key it is also the record kept for
+      // repeats, written in the message's commit (the hook then writes none). A separate
+      // write after the commit was a second durable commit every keyed message waited for.
+      let rendered: { id: string; json: string | Buffer } | undefined;
+      const render = (message: Message): string | Buffer => {
+        if (rendered === undefined || rendered.id !== message.id) rendered = { id: message.id, json: messageOutJson(message, withContent) };
+        return rendered.json;
+      };
+      const idem = req.idempotency;
+      const replay =
+        idem === undefined || idem.bodyHash === null
+          ? undefined
+          : { scope: idem.scope, key: idem.key, bodyHash: idem.bodyHash, statusCode: 202, body: (m: Message) => render(m).toString() };
+      return d.core.messages.create(
+        a.id,
+        input,
+        (message) => {
+          span?.message({ appId: a.id, msgId: message.id, eventType: message.eventType });
+          if (idem !== undefined) {
+            // The stored answer for replays echoes the payload: it is deleted with it.
+            idem.msgId = message.id;
+            idem.stored = replay !== undefined;
+          }
+          return reply.code(202).header('content-type', 'application/json; charset=utf-8').send(render(message));
+        },
+        replay,
+      );
     },
   );
 

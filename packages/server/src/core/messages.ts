@@ -1,7 +1,7 @@
 import type { WorkSignals } from '../delivery/dispatcher.js';
 import { POLL_MS } from '../delivery/dispatcher.js';
 import type { Attempt, Message } from '../domain/types.js';
-import type { MessageInput, Store, Work } from '../store/store.js';
+import type { MessageInput, ReplayRecord, Store, Work } from '../store/store.js';
 
 /**
  * Creating and erasing messages: the store's commit and what the dispatchers must hear of it.
@@ -18,14 +18,15 @@ export class Messages {
   /**
    * Stores the message and its deliveries, then calls `answer` with it (the 202 goes out
    * there) before any leased delivery starts: the caller hears of its message first.
+   * `replay`: the request's idempotency record, stored in the message's commit.
    */
-  async create<R>(appId: string, input: MessageInput, answer: (message: Message) => R): Promise<R> {
+  async create<R>(appId: string, input: MessageInput, answer: (message: Message) => R, replay?: ReplayRecord): Promise<R> {
     // A store used by this process alone (SQLite) leases deliveries the dispatcher has room
     // for to it in the same commit; a shared one (PostgreSQL) leaves them all to be claimed.
     const offer = this.store.leasesOnCreate ? this.signals.leaseOffer() : undefined;
     let leased: Work[] = [];
     try {
-      const created = await this.store.createMessage(appId, { ...input, retentionMs: input.retentionMs ?? this.retentionMs }, { lease: offer });
+      const created = await this.store.createMessage(appId, { ...input, retentionMs: input.retentionMs ?? this.retentionMs }, { lease: offer, replay });
       leased = created.leased;
       // What was not leased waits in the store for a claim. Deliveries due after the
       // dispatchers' next regular look are left to it (it sets its timer by them): a claim

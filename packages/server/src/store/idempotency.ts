@@ -1,5 +1,6 @@
 // Idempotency keys' stored responses: SQL and rows, written once for both dialects.
-import type { IdempotentResponse } from './store.js';
+import type { IdempotentResponse, ReplayRecord } from './store.js';
+import type { Message } from '../domain/types.js';
 import type { Row } from './rows.js';
 import type { Sealer } from '../domain/sealing.js';
 
@@ -15,6 +16,11 @@ export const PUT_IDEMPOTENT = `INSERT INTO idempotency (scope, key, body_hash, s
 
 export function putIdempotentParams(scope: string, key: string, v: IdempotentResponse, s: Sealer): unknown[] {
   return [scope, key, v.bodyHash, v.statusCode, s.seal(v.body), v.createdAt, v.msgId ?? null];
+}
+
+/** PUT_IDEMPOTENT's parameters for a message's replay record, stored in the message's commit. */
+export function replayParams(r: ReplayRecord, message: Message, now: number, s: Sealer): unknown[] {
+  return putIdempotentParams(r.scope, r.key, { bodyHash: r.bodyHash, statusCode: r.statusCode, body: r.body(message), createdAt: now, msgId: message.id }, s);
 }
 
 export const PURGE_IDEMPOTENT = 'DELETE FROM idempotency WHERE created_at < ?';

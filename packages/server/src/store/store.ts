@@ -279,6 +279,19 @@ export interface IdempotentResponse {
 }
 
 /**
+ * The answer to keep for repeats of the request that creates a message, written in the
+ * message's own commit (createMessage's `replay`): durable with it, and no second write
+ * for the client to wait for. `body` renders the answer from the message as stored.
+ */
+export interface ReplayRecord {
+  scope: string;
+  key: string;
+  bodyHash: string;
+  statusCode: number;
+  body: (message: Message) => string;
+}
+
+/**
  * Everything Hookwell keeps. Implementations hold no business rules: what to retry and
  * when is decided in delivery/, what is valid in api/ and domain/.
  */
@@ -325,12 +338,13 @@ export interface Store {
 
   /**
    * Stores the message and one pending delivery per matching, enabled endpoint (or only
-   * `onlyEndpointId`), in one durable commit.
+   * `onlyEndpointId`), in one durable commit. With `replay`, the idempotency record of the
+   * request goes into that commit too (as putIdempotent would write it, with the message's id).
    */
   createMessage(
     appId: string,
     input: MessageInput,
-    options?: { onlyEndpointId?: string; lease?: LeaseOffer },
+    options?: { onlyEndpointId?: string; lease?: LeaseOffer; replay?: ReplayRecord },
   ): Promise<{ message: Message; deliveries: number; leased: Work[] }>;
   getMessage(appId: string, ref: string): Promise<Message | null>;
   /** With `status`: only messages with at least one delivery in that status. */

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { idFloor, newId } from '../../domain/ids.js';
 import { ConflictError, NotFoundError, UnavailableError } from '../../domain/errors.js';
 import { Status, Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type Endpoint, type EventType, type ListQuery, type Message, type Page, type BackgroundTask, type TaskStatus } from '../../domain/types.js';
-import type { StoredPayload, CommitObserver, PoolUsage, AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, DisabledEndpoint, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken, AppListFilter } from '../store.js';
+import type { StoredPayload, CommitObserver, PoolUsage, AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, DisabledEndpoint, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, ReplayRecord, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken, AppListFilter } from '../store.js';
 import { EXPIRE_PORTAL_TOKEN, expirePortalTokensParams, expirePortalTokensSql, INSERT_PORTAL_TOKEN, portalTokenFrom, portalTokenParams, PURGE_PORTAL_TOKENS, SELECT_PORTAL_TOKEN } from '../portal-tokens.js';
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
@@ -33,7 +33,7 @@ import { batchOutcomes, disabledFrom, endpointHealthParams, endpointHealthSql } 
 import { DELETE_ENDPOINT, duplicateEndpointUid, INSERT_ENDPOINT, insertEndpointParams, listEndpoints, newEndpoint, SELECT_ENDPOINT, SELECT_ENDPOINT_FILTERS, SELECT_ENDPOINT_URL, SELECT_ROUTE, selectRoutesOfApps, UPDATE_ENDPOINT, updateEndpointParams, withFields } from '../endpoints.js';
 import { DELETE_APPLICATION, duplicateAppUid, INSERT_APPLICATION, insertApplicationParams, appRowsByRef, listApplications, SELECT_APPLICATION, selectAppsByRefs, UPDATE_APPLICATION, updateApplicationParams } from '../applications.js';
 import { INSERT_META_IF_ABSENT, SELECT_META, UPSERT_META } from '../meta.js';
-import { idempotentFrom, PURGE_IDEMPOTENT, PUT_IDEMPOTENT, putIdempotentParams, SELECT_IDEMPOTENT } from '../idempotency.js';
+import { idempotentFrom, PURGE_IDEMPOTENT, PUT_IDEMPOTENT, putIdempotentParams, replayParams, SELECT_IDEMPOTENT } from '../idempotency.js';
 import {
   DELETE_EVENT_TYPE,
   INSERT_EVENT_TYPE,
@@ -205,13 +205,16 @@ interface MessageJob {
   now: number;
   /** The offer's answer per endpoint, asked once: a batch may be written twice. */
   taken: Map<string, boolean>;
+  /** The request's idempotency record (PUT_IDEMPOTENT's parameters), stored with the message; null without. */
+  replay: unknown[] | null;
 }
 
 type Created = { message: Message; deliveries: number; leased: Work[] };
 
-function messageJob(appId: string, input: MessageInput, options: { onlyEndpointId?: string; lease?: LeaseOffer }, now: number): MessageJob {
-  const { onlyEndpointId, lease } = options;
-  return { appId, input, onlyEndpointId, lease, message: newMessage(appId, input, now), now, taken: new Map() };
+function messageJob(appId: string, input: MessageInput, options: { onlyEndpointId?: string; lease?: LeaseOffer; replay?: ReplayRecord }, now: number, sealer: Sealer): MessageJob {
+  const { onlyEndpointId, lease, replay } = options;
+  const message = newMessage(appId, input, now);
+  return { appId, input, onlyEndpointId, lease, message, now, taken: new Map(), replay: replay === undefined ? null : replayParams(replay, message, now, sealer) };
 }
 
 // The applications' enabled endpoints in id order, the order every process makes (and
@@ -241,6 +244,46 @@ const INSERT_MESSAGES_WITH_DELIVERIES = prepared(
         WHERE u.msg_id IN (SELECT id FROM m) ORDER BY u.n)
   SELECT id FROM m`,
 );
+
+const REPLAY_VALUES = 'unnest(?::text[], ?::text[], ?::text[], ?::integer[], ?::text[], ?::bigint[], ?::text[]) AS u(scope, key, body_hash, status_code, body, created_at, msg_id)';
+const REPLAY_UPSERT = `ON CONFLICT (scope, key) DO UPDATE SET body_hash = excluded.body_hash, status_code = excluded.status_code,
+    body = excluded.body, created_at = excluded.created_at, msg_id = excluded.msg_id`;
+
+// As INSERT_MESSAGES_WITH_DELIVERIES, and the idempotency records of the messages stored
+// (PUT_IDEMPOTENT for each): a keyed message costs no statement of its own.
+const INSERT_MESSAGES_WITH_DELIVERIES_AND_REPLAYS = prepared(
+  'insert_messages_replays',
+  `WITH m AS (${INSERT_MESSAGES}),
+  d AS (INSERT INTO deliveries (${DELIVERY_COLUMNS})
+        SELECT ${DELIVERY_COLUMNS} FROM ${DELIVERY_VALUES} WITH ORDINALITY AS u(${DELIVERY_COLUMNS}, n)
+        WHERE u.msg_id IN (SELECT id FROM m) ORDER BY u.n),
+  r AS (INSERT INTO idempotency (scope, key, body_hash, status_code, body, created_at, msg_id)
+        SELECT u.* FROM ${REPLAY_VALUES} WHERE u.msg_id IN (SELECT id FROM m)
+        ${REPLAY_UPSERT})
+  SELECT id FROM m`,
+);
+
+// The idempotency records of the messages stored, in writeLeasing's transaction.
+const INSERT_REPLAYS = `INSERT INTO idempotency (scope, key, body_hash, status_code, body, created_at, msg_id)
+  SELECT u.* FROM ${REPLAY_VALUES} WHERE u.msg_id = ANY(?::text[]) ${REPLAY_UPSERT}`;
+
+/**
+ * The replay records of these jobs, as REPLAY_VALUES takes them. One a key: a process holds
+ * a key while its request is out (IdempotencyKeys), so a batch never has two, but a second
+ * would make the upsert fail the whole batch.
+ */
+function replayColumns(jobs: MessageJob[]): unknown[][] {
+  const seen = new Set<string>();
+  const rows: unknown[][] = [];
+  for (const j of jobs) {
+    if (j.replay === null) continue;
+    const slot = `${j.replay[0] as string}\n${j.replay[1] as string}`;
+    if (seen.has(slot)) continue;
+    seen.add(slot);
+    rows.push(j.replay);
+  }
+  return columns(rows, 7);
+}
 
 /** KEY_BUSY for many (endpoint, key) pairs: those that have a delivery unfinished. */
 const KEYS_BUSY = `SELECT u.ep, u.key FROM unnest(?::text[], ?::text[]) AS u(ep, key)
@@ -317,9 +360,11 @@ function outcomes(jobs: MessageJob[], plans: Plan[], stored: Set<string>, leased
 /** The messages and their (pending) deliveries in one statement; a duplicate's deliveries are left out with it. */
 async function writeTogether(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[], sealer: Sealer): Promise<Outcome<Created>[]> {
   const deliveries = jobs.flatMap((j, job) => plans[job]!.map(({ e, orderKey }) => pendingDelivery(j, e.endpoint_id as string, orderKey)));
-  const stored = await all(c, INSERT_MESSAGES_WITH_DELIVERIES, [
+  const replays = jobs.some((j) => j.replay !== null);
+  const stored = await all(c, replays ? INSERT_MESSAGES_WITH_DELIVERIES_AND_REPLAYS : INSERT_MESSAGES_WITH_DELIVERIES, [
     ...columns(jobs.map((j) => messageParams(j.message, sealer)), 15),
     ...columns(deliveries, 8),
+    ...(replays ? replayColumns(jobs) : []),
   ]);
   return outcomes(jobs, plans, new Set(stored.map((r) => r.id as string)));
 }
@@ -327,6 +372,7 @@ async function writeTogether(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[]
 /** With lease offers: the messages, which keys are busy, then the deliveries, some leased. */
 async function writeLeasing(c: pg.PoolClient, jobs: MessageJob[], plans: Plan[], keyed: Plan, sealer: Sealer): Promise<Outcome<Created>[]> {
   const stored = new Set((await all(c, INSERT_MESSAGES, columns(jobs.map((j) => messageParams(j.message, sealer)), 15))).map((r) => r.id as string));
+  if (jobs.some((j) => j.replay !== null)) await run(c, INSERT_REPLAYS, [...replayColumns(jobs), [...stored]]);
   // Under the keys' locks: a delivery of a key with older ones unfinished waits for its turn.
   const busy = new Set<string>();
   if (keyed.length > 0) {
@@ -823,9 +869,9 @@ export class PostgresStore implements Store {
   createMessage(
     appId: string,
     input: MessageInput,
-    options: { onlyEndpointId?: string; lease?: LeaseOffer } = {},
+    options: { onlyEndpointId?: string; lease?: LeaseOffer; replay?: ReplayRecord } = {},
   ): Promise<{ message: Message; deliveries: number; leased: Work[] }> {
-    return this.messages.run(messageJob(appId, input, options, Date.now()));
+    return this.messages.run(messageJob(appId, input, options, Date.now(), this.sealer));
   }
 
   async getMessage(appId: string, ref: string): Promise<Message | null> {
@@ -1240,7 +1286,7 @@ export class PostgresStore implements Store {
       if (r === undefined) throw new NotFoundError('backfill', backfillId);
       if (r.status !== 'receiving') throw new ConflictError(`backfill ${backfillId} is already complete`);
       const now = Date.now();
-      const written = await writeMessages(c, notices.map((n) => messageJob(appId, n, {}, now)), true, this.sealer);
+      const written = await writeMessages(c, notices.map((n) => messageJob(appId, n, {}, now, this.sealer)), true, this.sealer);
       const ids = written.map((o) => {
         if (!o.ok) throw o.error;
         return o.value.message.id;

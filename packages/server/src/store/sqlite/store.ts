@@ -6,7 +6,7 @@ import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import { endpointMatches } from '../../domain/routing.js';
 import { deliveryOrderKey, keyReader } from '../../domain/ordering.js';
 import { Status, Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type Endpoint, type EventType, type ListQuery, type Message, type Page, type BackgroundTask, type TaskStatus } from '../../domain/types.js';
-import type { StoredPayload, AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, DisabledEndpoint, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, CommitObserver, PoolUsage, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken, AppListFilter } from '../store.js';
+import type { StoredPayload, AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, DisabledEndpoint, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, ReplayRecord, CommitObserver, PoolUsage, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken, AppListFilter } from '../store.js';
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, queueByEndpoint, queueStatsFrom, queueTotals, type QueueStats, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
@@ -28,7 +28,7 @@ import { batchOutcomes, disabledFrom, endpointHealthParams, endpointHealthSql } 
 import { DELETE_ENDPOINT, duplicateEndpointUid, INSERT_ENDPOINT, insertEndpointParams, listEndpoints, newEndpoint, SELECT_ENDPOINT, SELECT_ENDPOINT_FILTERS, SELECT_ENDPOINT_URL, SELECT_ROUTE, selectRoutes, UPDATE_ENDPOINT, updateEndpointParams, withFields } from '../endpoints.js';
 import { DELETE_APPLICATION, duplicateAppUid, INSERT_APPLICATION, insertApplicationParams, listApplications, SELECT_APPLICATION, UPDATE_APPLICATION, updateApplicationParams } from '../applications.js';
 import { INSERT_META_IF_ABSENT, SELECT_META, UPSERT_META } from '../meta.js';
-import { idempotentFrom, PURGE_IDEMPOTENT, PUT_IDEMPOTENT, putIdempotentParams, SELECT_IDEMPOTENT } from '../idempotency.js';
+import { idempotentFrom, PURGE_IDEMPOTENT, PUT_IDEMPOTENT, putIdempotentParams, replayParams, SELECT_IDEMPOTENT } from '../idempotency.js';
 import {
   DELETE_EVENT_TYPE,
   INSERT_EVENT_TYPE,
@@ -493,7 +493,7 @@ export class SqliteStore implements Store {
   createMessage(
     appId: string,
     input: MessageInput,
-    options: { onlyEndpointId?: string; lease?: LeaseOffer } = {},
+    options: { onlyEndpointId?: string; lease?: LeaseOffer; replay?: ReplayRecord } = {},
   ): Promise<{ message: Message; deliveries: number; leased: Work[] }> {
     // Without a lease offer, writing a message changes nothing but the database (and the
     // caches it reads through), so it can be done again after a rollback.
@@ -504,10 +504,10 @@ export class SqliteStore implements Store {
   private insertMessage(
     appId: string,
     input: MessageInput,
-    options: { onlyEndpointId?: string; lease?: LeaseOffer },
+    options: { onlyEndpointId?: string; lease?: LeaseOffer; replay?: ReplayRecord },
     now: number,
   ): { message: Message; deliveries: number; leased: Work[] } {
-    const { onlyEndpointId, lease } = options;
+    const { onlyEndpointId, lease, replay } = options;
     const message = newMessage(appId, input, now);
     try {
       this.q(INSERT_MESSAGE).run(...messageParams(message, this.sealer));
@@ -515,6 +515,8 @@ export class SqliteStore implements Store {
       if (isUniqueViolation(err)) throw duplicateEventId(input.eventId);
       throw err;
     }
+    // In the message's savepoint: a message refused (or rolled back) leaves no record either.
+    if (replay !== undefined) this.q(PUT_IDEMPOTENT).run(...replayParams(replay, message, now, this.sealer));
     const candidates =
       onlyEndpointId === undefined
         ? this.routesOf(appId)
