@@ -223,7 +223,7 @@ describe('at the default info level', () => {
   let hw: Hookwell;
   let rx: Receiver;
   const dir = tempDir();
-  const { log, lines } = captured(process.env.DEBUG_LOGS ?? 'info');
+  const { log, lines } = captured('info');
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(hw.url + path, {
       method,
