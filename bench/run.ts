@@ -425,6 +425,30 @@ function workoutsEntry(): { description: string; schemas: Record<string, { examp
   return { ...entry, example: JSON.stringify(examples[examples.length - 1]) };
 }
 
+/** What the windows of one kind measured, summed. */
+interface Turns {
+  ok: number;
+  seconds: number;
+  failures: Record<string, number>;
+}
+
+/**
+ * Measures each kind's window in `order` (kinds alternating, so drift over the run falls on
+ * all alike) and sums each kind's windows: an A/B figure's rate is then ok / seconds.
+ */
+async function inTurns<K extends string>(figure: string, order: readonly K[], measure: (kind: K) => Promise<ClosedLoopResult>): Promise<Record<K, Turns>> {
+  const runs = {} as Record<K, Turns>;
+  for (const kind of order) {
+    const r = await measure(kind);
+    log(`${figure}: ${kind} ${round(r.perSec)} msg/s`, r.failures);
+    const acc = (runs[kind] ??= { ok: 0, seconds: 0, failures: {} });
+    acc.ok += r.ok;
+    acc.seconds += r.seconds;
+    for (const [k, n] of Object.entries(r.failures)) acc.failures[k] = (acc.failures[k] ?? 0) + n;
+  }
+  return runs;
+}
+
 async function ingestValidatedFigure(): Promise<Record<string, unknown>> {
   const figure = 'ingest-validated';
   const entry = workoutsEntry();
@@ -467,18 +491,9 @@ async function ingestValidatedFigure(): Promise<Record<string, unknown>> {
     const baseBefore = await closedLoop({ ...client, origin: bare.url, body: bodyOf('bench.ingest') });
     log(`${figure}: baseline ${round(baseBefore.perSec)} req/s`, baseBefore.failures);
     log(`${figure}: hookwell, ${entry.example.length}-byte payload, plain / validated / validated / plain, ${P.ingestMeasureMs / 2} ms each`);
-    const runs: Record<'plain' | 'validated', { ok: number; seconds: number; failures: Record<string, number> }> = {
-      plain: { ok: 0, seconds: 0, failures: {} },
-      validated: { ok: 0, seconds: 0, failures: {} },
-    };
-    for (const kind of ['plain', 'validated', 'validated', 'plain'] as const) {
-      const r = await closedLoop({ ...half, body: bodyOf(kind === 'plain' ? 'bench.ingest' : VALIDATED_TYPE) });
-      log(`${figure}: ${kind} ${round(r.perSec)} msg/s`, r.failures);
-      const acc = runs[kind];
-      acc.ok += r.ok;
-      acc.seconds += r.seconds;
-      for (const [k, n] of Object.entries(r.failures)) acc.failures[k] = (acc.failures[k] ?? 0) + n;
-    }
+    const runs = await inTurns(figure, ['plain', 'validated', 'validated', 'plain'] as const, (kind) =>
+      closedLoop({ ...half, body: bodyOf(kind === 'plain' ? 'bench.ingest' : VALIDATED_TYPE) }),
+    );
     await stopServer(server);
     log(`${figure}: bare http baseline, same client and payload (after)`);
     const baseAfter = await closedLoop({ ...client, origin: bare.url, body: bodyOf('bench.ingest') });
@@ -551,18 +566,7 @@ async function ingestIdempotentFigure(): Promise<Record<string, unknown>> {
     // Twice over, so drift over the run (the server warming, the WAL checkpointing) falls on both alike.
     const order = ['plain', 'keyed', 'keyed', 'plain', 'plain', 'keyed', 'keyed', 'plain'] as const;
     log(`${figure}: ${entry.example.length}-byte payload, ${order.join(' / ')}, ${P.ingestMeasureMs / 4} ms each`);
-    const runs: Record<'plain' | 'keyed', { ok: number; seconds: number; failures: Record<string, number> }> = {
-      plain: { ok: 0, seconds: 0, failures: {} },
-      keyed: { ok: 0, seconds: 0, failures: {} },
-    };
-    for (const kind of order) {
-      const r = await closedLoop(kind === 'plain' ? client : { ...client, headersOf: keyed() });
-      log(`${figure}: ${kind} ${round(r.perSec)} msg/s`, r.failures);
-      const acc = runs[kind];
-      acc.ok += r.ok;
-      acc.seconds += r.seconds;
-      for (const [k, n] of Object.entries(r.failures)) acc.failures[k] = (acc.failures[k] ?? 0) + n;
-    }
+    const runs = await inTurns(figure, order, (kind) => closedLoop(kind === 'plain' ? client : { ...client, headersOf: keyed() }));
     // The keys were kept: the first one sent again gets its first answer replayed.
     const again = await request(`${server.url}/api/v1/app/${appId}/msg`, { method: 'POST', headers: { ...AUTH, 'idempotency-key': `auto_${run}-0-0` }, body });
     await again.body.dump();
@@ -1148,9 +1152,8 @@ async function encryptionFigure(): Promise<Record<string, unknown>> {
     const later = new Date(Date.now() + 24 * 3600_000).toISOString();
     const body = `{"eventType":"bench.ingest","payload":${entry.example},"deliverAt":"${later}"}`;
     log(`${figure}: ${entry.example.length}-byte payload, plain / encrypted / encrypted / plain, ${P.ingestMeasureMs / 2} ms each`);
-    const runs = { plain: { ok: 0, seconds: 0, failures: {} as Record<string, number> }, encrypted: { ok: 0, seconds: 0, failures: {} as Record<string, number> } };
-    for (const kind of ['plain', 'encrypted', 'encrypted', 'plain'] as const) {
-      const r = await closedLoop({
+    const runs = await inTurns(figure, ['plain', 'encrypted', 'encrypted', 'plain'] as const, (kind) =>
+      closedLoop({
         origin: servers[kind]!.url,
         path: paths[kind]!,
         headers: AUTH,
@@ -1159,12 +1162,8 @@ async function encryptionFigure(): Promise<Record<string, unknown>> {
         expectStatus: 202,
         warmupMs: P.ingestWarmupMs,
         measureMs: P.ingestMeasureMs / 2,
-      });
-      log(`${figure}: ${kind} ${round(r.perSec)} msg/s`, r.failures);
-      runs[kind].ok += r.ok;
-      runs[kind].seconds += r.seconds;
-      for (const [k, n] of Object.entries(r.failures)) runs[kind].failures[k] = (runs[kind].failures[k] ?? 0) + n;
-    }
+      }),
+    );
     const plain = runs.plain.ok / runs.plain.seconds;
     const encrypted = runs.encrypted.ok / runs.encrypted.seconds;
     const cost = 1 - encrypted / plain;
