@@ -77,7 +77,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Agent, Pool, request } from 'undici';
 import { log, percentile, round, sleep, wallNow } from './lib/clock.ts';
@@ -561,14 +561,14 @@ async function ingestIdempotentFigure(): Promise<Record<string, unknown>> {
     let window = 0;
     const keyed = () => {
       const w = window++;
-      return (i: number) => ({ 'idempotency-key': `auto_${run}-${w}-${i}` });
+      return (i: number) => ({ 'idempotency-key': i === 0 && w === 0 ? `auto_${run}-first` : `auto_${randomUUID()}` });
     };
     // Twice over, so drift over the run (the server warming, the WAL checkpointing) falls on both alike.
     const order = ['plain', 'keyed', 'keyed', 'plain', 'plain', 'keyed', 'keyed', 'plain'] as const;
     log(`${figure}: ${entry.example.length}-byte payload, ${order.join(' / ')}, ${P.ingestMeasureMs / 4} ms each`);
     const runs = await inTurns(figure, order, (kind) => closedLoop(kind === 'plain' ? client : { ...client, headersOf: keyed() }));
     // The keys were kept: the first one sent again gets its first answer replayed.
-    const again = await request(`${server.url}/api/v1/app/${appId}/msg`, { method: 'POST', headers: { ...AUTH, 'idempotency-key': `auto_${run}-0-0` }, body });
+    const again = await request(`${server.url}/api/v1/app/${appId}/msg`, { method: 'POST', headers: { ...AUTH, 'idempotency-key': `auto_${run}-first` }, body });
     await again.body.dump();
     const replayed = again.statusCode === 202 && again.headers['idempotent-replayed'] === 'true';
     if (!replayed) throw new Error(`${figure}: a key sent again was not replayed (${again.statusCode})`);

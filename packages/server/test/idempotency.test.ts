@@ -7,6 +7,9 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { startHookwell, type Hookwell } from '../src/server.js';
 import { eventually, query, startReceiver, startServer, TOKEN, type Receiver, type TestServer } from './helpers.js';
+import Database from 'better-sqlite3';
+import { migrate } from '../src/store/sqlite/migrations.js';
+import { migrations } from '../src/store/migrations.js';
 
 
 const count = (dbPath: string, sql: string, ...params: unknown[]): number => query<{ n: number }>(dbPath, sql, ...params)[0]!.n;
@@ -181,6 +184,7 @@ describe('idempotency-key', () => {
       statusCode: 202,
       body: '{"id":"msg_from_yesterday"}',
       createdAt: Date.now() - 25 * 60 * 60 * 1000,
+      msgId: null,
     });
     const body = { eventType: 'order.paid', payload: { order: 7 } };
     const first = await post('/api/v1/app/expiry/msg', body, 'key-expired');
@@ -193,8 +197,36 @@ describe('idempotency-key', () => {
     assert.equal(again.headers.get('idempotent-replayed'), 'true', 'the new answer is remembered');
     assert.equal(again.text, first.text);
     assert.deepEqual(messagesOf(server.dbPath, 'expiry'), { messages: 1, deliveries: 1 });
-    const stored = query<{ body: string }>(server.dbPath, `SELECT body FROM idempotency WHERE key = 'key-expired'`);
+    const stored = query<{ body: string | null; msg_id: string }>(server.dbPath, `SELECT body, msg_id FROM idempotency WHERE key = 'key-expired'`);
+    assert.deepEqual(stored, [{ body: null, msg_id: first.body.id }]);
+  });
+
+  test('an answer without content is kept as sent, and replayed without content', async () => {
+    const body = { eventType: 'order.paid', payload: { order: 'no-content-marker' } };
+    const first = await post('/api/v1/app/idem/msg?with_content=false', body, 'key-no-content');
+    assert.equal(first.status, 202, first.text);
+    assert.deepEqual(first.body.payload, {});
+    const again = await post('/api/v1/app/idem/msg?with_content=false', body, 'key-no-content');
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    assert.equal(again.text, first.text);
+    const stored = query<{ body: string }>(server.dbPath, `SELECT body FROM idempotency WHERE key = 'key-no-content'`);
     assert.deepEqual(stored, [{ body: first.text }]);
+    assert.ok(!first.text.includes('no-content-marker'));
+  });
+
+  test("a replay answers the message as it is now: after its content is deleted, without it, and nothing is sent again", async () => {
+    const body = { eventType: 'order.paid', payload: { order: 'expunged-marker' } };
+    const first = await post('/api/v1/app/idem/msg', body, 'key-expunged');
+    assert.equal(first.status, 202, first.text);
+    const before = messagesOf(server.dbPath, 'idem');
+    const gone = await call(server.url, 'DELETE', `/api/v1/app/idem/msg/${first.body.id}/content`, undefined);
+    assert.equal(gone.status, 204, gone.text);
+    const again = await post('/api/v1/app/idem/msg', body, 'key-expunged');
+    assert.equal(again.status, 202, again.text);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    assert.equal(again.body.id, first.body.id);
+    assert.deepEqual(again.body.payload, {});
+    assert.deepEqual(messagesOf(server.dbPath, 'idem'), before);
   });
 
   test('a trailing slash or a query string does not make it another request', async () => {
@@ -215,11 +247,12 @@ describe('idempotency-key', () => {
     await eventually(() => (receiver.received.some((r) => r.path === '/restart') ? true : undefined), 10_000, 'the delivery');
 
     await server.hw.close();
-    const stored = query<{ scope: string; status_code: number; body: string }>(
+    // The answer is the message itself: the record names it rather than keep its payload twice.
+    const stored = query<{ scope: string; status_code: number; body: string | null; msg_id: string }>(
       server.dbPath,
-      `SELECT scope, status_code, body FROM idempotency WHERE key = 'key-restart'`,
+      `SELECT scope, status_code, body, msg_id FROM idempotency WHERE key = 'key-restart'`,
     );
-    assert.deepEqual(stored, [{ scope: 'POST /api/v1/app/:app_id/msg {"app_id":"restart"}', status_code: 202, body: first.text }]);
+    assert.deepEqual(stored, [{ scope: 'POST /api/v1/app/:app_id/msg {"app_id":"restart"}', status_code: 202, body: null, msg_id: first.body.id }]);
 
     const cfg = loadConfig(
       { port: '0', db: server.dbPath },
@@ -283,6 +316,28 @@ describe('idempotency records expire', () => {
     } finally {
       await hw2.close();
       await server.stop();
+    }
+  });
+});
+
+describe('the idempotency table before and after migration 17', () => {
+  test("drops the copy of a message's answer (its message is the answer) and keeps other answers", () => {
+    const db = new Database(':memory:');
+    try {
+      migrate(db, migrations('sqlite').filter((m) => m.version <= 16));
+      const insert = db.prepare('INSERT INTO idempotency (scope, key, body_hash, status_code, body, created_at, msg_id) VALUES (?, ?, ?, ?, ?, ?, ?)');
+      insert.run('POST msg', 'k1', 'h1', 202, '{"id":"msg_1","payload":{"secret":1}}', 1000, 'msg_1');
+      insert.run('POST endpoint', 'k2', 'h2', 201, '{"id":"ep_1"}', 2000, null);
+      migrate(db);
+      assert.deepEqual(db.prepare('SELECT scope, key, body_hash, status_code, body, created_at, msg_id FROM idempotency ORDER BY rowid').all(), [
+        { scope: 'POST msg', key: 'k1', body_hash: 'h1', status_code: 202, body: null, created_at: 1000, msg_id: 'msg_1' },
+        { scope: 'POST endpoint', key: 'k2', body_hash: 'h2', status_code: 201, body: '{"id":"ep_1"}', created_at: 2000, msg_id: null },
+      ]);
+      // One index only, the key's: a keyed message writes one entry besides its row.
+      const indexes = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'idempotency'`).all() as { name: string }[];
+      assert.deepEqual(indexes.map((i) => i.name), ['sqlite_autoindex_idempotency_1']);
+    } finally {
+      db.close();
     }
   });
 });

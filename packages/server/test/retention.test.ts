@@ -164,12 +164,18 @@ describe('payload retention and erasure', () => {
     const typed = marker('typed');
     const record = marker('erase-record');
     const top = await send('one', { eventType: 'note.created', payload: { user_id: 'U1', note: mine } });
-    // Sent with an idempotency-key: the answer kept for replays echoes the payload.
-    const replayed = await server.api('POST', '/api/v1/app/one/msg', { eventType: 'note.created', payload: { data: { user_id: 'U1', note: nested } } }, { 'idempotency-key': 'erase-1' });
+    // Sent with an idempotency-key: its replays answer the message as it is, so the record keeps no copy of the payload.
+    const keyed = { eventType: 'note.created', payload: { data: { user_id: 'U1', note: nested } } };
+    const replayed = await server.api('POST', '/api/v1/app/one/msg', keyed, { 'idempotency-key': 'erase-1' });
     assert.equal(replayed.status, 202, replayed.text);
     const underData = replayed.body.id as string;
     const replayScope = `POST /api/v1/app/:app_id/msg ${JSON.stringify({ app_id: 'one' })}`;
-    assert.ok((await server.hw.store.getIdempotent(replayScope, 'erase-1'))?.body.includes(nested));
+    const kept = await server.hw.store.getIdempotent(replayScope, 'erase-1');
+    assert.equal(kept?.msgId, underData);
+    assert.equal(kept?.body, null);
+    const before = await server.api('POST', '/api/v1/app/one/msg', keyed, { 'idempotency-key': 'erase-1' });
+    assert.equal(before.headers.get('idempotent-replayed'), 'true');
+    assert.equal(before.body.payload.data.note, nested, 'a replay before the erasure echoes the payload');
     const byMrn = await send('one', { eventType: 'visit.recorded', payload: { subject: { mrn: 'MRN-7' }, note: typed } });
     const someoneElse = await send('one', { eventType: 'note.created', payload: { data: { user_id: 'U2' } } });
     const otherApp = await send('two', { eventType: 'note.created', payload: { user_id: 'U1', note: mine } });
@@ -203,7 +209,13 @@ describe('payload retention and erasure', () => {
     assert.ok((await attemptsOf('two', otherApp)).body.data[0].response.includes(mine));
     assert.equal((await server.hw.store.readBackfillRecords(otherBf.id, 0, 10, 10)).length, 1);
     assert.deepEqual(await server.hw.store.readBackfillRecords(bf.id, 0, 10, 10), []);
-    assert.equal(await server.hw.store.getIdempotent(replayScope, 'erase-1'), null, 'the stored answer that echoed the payload is gone');
+    // Sent again after the erasure, the request is still a repeat of the erased message: nothing is recreated, nothing echoed.
+    const after = await server.api('POST', '/api/v1/app/one/msg', keyed, { 'idempotency-key': 'erase-1' });
+    assert.equal(after.status, 202, after.text);
+    assert.equal(after.headers.get('idempotent-replayed'), 'true');
+    assert.equal(after.body.id, underData);
+    assert.deepEqual(after.body.payload, {});
+    assert.ok(!after.text.includes(nested));
 
     if (!ON_POSTGRES) {
       assert.deepEqual(foundInFiles(server.dbPath, nested), []);

@@ -16,6 +16,7 @@ import { ConflictError, NotFoundError, UnavailableError } from '../src/domain/er
 import { Status, type Application, type Endpoint, type ListQuery, type Message, type StatusCode } from '../src/domain/types.js';
 import { endpointInput, eventually, messageInput, PG_URL, requirePostgres, tempDir } from './helpers.js';
 import { EXPIRED_NOTE } from '../src/store/retention.js';
+import { RepeatedRequest } from '../src/store/idempotency.js';
 import { WorkNotifier, workChannel } from '../src/store/postgres/notifier.js';
 import { createLogger } from '../src/logger.js';
 
@@ -141,11 +142,11 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
     it('stores idempotent responses, replaces them, and purges old ones', async () => {
       assert.equal(await store.getIdempotent('app_1', 'key'), null);
-      const first = { bodyHash: 'h1', statusCode: 202, body: '{"id":"msg_1"}', createdAt: 1000 };
+      const first = { bodyHash: 'h1', statusCode: 202, body: '{"id":"msg_1"}', createdAt: 1000, msgId: null };
       await store.putIdempotent('app_1', 'key', first);
       assert.deepEqual(await store.getIdempotent('app_1', 'key'), first);
       assert.equal(await store.getIdempotent('app_2', 'key'), null);
-      const second = { bodyHash: 'h2', statusCode: 409, body: 'x', createdAt: 5000 };
+      const second = { bodyHash: 'h2', statusCode: 409, body: 'x', createdAt: 5000, msgId: null };
       await store.putIdempotent('app_1', 'key', second);
       assert.deepEqual(await store.getIdempotent('app_1', 'key'), second);
       await store.putIdempotent('app_1', 'old', { ...first, createdAt: 10 });
@@ -157,7 +158,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     it("stores a message's replay record in the message's commit, and none for a message refused", async () => {
       const app = await newApp();
       await store.createEndpoint(app.id, endpointInput());
-      const replay = (key: string) => ({ scope: `POST msg ${app.id}`, key, bodyHash: `hash-${key}`, statusCode: 202, body: (m: Message) => `{"id":"${m.id}"}` });
+      const replay = (key: string) => ({ scope: `POST msg ${app.id}`, key, bodyHash: `hash-${key}`, statusCode: 202, body: (m: Message) => `{"id":"${m.id}"}`, expiredAt: Date.now() - 60_000 });
       // An expired record of the same key is replaced, as putIdempotent replaces one.
       await store.putIdempotent(`POST msg ${app.id}`, 'k1', { bodyHash: 'old', statusCode: 202, body: '{"id":"msg_old"}', createdAt: 10 });
       // Together, so they may share a commit (a batch on PostgreSQL).
@@ -177,11 +178,56 @@ for (const backend of ['sqlite', 'postgres'] as const) {
           statusCode: 202,
           body: `{"id":"${message.id}"}`,
           createdAt: message.createdAt,
+          msgId: message.id,
         });
       }
       assert.equal(await store.getIdempotent(`POST msg ${app.id}`, 'k3'), null, 'the refused message left no record');
       await store.purgeIdempotent(Date.now() + 1);
       assert.equal(await store.getIdempotent(`POST msg ${app.id}`, 'k1'), null, 'and the records are purged as any other');
+    });
+
+    it("keeps no answer for a message created with its content, and finds a repeat in the commit where the store says it does", async () => {
+      const app = await newApp();
+      await store.createEndpoint(app.id, endpointInput());
+      const scope = `POST msg ${app.id}`;
+      const replay = (key: string, bodyHash = `hash-${key}`) => ({ scope, key, bodyHash, statusCode: 202, body: () => null, expiredAt: Date.now() - 60_000 });
+      const { message } = await store.createMessage(app.id, messageInput({ eventId: 'evt-lean' }), { replay: replay('lean') });
+      assert.deepEqual(await store.getIdempotent(scope, 'lean'), { bodyHash: 'hash-lean', statusCode: 202, body: null, createdAt: message.createdAt, msgId: message.id });
+      if (!store.repeatsFoundInCommit) return;
+      const before = (await store.listMessages(app.id, { limit: 50, iterator: null, order: 'descending' }, {})).data.length;
+      // The same key again, with another body too: the record is handed back and nothing is written.
+      const again = await store.createMessage(app.id, messageInput(), { replay: replay('lean', 'other') }).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      assert.ok(again instanceof RepeatedRequest, `a repeat is refused as such: ${String(again)}`);
+      assert.deepEqual(again.previous, { bodyHash: 'hash-lean', statusCode: 202, body: null, createdAt: message.createdAt, msgId: message.id });
+      assert.equal((await store.listMessages(app.id, { limit: 50, iterator: null, order: 'descending' }, {})).data.length, before, 'no message for the repeat');
+      // An expired record under the key is taken over.
+      await store.putIdempotent(scope, 'stale', { bodyHash: 'old', statusCode: 202, body: null, createdAt: 10, msgId: message.id });
+      const fresh = await store.createMessage(app.id, messageInput(), { replay: replay('stale') });
+      assert.equal((await store.getIdempotent(scope, 'stale'))?.msgId, fresh.message.id);
+      // So is a live one whose message was deleted with its application.
+      const gone = await newApp();
+      const lost = await store.createMessage(gone.id, messageInput(), { replay: { ...replay('orphan'), scope: `POST msg ${gone.id}` } });
+      await store.deleteApp(gone.id);
+      await store.putIdempotent(scope, 'orphan', { bodyHash: 'hash-orphan', statusCode: 202, body: null, createdAt: Date.now(), msgId: lost.message.id });
+      const retaken = await store.createMessage(app.id, messageInput(), { replay: replay('orphan') });
+      assert.equal((await store.getIdempotent(scope, 'orphan'))?.msgId, retaken.message.id);
+    });
+
+    it('purges every expired idempotency record, more than one batch of them, and keeps the live ones', async () => {
+      const now = Date.now();
+      const rows = 12_000;
+      const puts: Promise<void>[] = [];
+      for (let i = 0; i < rows; i++) {
+        puts.push(store.putIdempotent('purge', `k${i}`, { bodyHash: 'h', statusCode: 200, body: '{}', createdAt: i < rows - 10 ? now - 100_000 + i : now, msgId: null }));
+      }
+      await Promise.all(puts);
+      await store.purgeIdempotent(now - 1000);
+      assert.equal(await store.getIdempotent('purge', 'k0'), null);
+      assert.equal(await store.getIdempotent('purge', `k${rows - 11}`), null, 'the last expired record, past the first batch');
+      for (let i = rows - 10; i < rows; i++) assert.equal((await store.getIdempotent('purge', `k${i}`))?.createdAt, now);
     });
 
     // --- applications -------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { createHash, hash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Tracing } from '../tracing.js';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Ajv, type ErrorObject } from 'ajv';
@@ -26,6 +26,7 @@ import { LIMITS } from '../domain/limits.js';
 import type { IdempotentResponse, Store } from '../store/store.js';
 import { SCHEMAS } from './schemas.js';
 import { splitMember } from './raw-json.js';
+import { messageOutJson } from './present.js';
 
 export interface Deps {
   store: Store;
@@ -52,6 +53,8 @@ declare module 'fastify' {
     streamedBody?: boolean;
     /** A large body's `payload` object is kept as text (`rawPayload`), not parsed; see parseBody. */
     payloadAsText?: boolean;
+    /** The route hands its idempotency record to a commit that finds repeats (see Store.repeatsFoundInCommit). */
+    repeatsInCommit?: boolean;
   }
   interface FastifyRequest {
     rawBody?: string;
@@ -252,12 +255,24 @@ export function isLive(previous: IdempotentResponse | null): previous is Idempot
   return previous !== null && previous.createdAt > Date.now() - IDEMPOTENCY_TTL_MS;
 }
 
-/** Answers a repeat of a request: the first response again, or 409 when the body differs. */
-export function answerRepeat(reply: FastifyReply, previous: IdempotentResponse, bodyHash: string): FastifyReply {
+/**
+ * The body of a stored answer: as kept, or for a message's creation the message rendered
+ * as it is now (see IdempotentResponse). Null when that message no longer exists: the
+ * key answers nothing then, and the request is done again.
+ */
+export async function replayBody(store: Store, appId: string | null, previous: IdempotentResponse): Promise<string | null> {
+  if (previous.body !== null) return previous.body;
+  if (previous.msgId == null || appId === null) return null;
+  const m = await store.getMessage(appId, previous.msgId);
+  return m === null ? null : messageOutJson(m, true).toString();
+}
+
+/** Answers a repeat of a request: the first response again (its body as replayBody gave it), or 409 when the body differs. */
+export function answerRepeat(reply: FastifyReply, previous: IdempotentResponse, bodyHash: string, body: string | null = previous.body): FastifyReply {
   if (previous.bodyHash !== bodyHash) {
     return reply.code(409).send({ code: 'idempotency_conflict', detail: 'this idempotency-key was already used with a different request body' });
   }
-  return reply.code(previous.statusCode).header('content-type', 'application/json; charset=utf-8').header('idempotent-replayed', 'true').send(previous.body);
+  return reply.code(previous.statusCode).header('content-type', 'application/json; charset=utf-8').header('idempotent-replayed', 'true').send(body ?? '');
 }
 
 /**
@@ -274,20 +289,43 @@ export class IdempotencyKeys {
 
   /**
    * Waits until no other request holds `key` in `scope`, then looks for the stored answer.
-   * With a live one, lets the key go and returns it, for answerRepeat. Without, `req`
-   * keeps the key until its response is sent or it is aborted (installIdempotency's hooks
-   * store a 2xx answer under `bodyHash`, then let go) and null is returned. A streamed body
-   * passes null and sets `req.idempotency.bodyHash` once it has read the body.
+   * With a live one, lets the key go and returns it, its body rendered (see replayBody),
+   * for answerRepeat. Without, `req` keeps the key until its response is sent or it is
+   * aborted (installIdempotency's hooks store a 2xx answer under `bodyHash`, then let go)
+   * and null is returned. A streamed body passes null and sets `req.idempotency.bodyHash`
+   * once it has read the body.
    */
   async begin(req: FastifyRequest, scope: string, key: string, bodyHash: string | null): Promise<IdempotentResponse | null> {
-    const slot = `${scope}\n${key}`;
-    for (;;) {
-      const waiting = this.held.get(slot);
-      if (waiting === undefined) break;
-      await waiting;
+    const waiting = this.hold(req, scope, key, bodyHash);
+    if (waiting !== undefined) await waiting;
+    let previous: IdempotentResponse | null;
+    try {
+      previous = await this.store.getIdempotent(scope, key);
+      if (isLive(previous) && previous.body === null) {
+        const app = await this.store.getApp((req.params as { app_id?: string }).app_id ?? '');
+        const body = await replayBody(this.store, app?.id ?? null, previous);
+        previous = body === null ? null : { ...previous, body };
+      }
+    } catch (err) {
+      this.release(req);
+      throw err;
     }
-    // The slot is taken before the look-up, with no await in between: a repeat that
-    // arrives while the look-up is out waits for this request rather than doing the work too.
+    if (!isLive(previous)) return null;
+    this.release(req);
+    return previous;
+  }
+
+  /**
+   * Makes `req` hold `key` in `scope`, at once when no other request holds it (undefined
+   * is returned, and nothing awaited: the route finds a repeat in its own commit, see
+   * Store.repeatsFoundInCommit), else once the holder lets go (the promise returned).
+   */
+  hold(req: FastifyRequest, scope: string, key: string, bodyHash: string | null): Promise<void> | undefined {
+    const slot = `${scope}\n${key}`;
+    const waiting = this.held.get(slot);
+    if (waiting !== undefined) return waiting.then(() => this.hold(req, scope, key, bodyHash));
+    // The slot is taken with no await before it: a repeat that arrives while this request
+    // is under way waits for it rather than doing the work too.
     let resolve!: () => void;
     const mine = new Promise<void>((r) => (resolve = r));
     this.held.set(slot, mine);
@@ -295,19 +333,14 @@ export class IdempotencyKeys {
       if (this.held.get(slot) === mine) this.held.delete(slot);
       resolve();
     };
-    let previous;
-    try {
-      previous = await this.store.getIdempotent(scope, key);
-    } catch (err) {
-      done();
-      throw err;
-    }
-    if (isLive(previous)) {
-      done();
-      return previous;
-    }
     req.idempotency = { scope, key, bodyHash, done };
-    return null;
+    return undefined;
+  }
+
+  /** Lets `req`'s key go (after its answer is sent, or when it gives up). */
+  release(req: FastifyRequest): void {
+    req.idempotency?.done();
+    req.idempotency = undefined;
   }
 }
 
@@ -324,18 +357,24 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
         ValidationError.field(['header', 'idempotency-key'], `idempotency-key is ${key.length} characters; at most ${LIMITS.idempotencyKey} are kept`, 'value_error.any_str.max_length'),
       );
     }
-    if (req.routeOptions.config.streamedBody === true) return done();
-    // Fastify goes no further than done() once begin has answered the request itself.
-    begin(req, reply, key).then(() => done(), done);
-  });
-
-  const begin = async (req: FastifyRequest, reply: FastifyReply, key: string): Promise<void> => {
+    const config = req.routeOptions.config;
+    if (config.streamedBody === true) return done();
     // The route and its parameters, so a trailing slash or a query string is the same request.
     const scope = `${req.method} ${req.routeOptions.url} ${JSON.stringify(req.params)}`;
-    const bodyHash = createHash('sha256').update(req.rawBody ?? '').digest('hex');
-    const previous = await keys.begin(req, scope, key, bodyHash);
-    if (previous !== null) answerRepeat(reply, previous, bodyHash);
-  };
+    const bodyHash = hash('sha256', req.rawBody ?? '', 'hex');
+    if (config.repeatsInCommit === true && store.repeatsFoundInCommit) {
+      // No look-up: the route's commit finds a repeat (the v2 SDK keys every message).
+      const waiting = keys.hold(req, scope, key, bodyHash);
+      if (waiting === undefined) return done();
+      waiting.then(() => done(), done);
+      return;
+    }
+    // Fastify goes no further than done() once a repeat has been answered here.
+    keys.begin(req, scope, key, bodyHash).then((previous) => {
+      if (previous !== null) answerRepeat(reply, previous, bodyHash);
+      done();
+    }, done);
+  });
 
   app.addHook('onSend', (req, reply, payload, done) => {
     const idem = req.idempotency;
@@ -359,16 +398,12 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
       );
   });
 
-  const finish = (req: FastifyRequest): void => {
-    req.idempotency?.done();
-    req.idempotency = undefined;
-  };
   app.addHook('onResponse', (req, _reply, done) => {
-    finish(req);
+    keys.release(req);
     done();
   });
   app.addHook('onRequestAbort', (req, done) => {
-    finish(req);
+    keys.release(req);
     done();
   });
 }

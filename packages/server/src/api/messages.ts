@@ -1,12 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors.js';
+import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors.js';
 import { idFloor } from '../domain/ids.js';
 import { LIMITS } from '../domain/limits.js';
 import { checkName } from '../domain/names.js';
 import { Status, type Message, type StatusCode } from '../domain/types.js';
-import type { MessageFilter } from '../store/store.js';
+import type { MessageFilter, ReplayRecord } from '../store/store.js';
+import { RepeatedRequest } from '../store/idempotency.js';
 import { errorResponses, listQuery, messageFilterQuery, ref } from './schemas.js';
-import { listQuery as toListQuery, timeParam, type Deps } from './http.js';
+import { answerRepeat, IDEMPOTENCY_TTL_MS, listQuery as toListQuery, replayBody, timeParam, type Deps } from './http.js';
 import { messageOutJson, presentMessage, presentTask } from './present.js';
 import { appInput, requireApp, type ApplicationBody } from './applications.js';
 import { rawMember } from './raw-json.js';
@@ -149,7 +150,7 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
       bodyLimit,
       // The payload is stored, delivered and echoed as its text: a large one is never built
       // as a tree (see splitMember).
-      config: { payloadAsText: true },
+      config: { payloadAsText: true, repeatsInCommit: true },
       // Every answer of this route, its refusals by the auth hook and the body parser included.
       onResponse: (_req, reply, done) => {
         d.metrics.messageAnswered(reply.statusCode, reply.getHeader('idempotent-replayed') === 'true');
@@ -206,33 +207,46 @@ export function messageRoutes(app: FastifyInstance, d: Deps): void {
         trace: span !== undefined ? span.trace : req.headers.traceparent === undefined ? null : traceContextOf(req.headers.traceparent, req.headers.tracestate),
       };
       const withContent = req.query.with_content !== false;
-      // The answer, rendered once: with an idempotency-key it is also the record kept for
-      // repeats, written in the message's commit (the hook then writes none). A separate
-      // write after the commit was a second durable commit every keyed message waited for.
-      let rendered: { id: string; json: string | Buffer } | undefined;
-      const render = (message: Message): string | Buffer => {
-        if (rendered === undefined || rendered.id !== message.id) rendered = { id: message.id, json: messageOutJson(message, withContent) };
-        return rendered.json;
-      };
+      // With an idempotency-key, the record kept for repeats is written in the message's
+      // commit (the hook then writes none): a separate write after it was a second durable
+      // commit every keyed message waited for. The answer with content is the message
+      // itself, rendered again for a repeat; only the answer without it is kept as text.
       const idem = req.idempotency;
-      const replay =
+      const replay: ReplayRecord | undefined =
         idem === undefined || idem.bodyHash === null
           ? undefined
-          : { scope: idem.scope, key: idem.key, bodyHash: idem.bodyHash, statusCode: 202, body: (m: Message) => render(m).toString() };
-      return d.core.messages.create(
-        a.id,
-        input,
-        (message) => {
-          span?.message({ appId: a.id, msgId: message.id, eventType: message.eventType });
-          if (idem !== undefined) {
-            // The stored answer for replays echoes the payload: it is deleted with it.
-            idem.msgId = message.id;
-            idem.stored = replay !== undefined;
-          }
-          return reply.code(202).header('content-type', 'application/json; charset=utf-8').send(render(message));
-        },
-        replay,
-      );
+          : {
+              scope: idem.scope,
+              key: idem.key,
+              bodyHash: idem.bodyHash,
+              statusCode: 202,
+              body: (m: Message) => (withContent ? null : messageOutJson(m, false).toString()),
+              expiredAt: Date.now() - IDEMPOTENCY_TTL_MS,
+            };
+      try {
+        return await d.core.messages.create(
+          a.id,
+          input,
+          (message) => {
+            span?.message({ appId: a.id, msgId: message.id, eventType: message.eventType });
+            if (idem !== undefined) {
+              idem.msgId = message.id;
+              idem.stored = replay !== undefined;
+            }
+            return reply.code(202).header('content-type', 'application/json; charset=utf-8').send(messageOutJson(message, withContent));
+          },
+          replay,
+        );
+      } catch (err) {
+        // A repeat found in the commit (SQLite; see Store.repeatsFoundInCommit).
+        if (!(err instanceof RepeatedRequest) || idem === undefined || replay === undefined) throw err;
+        // The answer replayed is the kept one's: the hook must not keep it again.
+        idem.stored = true;
+        const body = await replayBody(d.store, a.id, err.previous);
+        // Its message was deleted meanwhile: the commit would have taken the key over.
+        if (body === null) throw new ConflictError('this idempotency-key answered a message that no longer exists; send again', 'idempotency_conflict');
+        return answerRepeat(reply, err.previous, replay.bodyHash, body);
+      }
     },
   );
 

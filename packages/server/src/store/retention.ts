@@ -51,8 +51,6 @@ export interface ContentStatements {
   attemptBodies: string;
   /** Binds the application and the list. */
   payloads: string;
-  /** Binds the application and the list: stored answers to the messages' creation, which echo their payloads. */
-  replays: string;
 }
 
 export function contentStatements(d: Dialect): ContentStatements {
@@ -70,7 +68,6 @@ export function contentStatements(d: Dialect): ContentStatements {
       (SELECT backfill_id FROM messages WHERE app_id = ? AND ${d.oneOf('id')} AND backfill_id IS NOT NULL)`,
     attemptBodies: `UPDATE attempts SET response = '' WHERE app_id = ? AND ${d.oneOf('msg_id')} AND response <> ''`,
     payloads: `UPDATE messages SET payload = NULL WHERE app_id = ? AND ${d.oneOf('id')} AND payload IS NOT NULL`,
-    replays: `DELETE FROM idempotency WHERE msg_id IN (SELECT id FROM messages WHERE app_id = ? AND ${d.oneOf('id')})`,
   };
 }
 

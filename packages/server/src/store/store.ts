@@ -272,9 +272,14 @@ export type { ContentDeleted } from './retention.js';
 export interface IdempotentResponse {
   bodyHash: string;
   statusCode: number;
-  body: string;
+  /**
+   * The answer's body; null for the answer that created message `msgId` with its content,
+   * which is that message rendered as it is now (see ReplayRecord): its payload is not kept
+   * twice, and an answer replayed after the payload was deleted echoes none.
+   */
+  body: string | null;
   createdAt: number;
-  /** The message whose creation this answered: the answer holds its payload, and is deleted with it. */
+  /** The message whose creation this answered. */
   msgId?: string | null;
 }
 
@@ -288,7 +293,10 @@ export interface ReplayRecord {
   key: string;
   bodyHash: string;
   statusCode: number;
-  body: (message: Message) => string;
+  /** The answer's body, or null when it is the message rendered with its content. */
+  body: (message: Message) => string | null;
+  /** Records created at or before this time (ms) are expired: the key is free again. */
+  expiredAt: number;
 }
 
 /**
@@ -301,6 +309,12 @@ export interface Store {
    * by several processes says no: its claims enforce limits across them, offers cannot.
    */
   readonly leasesOnCreate: boolean;
+  /**
+   * Whether createMessage finds a live record under its `replay`'s key itself, in its
+   * commit, and throws RepeatedRequest: the caller need not look the key up first. A store
+   * used by this process alone (SQLite) can; a shared one looks first, as for other routes.
+   */
+  readonly repeatsFoundInCommit: boolean;
   /** The reads behind Svix's counting and statistics operations (see sending.ts). */
   readonly sending: SendingReads;
   close(): Promise<void>;
@@ -339,7 +353,8 @@ export interface Store {
   /**
    * Stores the message and one pending delivery per matching, enabled endpoint (or only
    * `onlyEndpointId`), in one durable commit. With `replay`, the idempotency record of the
-   * request goes into that commit too (as putIdempotent would write it, with the message's id).
+   * request goes into that commit too (as putIdempotent would write it, with the message's id);
+   * with `repeatsFoundInCommit`, a live record already under its key is thrown as RepeatedRequest.
    */
   createMessage(
     appId: string,

@@ -577,6 +577,8 @@ export class PostgresStore implements Store {
   readonly sending: SendingReads = sendingReads(DIALECT, (sql, params) => all(this.pool, sql, params));
   // Offers would bypass the endpoint limit that claims enforce across processes.
   readonly leasesOnCreate = false;
+  // Keys are looked up before the commit: its message writes are batched in one statement.
+  readonly repeatsFoundInCommit = false;
   /** createMessage's writes, made together when they come at once (see GroupCommit). */
   private readonly messages: GroupCommit<MessageJob, Created>;
 
@@ -911,7 +913,6 @@ export class PostgresStore implements Store {
     // The messages' rows are locked first, as the purge's SELECT … FOR UPDATE does, so an
     // erasure and a purge meeting on one message wait for each other rather than deadlock.
     const messages = await run(c, CONTENT.payloads, [appId, list]);
-    await run(c, CONTENT.replays, [appId, list]);
     const backfillRecords = await run(c, CONTENT.backfillRecords, [appId, list]);
     const attempts = await run(c, CONTENT.attemptBodies, [appId, list]);
     let deliveries: number;

@@ -28,7 +28,7 @@ import { batchOutcomes, disabledFrom, endpointHealthParams, endpointHealthSql } 
 import { DELETE_ENDPOINT, duplicateEndpointUid, INSERT_ENDPOINT, insertEndpointParams, listEndpoints, newEndpoint, SELECT_ENDPOINT, SELECT_ENDPOINT_FILTERS, SELECT_ENDPOINT_URL, SELECT_ROUTE, selectRoutes, UPDATE_ENDPOINT, updateEndpointParams, withFields } from '../endpoints.js';
 import { DELETE_APPLICATION, duplicateAppUid, INSERT_APPLICATION, insertApplicationParams, listApplications, SELECT_APPLICATION, UPDATE_APPLICATION, updateApplicationParams } from '../applications.js';
 import { INSERT_META_IF_ABSENT, SELECT_META, UPSERT_META } from '../meta.js';
-import { idempotentFrom, PURGE_IDEMPOTENT, PUT_IDEMPOTENT, putIdempotentParams, replayParams, SELECT_IDEMPOTENT } from '../idempotency.js';
+import { CLAIM_IDEMPOTENT, idempotentFrom, PUT_IDEMPOTENT, putIdempotentParams, RepeatedRequest, replayParams, SELECT_IDEMPOTENT } from '../idempotency.js';
 import {
   DELETE_EVENT_TYPE,
   INSERT_EVENT_TYPE,
@@ -53,6 +53,10 @@ import { DatabaseInUseError, holderRecord, HOLDER_META_KEY, openFailure, secureF
 const NEXT_DUE = nextDue('deliveries AS d INDEXED BY deliveries_due');
 
 const HEALTH_PROBE_KEY = 'health_probe';
+
+/** Expired idempotency records among the first `?` of the table in insertion order (see purgeIdempotent). */
+const PURGE_IDEMPOTENT_HEAD = 'DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM idempotency ORDER BY rowid LIMIT ?) AND created_at < ?';
+const PURGE_BATCH = 5000;
 /** wal_autocheckpoint of a connection that checkpoints itself (see configure). */
 const AUTOCHECKPOINT_PAGES = 10_000;
 
@@ -96,6 +100,7 @@ const ENDPOINT_HEALTH = endpointHealthSql(
 
 export class SqliteStore implements Store {
   readonly leasesOnCreate = true;
+  readonly repeatsFoundInCommit = true;
   readonly sending: SendingReads = sendingReads(DIALECT, async (sql, params) => this.q(sql).all(...params) as Row[]);
   readonly db: Database.Database;
   private readonly statements = new Map<string, Statement>();
@@ -509,14 +514,17 @@ export class SqliteStore implements Store {
   ): { message: Message; deliveries: number; leased: Work[] } {
     const { onlyEndpointId, lease, replay } = options;
     const message = newMessage(appId, input, now);
+    // In the message's savepoint: a message refused (or rolled back) leaves no record
+    // either, and a repeat found here leaves no message.
+    if (replay !== undefined && this.q(CLAIM_IDEMPOTENT).run(...replayParams(replay, message, now, this.sealer), replay.expiredAt).changes === 0) {
+      throw new RepeatedRequest(idempotentFrom(this.q(SELECT_IDEMPOTENT).get(replay.scope, replay.key) as Row, this.sealer));
+    }
     try {
       this.q(INSERT_MESSAGE).run(...messageParams(message, this.sealer));
     } catch (err) {
       if (isUniqueViolation(err)) throw duplicateEventId(input.eventId);
       throw err;
     }
-    // In the message's savepoint: a message refused (or rolled back) leaves no record either.
-    if (replay !== undefined) this.q(PUT_IDEMPOTENT).run(...replayParams(replay, message, now, this.sealer));
     const candidates =
       onlyEndpointId === undefined
         ? this.routesOf(appId)
@@ -592,7 +600,6 @@ export class SqliteStore implements Store {
     const list = DIALECT.list(msgIds);
     // The messages first, in the order PostgreSQL's must go (see deleteContentIn).
     const messages = this.q(CONTENT.payloads).run(appId, list).changes;
-    this.q(CONTENT.replays).run(appId, list);
     const backfillRecords = this.q(CONTENT.backfillRecords).run(appId, list).changes;
     const attempts = this.q(CONTENT.attemptBodies).run(appId, list).changes;
     let deliveries: number;
@@ -1069,10 +1076,15 @@ export class SqliteStore implements Store {
     });
   }
 
-  purgeIdempotent(olderThan: number): Promise<void> {
-    return this.write(() => {
-      this.q(PURGE_IDEMPOTENT).run(olderThan);
-    });
+  async purgeIdempotent(olderThan: number): Promise<void> {
+    // Records are kept without an index by age (each keyed message would write one): the
+    // oldest are first in insertion order, so the purge takes them from the head of the
+    // table, a batch a commit, until a batch holds none expired. A record replaced in
+    // place keeps its early place and only holds back the purge of those after it.
+    for (;;) {
+      const deleted = await this.write(() => this.q(PURGE_IDEMPOTENT_HEAD).run(PURGE_BATCH, olderThan).changes);
+      if (deleted === 0) return;
+    }
   }
 
   createPortalToken(token: PortalToken): Promise<void> {
