@@ -65,6 +65,16 @@ describe(`audit entries are durable before the answer (${ON_POSTGRES ? 'postgres
     assert.equal(log.at(-1)?.outcome, '401');
   });
 
+  it('holds the entry of a request refused before any handler: no route, a body that is not JSON', async () => {
+    const before = (await entries()).length;
+    const unrouted = await server.api('POST', '/api/v1/no-such-thing', { a: 1 });
+    assert.equal(unrouted.status, 404);
+    const malformed = await server.api('POST', '/api/v1/app', '{"name": ', { 'content-type': 'application/json' });
+    assert.equal(malformed.status, 400, malformed.text);
+    const log = await entries();
+    assert.deepEqual(log.slice(before).map((e) => e.outcome), ['404', '400']);
+  });
+
   it('keeps the accepted message free of any append', async () => {
     assert.equal((await server.api('POST', '/api/v1/event-type', { name: 'meal.logged', description: 'A meal' })).status, 201);
     const started = appendsStarted;
