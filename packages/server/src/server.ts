@@ -338,6 +338,7 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
       dispatcher?.notify();
       notifier?.signal();
     },
+    forget: (msgIds) => dispatcher?.forget(msgIds),
   };
 
   operational = new Operational(store, new Messages(store, signals, cfg.payloadRetentionMs), log);

@@ -72,7 +72,7 @@ describe(`audit log (${ON_POSTGRES ? 'postgres' : 'sqlite'})`, () => {
     assert.equal(res.status, 200, res.text);
     return res.body as { data: Entry[]; iterator: string | null; done: boolean };
   };
-  /** Waits until the log holds `n` entries (they are appended once each answer is sent). */
+  /** Waits until the log holds `n` entries. */
   const settle = (n: number) => eventually(async () => {
     const page = await auditPage('limit=250');
     return page.data.length >= n ? page.data : undefined;

@@ -1,5 +1,5 @@
 // The audit log's API side: one hook records every management write (and the few reads
-// that reveal a credential) after it is answered, and GET /api/v1/audit reads the log.
+// that reveal a credential) before its answer is sent, and GET /api/v1/audit reads the log.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { recordAudit } from '../core/audit.js';
@@ -104,21 +104,27 @@ function entryOf(req: FastifyRequest, status: number): Omit<AuditInput, 'at'> {
 }
 
 export function installAudit(app: FastifyInstance, store: Store, log: Logger): void {
-  // The id of what a POST created, from its answer (every create answers with the id first).
+  // Before the answer goes out: a caller who saw a write succeed can count on its entry,
+  // even if the process stops right after. An unaudited request (an accepted message, a
+  // plain read) passes straight through, with no promise made.
   app.addHook('onSend', (req, reply, payload, done) => {
-    if (req.method === 'POST' && (reply.statusCode === 200 || reply.statusCode === 201) && typeof payload === 'string') {
+    const status = reply.statusCode;
+    if (!audited(req, status)) return done(null, payload);
+    // The id of what a POST created, from its answer (every create answers with the id first).
+    if (req.method === 'POST' && (status === 200 || status === 201) && typeof payload === 'string') {
       const m = CREATED.exec(payload);
       if (m !== null) req.createdId = m[1];
     }
-    done(null, payload);
-  });
-  // After the answer is sent: the caller does not wait for the record.
-  app.addHook('onResponse', (req, reply, done) => {
-    const status = reply.statusCode;
-    if (audited(req, status)) {
-      recordAudit(store, entryOf(req, status)).catch((err: unknown) => log.error({ err, action: req.routeOptions.schema?.operationId }, 'recording an audit entry failed'));
-    }
-    done();
+    recordAudit(store, entryOf(req, status)).then(
+      () => done(null, payload),
+      (err: unknown) => {
+        // The write being recorded is committed already: answering 500 would tell the caller
+        // it failed, and its retry would do it again. The answer goes out as it is and the
+        // missing entry is logged as an error, for the operator to see.
+        log.error({ err, action: req.routeOptions.schema?.operationId, reqId: req.id, status }, 'recording an audit entry failed; answering as done');
+        done(null, payload);
+      },
+    );
   });
 }
 

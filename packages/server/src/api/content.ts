@@ -81,10 +81,12 @@ export function contentRoutes(app: FastifyInstance, d: Deps): void {
       const gone = () => reply.code(410).send({ code: 'content_deleted', detail: CONTENT_DELETED });
       const opening = await d.core.content.open(msgId, req.query.token ?? '');
       const { fetch } = opening;
-      const record = (status: number, reason: RefusalReason | null) => {
+      const record = (status: number, reason: RefusalReason | null): Promise<unknown> => {
         // Every fetch is audited, a refused one by its reason's code; a link whose MAC fails
-        // names no record, as its ids are the caller's words.
-        recordAudit(d.store, {
+        // names no record, as its ids are the caller's words. Both are written before the
+        // answer goes out; a failure to write is logged and the answer sent all the same
+        // (a fetch changes nothing the caller would have to retry).
+        const audit = recordAudit(d.store, {
           actor: 'link',
           ...sourceOf(req),
           action: 'content.fetch',
@@ -94,11 +96,13 @@ export function contentRoutes(app: FastifyInstance, d: Deps): void {
           outcome: status === 200 ? 'ok' : 'refused',
           reason,
         }).catch((err: unknown) => d.log.error({ err }, 'recording an audit entry failed'));
-        return fetch === null
-          ? undefined
-          : d.store
-              .recordContentFetch({ ...fetch, status, remoteAddr: req.ip ?? null, createdAt: Date.now() }, CONTENT_FETCHES_KEPT)
-              .catch((err: unknown) => d.log.error({ err }, 'recording a content fetch failed'));
+        const kept =
+          fetch === null
+            ? undefined
+            : d.store
+                .recordContentFetch({ ...fetch, status, remoteAddr: req.ip ?? null, createdAt: Date.now() }, CONTENT_FETCHES_KEPT)
+                .catch((err: unknown) => d.log.error({ err }, 'recording a content fetch failed'));
+        return Promise.all([audit, kept]);
       };
       if (!opening.granted) {
         await record(opening.deleted === true ? 410 : 401, opening.reason);

@@ -5,7 +5,6 @@ import { ValidationError } from '../domain/errors.js';
 import { rotatedPrevious, signingSecrets, unusableSecret } from '../domain/signing.js';
 import type { Endpoint, PingResult } from '../domain/types.js';
 import type { EndpointFields, EndpointInput, Store } from '../store/store.js';
-import { DISABLED_REASONS } from '../domain/endpoint-health.js';
 import type { Operational } from './operational.js';
 
 /** What a ping needs of the sender. */
@@ -61,18 +60,15 @@ export class Endpoints {
   async update(endpoint: Endpoint, fields: EndpointFields, verify = false): Promise<Endpoint> {
     checkSecret(fields.secret, ['body', 'secret']);
     if (verify && fields.url !== undefined && fields.url !== endpoint.url) fields.ping = await this.verifiedPing(fields.url, endpoint);
-    // Disabling by a call says so; enabling clears why it was disabled (and the store its failing clock).
-    if (fields.disabled === true && !endpoint.disabled) {
-      fields.disabledReason = DISABLED_REASONS.manual;
-      fields.disabledAt = Date.now();
-    } else if (fields.disabled === false && endpoint.disabled) {
-      fields.disabledReason = null;
-      fields.disabledAt = null;
-    }
+    // Only the fields given are written, over the row as it is at the write: an endpoint
+    // disabled by its attempts since `endpoint` was read stays disabled unless `fields` sets
+    // `disabled`. Disabling by a call says so and enabling clears why it was disabled (the
+    // store's withFields, against that row; the store also restarts the failing clock).
     const updated = await this.store.updateEndpoint(endpoint.appId, endpoint.id, fields);
-    if (endpoint.disabled && !updated.disabled) this.signals.notify();
+    if (fields.disabled === false) this.signals.notify();
     this.ops.endpointChanged('endpoint.updated', updated);
-    if (endpoint.disabled !== updated.disabled) this.ops.endpointChanged(updated.disabled ? 'endpoint.disabled' : 'endpoint.enabled', updated);
+    // Told only of a change this call made: an auto-disable meanwhile was told of by the dispatcher.
+    if (fields.disabled !== undefined && endpoint.disabled !== updated.disabled) this.ops.endpointChanged(updated.disabled ? 'endpoint.disabled' : 'endpoint.enabled', updated);
     return updated;
   }
 

@@ -63,7 +63,7 @@ export class Erasure {
       if (m !== null) found.push(m.id);
     }
     let deleted = NOTHING_DELETED;
-    for (let i = 0; i < found.length; i += ERASE_BATCH) deleted = addDeleted(deleted, await this.store.deleteContent(appId, found.slice(i, i + ERASE_BATCH)));
+    for (let i = 0; i < found.length; i += ERASE_BATCH) deleted = addDeleted(deleted, await this.deleteContent(appId, found.slice(i, i + ERASE_BATCH)));
     if (deleted.deliveries > 0) this.signals.notify();
     this.log.info({ appId, ...deleted }, 'expunged the content of messages');
     return results;
@@ -80,7 +80,7 @@ export class Erasure {
       for (let after = ''; ; ) {
         const batch = await this.store.scanPayloads(appId, after, ERASE_BATCH);
         if (batch.length === 0) break;
-        const deleted = await this.store.deleteContent(appId, batch.map((m) => m.id));
+        const deleted = await this.deleteContent(appId, batch.map((m) => m.id));
         purged += deleted.messages;
         canceled += deleted.deliveries;
         after = batch[batch.length - 1]!.id;
@@ -100,7 +100,7 @@ export class Erasure {
     const remove = async (msgIds: string[]) => {
       for (let i = 0; i < msgIds.length; i += ERASE_BATCH) {
         const batch = msgIds.slice(i, i + ERASE_BATCH);
-        deleted = addDeleted(deleted, await this.store.deleteContent(appId, batch));
+        deleted = addDeleted(deleted, await this.deleteContent(appId, batch));
         for (const id of batch) erased.add(id);
       }
     };
@@ -121,6 +121,21 @@ export class Erasure {
     if (deleted.deliveries > 0) this.signals.notify();
     this.log.info({ appId, ...deleted, backfills: backfills.length }, 'erased data on request');
     return { ...deleted, msgIds: [...erased].slice(0, ERASED_IDS_SHOWN), more: erased.size > ERASED_IDS_SHOWN, backfills };
+  }
+
+  /**
+   * Deletes the messages' content, and cancels their unfinished deliveries, in one commit.
+   * A delivery this process leased and has not started is then dropped, not sent. One
+   * already on the wire cannot be called back; its attempt, once recorded, finds its lease
+   * gone with the cancel and keeps no response body (the store's recordAttempts), and an
+   * attempt recorded just before the cancel has its body cleared by it (the store locks
+   * the deliveries before clearing the bodies), so nothing of the content is kept after
+   * the erasure answered, whichever comes first.
+   */
+  private async deleteContent(appId: string, msgIds: string[]): Promise<ContentDeleted> {
+    const deleted = await this.store.deleteContent(appId, msgIds);
+    if (deleted.deliveries > 0) this.signals.forget(msgIds);
+    return deleted;
   }
 
   /** Reads the application's payloads in id order and hands each batch's matches to `remove`. */

@@ -5,13 +5,12 @@
 import type { Logger } from 'pino';
 import type { AttemptEvent, DeliveryEvents } from '../delivery/dispatcher.js';
 import { ConflictError } from '../domain/errors.js';
-import type { OperationalEventType } from '../domain/endpoint-health.js';
+import { OPERATIONAL_APP_UID, type OperationalEventType } from '../domain/endpoint-health.js';
 import type { Application, Endpoint } from '../domain/types.js';
 import type { DisabledEndpoint, Store } from '../store/store.js';
 import type { Messages } from './messages.js';
 
-/** The uid of the application whose endpoints are the operational webhook endpoints. */
-export const OPERATIONAL_APP_UID = 'hookwell-operational';
+export { OPERATIONAL_APP_UID } from '../domain/endpoint-health.js';
 
 type EndpointEventType = Extract<OperationalEventType, `endpoint.${string}`>;
 

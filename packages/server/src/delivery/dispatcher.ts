@@ -17,6 +17,11 @@ export interface WorkSignals {
   settle(offer: DispatchOffer | undefined, leased: Work[]): void;
   /** Work may have become due (a message stored, a retry queued, an endpoint re-enabled). */
   notify(): void;
+  /**
+   * These messages' content was deleted and their unfinished deliveries canceled in the
+   * store: what this process holds of them and has not started yet is dropped, not sent.
+   */
+  forget(msgIds: readonly string[]): void;
 }
 
 /** An attempt worth telling about (see domain/endpoint-health.ts attemptEvent). */
@@ -148,6 +153,20 @@ export class Dispatcher implements WorkSignals {
   notify(): void {
     this.dirty = true;
     this.schedule();
+  }
+
+  forget(msgIds: readonly string[]): void {
+    if (this.queued === 0 || msgIds.length === 0) return;
+    const gone = new Set(msgIds);
+    for (const s of this.endpoints.values()) {
+      if (s.queue.length === 0) continue;
+      const kept = s.queue.filter((w) => !gone.has(w.msgId));
+      if (kept.length === s.queue.length) continue;
+      // Their leases were given up in the store with the cancel: nothing to release.
+      for (const w of s.queue) if (gone.has(w.msgId)) this.held.delete(w.deliveryId);
+      this.queued -= s.queue.length - kept.length;
+      s.queue = kept;
+    }
   }
 
   /**

@@ -86,3 +86,10 @@ export const OPERATIONAL_EVENT_TYPES = [
   'message.attempt.recovered',
 ] as const;
 export type OperationalEventType = (typeof OPERATIONAL_EVENT_TYPES)[number];
+
+/**
+ * The uid of the internal application whose endpoints are the operational webhook endpoints.
+ * It is Hookwell's own: the application list, count-active and the statistics over all
+ * applications leave it out (the operational-webhook routes reach it).
+ */
+export const OPERATIONAL_APP_UID = 'hookwell-operational';

@@ -7,6 +7,13 @@ import type { Query } from './insights.js';
 import { selectPage, type PagePlan } from './paging.js';
 import type { Dialect } from './filters.js';
 import { json, type Row } from './rows.js';
+import { OPERATIONAL_APP_UID } from '../domain/endpoint-health.js';
+
+/** Leaves out the internal operational-webhooks application: binds nothing (the uid is a constant of ours). */
+export const NOT_INTERNAL_APP = (uid: string): string => `(${uid} IS NULL OR ${uid} <> '${OPERATIONAL_APP_UID}')`;
+
+/** The internal application's id, as a subquery, for the counts over all applications: binds nothing. */
+export const INTERNAL_APP_IDS = `(SELECT id FROM applications WHERE uid = '${OPERATIONAL_APP_UID}')`;
 
 export const INSERT_APPLICATION = 'INSERT INTO applications (id, uid, name, throttle_rate, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)';
 
@@ -48,7 +55,8 @@ export const DELETE_APPLICATION = [
 export function listApplications(plan: PagePlan, filter: AppListFilter = {}): Query {
   const page = selectPage('applications', plan);
   const own = 'e.app_id = applications.id';
-  const keep: string[] = [];
+  // The internal application is Hookwell's, not one of the caller's.
+  const keep: string[] = [NOT_INTERNAL_APP('applications.uid')];
   const params: unknown[] = [];
   if (filter.noEndpoints) keep.push(`EXISTS (SELECT 1 FROM endpoints e WHERE ${own})`);
   // "Only disabled" and "only Svix Play" say nothing of an application without endpoints.
@@ -57,7 +65,6 @@ export function listApplications(plan: PagePlan, filter: AppListFilter = {}): Qu
     keep.push(`(NOT EXISTS (SELECT 1 FROM endpoints e WHERE ${own}) OR EXISTS (SELECT 1 FROM endpoints e WHERE ${own} AND e.url NOT LIKE ?))`);
     params.push(`${SVIX_PLAY_URL_PREFIX}%`);
   }
-  if (keep.length === 0) return page;
   const [head, tail] = page.sql.split(' ORDER BY ');
   const joiner = head!.includes(' WHERE ') ? ' AND ' : ' WHERE ';
   return { sql: `${head!.trimEnd()}${joiner}${keep.join(' AND ')} ORDER BY ${tail}`, params: [...(plan.param === null ? [] : [plan.param]), ...params, plan.limit] };

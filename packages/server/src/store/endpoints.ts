@@ -28,10 +28,25 @@ export function newEndpoint(appId: string, input: EndpointInput, now: number): E
   };
 }
 
-/** The endpoint as read within an update's transaction, with `fields` applied. */
+/**
+ * The endpoint as read within an update's transaction, with `fields` applied. Only what
+ * `fields` names is changed: an endpoint disabled meanwhile (by its attempts' outcomes)
+ * stays so unless `fields` sets `disabled`. Why it is disabled follows from the row read
+ * here, not from an earlier read of the caller's: disabling an enabled endpoint records a
+ * manual disable, enabling a disabled one clears the reason, and setting the value it has
+ * keeps the reason it has.
+ */
 export function withFields(ep: Endpoint, fields: EndpointFields, now: number): Endpoint {
-  const { auth, ...rest } = fields;
-  return { ...ep, ...rest, auth: auth === undefined ? ep.auth : { ...ep.auth, ...auth }, updatedAt: now };
+  const { auth, disabledReason: _reason, disabledAt: _at, ...rest } = fields;
+  const out: Endpoint = { ...ep, ...rest, auth: auth === undefined ? ep.auth : { ...ep.auth, ...auth }, updatedAt: now };
+  if (fields.disabled === true && !ep.disabled) {
+    out.disabledReason = DISABLED_REASONS.manual;
+    out.disabledAt = now;
+  } else if (fields.disabled === false && ep.disabled) {
+    out.disabledReason = null;
+    out.disabledAt = null;
+  }
+  return out;
 }
 
 /** The columns INSERT_ENDPOINT and UPDATE_ENDPOINT both set, bound in this order. */

@@ -41,6 +41,8 @@ export const SELECT_EXPIRED = `SELECT m.id, m.app_id FROM messages m
 export interface ContentStatements {
   /** Binds the application and the list: the unfinished deliveries, with their endpoint's URL, for the note an expiry records. */
   unfinished: string;
+  /** Binds the application and the list: locks the unfinished deliveries' rows (PostgreSQL). */
+  lockUnfinished: string;
   /** Binds the application and the list: ends the unfinished deliveries as failed (an expiry). */
   failUnfinished: string;
   /** Binds the application and the list: ends the unfinished deliveries as canceled (an expunge or an erasure). */
@@ -62,6 +64,7 @@ export function contentStatements(d: Dialect): ContentStatements {
   return {
     unfinished: `SELECT d.id, d.msg_id, d.endpoint_id, e.url FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
       WHERE d.msg_id IN ${own} AND d.${unfinished}`,
+    lockUnfinished: `SELECT id FROM deliveries WHERE msg_id IN ${own} AND ${unfinished} ORDER BY id FOR UPDATE`,
     failUnfinished: `UPDATE deliveries SET status = ${Status.Fail}, next_attempt_at = NULL, lease_owner = NULL WHERE msg_id IN ${own} AND ${unfinished}`,
     cancelUnfinished: `UPDATE deliveries SET status = ${Status.Canceled}, next_attempt_at = NULL, lease_owner = NULL WHERE msg_id IN ${own} AND ${unfinished}`,
     backfillRecords: `DELETE FROM backfill_records WHERE backfill_id IN

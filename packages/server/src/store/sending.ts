@@ -6,6 +6,7 @@ import type { AttemptFilter } from './store.js';
 import { attemptConditions, type Dialect } from './filters.js';
 import type { Query } from './insights.js';
 import { flag, parse, type Row } from './rows.js';
+import { INTERNAL_APP_IDS } from './applications.js';
 
 /** The routing filters of an application's enabled endpoints. Binds the application. */
 export const selectRouteFilters = (d: Dialect): string => `SELECT event_types, channels FROM endpoints WHERE app_id = ? AND ${d.isFalse('disabled')}`;
@@ -28,15 +29,18 @@ export function countAttempts(d: Dialect, appId: string, filter: AttemptFilter, 
 /** A URL of Svix Play, which Svix's counts may leave out. */
 const PLAY = `url NOT LIKE 'https://play.svix.com/%'`;
 
+/** Counts over all applications leave out the internal operational-webhooks one. */
+const NOT_INTERNAL = `app_id NOT IN ${INTERNAL_APP_IDS}`;
+
 /** Applications with at least one endpoint (enabled, unless `withDisabled`). */
 export function countActiveApps(d: Dialect, withDisabled: boolean, excludePlay: boolean): string {
-  const where = [withDisabled ? null : d.isFalse('disabled'), excludePlay ? PLAY : null].filter((c) => c !== null);
-  return `SELECT COUNT(DISTINCT app_id) AS n FROM endpoints ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
+  const where = [NOT_INTERNAL, withDisabled ? null : d.isFalse('disabled'), excludePlay ? PLAY : null].filter((c) => c !== null);
+  return `SELECT COUNT(DISTINCT app_id) AS n FROM endpoints WHERE ${where.join(' AND ')}`;
 }
 
 /** Endpoints over all applications, enabled and disabled. */
 export const countEndpoints = (excludePlay: boolean): string =>
-  `SELECT disabled, COUNT(*) AS n FROM endpoints ${excludePlay ? `WHERE ${PLAY}` : ''} GROUP BY disabled`;
+  `SELECT disabled, COUNT(*) AS n FROM endpoints WHERE ${NOT_INTERNAL}${excludePlay ? ` AND ${PLAY}` : ''} GROUP BY disabled`;
 
 /** An application's finished attempts in [since, until) by event type and outcome, and its canceled deliveries created then. */
 export function appOutcomes(d: Dialect, appId: string, since: number, until: number, eventTypes: string[] | null): Query {
@@ -94,11 +98,11 @@ export function appOutcomeSeries(d: Dialect, appId: string, since: number, until
   };
 }
 
-/** Messages per event type created in [since, until), over all applications or the given ones. */
+/** Messages per event type created in [since, until), over all applications (but the internal one) or the given ones. */
 export function messagesByEventType(d: Dialect, since: number, until: number, appIds: string[] | null): Query {
   return {
     sql: `SELECT app_id, event_type, COUNT(*) AS n FROM messages WHERE id >= ? AND created_at >= ? AND created_at < ?
-      ${appIds === null ? '' : `AND ${d.oneOf('app_id')}`} GROUP BY app_id, event_type`,
+      AND ${appIds === null ? NOT_INTERNAL : d.oneOf('app_id')} GROUP BY app_id, event_type`,
     params: [idFloor('msg', since), since, until, ...(appIds === null ? [] : [d.list(appIds)])],
   };
 }

@@ -497,7 +497,9 @@ const RELEASE = prepared(
 // A batch of attempt records, whatever its size: the attempts inserted, and each delivery
 // updated only while still leased by the record's owner (a lease that expired and was claimed
 // again belongs to someone else now), its rows locked in id order first so that writers of
-// overlapping batches cannot deadlock; each endpoint's failing-since time kept, and those
+// overlapping batches cannot deadlock; an attempt whose delivery is no longer held (canceled
+// by an erasure or expunge, or taken over) is kept without its response body, which may echo
+// deleted content: `held` is read once the row's lock is had, so from the latest commit; each endpoint's failing-since time kept, and those
 // that answered 410 or failed too long disabled (store/endpoints.ts endpointHealthSql).
 const RECORD_ATTEMPTS = prepared(
   'record_attempts',
@@ -505,12 +507,18 @@ const RECORD_ATTEMPTS = prepared(
     'SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::boolean[]) AS o(id, ok_at, fail_from, fail_at, gone)',
     ' ORDER BY e2.id FOR UPDATE OF e2',
   )}),
+   outcome AS (SELECT * FROM unnest(?::bigint[], ?::int[], ?::int[], ?::bigint[], ?::bigint[], ?::text[]) AS u(id, status, attempts, next_at, last_at, owner)),
+   locked AS MATERIALIZED (
+     SELECT d.id, d.status = ${Status.Sending} AND d.lease_owner IN (SELECT u.owner FROM outcome u WHERE u.id = d.id) AS held
+     FROM deliveries d WHERE d.id IN (SELECT id FROM outcome) ORDER BY d.id FOR UPDATE),
    inserted AS (
      INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms,
        trigger_type, error, created_at)
-     SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[], ?::text[], ?::int[], ?::int[], ?::text[], ?::bigint[])),
-   outcome AS (SELECT * FROM unnest(?::bigint[], ?::int[], ?::int[], ?::bigint[], ?::bigint[], ?::text[]) AS u(id, status, attempts, next_at, last_at, owner)),
-   locked AS MATERIALIZED (SELECT d.id FROM deliveries d WHERE d.id IN (SELECT id FROM outcome) ORDER BY d.id FOR UPDATE),
+     SELECT a.id, a.msg_id, a.endpoint_id, a.app_id, a.url, a.status, a.response_status_code, CASE WHEN l.held THEN a.response ELSE '' END,
+       a.response_duration_ms, a.trigger_type, a.error, a.created_at
+     FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[], ?::text[], ?::int[], ?::int[], ?::text[], ?::bigint[], ?::bigint[])
+       AS a(id, msg_id, endpoint_id, app_id, url, status, response_status_code, response, response_duration_ms, trigger_type, error, created_at, delivery_id)
+     LEFT JOIN locked l ON l.id = a.delivery_id),
    recorded AS (
      UPDATE deliveries d SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_at, last_attempt_at = u.last_at, lease_owner = NULL
      FROM outcome u, locked l WHERE d.id = u.id AND l.id = u.id AND d.status = ${Status.Sending} AND d.lease_owner = u.owner RETURNING d.id)
@@ -913,6 +921,10 @@ export class PostgresStore implements Store {
     // The messages' rows are locked first, as the purge's SELECT … FOR UPDATE does, so an
     // erasure and a purge meeting on one message wait for each other rather than deadlock.
     const messages = await run(c, CONTENT.payloads, [appId, list]);
+    // Then their unfinished deliveries, before the attempts' bodies are cleared: an attempt
+    // being recorded holds its delivery's row until its commit, so the bodies cleared below
+    // include its own, and one recorded after this commit finds its lease gone and keeps none.
+    await run(c, CONTENT.lockUnfinished, [appId, list]);
     const backfillRecords = await run(c, CONTENT.backfillRecords, [appId, list]);
     const attempts = await run(c, CONTENT.attemptBodies, [appId, list]);
     let deliveries: number;
@@ -1229,6 +1241,12 @@ export class PostgresStore implements Store {
           outcomes.map((o) => o.failAt),
           outcomes.map((o) => o.gone),
         ]),
+        col((r) => r.deliveryId),
+        col((r) => r.next),
+        col((r) => r.attempts),
+        col((r) => r.nextAttemptAt),
+        col((r) => r.attempt.createdAt),
+        col((r) => r.owner),
         col((r) => r.attempt.id ?? newId('atmpt', r.attempt.createdAt)),
         col((r) => r.attempt.msgId),
         col((r) => r.attempt.endpointId),
@@ -1242,11 +1260,6 @@ export class PostgresStore implements Store {
         col((r) => r.attempt.error),
         col((r) => r.attempt.createdAt),
         col((r) => r.deliveryId),
-        col((r) => r.next),
-        col((r) => r.attempts),
-        col((r) => r.nextAttemptAt),
-        col((r) => r.attempt.createdAt),
-        col((r) => r.owner),
       ],
     );
     return disabledFrom(rows);

@@ -935,6 +935,10 @@ export class SqliteStore implements Store {
       );
       for (const rec of records) {
         const a = rec.attempt;
+        // A delivery no longer held by this attempt's lease was canceled (its message's
+        // content erased or expunged meanwhile) or taken over: the attempt is recorded,
+        // without the response body, which may echo content that is gone.
+        const held = update.run(rec.next, rec.attempts, rec.nextAttemptAt, a.createdAt, rec.deliveryId, rec.owner).changes > 0;
         insert.run(
           a.id ?? newId('atmpt', a.createdAt),
           a.msgId,
@@ -943,13 +947,12 @@ export class SqliteStore implements Store {
           a.url,
           a.status,
           a.responseStatusCode,
-          this.sealer.seal(a.response),
+          held ? this.sealer.seal(a.response) : '',
           a.responseDurationMs,
           a.triggerType,
           a.error,
           a.createdAt,
         );
-        update.run(rec.next, rec.attempts, rec.nextAttemptAt, a.createdAt, rec.deliveryId, rec.owner);
       }
       const outcomes = batchOutcomes(records).map((o) => [o.endpointId, o.okAt, o.failFrom, o.failAt, o.gone ? 1 : 0]);
       // Prepared apart from q(): that clears the routes on every call, and most batches disable nothing.
