@@ -16,7 +16,7 @@ import { ConflictError, NotFoundError, UnavailableError } from '../src/domain/er
 import { Status, type Application, type Endpoint, type ListQuery, type Message, type StatusCode } from '../src/domain/types.js';
 import { endpointInput, eventually, messageInput, PG_URL, requirePostgres, tempDir } from './helpers.js';
 import { EXPIRED_NOTE } from '../src/store/retention.js';
-import { RepeatedRequest } from '../src/store/idempotency.js';
+import { RepeatedRequest } from '../src/store/store.js';
 import { WorkNotifier, workChannel } from '../src/store/postgres/notifier.js';
 import { createLogger } from '../src/logger.js';
 

@@ -5,7 +5,7 @@ import { LIMITS } from '../domain/limits.js';
 import { checkName } from '../domain/names.js';
 import { Status, type Message, type StatusCode } from '../domain/types.js';
 import type { MessageFilter, ReplayRecord } from '../store/store.js';
-import { RepeatedRequest } from '../store/idempotency.js';
+import { RepeatedRequest } from '../store/store.js';
 import { errorResponses, listQuery, messageFilterQuery, ref } from './schemas.js';
 import { answerRepeat, IDEMPOTENCY_TTL_MS, listQuery as toListQuery, replayBody, timeParam, type Deps } from './http.js';
 import { messageOutJson, presentMessage, presentTask } from './present.js';

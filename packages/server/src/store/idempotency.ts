@@ -6,6 +6,11 @@ import type { Sealer } from '../domain/sealing.js';
 
 export const SELECT_IDEMPOTENT = 'SELECT * FROM idempotency WHERE scope = ? AND key = ?';
 
+/** A record's values after its scope and key: body_hash, status_code, body (sealed), created_at, msg_id. */
+export function recordValues(v: IdempotentResponse, s: Sealer): unknown[] {
+  return [v.bodyHash, v.statusCode, v.body === null ? null : s.seal(v.body), v.createdAt, v.msgId ?? null];
+}
+
 export function idempotentFrom(r: Row, s: Sealer): IdempotentResponse {
   return {
     bodyHash: r.body_hash as string,
@@ -21,33 +26,18 @@ export const PUT_IDEMPOTENT = `INSERT INTO idempotency (scope, key, body_hash, s
     body = excluded.body, created_at = excluded.created_at, msg_id = excluded.msg_id`;
 
 export function putIdempotentParams(scope: string, key: string, v: IdempotentResponse, s: Sealer): unknown[] {
-  return [scope, key, v.bodyHash, v.statusCode, v.body === null ? null : s.seal(v.body), v.createdAt, v.msgId ?? null];
+  return [scope, key, ...recordValues(v, s)];
 }
 
-/** PUT_IDEMPOTENT's parameters for a message's replay record, stored in the message's commit. */
+/** A message's replay record, stored in the message's commit. */
+export function replayRecord(r: ReplayRecord, message: Message, now: number): IdempotentResponse {
+  return { bodyHash: r.bodyHash, statusCode: r.statusCode, body: r.body(message), createdAt: now, msgId: message.id };
+}
+
+/** PUT_IDEMPOTENT's parameters for a message's replay record. */
 export function replayParams(r: ReplayRecord, message: Message, now: number, s: Sealer): unknown[] {
-  return putIdempotentParams(r.scope, r.key, { bodyHash: r.bodyHash, statusCode: r.statusCode, body: r.body(message), createdAt: now, msgId: message.id }, s);
+  return putIdempotentParams(r.scope, r.key, replayRecord(r, message, now), s);
 }
-
-/**
- * A message's record, written in its commit only where no live record holds the key
- * (one expired, or left by a message since deleted, is replaced): no change means a repeat,
- * found without a look-up before the commit. CLAIM_IDEMPOTENT's parameters are
- * replayParams' and then the record's expiredAt.
- */
-export const CLAIM_IDEMPOTENT = `${PUT_IDEMPOTENT}
-  WHERE idempotency.created_at <= ?
-    OR (idempotency.msg_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = idempotency.msg_id))`;
 
 /** Expired records, by their age (PostgreSQL, which keeps an index of it). */
 export const PURGE_IDEMPOTENT = 'DELETE FROM idempotency WHERE created_at < ?';
-
-/**
- * createMessage's refusal when its request's idempotency-key already holds a live answer
- * (a store with `repeatsFoundInCommit`): nothing of the message was written.
- */
-export class RepeatedRequest extends Error {
-  constructor(readonly previous: IdempotentResponse) {
-    super('this idempotency-key already holds an answer');
-  }
-}

@@ -35,7 +35,8 @@ interface SealedTable {
 export const SEALED_TABLES: SealedTable[] = [
   { table: 'endpoints', keys: ['id'], columns: ['secret', 'previous_secrets', 'headers', 'key_value', 'oauth', 'mtls_identity'] },
   { table: 'meta', keys: ['key'], columns: ['value'], where: `key NOT IN ('${KEY_RECORD_META_KEY}', 'serving_process', 'health_probe')` },
-  { table: 'idempotency', keys: ['scope', 'key'], columns: ['body'] },
+  // Only answers kept as text (a message's is rendered from it); SQLite indexes just those.
+  { table: 'idempotency', keys: ['scope', 'key'], columns: ['body'], where: 'body IS NOT NULL' },
   { table: 'backfill_records', keys: ['backfill_id', 'seq'], columns: ['record'] },
   { table: 'messages', keys: ['id'], columns: ['payload'] },
   { table: 'attempts', keys: ['id'], columns: ['response'] },

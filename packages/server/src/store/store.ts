@@ -284,6 +284,16 @@ export interface IdempotentResponse {
 }
 
 /**
+ * createMessage's refusal when its request's idempotency-key already holds a live answer
+ * (a store with `repeatsFoundInCommit`): nothing of the message was written.
+ */
+export class RepeatedRequest extends Error {
+  constructor(readonly previous: IdempotentResponse) {
+    super('this idempotency-key already holds an answer');
+  }
+}
+
+/**
  * The answer to keep for repeats of the request that creates a message, written in the
  * message's own commit (createMessage's `replay`): durable with it, and no second write
  * for the client to wait for. `body` renders the answer from the message as stored.

@@ -7,6 +7,7 @@ import { endpointMatches } from '../../domain/routing.js';
 import { deliveryOrderKey, keyReader } from '../../domain/ordering.js';
 import { Status, Trigger, type Application, type Attempt, type Backfill, type BackfillChunk, type Endpoint, type EventType, type ListQuery, type Message, type Page, type BackgroundTask, type TaskStatus } from '../../domain/types.js';
 import type { StoredPayload, AppInput, AttemptFilter, AttemptRecord, BackfillInput, BackfillRecord, ClaimOptions, ContentFetch, DeliveryFilter, DisabledEndpoint, EndpointFields, EndpointInput, EndpointMessage, EndpointStats, EndpointStatus, EventTypeInput, IdempotentResponse, LeaseOffer, ReplayRecord, CommitObserver, PoolUsage, MessageDestination, MessageInput, SkipOutcome, PortalToken, Store, Work, ApiToken, AppListFilter } from '../store.js';
+import { RepeatedRequest } from '../store.js';
 import { planPage, toPage } from '../paging.js';
 import type { Dialect } from '../filters.js';
 import { appSummaries, appSummaryFrom, BACKLOG, backlogFrom, queueByEndpoint, queueStatsFrom, queueTotals, type QueueStats, durationCountFrom, durationCounts, failingEndpoints, messagesPerBucket, outcomesPerBucket, overviewFrom, totals, type AppSummary, type Backlog, type DurationCount, type Overview, type OverviewRange } from '../insights.js';
@@ -28,7 +29,8 @@ import { batchOutcomes, disabledFrom, endpointHealthParams, endpointHealthSql } 
 import { DELETE_ENDPOINT, duplicateEndpointUid, INSERT_ENDPOINT, insertEndpointParams, listEndpoints, newEndpoint, SELECT_ENDPOINT, SELECT_ENDPOINT_FILTERS, SELECT_ENDPOINT_URL, SELECT_ROUTE, selectRoutes, UPDATE_ENDPOINT, updateEndpointParams, withFields } from '../endpoints.js';
 import { DELETE_APPLICATION, duplicateAppUid, INSERT_APPLICATION, insertApplicationParams, listApplications, SELECT_APPLICATION, UPDATE_APPLICATION, updateApplicationParams } from '../applications.js';
 import { INSERT_META_IF_ABSENT, SELECT_META, UPSERT_META } from '../meta.js';
-import { CLAIM_IDEMPOTENT, idempotentFrom, PUT_IDEMPOTENT, putIdempotentParams, RepeatedRequest, replayParams, SELECT_IDEMPOTENT } from '../idempotency.js';
+import { idempotentFrom, recordValues, replayRecord } from '../idempotency.js';
+import { KeyIndex } from './key-index.js';
 import {
   DELETE_EVENT_TYPE,
   INSERT_EVENT_TYPE,
@@ -54,8 +56,14 @@ const NEXT_DUE = nextDue('deliveries AS d INDEXED BY deliveries_due');
 
 const HEALTH_PROBE_KEY = 'health_probe';
 
+// Idempotency records, found by id through the KeyIndex (see there).
+const SELECT_IDEMPOTENT_KEYS = 'SELECT id, scope, key, key_hash, created_at FROM idempotency ORDER BY id';
+const SELECT_IDEMPOTENT_ROW = 'SELECT * FROM idempotency WHERE id = ?';
+const INSERT_IDEMPOTENT = 'INSERT INTO idempotency (scope, key, key_hash, body_hash, status_code, body, created_at, msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
+const UPDATE_IDEMPOTENT = 'UPDATE idempotency SET key_hash = ?, body_hash = ?, status_code = ?, body = ?, created_at = ?, msg_id = ? WHERE id = ?';
+const MESSAGE_EXISTS = 'SELECT 1 FROM messages WHERE id = ?';
 /** Expired idempotency records among the first `?` of the table in insertion order (see purgeIdempotent). */
-const PURGE_IDEMPOTENT_HEAD = 'DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM idempotency ORDER BY rowid LIMIT ?) AND created_at < ?';
+const PURGE_IDEMPOTENT_HEAD = 'DELETE FROM idempotency WHERE id IN (SELECT id FROM idempotency ORDER BY id LIMIT ?) AND created_at < ?';
 const PURGE_BATCH = 5000;
 /** wal_autocheckpoint of a connection that checkpoints itself (see configure). */
 const AUTOCHECKPOINT_PAGES = 10_000;
@@ -118,6 +126,8 @@ export class SqliteStore implements Store {
    */
   private readonly routes = new Map<string, Route[]>();
   private readonly endpointWriters = new Set<Statement>();
+  /** Where each idempotency record is, built from the table when first needed (see KeyIndex). */
+  private keys: KeyIndex | null = null;
   private readonly commits: GroupCommit;
   /** A serving store's log is checkpointed on a thread of its own (see Checkpointer). */
   private checkpointer: Checkpointer | null = null;
@@ -514,10 +524,13 @@ export class SqliteStore implements Store {
   ): { message: Message; deliveries: number; leased: Work[] } {
     const { onlyEndpointId, lease, replay } = options;
     const message = newMessage(appId, input, now);
-    // In the message's savepoint: a message refused (or rolled back) leaves no record
-    // either, and a repeat found here leaves no message.
-    if (replay !== undefined && this.q(CLAIM_IDEMPOTENT).run(...replayParams(replay, message, now, this.sealer), replay.expiredAt).changes === 0) {
-      throw new RepeatedRequest(idempotentFrom(this.q(SELECT_IDEMPOTENT).get(replay.scope, replay.key) as Row, this.sealer));
+    // A live record under the key, of a message that still exists, makes this a repeat:
+    // refused before anything is written. One expired, or of a message deleted with its
+    // application, is taken over.
+    const keyHash = replay === undefined ? 0 : KeyIndex.hashOf(replay.scope, replay.key);
+    const previous = replay === undefined ? undefined : this.idempotentRow(replay.scope, replay.key, keyHash);
+    if (previous !== undefined && (previous.created_at as number) > replay!.expiredAt && (previous.msg_id === null || this.q(MESSAGE_EXISTS).get(previous.msg_id) !== undefined)) {
+      throw new RepeatedRequest(idempotentFrom(previous, this.sealer));
     }
     try {
       this.q(INSERT_MESSAGE).run(...messageParams(message, this.sealer));
@@ -525,6 +538,8 @@ export class SqliteStore implements Store {
       if (isUniqueViolation(err)) throw duplicateEventId(input.eventId);
       throw err;
     }
+    // In the message's savepoint: a message refused (or rolled back) leaves no record either.
+    if (replay !== undefined) this.writeIdempotent(replay.scope, replay.key, keyHash, replayRecord(replay, message, now), previous);
     const candidates =
       onlyEndpointId === undefined
         ? this.routesOf(appId)
@@ -1069,25 +1084,59 @@ export class SqliteStore implements Store {
   // --- idempotency --------------------------------------------------------------------
 
   async getIdempotent(scope: string, key: string): Promise<IdempotentResponse | null> {
-    const r = this.q(SELECT_IDEMPOTENT).get(scope, key) as Row | undefined;
+    const r = this.idempotentRow(scope, key, KeyIndex.hashOf(scope, key));
     return r === undefined ? null : idempotentFrom(r, this.sealer);
   }
 
   putIdempotent(scope: string, key: string, v: IdempotentResponse): Promise<void> {
     return this.write(() => {
-      this.q(PUT_IDEMPOTENT).run(...putIdempotentParams(scope, key, v, this.sealer));
+      const keyHash = KeyIndex.hashOf(scope, key);
+      this.writeIdempotent(scope, key, keyHash, v, this.idempotentRow(scope, key, keyHash));
     });
   }
 
   async purgeIdempotent(olderThan: number): Promise<void> {
-    // Records are kept without an index by age (each keyed message would write one): the
-    // oldest are first in insertion order, so the purge takes them from the head of the
-    // table, a batch a commit, until a batch holds none expired. A record replaced in
-    // place keeps its early place and only holds back the purge of those after it.
+    // The oldest records are first in insertion order, so the purge takes them from the
+    // head of the table, a batch a commit, until a batch holds none expired (a record
+    // taken over in place keeps its early place, and does not stop the purge).
     for (;;) {
       const deleted = await this.write(() => this.q(PURGE_IDEMPOTENT_HEAD).run(PURGE_BATCH, olderThan).changes);
-      if (deleted === 0) return;
+      if (deleted === 0) break;
     }
+    this.keys?.drop(olderThan);
+  }
+
+  private keyIndex(): KeyIndex {
+    if (this.keys === null) {
+      const keys = new KeyIndex();
+      for (const r of this.q(SELECT_IDEMPOTENT_KEYS).iterate() as IterableIterator<Row>) {
+        keys.set((r.key_hash as number | null) ?? KeyIndex.hashOf(r.scope as string, r.key as string), r.id as number, r.created_at as number);
+      }
+      this.keys = keys;
+    }
+    return this.keys;
+  }
+
+  /** The record of `key` in `scope`, found through the key index and checked against the row. */
+  private idempotentRow(scope: string, key: string, keyHash: number): Row | undefined {
+    const id = this.keyIndex().get(keyHash);
+    if (id === undefined) return undefined;
+    const r = this.q(SELECT_IDEMPOTENT_ROW).get(id) as Row | undefined;
+    return r !== undefined && r.scope === scope && r.key === key ? r : undefined;
+  }
+
+  /** Writes a record, over the key's row (`previous`) when it has one, and indexes it; in a write. */
+  private writeIdempotent(scope: string, key: string, keyHash: number, v: IdempotentResponse, previous: Row | undefined): void {
+    let id: number;
+    if (previous !== undefined) {
+      id = previous.id as number;
+      this.q(UPDATE_IDEMPOTENT).run(keyHash, ...recordValues(v, this.sealer), id);
+    } else {
+      id = Number(this.q(INSERT_IDEMPOTENT).run(scope, key, keyHash, ...recordValues(v, this.sealer)).lastInsertRowid);
+    }
+    // Before the commit: should it roll back, the row read through this entry is another
+    // key's or none (found as nothing), or this key's expired one (taken over again).
+    this.keyIndex().set(keyHash, id, v.createdAt);
   }
 
   createPortalToken(token: PortalToken): Promise<void> {
