@@ -64,10 +64,11 @@
 //                   set and without, two servers side by side (each its own file), runs
 //                   alternating; reported as encryptionCost = 1 - encrypted / plain msg/s.
 //   ingest-idempotent
-//                   SQLite ingest as `ingest-validated` measures it, every message with an
-//                   idempotency-key of its own (as the svix 2.x SDK sends with every POST: each
-//                   then stores a record for replay) and without, in alternating windows on
-//                   one server; reported as idempotencyCost = 1 - keyed / plain msg/s.
+//                   SQLite ingest as `ingest-validated` measures it, every message with a
+//                   random idempotency-key of its own (`auto_<uuid>`, as the svix 2.x SDK sends
+//                   with every POST: each then stores a record for replay) and without, in
+//                   alternating windows on one server; reported as idempotencyCost = 1 - keyed /
+//                   plain msg/s.
 // Optional environment: BENCH_QUICK=1; BENCH_ONLY=ingest,ingest-validated,ingest-idempotent,encryption,delivery,latency,latency-2000,message-log,e2e,bullmq,pg-ingest,pg-delivery-1,pg-delivery-2,pg-message-log
 // (a subset; "pg" stands for the four PostgreSQL figures, "pg-delivery" for both deliveries;
 // default: all of them); BENCH_PG_URL; BENCH_REDIS_URL; BENCH_E2E_CONCURRENCY (deliveries in
@@ -557,7 +558,8 @@ async function ingestIdempotentFigure(): Promise<Record<string, unknown>> {
       warmupMs: P.ingestWarmupMs,
       measureMs: P.ingestMeasureMs / 4,
     };
-    // A fresh key per request, shaped as the svix 2.x SDK makes its automatic ones.
+    // A fresh random key per request, as the svix 2.x SDK makes its automatic ones (random
+    // keys, unlike counted ones, land all over an index of them). The first is known, to be sent again.
     let window = 0;
     const keyed = () => {
       const w = window++;
