@@ -88,6 +88,8 @@ export interface Hookwell {
 
 const TOKEN_META_KEY = 'admin_token_sha256';
 const LINK_KEY_META_KEY = 'content_link_key';
+/** How long a finished background task stays readable (ms): 30 days. */
+export const TASK_KEEP_MS = 30 * 24 * 60 * 60 * 1000;
 
 /** The admin tokens' hashes: from configuration, else stored, else a new token generated and stored. */
 async function resolveTokens(store: Store, cfg: Config): Promise<{ hashes: Buffer[]; generated: string | null }> {
@@ -103,7 +105,7 @@ async function resolveTokens(store: Store, cfg: Config): Promise<{ hashes: Buffe
 /** What a caller may set beside the configuration: timings a test shortens. */
 export interface ApiOptions {
   dashboard?: DashboardOptions;
-  /** How often expired idempotency records, stalled uploads and portal tokens are purged (ms); hourly by default. */
+  /** How often expired idempotency records, stalled uploads, portal tokens and old finished tasks are purged (ms); hourly by default. */
   housekeepingIntervalMs?: number;
   /** How often a delivering process looks at the backlog (ms); see delivery/backlog-watch.ts. */
   backlogCheckMs?: number;
@@ -379,9 +381,9 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
   retention.start(cfg.payloadPurgeIntervalMs);
 
   // Expired idempotency records (one per POST that carried a key: the v2 SDK sends one with
-  // every POST), stalled uploads and expired portal tokens. Once at start as well as hourly:
-  // a process restarted more often than hourly would otherwise never purge, and the tables
-  // would grow without bound.
+  // every POST), stalled uploads, expired portal tokens and old finished background tasks.
+  // Once at start as well as hourly: a process restarted more often than hourly would
+  // otherwise never purge, and the tables would grow without bound.
   let sweeping: Promise<unknown> = Promise.resolve();
   const housekeeping = () => {
     const now = Date.now();
@@ -390,6 +392,8 @@ export async function startHookwell(cfg: Config, log: Logger, api: ApiOptions = 
       // Uploads that stopped moving an hour ago were cut off with their process.
       store.purgeUnfinishedBackfills(now - 60 * 60 * 1000).catch((err: unknown) => log.error({ err }, 'purging unfinished backfills failed')),
       store.purgePortalTokens(now - 24 * 60 * 60 * 1000).catch((err: unknown) => log.error({ err }, 'purging expired portal tokens failed')),
+      // A finished background task is kept for its caller to read, a month.
+      store.purgeFinishedTasks(now - TASK_KEEP_MS).catch((err: unknown) => log.error({ err }, 'purging finished background tasks failed')),
     ]);
   };
   housekeeping();

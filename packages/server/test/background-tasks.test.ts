@@ -8,7 +8,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiException, BackgroundTaskStatus, BackgroundTaskType, MessageStatus, Svix, type BackgroundTaskOut, type EndpointOut } from 'svix';
-import { startHookwell } from '../src/server.js';
+import { startHookwell, TASK_KEEP_MS } from '../src/server.js';
 import { createLogger } from '../src/logger.js';
 import { ABANDONED, TASK_STALE_MS, Tasks } from '../src/core/tasks.js';
 import { ERASE_BATCH } from '../src/core/erasure.js';
@@ -398,6 +398,35 @@ describe('background tasks whose process is gone', () => {
       } finally {
         await again.close();
       }
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('finished tasks are purged a month after they ended; running and recent ones stay', async () => {
+    const srv = await startServer({}, { housekeepingIntervalMs: 100 });
+    try {
+      const now = Date.now();
+      const task = (status: 'running' | 'finished' | 'failed', updatedAt: number) => ({
+        id: newId('qtask'),
+        appId: null,
+        task: 'endpoint.recover' as const,
+        status,
+        data: {},
+        createdAt: updatedAt,
+        updatedAt,
+      });
+      const oldFinished = task('finished', now - TASK_KEEP_MS - 60_000);
+      const oldFailed = task('failed', now - TASK_KEEP_MS - 60_000);
+      const recent = task('finished', now - TASK_KEEP_MS + 60 * 60_000);
+      for (const t of [oldFinished, oldFailed, recent]) await srv.hw.store.createTask(t);
+      await eventually(async () => ((await srv.hw.store.getTask(oldFinished.id)) === null && (await srv.hw.store.getTask(oldFailed.id)) === null ? true : undefined), 10_000, 'the old tasks to be purged');
+      assert.equal((await srv.hw.store.getTask(recent.id))?.status, 'finished');
+      // Straight through the store: a running task is never purged, however old.
+      const running = task('running', now - 2 * TASK_KEEP_MS);
+      await srv.hw.store.createTask(running);
+      assert.equal(await srv.hw.store.purgeFinishedTasks(now - TASK_KEEP_MS), 0);
+      assert.equal((await srv.hw.store.getTask(running.id))?.status, 'running');
     } finally {
       await srv.stop();
     }

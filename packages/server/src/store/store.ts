@@ -444,6 +444,8 @@ export interface Store {
   listTasks(q: ListQuery, filter: TaskFilter): Promise<Page<BackgroundTask>>;
   /** Fails running tasks not updated since `olderThan`, recording `data`; how many. */
   failStaleTasks(olderThan: number, data: Record<string, unknown>, at: number): Promise<number>;
+  /** Deletes finished tasks last updated before `olderThan`; how many. */
+  purgeFinishedTasks(olderThan: number): Promise<number>;
 
   getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null>;
   listAttempts(appId: string, q: ListQuery, filter: AttemptFilter): Promise<Page<Attempt>>;

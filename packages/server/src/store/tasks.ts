@@ -28,6 +28,9 @@ export const SELECT_TASK = 'SELECT * FROM background_tasks WHERE id = ?';
  */
 export const FAIL_STALE_TASKS = `UPDATE background_tasks SET status = 'failed', data = ?, updated_at = ? WHERE status = 'running' AND updated_at < ?`;
 
+/** Binds the age limit: finished tasks (not running) last updated before it are deleted. */
+export const PURGE_FINISHED_TASKS = `DELETE FROM background_tasks WHERE status <> 'running' AND updated_at < ?`;
+
 export function listTasks(plan: PagePlan, filter: TaskFilter): { sql: string; params: unknown[] } {
   const where: string[] = [];
   const params: unknown[] = [];

@@ -15,7 +15,7 @@ import { storedPayloadFrom, appFrom, attemptFrom, backfillChunkFrom, backfillFro
 import { checkKeyRecord, KEY_RECORD_META_KEY, KeyRingError, Sealer } from '../../domain/sealing.js';
 import { rekeyTables, type RekeyProgress } from '../rekey.js';
 import { bulkReplayBatch, CANCEL_PENDING, INSERT_RESENT, RECOVER, recoverBatch, replayCandidates, requeueBatchFrom, RESEND, RETRY_FAILED, SELECT_RESEND_ORDERING, type BulkReplayFilter, type RequeueBatch } from '../requeue.js';
-import { FAIL_STALE_TASKS, INSERT_TASK, listTasks, SELECT_TASK, taskFrom, taskParams, UPDATE_TASK, type TaskFilter } from '../tasks.js';
+import { FAIL_STALE_TASKS, PURGE_FINISHED_TASKS, INSERT_TASK, listTasks, SELECT_TASK, taskFrom, taskParams, UPDATE_TASK, type TaskFilter } from '../tasks.js';
 import { COMPLETE_BACKFILL, COUNT_BACKFILL_RECORDS, DROP_BACKFILL, INSERT_BACKFILL, insertBackfillParams, listBackfills, newBackfill, SELECT_BACKFILL, SELECT_BACKFILL_CHUNKS, SELECT_BACKFILL_ID, SELECT_BACKFILL_RECORDS, SELECT_STALE_BACKFILLS } from '../backfills.js';
 import { SELECT_CONTENT_FETCHES } from '../content-fetches.js';
 import { INSERT_SKIP_ATTEMPT, inTurn, KEY_BUSY, KEY_HEAD, nextDue, SKIP_HEAD, skipAttemptParams } from '../ordering.js';
@@ -1193,6 +1193,10 @@ export class SqliteStore implements Store {
 
   failStaleTasks(olderThan: number, data: Record<string, unknown>, at: number): Promise<number> {
     return this.write(() => this.q(FAIL_STALE_TASKS).run(JSON.stringify(data), at, olderThan).changes);
+  }
+
+  purgeFinishedTasks(olderThan: number): Promise<number> {
+    return this.write(() => this.q(PURGE_FINISHED_TASKS).run(olderThan).changes);
   }
 
   // --- API tokens ---------------------------------------------------------------------
