@@ -236,6 +236,8 @@ export class SqliteStore implements Store {
           store.db.transaction(() => store!.dropBackfill(r.id as string))();
         }
         if (file !== ':memory:') store.checkpointOnAThread();
+        // Before serving, rather than inside the first keyed message's commit.
+        store.keyIndex();
       }
       return store;
     } catch (err) {
