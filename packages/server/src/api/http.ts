@@ -369,10 +369,11 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
       waiting.then(() => done(), done);
       return;
     }
-    // Fastify goes no further than done() once a repeat has been answered here.
+    // A repeat answered here goes no further: done() is not called for it (the answer may
+    // still be on its way through async onSend hooks, so Fastify would run the handler).
     keys.begin(req, scope, key, bodyHash).then((previous) => {
-      if (previous !== null) answerRepeat(reply, previous, bodyHash);
-      done();
+      if (previous === null) done();
+      else answerRepeat(reply, previous, bodyHash);
     }, done);
   });
 
