@@ -61,8 +61,10 @@
 // and the rest of the run goes on (the exit status stays 0 for that alone).
 //
 //   encryption      SQLite ingest as `ingest-validated` measures it, with HOOKWELL_ENCRYPTION_KEYS
-//                   set and without, two servers side by side (each its own file), runs
-//                   alternating; reported as encryptionCost = 1 - encrypted / plain msg/s.
+//                   set and without, two servers side by side (each its own file), in eight
+//                   windows (plain, encrypted, encrypted, plain, twice over); reported as
+//                   encryptionCost = 1 - encrypted / plain msg/s, and beside it each server's CPU
+//                   per accepted message inside its windows (encryptionCpuShare, what keys add).
 //   encryption-delivery
 //                   SQLite delivery as `delivery` measures it (a backlog of the same payloads, due
 //                   at once, delivered by a fresh server at endpoint concurrency 64), with
@@ -1159,8 +1161,8 @@ async function bullmqFigure(concurrency = P.e2eInFlight): Promise<Record<string,
 
 /**
  * Ingest with encryption at rest against ingest without, in one run: a server of each on its
- * own SQLite file, both up throughout, measured in turns (plain, encrypted, encrypted, plain)
- * so drift on a shared machine falls on both alike. The payload is the health catalogue's
+ * own SQLite file, both up throughout, measured in turns (plain, encrypted, encrypted, plain,
+ * twice over) so drift on a shared machine falls on both alike. The payload is the health catalogue's
  * workout example, as ingest-validated sends.
  */
 async function encryptionFigure(): Promise<Record<string, unknown>> {
@@ -1188,22 +1190,42 @@ async function encryptionFigure(): Promise<Record<string, unknown>> {
     // As ingest's acceptance run: each delivery falls due after the run.
     const later = new Date(Date.now() + 24 * 3600_000).toISOString();
     const body = `{"eventType":"bench.ingest","payload":${entry.example},"deliverAt":"${later}"}`;
-    log(`${figure}: ${entry.example.length}-byte payload, plain / encrypted / encrypted / plain, ${P.ingestMeasureMs / 2} ms each`);
-    const runs = await inTurns(figure, ['plain', 'encrypted', 'encrypted', 'plain'] as const, (kind) =>
-      closedLoop({
+    // Twice over, in windows of a quarter of the measured time, so drift over the run falls on both alike.
+    const order = ['plain', 'encrypted', 'encrypted', 'plain', 'plain', 'encrypted', 'encrypted', 'plain'] as const;
+    log(`${figure}: ${entry.example.length}-byte payload, ${order.join(' / ')}, ${P.ingestMeasureMs / 4} ms each`);
+    // Each server's processor time inside its measured windows, against the messages it accepted
+    // there: steadier than the rates on a shared machine, as waiting is left out.
+    const cpuSec = { plain: 0, encrypted: 0 };
+    let cpuKnown = true;
+    const warmed = new Set<string>();
+    const runs = await inTurns(figure, order, (kind) => {
+      const pid = servers[kind]!.proc.pid;
+      let at: number | null = null;
+      const warmupMs = warmed.has(kind) ? Math.min(P.ingestWarmupMs, 500) : P.ingestWarmupMs;
+      warmed.add(kind);
+      return closedLoop({
         origin: servers[kind]!.url,
         path: paths[kind]!,
         headers: AUTH,
         body: () => body,
         concurrency: P.ingestConcurrency,
         expectStatus: 202,
-        warmupMs: P.ingestWarmupMs,
-        measureMs: P.ingestMeasureMs / 2,
-      }),
-    );
+        warmupMs,
+        measureMs: P.ingestMeasureMs / 4,
+        onWindow: (edge) => {
+          const now = processCpuSec(pid);
+          if (edge === 'start') at = now;
+          else if (now === null || at === null) cpuKnown = false;
+          else cpuSec[kind] += now - at;
+        },
+      });
+    });
     const plain = runs.plain.ok / runs.plain.seconds;
     const encrypted = runs.encrypted.ok / runs.encrypted.seconds;
     const cost = 1 - encrypted / plain;
+    const cpuUs = (kind: 'plain' | 'encrypted') => (cpuKnown && runs[kind].ok > 0 ? (cpuSec[kind] * 1e6) / runs[kind].ok : null);
+    const cpuPlain = cpuUs('plain');
+    const cpuEncrypted = cpuUs('encrypted');
     return {
       figure,
       payloadBytes: Buffer.byteLength(entry.example),
@@ -1211,6 +1233,8 @@ async function encryptionFigure(): Promise<Record<string, unknown>> {
       plainMsgPerSec: round(plain),
       encryptedOverPlain: round(encrypted / plain, 3),
       encryptionCost: round(cost, 3),
+      serverCpuUsPerMsg: { plain: cpuPlain === null ? null : round(cpuPlain, 1), encrypted: cpuEncrypted === null ? null : round(cpuEncrypted, 1) },
+      encryptionCpuShare: cpuPlain === null || cpuEncrypted === null ? null : round(cpuEncrypted / cpuPlain - 1, 3),
       targetEncryptionCost: TARGET_ENCRYPTION_COST,
       meetsTarget: cost < TARGET_ENCRYPTION_COST,
       concurrency: P.ingestConcurrency,
@@ -1437,6 +1461,7 @@ async function main(): Promise<number> {
     validationCost,
     idempotencyCost: num('ingest-idempotent', 'idempotencyCost'),
     encryptionCost: num('encryption', 'encryptionCost'),
+    encryptionCpuShare: num('encryption', 'encryptionCpuShare'),
     encryptionDeliveryCost: num('encryption-delivery', 'encryptionDeliveryCost'),
     encryptionDeliveryCpuShare: num('encryption-delivery', 'encryptionDeliveryCpuShare'),
     deliveryMsgPerSec: num('delivery', 'msgPerSec'),
