@@ -95,7 +95,7 @@ import { log, percentile, round, sleep, wallNow } from './lib/clock.ts';
 import { closedLoop, sendCount, type ClosedLoopResult } from './lib/load.ts';
 import { Helper, killAllSync, startServer, startWorker, stopChild, type ServerHandle, type WorkerHandle } from './lib/procs.ts';
 import { backendsOf, dropSchema, dropSchemasSync, newSchema, PG_URL, PgUnreachable, pgVersion, querySchema, redacted } from './lib/pg.ts';
-import { busyShare, machineCpu, processCpuSec } from './lib/cpu.ts';
+import { busyShare, machineCpu, processCpuSec, processCpuTimes } from './lib/cpu.ts';
 import { messageLogFigure } from './message-log.ts';
 import { peakRssOf, RssSampler } from './lib/rss.ts';
 import { REDIS_URL, RedisRssSampler, RedisUnreachable, redisVersion, WebhookQueue } from './lib/bullmq-webhooks.ts';
@@ -1196,11 +1196,12 @@ async function encryptionFigure(): Promise<Record<string, unknown>> {
     // Each server's processor time inside its measured windows, against the messages it accepted
     // there: steadier than the rates on a shared machine, as waiting is left out.
     const cpuSec = { plain: 0, encrypted: 0 };
+    const sysSec = { plain: 0, encrypted: 0 };
     let cpuKnown = true;
     const warmed = new Set<string>();
     const runs = await inTurns(figure, order, (kind) => {
       const pid = servers[kind]!.proc.pid;
-      let at: number | null = null;
+      let at: { user: number; system: number } | null = null;
       const warmupMs = warmed.has(kind) ? Math.min(P.ingestWarmupMs, 500) : P.ingestWarmupMs;
       warmed.add(kind);
       return closedLoop({
@@ -1213,17 +1214,24 @@ async function encryptionFigure(): Promise<Record<string, unknown>> {
         warmupMs,
         measureMs: P.ingestMeasureMs / 4,
         onWindow: (edge) => {
-          const now = processCpuSec(pid);
+          const now = processCpuTimes(pid);
           if (edge === 'start') at = now;
           else if (now === null || at === null) cpuKnown = false;
-          else cpuSec[kind] += now - at;
+          else {
+            cpuSec[kind] += now.user + now.system - at.user - at.system;
+            sysSec[kind] += now.system - at.system;
+          }
         },
       });
     });
     const plain = runs.plain.ok / runs.plain.seconds;
     const encrypted = runs.encrypted.ok / runs.encrypted.seconds;
     const cost = 1 - encrypted / plain;
-    const cpuUs = (kind: 'plain' | 'encrypted') => (cpuKnown && runs[kind].ok > 0 ? (cpuSec[kind] * 1e6) / runs[kind].ok : null);
+    const cpuUs = (kind: 'plain' | 'encrypted', sec = cpuSec) => (cpuKnown && runs[kind].ok > 0 ? (sec[kind] * 1e6) / runs[kind].ok : null);
+    const sysUs = (kind: 'plain' | 'encrypted') => {
+      const us = cpuUs(kind, sysSec);
+      return us === null ? null : round(us, 1);
+    };
     const cpuPlain = cpuUs('plain');
     const cpuEncrypted = cpuUs('encrypted');
     return {
@@ -1234,6 +1242,8 @@ async function encryptionFigure(): Promise<Record<string, unknown>> {
       encryptedOverPlain: round(encrypted / plain, 3),
       encryptionCost: round(cost, 3),
       serverCpuUsPerMsg: { plain: cpuPlain === null ? null : round(cpuPlain, 1), encrypted: cpuEncrypted === null ? null : round(cpuEncrypted, 1) },
+      // Of which in the kernel (system time: writes, syncs, the socket).
+      serverSystemCpuUsPerMsg: { plain: sysUs('plain'), encrypted: sysUs('encrypted') },
       encryptionCpuShare: cpuPlain === null || cpuEncrypted === null ? null : round(cpuEncrypted / cpuPlain - 1, 3),
       targetEncryptionCost: TARGET_ENCRYPTION_COST,
       meetsTarget: cost < TARGET_ENCRYPTION_COST,
