@@ -84,6 +84,10 @@ console.log(
       pgTwoOverOne: atLeast('pgTwoOverOne', t.pgTwoOverOne),
       validationCost: medians.validationCost === undefined ? null : medians.validationCost! < (t.validationCost ?? Infinity),
       encryptionCost: medians.encryptionCost === undefined || medians.encryptionCost === null ? null : medians.encryptionCost < (t.encryptionCost ?? Infinity),
+      encryptionDeliveryCost:
+        medians.encryptionDeliveryCost === undefined || medians.encryptionDeliveryCost === null
+          ? null
+          : medians.encryptionDeliveryCost < (t.encryptionDeliveryCost ?? Infinity),
       idempotencyCost: medians.idempotencyCost === undefined || medians.idempotencyCost === null ? null : medians.idempotencyCost < (t.idempotencyCost ?? Infinity),
     },
     perRun,

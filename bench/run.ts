@@ -61,15 +61,25 @@
 // and the rest of the run goes on (the exit status stays 0 for that alone).
 //
 //   encryption      SQLite ingest as `ingest-validated` measures it, with HOOKWELL_ENCRYPTION_KEYS
-//                   set and without, two servers side by side (each its own file), runs
-//                   alternating; reported as encryptionCost = 1 - encrypted / plain msg/s.
+//                   set and without, two servers side by side (each its own file), in eight
+//                   windows (plain, encrypted, encrypted, plain, twice over); reported as
+//                   encryptionCost = 1 - encrypted / plain msg/s, and beside it each server's CPU
+//                   per accepted message inside its windows (encryptionCpuShare, what keys add).
+//   encryption-delivery
+//                   SQLite delivery as `delivery` measures it (a backlog of the same payloads, due
+//                   at once, delivered by a fresh server at endpoint concurrency 64), with
+//                   HOOKWELL_ENCRYPTION_KEYS set and without, four runs in turns (plain, encrypted,
+//                   encrypted, plain), each on a backlog of its own; every body the receiver gets
+//                   is checked byte for byte against the payload sent, and the encrypted runs'
+//                   databases to hold their payloads sealed. Reported as encryptionDeliveryCost =
+//                   1 - encrypted / plain msg/s, and beside it the server's CPU per delivery.
 //   ingest-idempotent
 //                   SQLite ingest as `ingest-validated` measures it, every message with a
 //                   random idempotency-key of its own (`auto_<uuid>`, as the svix 2.x SDK sends
 //                   with every POST: each then stores a record for replay) and without, in
 //                   alternating windows on one server; reported as idempotencyCost = 1 - keyed /
 //                   plain msg/s.
-// Optional environment: BENCH_QUICK=1; BENCH_ONLY=ingest,ingest-validated,ingest-idempotent,encryption,delivery,latency,latency-2000,message-log,e2e,bullmq,pg-ingest,pg-delivery-1,pg-delivery-2,pg-message-log
+// Optional environment: BENCH_QUICK=1; BENCH_ONLY=ingest,ingest-validated,ingest-idempotent,encryption,encryption-delivery,delivery,latency,latency-2000,message-log,e2e,bullmq,pg-ingest,pg-delivery-1,pg-delivery-2,pg-message-log
 // (a subset; "pg" stands for the four PostgreSQL figures, "pg-delivery" for both deliveries;
 // default: all of them); BENCH_PG_URL; BENCH_REDIS_URL; BENCH_E2E_CONCURRENCY (deliveries in
 // flight for e2e and bullmq, default 64);
@@ -80,12 +90,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import Sqlite from 'better-sqlite3';
 import { Agent, Pool, request } from 'undici';
 import { log, percentile, round, sleep, wallNow } from './lib/clock.ts';
 import { closedLoop, sendCount, type ClosedLoopResult } from './lib/load.ts';
 import { Helper, killAllSync, startServer, startWorker, stopChild, type ServerHandle, type WorkerHandle } from './lib/procs.ts';
 import { backendsOf, dropSchema, dropSchemasSync, newSchema, PG_URL, PgUnreachable, pgVersion, querySchema, redacted } from './lib/pg.ts';
-import { busyShare, machineCpu, processCpuSec } from './lib/cpu.ts';
+import { busyShare, machineCpu, processCpuSec, processCpuTimes } from './lib/cpu.ts';
 import { messageLogFigure } from './message-log.ts';
 import { peakRssOf, RssSampler } from './lib/rss.ts';
 import { REDIS_URL, RedisRssSampler, RedisUnreachable, redisVersion, WebhookQueue } from './lib/bullmq-webhooks.ts';
@@ -96,12 +107,12 @@ const ALIASES: Record<string, string[]> = {
   'pg-delivery': ['pg-delivery-1', 'pg-delivery-2'],
 };
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'ingest,ingest-validated,ingest-idempotent,encryption,delivery,latency,latency-2000,message-log,e2e,bullmq,pg')
+  (process.env.BENCH_ONLY ?? 'ingest,ingest-validated,ingest-idempotent,encryption,encryption-delivery,delivery,latency,latency-2000,message-log,e2e,bullmq,pg')
     .split(',')
     .map((s) => s.trim())
     .flatMap((s) => ALIASES[s] ?? [s]),
 );
-const FIGURES = ['ingest', 'ingest-validated', 'ingest-idempotent', 'encryption', 'delivery', 'latency', 'latency-2000', 'message-log', 'e2e', 'bullmq', 'pg-ingest', 'pg-delivery-1', 'pg-delivery-2', 'pg-message-log'];
+const FIGURES = ['ingest', 'ingest-validated', 'ingest-idempotent', 'encryption', 'encryption-delivery', 'delivery', 'latency', 'latency-2000', 'message-log', 'e2e', 'bullmq', 'pg-ingest', 'pg-delivery-1', 'pg-delivery-2', 'pg-message-log'];
 for (const name of ONLY) if (!FIGURES.includes(name)) log(`BENCH_ONLY: no figure "${name}" (there are ${FIGURES.join(', ')}, pg, pg-delivery)`);
 
 const P = {
@@ -146,7 +157,7 @@ const TARGETS = {
 const TARGET_VALIDATION_COST = 0.1;
 /** Most ingest throughput an idempotency-key on every message (the v2 SDK's) may cost. */
 const TARGET_IDEMPOTENCY_COST = 0.15;
-/** Most ingest throughput encryption at rest may cost. */
+/** Most ingest (encryption) or delivery (encryption-delivery) throughput encryption at rest may cost. */
 const TARGET_ENCRYPTION_COST = 0.1;
 /** At the first latency rate; the second is reported beside it, with no target. */
 const TARGET_P99_MS = 5;
@@ -603,6 +614,61 @@ async function ingestIdempotentFigure(): Promise<Record<string, unknown>> {
 // --- figure 2: delivery ---------------------------------------------------------------------
 
 /**
+ * A SQLite backlog of P.backlog messages (payloadText(i), i = 0 … N-1) for one endpoint on
+ * `receiver`, all due at one instant after they are accepted (see deliveryFigure), on a fresh
+ * database written by a server with `env`, which is stopped before this resolves. Throws when
+ * the receiver got any delivery early three times over.
+ */
+async function sqliteBacklog(
+  figure: string,
+  receiver: Helper,
+  env: Record<string, string>,
+  ingestRate: number | null,
+): Promise<{ database: Database; dueAt: number; ingest: Awaited<ReturnType<typeof sendCount>> }> {
+  const N = P.backlog;
+  // Time to accept N, judged from the ingest figure (which also delivered meanwhile, so is
+  // slower than this), with room to spare; a run that does not finish in time is repeated.
+  let marginMs = Math.max(5_000, (1.5 * N * 1000) / Math.max(ingestRate ?? 300, 300) + 3_000);
+  let database: Database | null = null;
+  for (let tryNo = 1; ; tryNo++) {
+    if (database !== null) await database.drop();
+    database = newDatabase('sqlite', 'delivery');
+    const server = await startServer({ db: database.db, token: TOKEN, env, label: `hookwell-backlog` });
+    let ingest: Awaited<ReturnType<typeof sendCount>>;
+    let dueAt: number;
+    try {
+      const api = new Api(server.url);
+      const appId = await api.appWithEndpoint('bench-delivery', receiver.url);
+      await api.close();
+      dueAt = Date.now() + marginMs;
+      const deliverAt = new Date(dueAt).toISOString();
+      log(`${figure}: accepting ${N} messages due at ${deliverAt} (in ${round(marginMs / 1000)} s)`);
+      ingest = await sendCount({
+        origin: server.url,
+        path: `/api/v1/app/${appId}/msg`,
+        headers: AUTH,
+        body: (i) => `{"eventType":"bench.delivery","deliverAt":"${deliverAt}","payload":${payloadText(i)}}`,
+        concurrency: P.ingestConcurrency,
+        expectStatus: 202,
+        total: N,
+        deadline: performance.now() + marginMs - 1_000,
+      });
+    } finally {
+      await stopServer(server);
+    }
+    const early = (await receiver.request({ type: 'stats' }, 'stats')).count as number;
+    if (!ingest.timedOut && early === 0) return { database, dueAt, ingest };
+    if (tryNo >= 3) {
+      await database.drop();
+      throw new Error(`could not build the backlog before it fell due (early deliveries: ${early})`);
+    }
+    log(`${figure}: the backlog was not ready before it fell due; again with twice the margin`);
+    marginMs *= 2;
+    receiver.send({ type: 'reset' });
+  }
+}
+
+/**
  * How the backlog is built without being delivered early.
  *
  * SQLite: every message is sent through the ordinary API with `deliverAt` = T, one instant
@@ -640,37 +706,10 @@ async function deliveryFigure(ingestRate: number | null, backend: Backend, worke
     let dueAt = 0;
     let ingest: Awaited<ReturnType<typeof sendCount>> | null = null;
     if (backend === 'sqlite') {
-      // Time to accept N, judged from the ingest figure (which also delivered meanwhile, so is
-      // slower than this), with room to spare; a run that does not finish in time is repeated.
-      let marginMs = Math.max(5_000, (1.5 * N * 1000) / Math.max(ingestRate ?? 300, 300) + 3_000);
-      for (let tryNo = 1; ; tryNo++) {
-        if (database !== null) await database.drop();
-        database = newDatabase(backend, 'delivery');
-        server = await startServer({ db: database.db, token: TOKEN, env: serverEnv, label: 'hookwell-backlog' });
-        const api = new Api(server.url);
-        const appId = await api.appWithEndpoint('bench-delivery', receiver.url);
-        await api.close();
-        dueAt = Date.now() + marginMs;
-        const deliverAt = new Date(dueAt).toISOString();
-        log(`${figure}: accepting ${N} messages due at ${deliverAt} (in ${round(marginMs / 1000)} s)`);
-        ingest = await sendCount({
-          origin: server.url,
-          path: `/api/v1/app/${appId}/msg`,
-          headers: AUTH,
-          body: (i) => `{"eventType":"bench.delivery","deliverAt":"${deliverAt}","payload":${payloadText(i)}}`,
-          concurrency: P.ingestConcurrency,
-          expectStatus: 202,
-          total: N,
-          deadline: performance.now() + marginMs - 1_000,
-        });
-        await stopAll();
-        const early = (await receiver.request({ type: 'stats' }, 'stats')).count as number;
-        if (!ingest.timedOut && early === 0) break;
-        if (tryNo >= 3) throw new Error(`could not build the backlog before it fell due (early deliveries: ${early})`);
-        log(`${figure}: the backlog was not ready before it fell due; again with twice the margin`);
-        marginMs *= 2;
-        receiver.send({ type: 'reset' });
-      }
+      const built = await sqliteBacklog(figure, receiver, serverEnv, ingestRate);
+      database = built.database;
+      dueAt = built.dueAt;
+      ingest = built.ingest;
     } else {
       database = newDatabase(backend, `delivery${workers}`);
       server = await startServer({ db: database.db, token: TOKEN, env: { ...database.env, ...serverEnv, HOOKWELL_ROLE: 'api' }, label: 'hookwell-backlog' });
@@ -1124,8 +1163,8 @@ async function bullmqFigure(concurrency = P.e2eInFlight): Promise<Record<string,
 
 /**
  * Ingest with encryption at rest against ingest without, in one run: a server of each on its
- * own SQLite file, both up throughout, measured in turns (plain, encrypted, encrypted, plain)
- * so drift on a shared machine falls on both alike. The payload is the health catalogue's
+ * own SQLite file, both up throughout, measured in turns (plain, encrypted, encrypted, plain,
+ * twice over) so drift on a shared machine falls on both alike. The payload is the health catalogue's
  * workout example, as ingest-validated sends.
  */
 async function encryptionFigure(): Promise<Record<string, unknown>> {
@@ -1153,22 +1192,50 @@ async function encryptionFigure(): Promise<Record<string, unknown>> {
     // As ingest's acceptance run: each delivery falls due after the run.
     const later = new Date(Date.now() + 24 * 3600_000).toISOString();
     const body = `{"eventType":"bench.ingest","payload":${entry.example},"deliverAt":"${later}"}`;
-    log(`${figure}: ${entry.example.length}-byte payload, plain / encrypted / encrypted / plain, ${P.ingestMeasureMs / 2} ms each`);
-    const runs = await inTurns(figure, ['plain', 'encrypted', 'encrypted', 'plain'] as const, (kind) =>
-      closedLoop({
+    // Twice over, in windows of a quarter of the measured time, so drift over the run falls on both alike.
+    const order = ['plain', 'encrypted', 'encrypted', 'plain', 'plain', 'encrypted', 'encrypted', 'plain'] as const;
+    log(`${figure}: ${entry.example.length}-byte payload, ${order.join(' / ')}, ${P.ingestMeasureMs / 4} ms each`);
+    // Each server's processor time inside its measured windows, against the messages it accepted
+    // there: steadier than the rates on a shared machine, as waiting is left out.
+    const cpuSec = { plain: 0, encrypted: 0 };
+    const sysSec = { plain: 0, encrypted: 0 };
+    let cpuKnown = true;
+    const warmed = new Set<string>();
+    const runs = await inTurns(figure, order, (kind) => {
+      const pid = servers[kind]!.proc.pid;
+      let at: { user: number; system: number } | null = null;
+      const warmupMs = warmed.has(kind) ? Math.min(P.ingestWarmupMs, 500) : P.ingestWarmupMs;
+      warmed.add(kind);
+      return closedLoop({
         origin: servers[kind]!.url,
         path: paths[kind]!,
         headers: AUTH,
         body: () => body,
         concurrency: P.ingestConcurrency,
         expectStatus: 202,
-        warmupMs: P.ingestWarmupMs,
-        measureMs: P.ingestMeasureMs / 2,
-      }),
-    );
+        warmupMs,
+        measureMs: P.ingestMeasureMs / 4,
+        onWindow: (edge) => {
+          const now = processCpuTimes(pid);
+          if (edge === 'start') at = now;
+          else if (now === null || at === null) cpuKnown = false;
+          else {
+            cpuSec[kind] += now.user + now.system - at.user - at.system;
+            sysSec[kind] += now.system - at.system;
+          }
+        },
+      });
+    });
     const plain = runs.plain.ok / runs.plain.seconds;
     const encrypted = runs.encrypted.ok / runs.encrypted.seconds;
     const cost = 1 - encrypted / plain;
+    const cpuUs = (kind: 'plain' | 'encrypted', sec = cpuSec) => (cpuKnown && runs[kind].ok > 0 ? (sec[kind] * 1e6) / runs[kind].ok : null);
+    const sysUs = (kind: 'plain' | 'encrypted') => {
+      const us = cpuUs(kind, sysSec);
+      return us === null ? null : round(us, 1);
+    };
+    const cpuPlain = cpuUs('plain');
+    const cpuEncrypted = cpuUs('encrypted');
     return {
       figure,
       payloadBytes: Buffer.byteLength(entry.example),
@@ -1176,6 +1243,10 @@ async function encryptionFigure(): Promise<Record<string, unknown>> {
       plainMsgPerSec: round(plain),
       encryptedOverPlain: round(encrypted / plain, 3),
       encryptionCost: round(cost, 3),
+      serverCpuUsPerMsg: { plain: cpuPlain === null ? null : round(cpuPlain, 1), encrypted: cpuEncrypted === null ? null : round(cpuEncrypted, 1) },
+      // Of which in the kernel (system time: writes, syncs, the socket).
+      serverSystemCpuUsPerMsg: { plain: sysUs('plain'), encrypted: sysUs('encrypted') },
+      encryptionCpuShare: cpuPlain === null || cpuEncrypted === null ? null : round(cpuEncrypted / cpuPlain - 1, 3),
       targetEncryptionCost: TARGET_ENCRYPTION_COST,
       meetsTarget: cost < TARGET_ENCRYPTION_COST,
       concurrency: P.ingestConcurrency,
@@ -1188,6 +1259,141 @@ async function encryptionFigure(): Promise<Record<string, unknown>> {
     for (const kind of kinds) if (servers[kind] !== undefined) await stopServer(servers[kind]!);
     await receiver.stop();
     for (const kind of kinds) await databases[kind].drop();
+  }
+}
+
+/**
+ * Delivery with encryption at rest against delivery without, in one run: the delivery figure's
+ * measurement (a SQLite backlog of P.backlog messages, all due at once, delivered by a fresh
+ * server to the receiver at endpoint concurrency P.deliveryConcurrency, timed from the first
+ * receipt to the last) four times, in turns (plain, encrypted, encrypted, plain), each on a
+ * backlog of its own written by a server with the same settings as the one delivering it. The
+ * receiver checks every body byte for byte against the payload sent, and the encrypted runs'
+ * databases are checked to hold their payloads and responses sealed.
+ */
+async function encryptionDeliveryFigure(ingestRate: number | null): Promise<Record<string, unknown>> {
+  const figure = 'encryption-delivery';
+  const N = P.backlog;
+  const E = P.deliveryConcurrency;
+  const ring = `bench:${randomBytes(32).toString('base64')}`;
+  const envOf = (kind: 'plain' | 'encrypted'): Record<string, string> => ({
+    HOOKWELL_ENDPOINT_CONCURRENCY: String(E),
+    ...(kind === 'encrypted' ? { HOOKWELL_ENCRYPTION_KEYS: ring } : {}),
+  });
+  const receiver = await Helper.start('receiver.ts', 'receiver');
+  // Every body must be the payload of its seq, as sent: payloadText(seq).
+  receiver.send({ type: 'verify', data: JSON.stringify(PAD) });
+  let server: ServerHandle | null = null;
+  let database: Database | null = null;
+  type Run = { kind: 'plain' | 'encrypted'; perSec: number; seconds: number; cpuSec: number | null; firstAfterListeningMs: number };
+  const runs: Run[] = [];
+  const stored: Record<string, ReturnType<typeof storedForm>> = {};
+  // The time allowed to write a backlog goes by the last one's rate (the ingest figure's before
+  // the first, or a modest guess when it did not run).
+  let backlogRate = ingestRate ?? 2_000;
+  try {
+    for (const kind of ['plain', 'encrypted', 'encrypted', 'plain'] as const) {
+      receiver.send({ type: 'reset' });
+      const built = await sqliteBacklog(`${figure} ${kind}`, receiver, envOf(kind), backlogRate);
+      backlogRate = built.ingest.perSec;
+      database = built.database;
+      const wait = built.dueAt + 100 - Date.now();
+      if (wait > 0) await sleep(wait);
+      const offset = await receiver.clockOffset();
+      receiver.send({ type: 'reset' });
+      receiver.send({ type: 'expect', n: N });
+      const reachedP = receiver.next('reached', Math.max(300_000, N * 20));
+      server = await startServer({ db: database.db, token: TOKEN, env: envOf(kind), label: `hookwell-${figure}-${kind}` });
+      // Processor time from listening to the last receipt (start-up left out, as from the rate).
+      const cpu0 = processCpuSec(server.proc.pid);
+      const listeningAt = server.listeningAt;
+      const reached = await reachedP;
+      const cpu1 = processCpuSec(server.proc.pid);
+      const first = (reached.firstAt as number) - offset.offsetMs;
+      const last = (reached.lastAt as number) - offset.offsetMs;
+      await sleep(300);
+      const stats = await receiver.request({ type: 'stats' }, 'stats');
+      await stopServer(server);
+      server = null;
+      if (stats.count !== N || stats.verified !== N || stats.mismatched !== 0 || stats.distinct !== N) {
+        throw new Error(
+          `${figure} ${kind}: the receiver got ${stats.count} bodies for ${N} messages: ${stats.verified} as sent (${stats.distinct} distinct), ` +
+            `${stats.mismatched} not${stats.firstMismatch === null ? '' : ` (first: ${JSON.stringify(stats.firstMismatch)})`}`,
+        );
+      }
+      // With keys every payload is sealed, and every response but an empty one; without, none.
+      const form = storedForm(database.db);
+      stored[kind] = form;
+      const asExpected =
+        form.payloads.n === N &&
+        form.responses.n === N &&
+        (kind === 'encrypted'
+          ? form.payloads.sealed === N && form.responses.sealed + form.responses.empty === N
+          : form.payloads.sealed === 0 && form.responses.sealed === 0);
+      if (!asExpected) throw new Error(`${figure} ${kind}: the database holds ${JSON.stringify(form)} (payloads, responses: in all, sealed, empty)`);
+      await database.drop();
+      database = null;
+      const seconds = (last - first) / 1000;
+      const run: Run = { kind, perSec: N / seconds, seconds, cpuSec: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0, firstAfterListeningMs: first - listeningAt };
+      runs.push(run);
+      log(`${figure}: ${kind} ${round(run.perSec)} msg/s first→last receipt, ${run.cpuSec === null ? '?' : round(run.cpuSec, 2)} s of the server's CPU; all ${N} bodies as sent`);
+    }
+    const pooled = (kind: 'plain' | 'encrypted') => {
+      const rs = runs.filter((r) => r.kind === kind);
+      const seconds = rs.reduce((a, r) => a + r.seconds, 0);
+      const cpu = rs.every((r) => r.cpuSec !== null) ? rs.reduce((a, r) => a + r.cpuSec!, 0) : null;
+      return { perSec: (rs.length * N) / seconds, seconds, cpuUsPerMsg: cpu === null ? null : (cpu * 1e6) / (rs.length * N) };
+    };
+    const plain = pooled('plain');
+    const encrypted = pooled('encrypted');
+    const cost = 1 - encrypted.perSec / plain.perSec;
+    return {
+      figure,
+      messages: N,
+      payloadBytes: Buffer.byteLength(payloadText(0)),
+      msgPerSec: round(encrypted.perSec),
+      plainMsgPerSec: round(plain.perSec),
+      runs: runs.map((r) => ({ kind: r.kind, msgPerSec: round(r.perSec), deliverySec: round(r.seconds, 2), serverCpuSec: r.cpuSec === null ? null : round(r.cpuSec, 2), firstReceiptAfterListeningMs: round(r.firstAfterListeningMs) })),
+      encryptedOverPlain: round(encrypted.perSec / plain.perSec, 3),
+      encryptionDeliveryCost: round(cost, 3),
+      targetEncryptionCost: TARGET_ENCRYPTION_COST,
+      meetsTarget: cost < TARGET_ENCRYPTION_COST,
+      // The server's processor time per delivery, and what encryption adds to it: steadier
+      // than the rates on a shared machine, as time spent waiting is left out.
+      serverCpuUsPerMsg: { plain: plain.cpuUsPerMsg === null ? null : round(plain.cpuUsPerMsg, 1), encrypted: encrypted.cpuUsPerMsg === null ? null : round(encrypted.cpuUsPerMsg, 1) },
+      encryptionDeliveryCpuShare: plain.cpuUsPerMsg === null || encrypted.cpuUsPerMsg === null ? null : round(encrypted.cpuUsPerMsg / plain.cpuUsPerMsg - 1, 3),
+      endpointConcurrency: E,
+      bodiesChecked: runs.length * N,
+      stored,
+      backend: 'sqlite',
+    };
+  } finally {
+    if (server !== null) await stopServer(server);
+    await receiver.stop();
+    if (database !== null) await database.drop();
+  }
+}
+
+/** How many of a column's values are stored: in all, sealed (`hwe1:…`), and empty. */
+interface StoredCount {
+  n: number;
+  sealed: number;
+  empty: number;
+}
+
+/** How a delivered SQLite database keeps its payloads and attempt responses; read after its server has stopped. */
+function storedForm(file: string): { payloads: StoredCount; responses: StoredCount } {
+  const db = new Sqlite(file, { readonly: true, fileMustExist: true });
+  try {
+    const count = (table: string, column: string): StoredCount => {
+      const r = db
+        .prepare(`SELECT count(*) AS n, sum(${column} LIKE 'hwe1:%') AS sealed, sum(${column} = '') AS empty FROM ${table} WHERE ${column} IS NOT NULL`)
+        .get() as { n: number; sealed: number | null; empty: number | null };
+      return { n: r.n, sealed: r.sealed ?? 0, empty: r.empty ?? 0 };
+    };
+    return { payloads: count('messages', 'payload'), responses: count('attempts', 'response') };
+  } finally {
+    db.close();
   }
 }
 
@@ -1221,6 +1427,7 @@ async function main(): Promise<number> {
   await run('ingest-validated', ingestValidatedFigure);
   await run('ingest-idempotent', ingestIdempotentFigure);
   await run('encryption', encryptionFigure);
+  await run('encryption-delivery', () => encryptionDeliveryFigure(num('ingest', 'msgPerSec')));
   await run('delivery', () => deliveryFigure(num('ingest', 'msgPerSec'), 'sqlite'));
   await run('latency', () => latencyFigure(P.latencyRates[0]));
   await run('latency-2000', () => latencyFigure(P.latencyRates[1]));
@@ -1266,6 +1473,9 @@ async function main(): Promise<number> {
     validationCost,
     idempotencyCost: num('ingest-idempotent', 'idempotencyCost'),
     encryptionCost: num('encryption', 'encryptionCost'),
+    encryptionCpuShare: num('encryption', 'encryptionCpuShare'),
+    encryptionDeliveryCost: num('encryption-delivery', 'encryptionDeliveryCost'),
+    encryptionDeliveryCpuShare: num('encryption-delivery', 'encryptionDeliveryCpuShare'),
     deliveryMsgPerSec: num('delivery', 'msgPerSec'),
     deliveryRatio,
     latencyP50Ms: num('latency', 'p50Ms'),
@@ -1286,13 +1496,14 @@ async function main(): Promise<number> {
     e2eHookwellPeakRssMb: num('e2e', 'hookwellPeakRssMb'),
     bullmqPeakRssMb: num('bullmq', 'peakRssMb'),
     pgMessageLogWorstP99Ms: num('pg-message-log', 'worstP99Ms'),
-    targets: { ...TARGETS, p99Ms: TARGET_P99_MS, validationCost: TARGET_VALIDATION_COST, idempotencyCost: TARGET_IDEMPOTENCY_COST, encryptionCost: TARGET_ENCRYPTION_COST, messageLogP99Ms: TARGET_LOG_MS, e2eOverBullmq: TARGET_E2E_OVER_BULLMQ },
+    targets: { ...TARGETS, p99Ms: TARGET_P99_MS, validationCost: TARGET_VALIDATION_COST, idempotencyCost: TARGET_IDEMPOTENCY_COST, encryptionCost: TARGET_ENCRYPTION_COST, encryptionDeliveryCost: TARGET_ENCRYPTION_COST, messageLogP99Ms: TARGET_LOG_MS, e2eOverBullmq: TARGET_E2E_OVER_BULLMQ },
     meetsTargets: {
       ingest: meets(ingestRatio, TARGETS.ingest),
       ingestWithLiveDelivery: meets(ingestLiveRatio, TARGETS.ingestWithLiveDelivery),
       ingestValidated: validationCost === null ? null : validationCost < TARGET_VALIDATION_COST,
       ingestIdempotent: num('ingest-idempotent', 'idempotencyCost') === null ? null : num('ingest-idempotent', 'idempotencyCost')! < TARGET_IDEMPOTENCY_COST,
       encryption: num('encryption', 'encryptionCost') === null ? null : num('encryption', 'encryptionCost')! < TARGET_ENCRYPTION_COST,
+      encryptionDelivery: num('encryption-delivery', 'encryptionDeliveryCost') === null ? null : num('encryption-delivery', 'encryptionDeliveryCost')! < TARGET_ENCRYPTION_COST,
       delivery: meets(deliveryRatio, TARGETS.delivery),
       latency: p99 === null ? null : p99 <= TARGET_P99_MS,
       pgIngest: meets(pgIngestRatio, TARGETS.pgIngest),

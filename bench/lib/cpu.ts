@@ -27,12 +27,18 @@ export function busyShare(a: ReturnType<typeof machineCpu>, b: ReturnType<typeof
 
 /** User + system CPU seconds a process has used so far. */
 export function processCpuSec(pid: number | undefined): number | null {
+  const t = processCpuTimes(pid);
+  return t === null ? null : t.user + t.system;
+}
+
+/** User and system CPU seconds a process (all its threads) has used so far. */
+export function processCpuTimes(pid: number | undefined): { user: number; system: number } | null {
   if (pid === undefined) return null;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name, which is in parentheses and may hold spaces.
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / TICKS;
+    return { user: Number(f[11]) / TICKS, system: Number(f[12]) / TICKS };
   } catch {
     return null;
   }

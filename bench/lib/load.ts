@@ -17,6 +17,8 @@ export interface ClosedLoopOptions extends Target {
   expectStatus: number;
   warmupMs: number;
   measureMs: number;
+  /** Called as the measured window opens ('start') and closes ('end'), e.g. to read a server's CPU time. */
+  onWindow?: (edge: 'start' | 'end') => void;
 }
 
 export interface ClosedLoopResult {
@@ -65,10 +67,12 @@ export async function closedLoop(o: ClosedLoopOptions): Promise<ClosedLoopResult
   const workers = Array.from({ length: o.concurrency }, worker);
   await sleep(o.warmupMs);
   phase = 'measure';
+  o.onWindow?.('start');
   const start = performance.now();
   await sleep(o.measureMs);
   phase = 'stop';
   const seconds = (performance.now() - start) / 1000;
+  o.onWindow?.('end');
   await Promise.all(workers);
   await pool.close();
   return { ok, failures, seconds, perSec: ok / seconds };

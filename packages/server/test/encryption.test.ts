@@ -385,6 +385,21 @@ describe('Sealer', () => {
     assert.equal(nonces.size, 2500);
   });
 
+  it('leaves the empty string as it is, and opens a shared value to the same plaintext every time', () => {
+    assert.equal(sealer.seal(''), '');
+    assert.equal(sealer.open(''), '');
+    const secret = sealer.seal(`whsec_${RUN}`);
+    for (let i = 0; i < 3; i++) assert.equal(sealer.openShared(secret), `whsec_${RUN}`);
+    assert.equal(sealer.openShared(null), null);
+    assert.equal(sealer.openShared('{"plain":true}'), '{"plain":true}');
+    // An older key's value opens too; an altered one is refused every time, never kept.
+    assert.equal(sealer.openShared(new Sealer(parseKeyRing(K1)).seal('{"h":1}')), '{"h":1}');
+    const body = Buffer.from(secret.slice('hwe1:k2:'.length), 'base64url');
+    body[14]! ^= 1;
+    const altered = `hwe1:k2:${body.toString('base64url')}`;
+    for (let i = 0; i < 2; i++) assert.throws(() => sealer.openShared(altered), (err: Error) => err instanceof KeyRingError && /does not authenticate/.test(err.message));
+  });
+
   it('opens what an older key of the ring sealed, and refuses altered values and unknown keys', () => {
     const old = new Sealer(parseKeyRing(K1)).seal('ünïcode ✓');
     assert.equal(sealer.open(old), 'ünïcode ✓');

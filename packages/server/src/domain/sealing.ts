@@ -61,6 +61,9 @@ function nextNonce(): Buffer {
   return noncePool.subarray(nonceAt - NONCE_BYTES, nonceAt);
 }
 
+/** How many opened values a Sealer keeps for openShared (endpoint secrets, headers, keys). */
+const SHARED_KEPT = 4096;
+
 /** Whether `value` is a sealed value (of any key). */
 export const isSealed = (value: string): boolean => value.startsWith(PREFIX);
 
@@ -80,6 +83,8 @@ export class Sealer {
   // Key objects, made once: handing createCipheriv a Buffer makes one on every call.
   private readonly keys: Map<string, KeyObject>;
   private readonly active: { id: string; key: KeyObject } | null;
+  /** openShared's values by their sealed text; cleared when full. */
+  private readonly shared = new Map<string, string>();
 
   constructor(ring: RingKey[]) {
     this.keys = new Map(ring.map((k) => [k.id, createSecretKey(k.key)]));
@@ -95,8 +100,13 @@ export class Sealer {
     return this.keys.has(keyId);
   }
 
+  /**
+   * The sealed form of `value`. The empty string stays as it is: sealing it would hide nothing
+   * (a sealed value's length shows its plaintext's), and an attempt's empty response body (a
+   * receiver's usual 204) would cost a cipher for no secret.
+   */
   seal(value: string): string {
-    if (this.active === null) return value;
+    if (this.active === null || value === '') return value;
     const nonce = nextNonce();
     const cipher = createCipheriv('aes-256-gcm', this.active.key, nonce);
     const body = Buffer.concat([nonce, cipher.update(value, 'utf8'), cipher.final(), cipher.getAuthTag()]);
@@ -127,6 +137,23 @@ export class Sealer {
   /** open() for a column that may be null (expunged, absent); other non-strings pass through. */
   openNullable<T>(value: T): T | string {
     return typeof value === 'string' ? this.open(value) : value;
+  }
+
+  /**
+   * openNullable() for a value that many reads share: an endpoint's secret and headers, read
+   * with every delivery claimed for it. What a sealed text opens to never changes (it is
+   * authenticated under a key of this ring, which is fixed), so the plaintext is kept, by its
+   * sealed text, and later reads cost a map look-up instead of a cipher. At most
+   * SHARED_KEPT values are kept; the map starts afresh when full.
+   */
+  openShared<T>(value: T): T | string {
+    if (typeof value !== 'string' || this.active === null || !isSealed(value)) return value;
+    const kept = this.shared.get(value);
+    if (kept !== undefined) return kept;
+    const opened = this.open(value);
+    if (this.shared.size >= SHARED_KEPT) this.shared.clear();
+    this.shared.set(value, opened);
+    return opened;
   }
 
   /** Whether rekey leaves `value` alone: sealed with the active key already. */

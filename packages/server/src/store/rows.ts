@@ -31,10 +31,14 @@ export function appFrom(r: Row): Application {
 /** The endpoint columns sealed at rest (see Sealer), as endpointFrom and workFrom read them. */
 const SEALED_ENDPOINT_COLUMNS = ['secret', 'previous_secrets', 'headers', 'key_value', 'oauth', 'mtls_identity'] as const;
 
-/** A copy of an endpoint row (or a row holding its WORK_ENDPOINT_COLUMNS) with its sealed columns opened. */
+/**
+ * A copy of an endpoint row (or a row holding its WORK_ENDPOINT_COLUMNS) with its sealed
+ * columns opened. They are read again with every delivery claimed for the endpoint, so each
+ * is opened once and kept (Sealer.openShared).
+ */
 export function openEndpointColumns(r: Row, s: Sealer): Row {
   const out = { ...r };
-  for (const c of SEALED_ENDPOINT_COLUMNS) if (c in out) out[c] = s.openNullable(out[c]);
+  for (const c of SEALED_ENDPOINT_COLUMNS) if (c in out) out[c] = s.openShared(out[c]);
   return out;
 }
 
